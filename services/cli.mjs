@@ -26,25 +26,25 @@
 //
 // Dependency-free on purpose: it runs on Node 20 and 24 before `pnpm install`.
 
-import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
-import tls from 'node:tls';
-import { fileURLToPath } from 'node:url';
+import { spawn, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
+import tls from 'node:tls'
+import { fileURLToPath } from 'node:url'
 
-const SERVICES_DIR = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(SERVICES_DIR, '..');
-const STATE_DIR = path.join(ROOT, '.services');
-const TARGET_DIR = path.join(SERVICES_DIR, 'target');
-const HEALTH_TIMEOUT_MS = Number(process.env.SERVICES_TIMEOUT ?? 180) * 1000;
-const MAVEN_TIMEOUT_MS = 15 * 60 * 1000;
-const STOP_GRACE_MS = 20_000;
-const LOG_TAIL_LINES = 40;
+const SERVICES_DIR = path.dirname(fileURLToPath(import.meta.url))
+const ROOT = path.resolve(SERVICES_DIR, '..')
+const STATE_DIR = path.join(ROOT, '.services')
+const TARGET_DIR = path.join(SERVICES_DIR, 'target')
+const HEALTH_TIMEOUT_MS = Number(process.env.SERVICES_TIMEOUT ?? 180) * 1000
+const MAVEN_TIMEOUT_MS = 15 * 60 * 1000
+const STOP_GRACE_MS = 20_000
+const LOG_TAIL_LINES = 40
 
-const JVM_NAMES = ['kafka', 'opensearch', 'elasticsearch'];
-const ALL_NAMES = [...JVM_NAMES, 'redis', 'mariadb'];
+const JVM_NAMES = ['kafka', 'opensearch', 'elasticsearch']
+const ALL_NAMES = [...JVM_NAMES, 'redis', 'mariadb']
 
 /** Defaults used when the corresponding environment variable is not set. */
 const DEFAULTS = {
@@ -53,107 +53,110 @@ const DEFAULTS = {
   elasticsearch: { env: 'ELASTICSEARCH_URL', url: 'http://127.0.0.1:9201' },
   redis: { env: 'REDIS_URL', url: 'redis://127.0.0.1:6379' },
   mariadb: { env: 'DATABASE_URL', url: 'mysql://root@127.0.0.1:3306/test' },
-};
+}
 
 // ---------------------------------------------------------------------------------------------
 // small helpers
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const log = (...a) => console.log(...a);
-const warn = (...a) => console.error(...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const log = (...a) => console.log(...a)
+const warn = (...a) => console.error(...a)
 
 class HarnessError extends Error {
   constructor(message, { service, logFile } = {}) {
-    super(message);
-    this.name = 'HarnessError';
-    this.service = service;
-    this.logFile = logFile;
+    super(message)
+    this.name = 'HarnessError'
+    this.service = service
+    this.logFile = logFile
   }
 }
 
 function serviceDir(name) {
-  return path.join(STATE_DIR, name);
+  return path.join(STATE_DIR, name)
 }
 function logFile(name) {
-  return path.join(serviceDir(name), `${name}.log`);
+  return path.join(serviceDir(name), `${name}.log`)
 }
 function pidFile(name) {
-  return path.join(serviceDir(name), 'pid');
+  return path.join(serviceDir(name), 'pid')
 }
 
 function readJson(file, fallback) {
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
+    return JSON.parse(fs.readFileSync(file, 'utf8'))
   } catch {
     // missing or half-written file: the caller's fallback is the documented answer
-    return fallback;
+    return fallback
   }
 }
 
 function tail(file, lines = LOG_TAIL_LINES) {
-  let text;
+  let text
   try {
-    const size = fs.statSync(file).size;
-    const fd = fs.openSync(file, 'r');
-    const len = Math.min(size, 256 * 1024);
-    const buf = Buffer.alloc(len);
-    fs.readSync(fd, buf, 0, len, size - len);
-    fs.closeSync(fd);
-    text = buf.toString('utf8');
+    const size = fs.statSync(file).size
+    const fd = fs.openSync(file, 'r')
+    const len = Math.min(size, 256 * 1024)
+    const buf = Buffer.alloc(len)
+    fs.readSync(fd, buf, 0, len, size - len)
+    fs.closeSync(fd)
+    text = buf.toString('utf8')
   } catch {
-    return `(no log at ${path.relative(ROOT, file)})`;
+    return `(no log at ${path.relative(ROOT, file)})`
   }
-  return text.split('\n').slice(-lines - 1).join('\n');
+  return text
+    .split('\n')
+    .slice(-lines - 1)
+    .join('\n')
 }
 
 function pidAlive(pid) {
   try {
-    process.kill(pid, 0);
-    return true;
+    process.kill(pid, 0)
+    return true
   } catch (e) {
-    return e.code === 'EPERM';
+    return e.code === 'EPERM'
   }
 }
 
 function cmdline(pid) {
   try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
   } catch {
-    return null;
+    return null
   }
 }
 
 function rssMb(pid) {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : null;
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Math.round(Number(m[1]) / 1024) : null
   } catch {
-    return null;
+    return null
   }
 }
 
 /** The pid recorded for `name`, if that process is alive and is really the one we started. */
 function ownedPid(name) {
-  let pid;
+  let pid
   try {
-    pid = Number(fs.readFileSync(pidFile(name), 'utf8').trim());
+    pid = Number(fs.readFileSync(pidFile(name), 'utf8').trim())
   } catch {
-    return null;
+    return null
   }
-  if (!Number.isInteger(pid) || pid <= 1 || !pidAlive(pid)) return null;
-  const args = cmdline(pid);
-  if (!args) return null;
+  if (!Number.isInteger(pid) || pid <= 1 || !pidAlive(pid)) return null
+  const args = cmdline(pid)
+  if (!args) return null
   if (JVM_NAMES.includes(name)) {
-    return args.includes(`-Dayala.services.home=${serviceDir(name)}`) ? pid : null;
+    return args.includes(`-Dayala.services.home=${serviceDir(name)}`) ? pid : null
   }
-  const exe = name === 'redis' ? 'redis-server' : 'mariadbd';
-  return args[0] && path.basename(args[0].split(' ')[0]) === exe ? pid : null;
+  const exe = name === 'redis' ? 'redis-server' : 'mariadbd'
+  return args[0] && path.basename(args[0].split(' ')[0]) === exe ? pid : null
 }
 
 function resolvedUrl(name) {
-  const { env, url } = DEFAULTS[name];
-  const fromEnv = process.env[env];
-  return fromEnv && fromEnv.trim() !== '' ? { url: fromEnv.trim(), external: true } : { url, external: false };
+  const { env, url } = DEFAULTS[name]
+  const fromEnv = process.env[env]
+  return fromEnv && fromEnv.trim() !== '' ? { url: fromEnv.trim(), external: true } : { url, external: false }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -161,35 +164,40 @@ function resolvedUrl(name) {
 
 function tcpExchange({ host, port, useTls = false, timeoutMs = 3000, onConnect, onData }) {
   return new Promise((resolve) => {
-    let done = false;
-    let buf = Buffer.alloc(0);
+    let done = false
+    let buf = Buffer.alloc(0)
     const finish = (result) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(result);
-    };
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      sock.destroy()
+      resolve(result)
+    }
     const sock = useTls
       ? tls.connect({ host, port, servername: host, rejectUnauthorized: false })
-      : net.connect({ host, port });
-    const timer = setTimeout(() => finish({ ok: false, detail: 'timeout' }), timeoutMs);
-    sock.on(useTls ? 'secureConnect' : 'connect', () => onConnect?.(sock));
+      : net.connect({ host, port })
+    const timer = setTimeout(() => finish({ ok: false, detail: 'timeout' }), timeoutMs)
+    sock.on(useTls ? 'secureConnect' : 'connect', () => onConnect?.(sock))
     sock.on('data', (chunk) => {
-      buf = Buffer.concat([buf, chunk]);
-      const r = onData(buf, sock);
-      if (r) finish(r);
-    });
-    sock.on('error', (e) => finish({ ok: false, detail: e.code ?? e.message }));
-    sock.on('close', () => finish({ ok: false, detail: 'connection closed' }));
-  });
+      buf = Buffer.concat([buf, chunk])
+      const r = onData(buf, sock)
+      if (r) finish(r)
+    })
+    sock.on('error', (e) => finish({ ok: false, detail: e.code ?? e.message }))
+    sock.on('close', () => finish({ ok: false, detail: 'connection closed' }))
+  })
 }
 
 function hostPort(spec, defaultPort) {
-  const s = spec.replace(/^[a-z]+:\/\//i, '').split('/')[0].split('@').pop();
-  const idx = s.lastIndexOf(':');
-  if (idx > 0 && !s.endsWith(']')) return { host: s.slice(0, idx).replace(/^\[|\]$/g, ''), port: Number(s.slice(idx + 1)) };
-  return { host: s.replace(/^\[|\]$/g, ''), port: defaultPort };
+  const s = spec
+    .replace(/^[a-z]+:\/\//i, '')
+    .split('/')[0]
+    .split('@')
+    .pop()
+  const idx = s.lastIndexOf(':')
+  if (idx > 0 && !s.endsWith(']'))
+    return { host: s.slice(0, idx).replace(/^\[|\]$/g, ''), port: Number(s.slice(idx + 1)) }
+  return { host: s.replace(/^\[|\]$/g, ''), port: defaultPort }
 }
 
 // Kafka wire protocol, just enough for a health check. Request header v1: api_key int16,
@@ -198,190 +206,203 @@ function hostPort(spec, defaultPort) {
 // tells which Metadata versions this broker takes; Metadata (v4..v8, the non-flexible ones) then
 // proves the broker has joined the KRaft quorum and knows a controller.
 function kafkaRequest(apiKey, apiVersion, correlationId, body) {
-  const clientId = Buffer.from('ayala-services');
-  const header = Buffer.alloc(10);
-  header.writeInt16BE(apiKey, 0);
-  header.writeInt16BE(apiVersion, 2);
-  header.writeInt32BE(correlationId, 4);
-  header.writeInt16BE(clientId.length, 8);
-  const payload = Buffer.concat([header, clientId, body]);
-  const size = Buffer.alloc(4);
-  size.writeInt32BE(payload.length, 0);
-  return Buffer.concat([size, payload]);
+  const clientId = Buffer.from('ayala-services')
+  const header = Buffer.alloc(10)
+  header.writeInt16BE(apiKey, 0)
+  header.writeInt16BE(apiVersion, 2)
+  header.writeInt32BE(correlationId, 4)
+  header.writeInt16BE(clientId.length, 8)
+  const payload = Buffer.concat([header, clientId, body])
+  const size = Buffer.alloc(4)
+  size.writeInt32BE(payload.length, 0)
+  return Buffer.concat([size, payload])
 }
 
 function kafkaFrame(buf) {
-  if (buf.length < 4) return null;
-  const size = buf.readInt32BE(0);
-  if (buf.length < 4 + size) return null;
-  return buf.subarray(4, 4 + size);
+  if (buf.length < 4) return null
+  const size = buf.readInt32BE(0)
+  if (buf.length < 4 + size) return null
+  return buf.subarray(4, 4 + size)
 }
 
 async function checkKafkaBroker(host, port) {
-  let metadataVersion = null;
+  let metadataVersion = null
   const apiVersions = await tcpExchange({
     host,
     port,
     onConnect: (s) => s.write(kafkaRequest(18, 0, 1, Buffer.alloc(0))),
     onData: (buf) => {
-      const frame = kafkaFrame(buf);
-      if (!frame) return null;
-      const error = frame.readInt16BE(4);
-      if (error !== 0) return { ok: false, detail: `ApiVersions error ${error}` };
-      const n = frame.readInt32BE(6);
+      const frame = kafkaFrame(buf)
+      if (!frame) return null
+      const error = frame.readInt16BE(4)
+      if (error !== 0) return { ok: false, detail: `ApiVersions error ${error}` }
+      const n = frame.readInt32BE(6)
       for (let i = 0, o = 10; i < n; i++, o += 6) {
         if (frame.readInt16BE(o) === 3) {
-          const min = frame.readInt16BE(o + 2);
-          const max = frame.readInt16BE(o + 4);
-          const v = Math.max(min, 4);
-          if (v <= Math.min(max, 8)) metadataVersion = v;
+          const min = frame.readInt16BE(o + 2)
+          const max = frame.readInt16BE(o + 4)
+          const v = Math.max(min, 4)
+          if (v <= Math.min(max, 8)) metadataVersion = v
         }
       }
       return metadataVersion === null
         ? { ok: false, detail: 'broker offers no Metadata version between 4 and 8' }
-        : { ok: true };
+        : { ok: true }
     },
-  });
-  if (!apiVersions.ok) return apiVersions;
+  })
+  if (!apiVersions.ok) return apiVersions
   // Metadata request body: topics = null (int32 -1), allow_auto_topic_creation = false (v4+),
   // then for v8 the two include_*_authorized_operations booleans.
-  const body = Buffer.alloc(metadataVersion >= 8 ? 7 : 5);
-  body.writeInt32BE(-1, 0);
-  const v = metadataVersion;
+  const body = Buffer.alloc(metadataVersion >= 8 ? 7 : 5)
+  body.writeInt32BE(-1, 0)
+  const v = metadataVersion
   return tcpExchange({
     host,
     port,
     onConnect: (s) => s.write(kafkaRequest(3, v, 2, body)),
     onData: (buf) => {
-      const frame = kafkaFrame(buf);
-      if (!frame) return null;
-      let o = 4 + 4; // correlation id, throttle_time_ms
-      const brokers = frame.readInt32BE(o);
-      o += 4;
+      const frame = kafkaFrame(buf)
+      if (!frame) return null
+      let o = 4 + 4 // correlation id, throttle_time_ms
+      const brokers = frame.readInt32BE(o)
+      o += 4
       for (let i = 0; i < brokers; i++) {
-        o += 4; // node_id
-        o += 2 + frame.readInt16BE(o); // host
-        o += 4; // port
-        const rack = frame.readInt16BE(o);
-        o += 2 + (rack > 0 ? rack : 0);
+        o += 4 // node_id
+        o += 2 + frame.readInt16BE(o) // host
+        o += 4 // port
+        const rack = frame.readInt16BE(o)
+        o += 2 + Math.max(rack, 0)
       }
-      const clusterIdLen = frame.readInt16BE(o);
-      o += 2 + (clusterIdLen > 0 ? clusterIdLen : 0);
-      const controller = frame.readInt32BE(o);
-      if (brokers < 1) return { ok: false, detail: 'metadata lists no broker yet' };
-      if (controller < 0) return { ok: false, detail: 'no active controller yet' };
-      return { ok: true, detail: `${brokers} broker(s), controller ${controller}` };
+      const clusterIdLen = frame.readInt16BE(o)
+      o += 2 + Math.max(clusterIdLen, 0)
+      const controller = frame.readInt32BE(o)
+      if (brokers < 1) return { ok: false, detail: 'metadata lists no broker yet' }
+      if (controller < 0) return { ok: false, detail: 'no active controller yet' }
+      return { ok: true, detail: `${brokers} broker(s), controller ${controller}` }
     },
-  });
+  })
 }
 
 async function checkKafka(url) {
-  const brokers = url.split(',').map((b) => b.trim()).filter(Boolean);
-  let last = { ok: false, detail: 'no broker in KAFKA_BROKERS' };
+  const brokers = url
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean)
+  let last = { ok: false, detail: 'no broker in KAFKA_BROKERS' }
   for (const b of brokers) {
-    const { host, port } = hostPort(b, 9092);
-    last = await checkKafkaBroker(host, port);
-    if (last.ok) return last;
+    const { host, port } = hostPort(b, 9092)
+    last = await checkKafkaBroker(host, port)
+    if (last.ok) return last
   }
-  return last;
+  return last
 }
 
 async function checkSearch(url, { requireElasticHeader }) {
-  const u = new URL('/_cluster/health', url);
-  const headers = {};
+  const u = new URL('/_cluster/health', url)
+  const headers = {}
   if (u.username) {
-    headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
-    u.username = '';
-    u.password = '';
+    headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`
+    u.username = ''
+    u.password = ''
   }
   try {
-    const res = await fetch(u, { headers, signal: AbortSignal.timeout(3000) });
-    const body = await res.json().catch(() => ({}));
-    if (!res.ok) return { ok: false, detail: `HTTP ${res.status}` };
+    const res = await fetch(u, { headers, signal: AbortSignal.timeout(3000) })
+    const body = await res.json().catch(() => ({}))
+    if (!res.ok) return { ok: false, detail: `HTTP ${res.status}` }
     if (requireElasticHeader && res.headers.get('x-elastic-product') !== 'Elasticsearch') {
-      return { ok: false, detail: 'answers, but without "X-Elastic-Product: Elasticsearch" (not Elasticsearch?)' };
+      return {
+        ok: false,
+        detail: 'answers, but without "X-Elastic-Product: Elasticsearch" (not Elasticsearch?)',
+      }
     }
-    if (body.status === 'green' || body.status === 'yellow') return { ok: true, detail: `cluster ${body.status}` };
-    return { ok: false, detail: `cluster ${body.status ?? 'unknown'}` };
+    if (body.status === 'green' || body.status === 'yellow')
+      return { ok: true, detail: `cluster ${body.status}` }
+    return { ok: false, detail: `cluster ${body.status ?? 'unknown'}` }
   } catch (e) {
-    return { ok: false, detail: e.cause?.code ?? e.name ?? String(e) };
+    return { ok: false, detail: e.cause?.code ?? e.name ?? String(e) }
   }
 }
 
 function redisCommand(...args) {
-  return Buffer.from(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
+  return Buffer.from(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`)
 }
 
 async function checkRedis(url) {
-  const u = new URL(url);
-  const { host, port } = { host: u.hostname || '127.0.0.1', port: Number(u.port || 6379) };
-  const password = u.password ? decodeURIComponent(u.password) : null;
-  const user = u.username ? decodeURIComponent(u.username) : null;
-  let authed = !password;
+  const u = new URL(url)
+  const { host, port } = { host: u.hostname || '127.0.0.1', port: Number(u.port || 6379) }
+  const password = u.password ? decodeURIComponent(u.password) : null
+  const user = u.username ? decodeURIComponent(u.username) : null
+  let authed = !password
   return tcpExchange({
     host,
     port,
     useTls: u.protocol === 'rediss:',
     onConnect: (s) => {
-      if (password) s.write(user ? redisCommand('AUTH', user, password) : redisCommand('AUTH', password));
-      s.write(redisCommand('PING'));
+      if (password) s.write(user ? redisCommand('AUTH', user, password) : redisCommand('AUTH', password))
+      s.write(redisCommand('PING'))
     },
     onData: (buf) => {
-      const lines = buf.toString('latin1').split('\r\n');
+      const lines = buf.toString('latin1').split('\r\n')
       for (const line of lines) {
         if (!authed && line.startsWith('+OK')) {
-          authed = true;
-          continue;
+          authed = true
+          continue
         }
-        if (line.startsWith('+PONG')) return { ok: true, detail: 'PONG' };
-        if (line.startsWith('-')) return { ok: false, detail: line.slice(1) };
+        if (line.startsWith('+PONG')) return { ok: true, detail: 'PONG' }
+        if (line.startsWith('-')) return { ok: false, detail: line.slice(1) }
       }
-      return null;
+      return null
     },
-  });
+  })
 }
 
 async function checkMariadb(url) {
-  const u = new URL(url);
-  const host = u.hostname || '127.0.0.1';
-  const port = Number(u.port || 3306);
+  const u = new URL(url)
+  const host = u.hostname || '127.0.0.1'
+  const port = Number(u.port || 3306)
   // The server speaks first: a handshake packet (3-byte length, sequence id, protocol version 10,
   // then the NUL-terminated server version), or an error packet (0xff) e.g. "host is blocked".
   return tcpExchange({
     host,
     port,
     onData: (buf) => {
-      if (buf.length < 5) return null;
-      const len = buf.readUIntLE(0, 3);
-      if (buf.length < 4 + len) return null;
-      if (buf[4] === 0xff) return { ok: false, detail: buf.subarray(7, 4 + len).toString('utf8') };
-      if (buf[4] !== 10) return { ok: false, detail: `unexpected protocol version ${buf[4]}` };
-      const end = buf.indexOf(0, 5);
-      return { ok: true, detail: `server ${buf.subarray(5, end).toString('latin1')}` };
+      if (buf.length < 5) return null
+      const len = buf.readUIntLE(0, 3)
+      if (buf.length < 4 + len) return null
+      if (buf[4] === 0xff) return { ok: false, detail: buf.subarray(7, 4 + len).toString('utf8') }
+      if (buf[4] !== 10) return { ok: false, detail: `unexpected protocol version ${buf[4]}` }
+      const end = buf.indexOf(0, 5)
+      return { ok: true, detail: `server ${buf.subarray(5, end).toString('latin1')}` }
     },
-  });
+  })
 }
 
 function check(name, url) {
   switch (name) {
     case 'kafka':
-      return checkKafka(url);
+      return checkKafka(url)
     case 'opensearch':
-      return checkSearch(url, { requireElasticHeader: false });
+      return checkSearch(url, { requireElasticHeader: false })
     case 'elasticsearch':
-      return checkSearch(url, { requireElasticHeader: true });
+      return checkSearch(url, { requireElasticHeader: true })
     case 'redis':
-      return checkRedis(url);
+      return checkRedis(url)
     case 'mariadb':
-      return checkMariadb(url);
+      return checkMariadb(url)
     default:
-      throw new HarnessError(`unknown service ${name}`);
+      throw new HarnessError(`unknown service ${name}`)
   }
 }
 
 async function portInUse(port) {
-  const r = await tcpExchange({ host: '127.0.0.1', port, timeoutMs: 1000, onConnect: (s) => s.end(), onData: () => null });
-  return r.detail !== 'ECONNREFUSED';
+  const r = await tcpExchange({
+    host: '127.0.0.1',
+    port,
+    timeoutMs: 1000,
+    onConnect: (s) => s.end(),
+    onData: () => null,
+  })
+  return r.detail !== 'ECONNREFUSED'
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -389,27 +410,28 @@ async function portInUse(port) {
 
 function jdkMajor(home) {
   try {
-    const m = /JAVA_VERSION="(\d+)/.exec(fs.readFileSync(path.join(home, 'release'), 'utf8'));
-    return m ? Number(m[1]) : null;
+    const m = /JAVA_VERSION="(\d+)/.exec(fs.readFileSync(path.join(home, 'release'), 'utf8'))
+    return m ? Number(m[1]) : null
   } catch {
-    return null;
+    return null
   }
 }
 
 function listJdks() {
-  const found = [];
+  const found = []
   const add = (home, source) => {
-    if (!home) return;
-    const major = jdkMajor(home);
-    if (major && fs.existsSync(path.join(home, 'bin', 'java'))) found.push({ home: fs.realpathSync(home), major, source });
-  };
-  add(process.env.JAVA_HOME, 'JAVA_HOME');
+    if (!home) return
+    const major = jdkMajor(home)
+    if (major && fs.existsSync(path.join(home, 'bin', 'java')))
+      found.push({ home: fs.realpathSync(home), major, source })
+  }
+  add(process.env.JAVA_HOME, 'JAVA_HOME')
   try {
-    for (const d of fs.readdirSync('/usr/lib/jvm')) add(path.join('/usr/lib/jvm', d), '/usr/lib/jvm');
+    for (const d of fs.readdirSync('/usr/lib/jvm')) add(path.join('/usr/lib/jvm', d), '/usr/lib/jvm')
   } catch {
     // no /usr/lib/jvm (not Debian): JAVA_HOME alone
   }
-  return found;
+  return found
 }
 
 /**
@@ -418,120 +440,136 @@ function listJdks() {
  * SERVICES_JAVA17_HOME and SERVICES_JAVA21_HOME.
  */
 function pickJdk(minMajor, preferMajor, overrideVar) {
-  const override = process.env[overrideVar];
+  const override = process.env[overrideVar]
   if (override) {
-    const major = jdkMajor(override);
-    if (!major || major < minMajor) throw new HarnessError(`${overrideVar}=${override} is not a JDK ${minMajor}+`);
-    return { home: override, major };
+    const major = jdkMajor(override)
+    if (!major || major < minMajor)
+      throw new HarnessError(`${overrideVar}=${override} is not a JDK ${minMajor}+`)
+    return { home: override, major }
   }
-  const jdks = listJdks().filter((j) => j.major >= minMajor);
+  const jdks = listJdks().filter((j) => j.major >= minMajor)
   if (jdks.length === 0) {
     throw new HarnessError(
       `no JDK ${minMajor}+ found (looked at JAVA_HOME and /usr/lib/jvm); set ${overrideVar} to one`,
-    );
+    )
   }
-  jdks.sort((a, b) => (a.major === preferMajor ? -1 : b.major === preferMajor ? 1 : b.major - a.major));
-  return jdks[0];
+  jdks.sort((a, b) => (a.major === preferMajor ? -1 : b.major === preferMajor ? 1 : b.major - a.major))
+  return jdks[0]
 }
 
 function jdkFor(name) {
-  return name === 'elasticsearch' ? pickJdk(21, 25, 'SERVICES_JAVA21_HOME') : pickJdk(17, 17, 'SERVICES_JAVA17_HOME');
+  return name === 'elasticsearch'
+    ? pickJdk(21, 25, 'SERVICES_JAVA21_HOME')
+    : pickJdk(17, 17, 'SERVICES_JAVA17_HOME')
 }
 
 function newestMtime(dir) {
-  let newest = 0;
+  let newest = 0
   const walk = (p) => {
-    const st = fs.statSync(p);
-    if (st.isDirectory()) for (const e of fs.readdirSync(p)) walk(path.join(p, e));
-    else newest = Math.max(newest, st.mtimeMs);
-  };
-  walk(dir);
-  return newest;
+    const st = fs.statSync(p)
+    if (st.isDirectory()) for (const e of fs.readdirSync(p)) walk(path.join(p, e))
+    else newest = Math.max(newest, st.mtimeMs)
+  }
+  walk(dir)
+  return newest
 }
 
 function classpathFile(name) {
-  return path.join(TARGET_DIR, name, 'classpath.txt');
+  return path.join(TARGET_DIR, name, 'classpath.txt')
 }
 
 function buildIsFresh(name) {
-  const cpFile = classpathFile(name);
-  if (!fs.existsSync(cpFile)) return false;
-  const builtAt = fs.statSync(cpFile).mtimeMs;
-  const sources = Math.max(newestMtime(path.join(SERVICES_DIR, 'launcher', name)), fs.statSync(path.join(SERVICES_DIR, 'pom.xml')).mtimeMs);
-  if (sources > builtAt) return false;
-  if (name !== 'kafka' && !fs.existsSync(path.join(TARGET_DIR, name, 'classes'))) return false;
-  return fs.readFileSync(cpFile, 'utf8').trim().split(':').every((jar) => fs.existsSync(jar));
+  const cpFile = classpathFile(name)
+  if (!fs.existsSync(cpFile)) return false
+  const builtAt = fs.statSync(cpFile).mtimeMs
+  const sources = Math.max(
+    newestMtime(path.join(SERVICES_DIR, 'launcher', name)),
+    fs.statSync(path.join(SERVICES_DIR, 'pom.xml')).mtimeMs,
+  )
+  if (sources > builtAt) return false
+  if (name !== 'kafka' && !fs.existsSync(path.join(TARGET_DIR, name, 'classes'))) return false
+  return fs
+    .readFileSync(cpFile, 'utf8')
+    .trim()
+    .split(':')
+    .every((jar) => fs.existsSync(jar))
 }
 
 function m2Bytes() {
-  const repo = path.join(process.env.HOME ?? '/root', '.m2', 'repository');
-  const r = spawnSync('du', ['-sb', repo], { encoding: 'utf8', timeout: 60_000 });
-  return r.status === 0 ? Number(r.stdout.split('\t')[0]) : null;
+  const repo = path.join(process.env.HOME ?? '/root', '.m2', 'repository')
+  const r = spawnSync('du', ['-sb', repo], { encoding: 'utf8', timeout: 60_000 })
+  return r.status === 0 ? Number(r.stdout.split('\t')[0]) : null
 }
 
 /** Resolves the jars (first use: downloads into ~/.m2) and compiles the launcher of `name`. */
 async function build(name) {
-  if (buildIsFresh(name)) return null;
-  const mvn = spawnSync('sh', ['-c', 'command -v mvn'], { encoding: 'utf8' }).stdout.trim();
-  if (!mvn) throw new HarnessError('Maven (mvn) is not on PATH: apt-get install -y maven', { service: name });
-  const jdk = jdkFor(name);
-  fs.mkdirSync(serviceDir(name), { recursive: true });
-  const buildLog = path.join(serviceDir(name), 'build.log');
-  const before = m2Bytes();
-  const started = Date.now();
-  log(`[${name}] resolving jars and building the launcher with Maven (JDK ${jdk.major}) ...`);
-  const out = fs.openSync(buildLog, 'w');
+  if (buildIsFresh(name)) return null
+  const mvn = spawnSync('sh', ['-c', 'command -v mvn'], { encoding: 'utf8' }).stdout.trim()
+  if (!mvn) throw new HarnessError('Maven (mvn) is not on PATH: apt-get install -y maven', { service: name })
+  const jdk = jdkFor(name)
+  fs.mkdirSync(serviceDir(name), { recursive: true })
+  const buildLog = path.join(serviceDir(name), 'build.log')
+  const before = m2Bytes()
+  const started = Date.now()
+  log(`[${name}] resolving jars and building the launcher with Maven (JDK ${jdk.major}) ...`)
+  const out = fs.openSync(buildLog, 'w')
   const code = await new Promise((resolve) => {
-    const child = spawn(mvn, ['-B', '-q', '-f', path.join(SERVICES_DIR, 'launcher', name, 'pom.xml'), 'compile'], {
-      stdio: ['ignore', out, out],
-      env: { ...process.env, JAVA_HOME: jdk.home },
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), MAVEN_TIMEOUT_MS);
+    const child = spawn(
+      mvn,
+      ['-B', '-q', '-f', path.join(SERVICES_DIR, 'launcher', name, 'pom.xml'), 'compile'],
+      {
+        stdio: ['ignore', out, out],
+        env: { ...process.env, JAVA_HOME: jdk.home },
+      },
+    )
+    const timer = setTimeout(() => child.kill('SIGKILL'), MAVEN_TIMEOUT_MS)
     child.on('exit', (c, sig) => {
-      clearTimeout(timer);
-      resolve(sig ? `signal ${sig}` : c);
-    });
+      clearTimeout(timer)
+      resolve(sig ? `signal ${sig}` : c)
+    })
     child.on('error', (e) => {
-      clearTimeout(timer);
-      resolve(e.message);
-    });
-  });
-  fs.closeSync(out);
+      clearTimeout(timer)
+      resolve(e.message)
+    })
+  })
+  fs.closeSync(out)
   if (code !== 0 || !fs.existsSync(classpathFile(name))) {
-    throw new HarnessError(`Maven build of ${name} failed (${code})`, { service: name, logFile: buildLog });
+    throw new HarnessError(`Maven build of ${name} failed (${code})`, { service: name, logFile: buildLog })
   }
   // The dependency plugin leaves an old classpath.txt untouched when nothing changed: touch it so
   // the freshness check above holds.
-  const now = new Date();
-  fs.utimesSync(classpathFile(name), now, now);
-  const after = m2Bytes();
+  const now = new Date()
+  fs.utimesSync(classpathFile(name), now, now)
+  const after = m2Bytes()
   const stat = {
     build_s: Math.round((Date.now() - started) / 100) / 10,
     downloaded_mb: before !== null && after !== null ? Math.round((after - before) / 1e5) / 10 : null,
-  };
-  log(`[${name}] built in ${stat.build_s} s${stat.downloaded_mb ? `, ${stat.downloaded_mb} MB downloaded into ~/.m2` : ''}`);
-  return stat;
+  }
+  log(
+    `[${name}] built in ${stat.build_s} s${stat.downloaded_mb ? `, ${stat.downloaded_mb} MB downloaded into ~/.m2` : ''}`,
+  )
+  return stat
 }
 
 // ---------------------------------------------------------------------------------------------
 // launching the JVM servers
 
 function heap(name, fallback) {
-  return process.env[`SERVICES_${name.toUpperCase()}_HEAP`] ?? fallback;
+  return process.env[`SERVICES_${name.toUpperCase()}_HEAP`] ?? fallback
 }
 
 function extraOpts(name) {
-  const v = process.env[`SERVICES_${name.toUpperCase()}_JAVA_OPTS`];
-  return v ? v.split(/\s+/).filter(Boolean) : [];
+  const v = process.env[`SERVICES_${name.toUpperCase()}_JAVA_OPTS`]
+  return v ? v.split(/\s+/).filter(Boolean) : []
 }
 
 function classpath(name) {
-  const jars = fs.readFileSync(classpathFile(name), 'utf8').trim();
-  return name === 'kafka' ? jars : `${path.join(TARGET_DIR, name, 'classes')}:${jars}`;
+  const jars = fs.readFileSync(classpathFile(name), 'utf8').trim()
+  return name === 'kafka' ? jars : `${path.join(TARGET_DIR, name, 'classes')}:${jars}`
 }
 
 function kafkaProperties(dir) {
-  const { port } = hostPort(DEFAULTS.kafka.url, 9092);
+  const { port } = hostPort(DEFAULTS.kafka.url, 9092)
   // Single KRaft node, broker and controller in one process. Replication factors of the internal
   // topics must be 1 on one broker, or consumers loop on "group coordinator is not available".
   return [
@@ -558,15 +596,15 @@ function kafkaProperties(dir) {
     'log.retention.hours=24',
     'log.segment.bytes=67108864',
     '',
-  ].join('\n');
+  ].join('\n')
 }
 
 async function formatKafkaStorage(dir, jdk) {
-  const props = path.join(dir, 'server.properties');
-  fs.writeFileSync(props, kafkaProperties(dir));
-  if (fs.existsSync(path.join(dir, 'data', 'meta.properties'))) return;
+  const props = path.join(dir, 'server.properties')
+  fs.writeFileSync(props, kafkaProperties(dir))
+  if (fs.existsSync(path.join(dir, 'data', 'meta.properties'))) return
   // A Kafka cluster id is 16 random bytes in URL-safe base64 without padding (22 chars).
-  const clusterId = randomBytes(16).toString('base64url');
+  const clusterId = randomBytes(16).toString('base64url')
   const r = spawnSync(
     path.join(jdk.home, 'bin', 'java'),
     [
@@ -582,23 +620,29 @@ async function formatKafkaStorage(dir, jdk) {
       props,
     ],
     { encoding: 'utf8', timeout: 120_000 },
-  );
-  fs.appendFileSync(logFile('kafka'), `${r.stdout ?? ''}${r.stderr ?? ''}`);
+  )
+  fs.appendFileSync(logFile('kafka'), `${r.stdout ?? ''}${r.stderr ?? ''}`)
   if (r.status !== 0) {
     throw new HarnessError(`kafka storage format failed (${r.status ?? r.signal ?? r.error?.message})`, {
       service: 'kafka',
       logFile: logFile('kafka'),
-    });
+    })
   }
 }
 
 async function javaCommand(name, jdk) {
-  const dir = serviceDir(name);
-  const marker = `-Dayala.services.home=${dir}`;
-  const common = ['-XX:+UseG1GC', '-XX:+ExitOnOutOfMemoryError', '-Djava.awt.headless=true', '-Dfile.encoding=UTF-8', marker];
+  const dir = serviceDir(name)
+  const marker = `-Dayala.services.home=${dir}`
+  const common = [
+    '-XX:+UseG1GC',
+    '-XX:+ExitOnOutOfMemoryError',
+    '-Djava.awt.headless=true',
+    '-Dfile.encoding=UTF-8',
+    marker,
+  ]
   if (name === 'kafka') {
-    await formatKafkaStorage(dir, jdk);
-    const h = heap('kafka', '512m');
+    await formatKafkaStorage(dir, jdk)
+    const h = heap('kafka', '512m')
     return [
       `-Xms${h}`,
       `-Xmx${h}`,
@@ -610,12 +654,12 @@ async function javaCommand(name, jdk) {
       classpath('kafka'),
       'kafka.Kafka',
       path.join(dir, 'server.properties'),
-    ];
+    ]
   }
-  const home = path.join(dir, 'home');
-  const h = heap(name, '1g');
-  const url = new URL(DEFAULTS[name].url);
-  const settings = [`path.home=${home}`, `http.port=${url.port}`, `transport.port=${Number(url.port) + 100}`];
+  const home = path.join(dir, 'home')
+  const h = heap(name, '1g')
+  const url = new URL(DEFAULTS[name].url)
+  const settings = [`path.home=${home}`, `http.port=${url.port}`, `transport.port=${Number(url.port) + 100}`]
   const jvm = [
     `-Xms${h === '1g' ? '512m' : h}`,
     `-Xmx${h}`,
@@ -624,9 +668,16 @@ async function javaCommand(name, jdk) {
     '-Dlog4j2.disable.jmx=true',
     // the node's own shutdown hook closes it; log4j's would stop logging before that finishes
     '-Dlog4j.shutdownHookEnabled=false',
-  ];
+  ]
   if (name === 'opensearch') {
-    return [...jvm, ...extraOpts(name), '-cp', classpath(name), 'dev.ayala.services.OpenSearchLauncher', ...settings];
+    return [
+      ...jvm,
+      ...extraOpts(name),
+      '-cp',
+      classpath(name),
+      'dev.ayala.services.OpenSearchLauncher',
+      ...settings,
+    ]
   }
   // Lucene 10 and ES 9 use the foreign-function API and the Vector API when allowed; granting
   // them avoids warnings and the slower fallbacks.
@@ -641,96 +692,148 @@ async function javaCommand(name, jdk) {
     classpath(name),
     'dev.ayala.services.ElasticsearchLauncher',
     ...settings,
-  ];
+  ]
 }
 
 async function startJvm(name) {
-  const jdk = jdkFor(name);
-  const dir = serviceDir(name);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.appendFileSync(logFile(name), `\n===== ayala-services: starting ${name} at ${new Date().toISOString()} =====\n`);
-  const args = await javaCommand(name, jdk);
-  const out = fs.openSync(logFile(name), 'a');
+  const jdk = jdkFor(name)
+  const dir = serviceDir(name)
+  fs.mkdirSync(dir, { recursive: true })
+  fs.appendFileSync(
+    logFile(name),
+    `\n===== ayala-services: starting ${name} at ${new Date().toISOString()} =====\n`,
+  )
+  const args = await javaCommand(name, jdk)
+  const out = fs.openSync(logFile(name), 'a')
   const child = spawn(path.join(jdk.home, 'bin', 'java'), args, {
     cwd: dir,
     detached: true, // own session: survives this CLI, and `down` can signal the whole group
     stdio: ['ignore', out, out],
     env: { ...process.env, JAVA_HOME: jdk.home },
-  });
-  fs.closeSync(out);
-  child.unref();
-  fs.writeFileSync(pidFile(name), `${child.pid}\n`);
-  return child.pid;
+  })
+  fs.closeSync(out)
+  child.unref()
+  fs.writeFileSync(pidFile(name), `${child.pid}\n`)
+  return child.pid
 }
 
 // ---------------------------------------------------------------------------------------------
 // the machine's Redis and MariaDB
 
 function which(cmd) {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim() || null;
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim() || null
 }
 
 function aptInstall(pkg) {
-  if (process.getuid?.() !== 0 || !which('apt-get')) return false;
-  log(`[${pkg}] not installed: apt-get install -y ${pkg} ...`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  let r = spawnSync('apt-get', ['install', '-y', '-q', pkg], { stdio: 'inherit', env, timeout: 600_000 });
+  if (process.getuid?.() !== 0 || !which('apt-get')) return false
+  log(`[${pkg}] not installed: apt-get install -y ${pkg} ...`)
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  let r = spawnSync('apt-get', ['install', '-y', '-q', pkg], { stdio: 'inherit', env, timeout: 600_000 })
   if (r.status !== 0) {
-    spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env, timeout: 600_000 });
-    r = spawnSync('apt-get', ['install', '-y', '-q', pkg], { stdio: 'inherit', env, timeout: 600_000 });
+    spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env, timeout: 600_000 })
+    r = spawnSync('apt-get', ['install', '-y', '-q', pkg], { stdio: 'inherit', env, timeout: 600_000 })
   }
-  return r.status === 0;
+  return r.status === 0
 }
 
 async function startRedis() {
-  const bin = which('redis-server') ?? (aptInstall('redis-server') ? which('redis-server') : null);
-  if (!bin) throw new HarnessError('Redis is down and redis-server is not installed (apt-get install -y redis-server)', { service: 'redis' });
-  fs.mkdirSync(serviceDir('redis'), { recursive: true });
-  const { port } = hostPort(DEFAULTS.redis.url, 6379);
+  const bin = which('redis-server') ?? (aptInstall('redis-server') ? which('redis-server') : null)
+  if (!bin)
+    throw new HarnessError(
+      'Redis is down and redis-server is not installed (apt-get install -y redis-server)',
+      { service: 'redis' },
+    )
+  fs.mkdirSync(serviceDir('redis'), { recursive: true })
+  const { port } = hostPort(DEFAULTS.redis.url, 6379)
   const r = spawnSync(
     bin,
-    ['--daemonize', 'yes', '--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no',
-      '--pidfile', pidFile('redis'), '--logfile', logFile('redis'), '--dir', serviceDir('redis')],
+    [
+      '--daemonize',
+      'yes',
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--pidfile',
+      pidFile('redis'),
+      '--logfile',
+      logFile('redis'),
+      '--dir',
+      serviceDir('redis'),
+    ],
     { encoding: 'utf8', timeout: 30_000 },
-  );
-  if (r.status !== 0) throw new HarnessError(`redis-server failed: ${r.stderr || r.stdout}`, { service: 'redis', logFile: logFile('redis') });
+  )
+  if (r.status !== 0)
+    throw new HarnessError(`redis-server failed: ${r.stderr || r.stdout}`, {
+      service: 'redis',
+      logFile: logFile('redis'),
+    })
 }
 
 async function startMariadb() {
-  const bin = fs.existsSync('/usr/sbin/mariadbd') ? '/usr/sbin/mariadbd' : which('mariadbd');
-  if (!bin) throw new HarnessError('MariaDB is down and mariadbd is not installed (apt-get install -y mariadb-server)', { service: 'mariadb' });
-  fs.mkdirSync(serviceDir('mariadb'), { recursive: true });
-  fs.mkdirSync('/run/mysqld', { recursive: true });
-  spawnSync('chown', ['mysql:mysql', '/run/mysqld']);
+  const bin = fs.existsSync('/usr/sbin/mariadbd') ? '/usr/sbin/mariadbd' : which('mariadbd')
+  if (!bin)
+    throw new HarnessError(
+      'MariaDB is down and mariadbd is not installed (apt-get install -y mariadb-server)',
+      { service: 'mariadb' },
+    )
+  fs.mkdirSync(serviceDir('mariadb'), { recursive: true })
+  fs.mkdirSync('/run/mysqld', { recursive: true })
+  spawnSync('chown', ['mysql:mysql', '/run/mysqld'])
   const r = spawnSync(
     'start-stop-daemon',
-    ['--start', '--oknodo', '--background', '--make-pidfile', '--pidfile', pidFile('mariadb'), '--exec', bin, '--', '--user=mysql', `--log-error=${logFile('mariadb')}`],
+    [
+      '--start',
+      '--oknodo',
+      '--background',
+      '--make-pidfile',
+      '--pidfile',
+      pidFile('mariadb'),
+      '--exec',
+      bin,
+      '--',
+      '--user=mysql',
+      `--log-error=${logFile('mariadb')}`,
+    ],
     { encoding: 'utf8', timeout: 30_000 },
-  );
-  if (r.status !== 0) throw new HarnessError(`start-stop-daemon mariadbd failed: ${r.stderr || r.stdout}`, { service: 'mariadb' });
+  )
+  if (r.status !== 0)
+    throw new HarnessError(`start-stop-daemon mariadbd failed: ${r.stderr || r.stdout}`, {
+      service: 'mariadb',
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
 // commands
 
 function statsFile() {
-  return path.join(STATE_DIR, 'stats.json');
+  return path.join(STATE_DIR, 'stats.json')
 }
 
 async function waitHealthy(name, url, pid, deadline) {
-  let last = { ok: false, detail: 'not checked yet' };
+  let last = { ok: false, detail: 'not checked yet' }
   while (Date.now() < deadline) {
-    last = await check(name, url);
-    if (last.ok) return last;
+    last = await check(name, url)
+    if (last.ok) return last
     if (pid && !pidAlive(pid)) {
-      throw new HarnessError(`${name} exited during start-up (last check: ${last.detail})`, { service: name, logFile: logFile(name) });
+      throw new HarnessError(`${name} exited during start-up (last check: ${last.detail})`, {
+        service: name,
+        logFile: logFile(name),
+      })
     }
-    await sleep(500);
+    await sleep(500)
   }
-  throw new HarnessError(`${name} not healthy after ${HEALTH_TIMEOUT_MS / 1000} s (last check: ${last.detail})`, {
-    service: name,
-    logFile: logFile(name),
-  });
+  throw new HarnessError(
+    `${name} not healthy after ${HEALTH_TIMEOUT_MS / 1000} s (last check: ${last.detail})`,
+    {
+      service: name,
+      logFile: logFile(name),
+    },
+  )
 }
 
 async function stopPid(name, pid) {
@@ -738,182 +841,208 @@ async function stopPid(name, pid) {
   const signal = (sig) => {
     for (const target of [-pid, pid]) {
       try {
-        process.kill(target, sig);
+        process.kill(target, sig)
       } catch {
         // ESRCH: that group or pid is already gone
       }
     }
-  };
-  signal('SIGTERM');
-  const deadline = Date.now() + STOP_GRACE_MS;
-  while (Date.now() < deadline && pidAlive(pid)) await sleep(200);
-  if (pidAlive(pid)) {
-    warn(`[${name}] still alive ${STOP_GRACE_MS / 1000} s after SIGTERM: SIGKILL`);
-    signal('SIGKILL');
-    const killDeadline = Date.now() + 10_000;
-    while (Date.now() < killDeadline && pidAlive(pid)) await sleep(100);
   }
-  if (pidAlive(pid)) throw new HarnessError(`${name} (pid ${pid}) survived SIGKILL`, { service: name });
+  signal('SIGTERM')
+  const deadline = Date.now() + STOP_GRACE_MS
+  while (Date.now() < deadline && pidAlive(pid)) await sleep(200)
+  if (pidAlive(pid)) {
+    warn(`[${name}] still alive ${STOP_GRACE_MS / 1000} s after SIGTERM: SIGKILL`)
+    signal('SIGKILL')
+    const killDeadline = Date.now() + 10_000
+    while (Date.now() < killDeadline && pidAlive(pid)) await sleep(100)
+  }
+  if (pidAlive(pid)) throw new HarnessError(`${name} (pid ${pid}) survived SIGKILL`, { service: name })
 }
 
 function writeEnvFiles() {
-  const env = {};
-  for (const n of ALL_NAMES) env[DEFAULTS[n].env] = resolvedUrl(n).url;
-  fs.mkdirSync(STATE_DIR, { recursive: true });
-  fs.writeFileSync(path.join(STATE_DIR, 'env.json'), `${JSON.stringify(env, null, 2)}\n`);
-  const lines = Object.entries(env).map(([k, v]) => `export ${k}='${v.replaceAll("'", "'\\''")}'`);
-  fs.writeFileSync(path.join(STATE_DIR, 'env'), `${lines.join('\n')}\n`);
-  return lines;
+  const env = {}
+  for (const n of ALL_NAMES) env[DEFAULTS[n].env] = resolvedUrl(n).url
+  fs.mkdirSync(STATE_DIR, { recursive: true })
+  fs.writeFileSync(path.join(STATE_DIR, 'env.json'), `${JSON.stringify(env, null, 2)}\n`)
+  const lines = Object.entries(env).map(([k, v]) => `export ${k}='${v.replaceAll("'", "'\\''")}'`)
+  fs.writeFileSync(path.join(STATE_DIR, 'env'), `${lines.join('\n')}\n`)
+  return lines
 }
 
 async function up(names) {
-  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
-  const stats = readJson(statsFile(), {});
-  const starting = [];
-  const results = {};
+  const deadline = Date.now() + HEALTH_TIMEOUT_MS
+  const stats = readJson(statsFile(), {})
+  const starting = []
+  const results = {}
 
   // Redis and MariaDB first (cheap), then the JVMs: build one, launch it, build the next while the
   // first boots. Maven runs one at a time because two Maven processes writing the same ~/.m2 race.
   for (const name of names.filter((n) => !JVM_NAMES.includes(n))) {
-    const { url, external } = resolvedUrl(name);
-    let r = await check(name, url);
+    const { url, external } = resolvedUrl(name)
+    let r = await check(name, url)
     if (!r.ok && !external) {
-      log(`[${name}] not answering at ${url} (${r.detail}): starting it`);
-      await (name === 'redis' ? startRedis() : startMariadb());
-      r = await waitHealthy(name, url, null, Math.min(deadline, Date.now() + 60_000));
-      results[name] = 'started';
+      log(`[${name}] not answering at ${url} (${r.detail}): starting it`)
+      await (name === 'redis' ? startRedis() : startMariadb())
+      r = await waitHealthy(name, url, null, Math.min(deadline, Date.now() + 60_000))
+      results[name] = 'started'
     } else if (!r.ok) {
-      throw new HarnessError(`${name} at ${url} (from ${DEFAULTS[name].env}) is not healthy: ${r.detail}`, { service: name });
+      throw new HarnessError(`${name} at ${url} (from ${DEFAULTS[name].env}) is not healthy: ${r.detail}`, {
+        service: name,
+      })
     } else {
-      results[name] = external ? 'external' : 'running';
+      results[name] = external ? 'external' : 'running'
     }
   }
 
   for (const name of names.filter((n) => JVM_NAMES.includes(n))) {
-    const { url, external } = resolvedUrl(name);
-    const r = await check(name, url);
+    const { url, external } = resolvedUrl(name)
+    const r = await check(name, url)
     if (r.ok) {
-      results[name] = external ? 'external' : ownedPid(name) ? 'running' : 'running (not started by this harness)';
-      continue;
+      results[name] = external
+        ? 'external'
+        : ownedPid(name)
+          ? 'running'
+          : 'running (not started by this harness)'
+      continue
     }
-    if (external) throw new HarnessError(`${name} at ${url} (from ${DEFAULTS[name].env}) is not healthy: ${r.detail}`, { service: name });
-    const pid = ownedPid(name);
+    if (external)
+      throw new HarnessError(`${name} at ${url} (from ${DEFAULTS[name].env}) is not healthy: ${r.detail}`, {
+        service: name,
+      })
+    const pid = ownedPid(name)
     if (pid) {
-      log(`[${name}] already starting (pid ${pid}), waiting`);
-      starting.push({ name, url, pid, t0: Date.now(), build: null, waitOnly: true });
-      continue;
+      log(`[${name}] already starting (pid ${pid}), waiting`)
+      starting.push({ name, url, pid, t0: Date.now(), build: null, waitOnly: true })
+      continue
     }
-    const port = name === 'kafka' ? hostPort(url, 9092).port : Number(new URL(url).port);
+    const port = name === 'kafka' ? hostPort(url, 9092).port : Number(new URL(url).port)
     if (await portInUse(port)) {
-      throw new HarnessError(`${name}: port ${port} is taken by a process that does not answer as ${name} (${r.detail})`, { service: name });
+      throw new HarnessError(
+        `${name}: port ${port} is taken by a process that does not answer as ${name} (${r.detail})`,
+        { service: name },
+      )
     }
-    const buildStat = await build(name);
-    const t0 = Date.now();
-    const newPid = await startJvm(name);
-    log(`[${name}] started pid ${newPid}, log ${path.relative(ROOT, logFile(name))}`);
-    starting.push({ name, url, pid: newPid, t0, build: buildStat });
+    const buildStat = await build(name)
+    const t0 = Date.now()
+    const newPid = await startJvm(name)
+    log(`[${name}] started pid ${newPid}, log ${path.relative(ROOT, logFile(name))}`)
+    starting.push({ name, url, pid: newPid, t0, build: buildStat })
   }
 
   const outcomes = await Promise.allSettled(
     starting.map(async (s) => {
-      await waitHealthy(s.name, s.url, s.pid, deadline);
-      const start_s = Math.round((Date.now() - s.t0) / 100) / 10;
-      results[s.name] = s.waitOnly ? 'running' : 'started';
+      await waitHealthy(s.name, s.url, s.pid, deadline)
+      const start_s = Math.round((Date.now() - s.t0) / 100) / 10
+      results[s.name] = s.waitOnly ? 'running' : 'started'
       if (!s.waitOnly) {
-        stats[s.name] = { start_s, rss_mb: rssMb(s.pid), ...(s.build ?? {}), at: new Date().toISOString() };
-        log(`[${s.name}] healthy after ${start_s} s, RSS ${stats[s.name].rss_mb} MB`);
+        stats[s.name] = { start_s, rss_mb: rssMb(s.pid), ...(s.build ?? {}), at: new Date().toISOString() }
+        log(`[${s.name}] healthy after ${start_s} s, RSS ${stats[s.name].rss_mb} MB`)
       }
     }),
-  );
-  const failed = outcomes.map((o, i) => [o, starting[i]]).filter(([o]) => o.status === 'rejected');
+  )
+  const failed = outcomes.map((o, i) => [o, starting[i]]).filter(([o]) => o.status === 'rejected')
   if (failed.length > 0) {
     for (const [o, s] of failed) {
-      warn(`\n[${s.name}] FAILED: ${o.reason.message}`);
-      warn(`----- last ${LOG_TAIL_LINES} lines of ${path.relative(ROOT, logFile(s.name))} -----`);
-      warn(tail(logFile(s.name)));
+      warn(`\n[${s.name}] FAILED: ${o.reason.message}`)
+      warn(`----- last ${LOG_TAIL_LINES} lines of ${path.relative(ROOT, logFile(s.name))} -----`)
+      warn(tail(logFile(s.name)))
       // A server that is alive but never became healthy is ours and useless: stop it.
-      const pid = ownedPid(s.name);
-      if (pid) await stopPid(s.name, pid).catch((e) => warn(e.message));
+      const pid = ownedPid(s.name)
+      if (pid) await stopPid(s.name, pid).catch((e) => warn(e.message))
     }
-    process.exitCode = 1;
-    return;
+    process.exitCode = 1
+    return
   }
 
   // RSS once every server is up (the JVMs keep growing for a while after the first healthy answer).
   for (const name of Object.keys(stats)) {
-    const pid = ownedPid(name);
-    if (pid && results[name] === 'started') stats[name].rss_mb = rssMb(pid) ?? stats[name].rss_mb;
+    const pid = ownedPid(name)
+    if (pid && results[name] === 'started') stats[name].rss_mb = rssMb(pid) ?? stats[name].rss_mb
   }
-  fs.mkdirSync(STATE_DIR, { recursive: true });
-  fs.writeFileSync(statsFile(), `${JSON.stringify(stats, null, 2)}\n`);
+  fs.mkdirSync(STATE_DIR, { recursive: true })
+  fs.writeFileSync(statsFile(), `${JSON.stringify(stats, null, 2)}\n`)
 
-  log('');
-  for (const name of names) log(`  ${name.padEnd(14)} ${results[name].padEnd(12)} ${resolvedUrl(name).url}`);
-  const started = names.filter((n) => results[n] === 'started' && stats[n]);
+  log('')
+  for (const name of names) log(`  ${name.padEnd(14)} ${results[name].padEnd(12)} ${resolvedUrl(name).url}`)
+  const started = names.filter((n) => results[n] === 'started' && stats[n])
   if (started.length > 0) {
-    log('\n  started        start_s  rss_mb  build_s  downloaded_mb');
+    log('\n  started        start_s  rss_mb  build_s  downloaded_mb')
     for (const n of started) {
-      const s = stats[n];
-      log(`  ${n.padEnd(14)} ${String(s.start_s).padStart(7)} ${String(s.rss_mb).padStart(7)} ${String(s.build_s ?? '-').padStart(8)} ${String(s.downloaded_mb ?? '-').padStart(14)}`);
+      const s = stats[n]
+      log(
+        `  ${n.padEnd(14)} ${String(s.start_s).padStart(7)} ${String(s.rss_mb).padStart(7)} ${String(s.build_s ?? '-').padStart(8)} ${String(s.downloaded_mb ?? '-').padStart(14)}`,
+      )
     }
   }
-  const lines = writeEnvFiles();
-  log(`\n# written to ${path.relative(ROOT, path.join(STATE_DIR, 'env'))} (and env.json); load with: . .services/env`);
-  for (const l of lines) log(l);
+  const lines = writeEnvFiles()
+  log(
+    `\n# written to ${path.relative(ROOT, path.join(STATE_DIR, 'env'))} (and env.json); load with: . .services/env`,
+  )
+  for (const l of lines) log(l)
 }
 
 async function down(names) {
   for (const name of names) {
     if (resolvedUrl(name).external) {
-      log(`  ${name.padEnd(14)} external (${DEFAULTS[name].env}), left alone`);
-      continue;
+      log(`  ${name.padEnd(14)} external (${DEFAULTS[name].env}), left alone`)
+      continue
     }
-    const pid = ownedPid(name);
+    const pid = ownedPid(name)
     if (!pid) {
-      fs.rmSync(pidFile(name), { force: true });
-      if (JVM_NAMES.includes(name) || fs.existsSync(serviceDir(name))) log(`  ${name.padEnd(14)} not started by this harness`);
-      continue;
+      fs.rmSync(pidFile(name), { force: true })
+      if (JVM_NAMES.includes(name) || fs.existsSync(serviceDir(name)))
+        log(`  ${name.padEnd(14)} not started by this harness`)
+      continue
     }
-    await stopPid(name, pid);
-    fs.rmSync(pidFile(name), { force: true });
-    log(`  ${name.padEnd(14)} stopped (pid ${pid})`);
+    await stopPid(name, pid)
+    fs.rmSync(pidFile(name), { force: true })
+    log(`  ${name.padEnd(14)} stopped (pid ${pid})`)
   }
 }
 
 async function status(names) {
-  const stats = readJson(statsFile(), {});
-  log(`  ${'service'.padEnd(14)} ${'state'.padEnd(10)} ${'pid'.padEnd(8)} ${'rss_mb'.padEnd(7)} ${'url'.padEnd(36)} detail`);
+  const stats = readJson(statsFile(), {})
+  log(
+    `  ${'service'.padEnd(14)} ${'state'.padEnd(10)} ${'pid'.padEnd(8)} ${'rss_mb'.padEnd(7)} ${'url'.padEnd(36)} detail`,
+  )
   const rows = await Promise.all(
     names.map(async (name) => {
-      const { url, external } = resolvedUrl(name);
-      const [r, pid] = [await check(name, url), ownedPid(name)];
-      const state = r.ok ? 'healthy' : pid ? 'running' : 'stopped';
-      const owner = external ? 'env' : pid ? 'harness' : r.ok ? 'machine' : '';
-      const rss = pid ? String(rssMb(pid) ?? '') : '';
-      return { name, line: `  ${name.padEnd(14)} ${state.padEnd(10)} ${String(pid ?? '-').padEnd(8)} ${rss.padEnd(7)} ${url.padEnd(36)} ${owner}${owner ? ', ' : ''}${r.detail ?? ''}`, ok: r.ok };
+      const { url, external } = resolvedUrl(name)
+      const [r, pid] = [await check(name, url), ownedPid(name)]
+      const state = r.ok ? 'healthy' : pid ? 'running' : 'stopped'
+      const owner = external ? 'env' : pid ? 'harness' : r.ok ? 'machine' : ''
+      const rss = pid ? String(rssMb(pid) ?? '') : ''
+      return {
+        name,
+        line: `  ${name.padEnd(14)} ${state.padEnd(10)} ${String(pid ?? '-').padEnd(8)} ${rss.padEnd(7)} ${url.padEnd(36)} ${owner}${owner ? ', ' : ''}${r.detail ?? ''}`,
+        ok: r.ok,
+      }
     }),
-  );
-  for (const row of rows) log(row.line);
-  const known = names.filter((n) => stats[n]);
+  )
+  for (const row of rows) log(row.line)
+  const known = names.filter((n) => stats[n])
   if (known.length) {
-    log('\n  last start     start_s  rss_mb  build_s  at');
-    for (const n of known) log(`  ${n.padEnd(14)} ${String(stats[n].start_s).padStart(7)} ${String(stats[n].rss_mb).padStart(7)} ${String(stats[n].build_s ?? '-').padStart(8)}  ${stats[n].at}`);
+    log('\n  last start     start_s  rss_mb  build_s  at')
+    for (const n of known)
+      log(
+        `  ${n.padEnd(14)} ${String(stats[n].start_s).padStart(7)} ${String(stats[n].rss_mb).padStart(7)} ${String(stats[n].build_s ?? '-').padStart(8)}  ${stats[n].at}`,
+      )
   }
-  if (rows.some((r) => !r.ok)) process.exitCode = 3;
+  if (rows.some((r) => !r.ok)) process.exitCode = 3
 }
 
 function logs(names, lines) {
   for (const name of names) {
-    log(`----- ${path.relative(ROOT, logFile(name))} (last ${lines} lines) -----`);
-    log(tail(logFile(name), lines));
+    log(`----- ${path.relative(ROOT, logFile(name))} (last ${lines} lines) -----`)
+    log(tail(logFile(name), lines))
   }
 }
 
 async function clean(names) {
-  await down(names);
+  await down(names)
   for (const name of names.filter((n) => JVM_NAMES.includes(n))) {
-    fs.rmSync(serviceDir(name), { recursive: true, force: true });
-    log(`  ${name.padEnd(14)} data and logs removed`);
+    fs.rmSync(serviceDir(name), { recursive: true, force: true })
+    log(`  ${name.padEnd(14)} data and logs removed`)
   }
 }
 
@@ -926,46 +1055,46 @@ const USAGE = `usage: node services/cli.mjs <up|down|status|logs|clean> [name...
   clean   down, then delete the data and logs of the JVM servers
 env: KAFKA_BROKERS OPENSEARCH_URL ELASTICSEARCH_URL REDIS_URL DATABASE_URL (use that server, start none),
      SERVICES_TIMEOUT (s, default 180), SERVICES_<NAME>_HEAP, SERVICES_<NAME>_JAVA_OPTS,
-     SERVICES_JAVA17_HOME, SERVICES_JAVA21_HOME`;
+     SERVICES_JAVA17_HOME, SERVICES_JAVA21_HOME`
 
 async function main() {
-  const argv = process.argv.slice(2);
-  const command = argv[0];
-  let lines = 100;
-  const names = [];
+  const argv = process.argv.slice(2)
+  const command = argv[0]
+  let lines = 100
+  const names = []
   for (let i = 1; i < argv.length; i++) {
-    if (argv[i] === '--lines' || argv[i] === '-n') lines = Number(argv[++i]);
-    else if (ALL_NAMES.includes(argv[i])) names.push(argv[i]);
-    else throw new HarnessError(`unknown service "${argv[i]}"\n${USAGE}`);
+    if (argv[i] === '--lines' || argv[i] === '-n') lines = Number(argv[++i])
+    else if (ALL_NAMES.includes(argv[i])) names.push(argv[i])
+    else throw new HarnessError(`unknown service "${argv[i]}"\n${USAGE}`)
   }
-  const selected = names.length > 0 ? names : ALL_NAMES;
+  const selected = names.length > 0 ? names : ALL_NAMES
   switch (command) {
     case 'up':
-      return up(selected);
+      return up(selected)
     case 'down':
-      return down(names.length > 0 ? names : ALL_NAMES.filter((n) => JVM_NAMES.includes(n) || ownedPid(n)));
+      return down(names.length > 0 ? names : ALL_NAMES.filter((n) => JVM_NAMES.includes(n) || ownedPid(n)))
     case 'status':
-      return status(selected);
+      return status(selected)
     case 'logs':
-      return logs(names.length > 0 ? names : JVM_NAMES, lines);
+      return logs(names.length > 0 ? names : JVM_NAMES, lines)
     case 'clean':
-      return clean(names.length > 0 ? names : ALL_NAMES.filter((n) => JVM_NAMES.includes(n) || ownedPid(n)));
+      return clean(names.length > 0 ? names : ALL_NAMES.filter((n) => JVM_NAMES.includes(n) || ownedPid(n)))
     case undefined:
     case '-h':
     case '--help':
     case 'help':
-      log(USAGE);
-      return;
+      log(USAGE)
+      return
     default:
-      throw new HarnessError(`unknown command "${command}"\n${USAGE}`);
+      throw new HarnessError(`unknown command "${command}"\n${USAGE}`)
   }
 }
 
 main().catch((e) => {
-  warn(`services: ${e.message}`);
+  warn(`services: ${e.message}`)
   if (e.logFile) {
-    warn(`----- last ${LOG_TAIL_LINES} lines of ${path.relative(ROOT, e.logFile)} -----`);
-    warn(tail(e.logFile));
+    warn(`----- last ${LOG_TAIL_LINES} lines of ${path.relative(ROOT, e.logFile)} -----`)
+    warn(tail(e.logFile))
   }
-  process.exitCode = 1;
-});
+  process.exitCode = 1
+})
