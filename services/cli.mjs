@@ -496,7 +496,8 @@ function buildIsFresh(name) {
 }
 
 function m2Bytes() {
-  const repo = path.join(process.env.HOME ?? '/root', '.m2', 'repository')
+  const custom = /-Dmaven\.repo\.local=(\S+)/.exec(process.env.MAVEN_OPTS ?? '')
+  const repo = custom?.[1] ?? path.join(process.env.HOME ?? '/root', '.m2', 'repository')
   const r = spawnSync('du', ['-sb', repo], { encoding: 'utf8', timeout: 60_000 })
   return r.status === 0 ? Number(r.stdout.split('\t')[0]) : null
 }
