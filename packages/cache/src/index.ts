@@ -1,0 +1,6 @@
+export type { Duration, DurationUnit } from './duration.js'
+export { toMilliseconds } from './duration.js'
+export type { CacheErrorCode, CacheErrorContext } from './errors.js'
+export { CacheError, InvalidOptionError } from './errors.js'
+export type { Codec } from './serialization/msgpack-codec.js'
+export { msgpackCodec } from './serialization/msgpack-codec.js'

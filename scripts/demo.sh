@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The main demo, from a fresh clone: set-up (toolchain, install, build), the services, then the
+# example.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/setup.sh
+node services/cli.mjs up
+# shellcheck disable=SC1091
+. .services/env
+pnpm run --silent demo

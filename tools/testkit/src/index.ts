@@ -1,0 +1,6 @@
+export { freePort } from './free-port.ts'
+export type { PrivateRedis, PrivateRedisOptions } from './private-redis.ts'
+export { startPrivateRedis } from './private-redis.ts'
+export type { ServiceUrls } from './services.ts'
+export { serviceUrls } from './services.ts'
+export { uniqueName } from './unique-name.ts'
