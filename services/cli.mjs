@@ -498,6 +498,7 @@ function buildIsFresh(name) {
 function m2Bytes() {
   const custom = /-Dmaven\.repo\.local=(\S+)/.exec(process.env.MAVEN_OPTS ?? '')
   const repo = custom?.[1] ?? path.join(process.env.HOME ?? '/root', '.m2', 'repository')
+  if (!fs.existsSync(repo)) return 0
   const r = spawnSync('du', ['-sb', repo], { encoding: 'utf8', timeout: 60_000 })
   return r.status === 0 ? Number(r.stdout.split('\t')[0]) : null
 }
@@ -811,11 +812,14 @@ async function startMariadb() {
       '--make-pidfile',
       '--pidfile',
       pidFile('mariadb'),
+      // stdout/stderr to our log, opened by start-stop-daemon as root (mariadbd drops to the mysql
+      // user afterwards and could not open a file in a root-owned folder itself)
+      '--output',
+      logFile('mariadb'),
       '--exec',
       bin,
       '--',
       '--user=mysql',
-      `--log-error=${logFile('mariadb')}`,
     ],
     { encoding: 'utf8', timeout: 30_000 },
   )
