@@ -1073,6 +1073,42 @@ async function clean(names) {
   }
 }
 
+/**
+ * One `up`/`down`/`clean` at a time per checkout: two concurrent `up`s would both see a free port,
+ * both run Maven on the same ~/.m2 and both spawn a server, and the loser's pid file would hide the
+ * winner from `down`. The lock is a file created with O_EXCL holding the owner's pid; a lock whose
+ * owner is gone is taken over.
+ */
+async function withLock(fn) {
+  const file = path.join(STATE_DIR, 'lock')
+  fs.mkdirSync(STATE_DIR, { recursive: true })
+  const deadline = Date.now() + HEALTH_TIMEOUT_MS + MAVEN_TIMEOUT_MS
+  let announced = false
+  for (;;) {
+    try {
+      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' })
+      break
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e
+      const owner = Number(fs.readFileSync(file, 'utf8').trim())
+      if (!Number.isInteger(owner) || owner <= 0 || !pidAlive(owner)) {
+        fs.rmSync(file, { force: true })
+        continue
+      }
+      if (Date.now() > deadline)
+        throw new HarnessError(`another services command (pid ${owner}) holds ${file}`)
+      if (!announced) log(`waiting for another services command (pid ${owner}) to finish ...`)
+      announced = true
+      await sleep(500)
+    }
+  }
+  try {
+    return await fn()
+  } finally {
+    fs.rmSync(file, { force: true })
+  }
+}
+
 const USAGE = `usage: node services/cli.mjs <up|down|status|logs|clean> [name...] [--lines N]
   names: ${ALL_NAMES.join(', ')} (default: all; down/clean default to ${JVM_NAMES.join(', ')} plus redis/mariadb if this harness started them)
   up      start what is not running, wait until healthy, print URLs, write .services/env and env.json
@@ -1097,15 +1133,19 @@ async function main() {
   const selected = names.length > 0 ? names : ALL_NAMES
   switch (command) {
     case 'up':
-      return up(selected)
+      return withLock(() => up(selected))
     case 'down':
-      return down(names.length > 0 ? names : ALL_NAMES.filter((n) => JVM_NAMES.includes(n) || ownedPid(n)))
+      return withLock(() =>
+        down(names.length > 0 ? names : ALL_NAMES.filter((n) => JVM_NAMES.includes(n) || ownedPid(n))),
+      )
     case 'status':
       return status(selected)
     case 'logs':
       return logs(names.length > 0 ? names : JVM_NAMES, lines)
     case 'clean':
-      return clean(names.length > 0 ? names : ALL_NAMES.filter((n) => JVM_NAMES.includes(n) || ownedPid(n)))
+      return withLock(() =>
+        clean(names.length > 0 ? names : ALL_NAMES.filter((n) => JVM_NAMES.includes(n) || ownedPid(n))),
+      )
     case undefined:
     case '-h':
     case '--help':

@@ -8,12 +8,12 @@ import { OPENSEARCH_URL, uniqueName } from './env.js'
 const created: string[] = []
 
 async function os<T = any>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(new URL(path, OPENSEARCH_URL), {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  })
+  const init: RequestInit = { method, signal: AbortSignal.timeout(30_000) }
+  if (body !== undefined) {
+    init.headers = { 'content-type': 'application/json' }
+    init.body = JSON.stringify(body)
+  }
+  const res = await fetch(new URL(path, OPENSEARCH_URL), init)
   const json = (await res.json()) as T
   if (!res.ok) throw new Error(`${method} ${path} -> ${res.status}: ${JSON.stringify(json)}`)
   return json
