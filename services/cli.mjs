@@ -718,6 +718,10 @@ async function startJvm(name) {
   const jdk = jdkFor(name)
   const dir = serviceDir(name)
   fs.mkdirSync(dir, { recursive: true })
+  // Logs are appended across restarts (a crash's story stays readable); keep one old generation.
+  if (fs.existsSync(logFile(name)) && fs.statSync(logFile(name)).size > 20 * 1024 * 1024) {
+    fs.renameSync(logFile(name), `${logFile(name)}.1`)
+  }
   fs.appendFileSync(
     logFile(name),
     `\n===== ayala-services: starting ${name} at ${new Date().toISOString()} =====\n`,
