@@ -1,6 +1,8 @@
 export { freePort } from './free-port.ts'
 export type { PrivateRedis, PrivateRedisOptions } from './private-redis.ts'
 export { startPrivateRedis } from './private-redis.ts'
+export type { RedisCluster, RedisClusterNode, RedisClusterOptions } from './redis-cluster.ts'
+export { startRedisCluster } from './redis-cluster.ts'
 export type { ServiceUrls } from './services.ts'
 export { serviceUrls } from './services.ts'
 export { uniqueName } from './unique-name.ts'
