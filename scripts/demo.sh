@@ -5,6 +5,4 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/setup.sh
 node services/cli.mjs up
-# shellcheck disable=SC1091
-. .services/env
 pnpm run --silent demo

@@ -14,7 +14,5 @@ log "package checks (publint --strict, attw --pack)"
 pnpm run --silent check:packages
 log "services"
 node services/cli.mjs up
-# shellcheck disable=SC1091
-. .services/env
 log "tests (vitest: unit + integration)"
 pnpm exec vitest run "$@"
