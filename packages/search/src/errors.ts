@@ -3,8 +3,31 @@
  * branch on codes, never on messages.
  */
 
-/** Stable error codes of `@ayala/search`. */
-export type SearchErrorCode = 'E_SEARCH_INVALID_OPTION' | 'E_SEARCH_QUERY_TOO_LONG'
+/**
+ * Stable error codes of `@ayala/search`.
+ *
+ * - `E_SEARCH_INVALID_OPTION`: an option passed to a factory or call is invalid.
+ * - `E_SEARCH_QUERY_TOO_LONG`: user search text is longer than the configured limit.
+ * - `E_SEARCH_UNKNOWN_FIELD`: a query, sort or aggregation names a field the index does not declare.
+ * - `E_SEARCH_FIELD_KIND`: a query helper was used on a field of the wrong kind (e.g. `term` on text).
+ * - `E_SEARCH_INVALID_VALUE`: a query value has the wrong type for its field (e.g. a string for a number).
+ * - `E_SEARCH_INVALID_CURSOR`: a pagination cursor is malformed, of another version or tampered with.
+ * - `E_SEARCH_ENGINE`: the engine answered with an error or could not be reached.
+ * - `E_SEARCH_BULK_FAILED`: some documents of a bulk load were rejected (see `failures`).
+ * - `E_SEARCH_REINDEX_FAILED`: a reindex failed and was rolled back.
+ * - `E_SEARCH_OUTBOX`: the outbox table could not be read or written.
+ */
+export type SearchErrorCode =
+  | 'E_SEARCH_INVALID_OPTION'
+  | 'E_SEARCH_QUERY_TOO_LONG'
+  | 'E_SEARCH_UNKNOWN_FIELD'
+  | 'E_SEARCH_FIELD_KIND'
+  | 'E_SEARCH_INVALID_VALUE'
+  | 'E_SEARCH_INVALID_CURSOR'
+  | 'E_SEARCH_ENGINE'
+  | 'E_SEARCH_BULK_FAILED'
+  | 'E_SEARCH_REINDEX_FAILED'
+  | 'E_SEARCH_OUTBOX'
 
 /** Context carried by a {@link SearchError}. */
 export interface SearchErrorContext {
@@ -12,6 +35,8 @@ export interface SearchErrorContext {
   index?: string | undefined
   /** The field involved, when there is one. */
   field?: string | undefined
+  /** HTTP status of the engine's answer, when there is one. */
+  status?: number | undefined
   /** Whether retrying the same call may succeed. @default false */
   retriable?: boolean | undefined
   /** The underlying error. */
@@ -27,6 +52,8 @@ export class SearchError extends Error {
   readonly index: string | undefined
   /** The field involved, when there is one. */
   readonly field: string | undefined
+  /** HTTP status of the engine's answer, when there is one. */
+  readonly status: number | undefined
   /** Whether retrying the same call may succeed. */
   readonly retriable: boolean
 
@@ -35,6 +62,68 @@ export class SearchError extends Error {
     this.code = code
     this.index = context.index
     this.field = context.field
+    this.status = context.status
     this.retriable = context.retriable ?? false
   }
+}
+
+/** One document the engine refused, with the reason it gave. */
+export interface BulkFailure {
+  /** Document id. */
+  id: string
+  /** HTTP status of the item (e.g. 400 for a mapping conflict, 429 after retries ran out). */
+  status: number
+  /** Engine error type, e.g. `document_parsing_exception`. */
+  type: string
+  /** Engine error reason, human readable. */
+  reason: string
+}
+
+/** Thrown by a bulk load that finished with rejected documents: each one is in `failures`. */
+export class BulkIndexError extends SearchError {
+  override readonly name: string = 'BulkIndexError'
+  /** Every rejected document with its reason. */
+  readonly failures: readonly BulkFailure[]
+
+  constructor(failures: readonly BulkFailure[], context: SearchErrorContext = {}) {
+    super(
+      'E_SEARCH_BULK_FAILED',
+      `${failures.length} document(s) were rejected; first: ${failures[0]?.id} (${failures[0]?.type}: ${failures[0]?.reason})`,
+      context,
+    )
+    this.failures = failures
+  }
+}
+
+/**
+ * Wrap an engine/transport error in a {@link SearchError} with code `E_SEARCH_ENGINE`. 429, 502-504
+ * and connection errors are marked retriable.
+ */
+export function engineError(error: unknown, index?: string | undefined): SearchError {
+  if (error instanceof SearchError) return error
+  const status = statusOf(error)
+  const transportFailure = error instanceof Error && TRANSPORT_ERRORS.has(error.name)
+  const retriable = transportFailure || status === 429 || status === 502 || status === 503 || status === 504
+  const message = error instanceof Error ? error.message : String(error)
+  return new SearchError('E_SEARCH_ENGINE', `Search engine request failed: ${message}`, {
+    index,
+    status,
+    retriable,
+    cause: error,
+  })
+}
+
+const TRANSPORT_ERRORS = new Set([
+  'ConnectionError',
+  'TimeoutError',
+  'NoLivingConnectionsError',
+  'RequestAbortedError',
+])
+
+function statusOf(error: unknown): number | undefined {
+  if (typeof error === 'object' && error !== null && 'meta' in error) {
+    const meta = (error as { meta?: { statusCode?: unknown } }).meta
+    if (meta && typeof meta.statusCode === 'number' && meta.statusCode > 0) return meta.statusCode
+  }
+  return undefined
 }

@@ -1,3 +1,74 @@
-export type { SearchErrorCode, SearchErrorContext } from './errors.js'
-export { SearchError } from './errors.js'
+export type { Duration } from './duration.js'
+export type {
+  EngineAdapter,
+  EngineKind,
+  HealthReport,
+  ResolvedSearchClientOptions,
+  SearchClientOptions,
+  SlowQueryEvent,
+} from './engine/search-client.js'
+export {
+  createSearchClient,
+  DEFAULT_SEARCH_CLIENT_OPTIONS,
+  OpenSearchTransport,
+  SearchClient,
+} from './engine/search-client.js'
+export type { BulkFailure, SearchErrorCode, SearchErrorContext } from './errors.js'
+export { BulkIndexError, SearchError } from './errors.js'
+export { queryFingerprint, queryShape } from './observability/fingerprint.js'
+export type { LatencySnapshot } from './observability/latency-histogram.js'
+export { LatencyHistogram } from './observability/latency-histogram.js'
+export type { CursorState } from './query/cursor.js'
+export { CURSOR_VERSION, decodeCursor, encodeCursor } from './query/cursor.js'
+export type {
+  AggMap,
+  AggRequest,
+  AggResult,
+  AggResults,
+  HighlightSpec,
+  Hit,
+  Page,
+  PageRequest,
+  SearchRequest,
+  SearchResult,
+  SortSpec,
+} from './query/types.js'
 export { DEFAULT_MAX_QUERY_LENGTH, escapeQueryText } from './query-text.js'
+export { ANALYSIS_NAMES, DEFAULT_PROTECTED_WORDS } from './schema/analysis.js'
+export type {
+  AutocompleteFields,
+  CompletionFields,
+  DateFields,
+  DocumentOf,
+  DocumentOfFields,
+  IdentifierFields,
+  IndexDeclaration,
+  IndexDefinition,
+  MatchOptions,
+  NumericFields,
+  Query,
+  QueryHelpers,
+  RangeBounds,
+  RangeFields,
+  SortableFields,
+  TermFields,
+  TextFields,
+} from './schema/define-index.js'
+export { defineIndex } from './schema/define-index.js'
+export type {
+  AutocompleteFieldDef,
+  AutocompleteStrategy,
+  BooleanFieldDef,
+  DateFieldDef,
+  FieldDef,
+  FieldKind,
+  FieldMap,
+  IdentifierFieldDef,
+  KeywordFieldDef,
+  KeywordNormalizer,
+  NumericFieldDef,
+  TextAnalyzer,
+  TextFieldDef,
+  ValueOf,
+} from './schema/fields.js'
+export { field } from './schema/fields.js'
