@@ -9,6 +9,13 @@ export type CacheErrorCode =
   | 'E_CACHE_INVALID_DURATION'
   | 'E_CACHE_SERIALIZATION'
   | 'E_CACHE_DESERIALIZATION'
+  | 'E_CACHE_L2_UNAVAILABLE'
+  | 'E_CACHE_L2_TIMEOUT'
+  | 'E_CACHE_CIRCUIT_OPEN'
+  | 'E_CACHE_LOADER_TIMEOUT'
+  | 'E_CACHE_CLOSED'
+  | 'E_CACHE_NOT_BOUND'
+  | 'E_CACHE_CORRUPT_ENTRY'
 
 /** Context carried by a {@link CacheError}. */
 export interface CacheErrorContext {
@@ -53,5 +60,55 @@ export class InvalidOptionError extends CacheError {
   override readonly name = 'InvalidOptionError'
   constructor(option: string, message: string) {
     super('E_CACHE_INVALID_OPTION', `Invalid option "${option}": ${message}`, { option })
+  }
+}
+
+/**
+ * Redis did not answer in time (`redisTimeout`), refused the command, or the circuit breaker is
+ * open. The cache never throws it from reads or writes (it falls back to L1 and the loader and
+ * emits a `cache.l2.error` event); it is thrown by nothing but is given to listeners.
+ */
+export class L2UnavailableError extends CacheError {
+  override readonly name = 'L2UnavailableError'
+  constructor(
+    code: 'E_CACHE_L2_UNAVAILABLE' | 'E_CACHE_L2_TIMEOUT' | 'E_CACHE_CIRCUIT_OPEN',
+    message: string,
+    cause?: unknown,
+  ) {
+    super(code, message, { retriable: true, cause })
+  }
+}
+
+/** The loader ran past `hardTimeout` and no stale value could be served. */
+export class LoaderTimeoutError extends CacheError {
+  override readonly name = 'LoaderTimeoutError'
+  constructor(key: string, timeoutMs: number) {
+    super(
+      'E_CACHE_LOADER_TIMEOUT',
+      `Loader for key ${JSON.stringify(key)} exceeded its hard timeout of ${timeoutMs} ms`,
+      {
+        key,
+        retriable: true,
+      },
+    )
+  }
+}
+
+/** The cache was used after `close()`. */
+export class CacheClosedError extends CacheError {
+  override readonly name = 'CacheClosedError'
+  constructor() {
+    super('E_CACHE_CLOSED', 'The cache is closed')
+  }
+}
+
+/** A decorated method ran on an instance with no cache bound (see `bindCache`, `setDefaultCache`). */
+export class CacheNotBoundError extends CacheError {
+  override readonly name = 'CacheNotBoundError'
+  constructor(method: string) {
+    super(
+      'E_CACHE_NOT_BOUND',
+      `No cache is bound for ${method}: pass \`cache\` to the decorator, call bindCache(instance, cache), or setDefaultCache(cache)`,
+    )
   }
 }

@@ -1,6 +1,21 @@
+export type { BusMessage } from './bus/bus.js'
+export type { BatchLoader, InvalidateOptions, Loader, LoaderContext, SetManyOptions } from './cache.js'
+export { Cache, createCache } from './cache.js'
 export type { Duration, DurationUnit } from './duration.js'
 export { toMilliseconds } from './duration.js'
 export type { CacheErrorCode, CacheErrorContext } from './errors.js'
-export { CacheError, InvalidOptionError } from './errors.js'
+export {
+  CacheClosedError,
+  CacheError,
+  CacheNotBoundError,
+  InvalidOptionError,
+  L2UnavailableError,
+  LoaderTimeoutError,
+} from './errors.js'
+export type { CacheStats } from './observability/channels.js'
+export { CACHE_CHANNELS } from './observability/channels.js'
+export type { CacheOptions, RedisInput, ResolvedCacheOptions, SetOptions } from './options.js'
+export { DEFAULT_CACHE_OPTIONS } from './options.js'
 export type { Codec } from './serialization/msgpack-codec.js'
 export { msgpackCodec } from './serialization/msgpack-codec.js'
+export type { BreakerState } from './tiers/circuit-breaker.js'

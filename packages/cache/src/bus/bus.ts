@@ -1,0 +1,109 @@
+/**
+ * The bus keeps every instance's L1 coherent: Redis pub/sub on the namespace's channel, over a
+ * dedicated subscriber connection (a subscribed connection can run no other command). Messages
+ * are small invalidations, never values: delete keys, expire keys, new tag versions, clear. Each
+ * carries the sender's instance id (an instance ignores its own) and the send time (for lag).
+ *
+ * Pub/sub is at-most-once: a message sent while a subscriber is disconnected is lost. The cache
+ * bounds the damage: while the bus is down, and when it comes back, L1 entries are demoted to
+ * stale and new ones live at most `busDownL1Ttl`; tagged entries are re-checked against Redis
+ * after `tagTrust` whatever happens.
+ */
+import { Cluster, type Redis } from 'ioredis'
+
+/** A bus message (JSON, which keeps any JS string, lone surrogates included, intact). */
+export interface BusMessage {
+  /** Sender instance id. */
+  i: string
+  /** Send time (ms since epoch). */
+  at: number
+  /** Keys to drop from L1. */
+  d?: string[] | undefined
+  /** Keys to demote to stale in L1. */
+  x?: string[] | undefined
+  /** New tag versions: [tag suffix, version] pairs (the generation is the suffix `g`). */
+  t?: Array<[string, number]> | undefined
+  /** Drop all of L1. */
+  c?: 1 | undefined
+}
+
+/** Callbacks of the bus into the cache. */
+export interface BusHooks {
+  onMessage(message: BusMessage): void
+  onConnected(): void
+  onDisconnected(): void
+  onError(error: unknown): void
+}
+
+/** See the module note. */
+export class Bus {
+  private readonly subscriber: Redis | Cluster
+  connected = false
+  private closed = false
+
+  constructor(
+    client: Redis | Cluster,
+    private readonly channel: string,
+    private readonly instanceId: string,
+    private readonly hooks: BusHooks,
+  ) {
+    // The subscriber must queue its SUBSCRIBE while connecting and re-subscribe after a
+    // reconnect, whatever the options of the connection it is duplicated from.
+    const overrides = { enableOfflineQueue: true, autoResubscribe: true, maxRetriesPerRequest: null }
+    this.subscriber =
+      client instanceof Cluster
+        ? client.duplicate(undefined, { redisOptions: { ...client.options.redisOptions, ...overrides } })
+        : client.duplicate({ ...overrides, commandTimeout: undefined })
+    this.subscriber.on('message', this.handleMessage)
+    this.subscriber.on('ready', this.handleReady)
+    this.subscriber.on('close', this.handleDown)
+    this.subscriber.on('end', this.handleDown)
+    this.subscriber.on('error', this.handleError)
+    this.subscriber.subscribe(channel).then(this.handleSubscribed, this.handleError)
+  }
+
+  private subscribedOnce = false
+
+  private readonly handleSubscribed = (): void => {
+    this.subscribedOnce = true
+    if (!this.closed && !this.connected) {
+      this.connected = true
+      this.hooks.onConnected()
+    }
+  }
+
+  // ioredis re-subscribes by itself after a reconnect, before emitting 'ready'.
+  private readonly handleReady = (): void => {
+    if (!this.closed && this.subscribedOnce) this.handleSubscribed()
+  }
+
+  private readonly handleDown = (): void => {
+    if (this.connected) {
+      this.connected = false
+      if (!this.closed) this.hooks.onDisconnected()
+    }
+  }
+
+  private readonly handleError = (error: unknown): void => {
+    if (!this.closed) this.hooks.onError(error)
+  }
+
+  private readonly handleMessage = (channel: string, raw: string): void => {
+    if (channel !== this.channel) return
+    let message: BusMessage
+    try {
+      message = JSON.parse(raw) as BusMessage
+    } catch (error) {
+      this.hooks.onError(error)
+      return
+    }
+    if (message === null || typeof message !== 'object' || message.i === this.instanceId) return
+    this.hooks.onMessage(message)
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    this.connected = false
+    this.subscriber.disconnect()
+  }
+}

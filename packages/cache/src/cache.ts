@@ -1,0 +1,1179 @@
+/**
+ * The two-tier cache.
+ *
+ * Read path. An L1 hit is one `lru-cache` lookup, one sequence-number compare and one clock read:
+ * no option object, no closure, no event object unless someone listens. The sequence number
+ * (`seq`) is bumped whenever this instance learns something that may invalidate L1 entries (a
+ * higher tag version, a bus disconnect); an entry whose `seq` differs is re-checked once against
+ * the local tag table (slow path), then stamped with the current `seq`. So a tagged hit costs the
+ * same as an untagged one.
+ *
+ * Miss path. Concurrent misses of one key share one flight (coalescing). The flight reads L2 with
+ * one script call that also returns the current versions of the entry's tags and of the tags the
+ * caller is about to snapshot; an L2 hit fills L1. Otherwise the loader runs (optionally behind a
+ * cross-process lease), under the soft and hard timeouts, with the stale value (grace) as the
+ * fallback, and the result is written to both tiers with the version snapshot taken before the
+ * loader ran.
+ *
+ * Failure. Every L2 call is bounded by `redisTimeout` and a circuit breaker (tiers/redis-tier.ts):
+ * reads treat an unavailable L2 as a miss, writes are best effort, and invalidations (which must
+ * not be lost silently) apply locally and then reject with `L2UnavailableError`.
+ */
+import { randomBytes } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
+import { Bus, type BusMessage } from './bus/bus.js'
+import { toMilliseconds } from './duration.js'
+import {
+  CacheClosedError,
+  CacheError,
+  InvalidOptionError,
+  L2UnavailableError,
+  LoaderTimeoutError,
+} from './errors.js'
+import { GENERATION_SUFFIX, KeySpace, tagSuffix } from './keys.js'
+import { type CacheStats, channels } from './observability/channels.js'
+import {
+  type CacheOptions,
+  durationOrOff,
+  type ResolvedCacheOptions,
+  resolveCacheOptions,
+  type SetOptions,
+} from './options.js'
+import { decodeEnvelope, type Envelope, encodeEnvelope } from './serialization/envelope.js'
+import { type Codec, msgpackCodec } from './serialization/msgpack-codec.js'
+import { compareVersion, HARD_STEP, LocalTagVersions, VersionState } from './tags/tag-versions.js'
+import type { BreakerState } from './tiers/circuit-breaker.js'
+import { RedisTier } from './tiers/redis-tier.js'
+import { deepFreeze, estimateSize } from './tiers/size.js'
+
+/** What a loader receives. */
+export interface LoaderContext {
+  /** The key being loaded. */
+  readonly key: string
+  /** Aborted when the hard timeout passes (the result is still cached if it arrives). */
+  readonly signal: AbortSignal
+  /** The stale value kept by grace, if any (e.g. for conditional requests). */
+  readonly stale: unknown
+}
+
+/** Computes the value of a missing key. */
+export type Loader<T> = (context: LoaderContext) => T | Promise<T>
+
+/**
+ * Computes the values of several missing keys at once: return a `Map` from key to value, or an
+ * array aligned with `keys`. A key absent from the Map is a cached `undefined` (negative caching).
+ */
+export type BatchLoader<T> = (
+  keys: string[],
+  context: { readonly signal: AbortSignal },
+) => Promise<Map<string, T> | readonly T[]> | Map<string, T> | readonly T[]
+
+/** Options of `getOrSetMany`: those of `set`, with tags optionally computed per key. */
+export interface SetManyOptions extends Omit<SetOptions, 'tags'> {
+  tags?: readonly string[] | ((key: string) => readonly string[]) | undefined
+}
+
+/** Options of `invalidateTags`. */
+export interface InvalidateOptions {
+  /**
+   * `'delete'` makes the tagged entries unusable; `'expire'` makes them stale but still servable
+   * as a grace fallback (`expireTags`). @default 'delete'
+   */
+  mode?: 'delete' | 'expire' | undefined
+}
+
+interface L1Record {
+  value: unknown
+  /** L1 freshness (ms epoch). */
+  freshUntil: number
+  /** Usable as a grace fallback until (ms epoch). */
+  staleUntil: number
+  /** Tag suffixes, the generation first. */
+  tags: readonly string[]
+  /** Snapshot versions aligned with `tags`. */
+  versions: readonly number[]
+  /** `seq` at which this record was last checked against the tag table; -1: never. */
+  seq: number
+  storedAt: number
+}
+
+interface CallOptions {
+  ttl: number
+  l1Ttl: number
+  grace: number
+  softTimeout: number
+  hardTimeout: number
+  lease: boolean
+  /** Tag suffixes including the generation first. */
+  tagSuffixes: string[]
+}
+
+interface Flight {
+  promise: Promise<unknown>
+  /** Set by delete/clear while the load runs: its result is returned but not stored. */
+  invalidated: boolean
+  /** The load still running after its callers were served stale (soft/hard timeout). */
+  background?: Promise<unknown> | undefined
+}
+
+interface Candidate {
+  value: unknown
+  staleUntil: number
+}
+
+type RecordState = 0 | 1 | 2
+const FRESH: RecordState = 0
+const STALE: RecordState = 1
+const INVALID: RecordState = 2
+
+const NEVER_ABORTED = new AbortController().signal
+const GENERATION_ONLY: readonly string[] = Object.freeze([GENERATION_SUFFIX])
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref())
+}
+
+/** The cache. Create it with {@link createCache}. */
+export class Cache {
+  /** The validated options, frozen. */
+  readonly options: ResolvedCacheOptions
+  /** This instance's id on the bus. */
+  readonly instanceId: string
+  private readonly l1: LRUCache<string, L1Record>
+  private readonly l2: RedisTier | undefined
+  private readonly bus: Bus | undefined
+  private readonly keys: KeySpace
+  private readonly codec: Codec
+  private readonly tags = new LocalTagVersions()
+  private readonly flights = new Map<string, Flight>()
+  private readonly defaults: CallOptions
+  private readonly clone: boolean
+  private seq = 0
+  /** L1 records stored before this time are stale (set when the bus goes down or comes back). */
+  private demotedAt = 0
+  private closed = false
+  private leaseCounter = 0
+  private readonly counters = {
+    l1Hits: 0,
+    l2Hits: 0,
+    misses: 0,
+    staleServed: 0,
+    loaderCalls: 0,
+    loaderErrors: 0,
+    loaderTimeMs: 0,
+    coalesced: 0,
+    leaseWaits: 0,
+    busIn: 0,
+    busOut: 0,
+    busLastLagMs: 0,
+    l2Errors: 0,
+    corruptEntries: 0,
+  }
+
+  constructor(options: CacheOptions = {}) {
+    this.options = resolveCacheOptions(options)
+    const o = this.options
+    this.codec = options.codec ?? msgpackCodec()
+    this.keys = new KeySpace(o.prefix, o.namespace)
+    this.instanceId = randomBytes(8).toString('hex')
+    this.clone = o.l1Values === 'clone'
+    this.l1 = new LRUCache<string, L1Record>({
+      max: o.l1MaxEntries,
+      ...(o.l1MaxBytes > 0 ? { maxSize: o.l1MaxBytes } : {}),
+      ttlAutopurge: false,
+      updateAgeOnGet: false,
+      allowStale: false,
+    })
+    this.defaults = Object.freeze({
+      ttl: o.ttl,
+      l1Ttl: o.l1Ttl,
+      grace: o.grace,
+      softTimeout: o.softTimeout,
+      hardTimeout: o.hardTimeout,
+      lease: o.lease,
+      tagSuffixes: GENERATION_ONLY as string[],
+    })
+    if (options.redis !== undefined) {
+      try {
+        this.l2 = new RedisTier(
+          options.redis,
+          this.keys,
+          o.redisTimeout,
+          o.breakerThreshold,
+          o.breakerCooldown,
+          {
+            onError: (operation, error) => this.onL2Error(operation, error),
+            onBreaker: (state) => this.onBreaker(state),
+          },
+        )
+      } catch (error) {
+        if (error instanceof TypeError) throw new InvalidOptionError('redis', error.message)
+        throw error
+      }
+      if (o.bus) {
+        this.bus = new Bus(this.l2.client, this.keys.channel, this.instanceId, {
+          onMessage: (message) => this.onBusMessage(message),
+          onConnected: () => this.onBusState(true),
+          onDisconnected: () => this.onBusState(false),
+          onError: (error) =>
+            this.onL2Error('bus', new L2UnavailableError('E_CACHE_L2_UNAVAILABLE', String(error), error)),
+        })
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /**
+   * The value of `key`, from L1, else L2, else `loader` (run once however many callers miss
+   * together). A loader result of `undefined` or `null` is cached for `negativeTtl`.
+   */
+  async getOrSet<T>(key: string, loader: Loader<T>, options?: SetOptions): Promise<T> {
+    const record = this.l1.get(key)
+    if (record !== undefined && record.seq === this.seq && record.freshUntil > Date.now()) {
+      this.counters.l1Hits++
+      if (channels.hit.hasSubscribers)
+        channels.hit.publish({ namespace: this.options.namespace, key, tier: 'l1' })
+      return (this.clone ? structuredClone(record.value) : record.value) as T
+    }
+    return this.getOrSetSlow(key, loader, options, record) as Promise<T>
+  }
+
+  /** The value of `key`, or `undefined` on a miss (a cached negative result is also `undefined`). */
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    const record = this.l1.get(key)
+    if (record !== undefined && record.seq === this.seq && record.freshUntil > Date.now()) {
+      this.counters.l1Hits++
+      if (channels.hit.hasSubscribers)
+        channels.hit.publish({ namespace: this.options.namespace, key, tier: 'l1' })
+      return (this.clone ? structuredClone(record.value) : record.value) as T
+    }
+    const found = await this.lookup(key, record)
+    return found === undefined ? undefined : (found.value as T)
+  }
+
+  /** Whether `key` has a fresh value (a cached negative result counts). */
+  async has(key: string): Promise<boolean> {
+    return (await this.lookup(key, this.l1.get(key))) !== undefined
+  }
+
+  /** The values of `keys` (undefined for misses), with one L2 round trip for all L1 misses. */
+  async getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
+    this.assertOpen()
+    const out = new Array<T | undefined>(keys.length).fill(undefined)
+    const missing: number[] = []
+    const stale: Array<L1Record | undefined> = []
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string
+      const record = this.l1.get(key)
+      const state = record === undefined ? INVALID : this.check(record, key)
+      if (state === FRESH) {
+        this.counters.l1Hits++
+        out[i] = this.out(record as L1Record) as T
+      } else {
+        missing.push(i)
+        stale.push(state === STALE ? record : undefined)
+      }
+    }
+    if (missing.length === 0 || this.l2 === undefined) {
+      this.counters.misses += missing.length
+      return out
+    }
+    try {
+      const read = await this.l2.read(
+        missing.map((i) => this.keys.entry(keys[i] as string)),
+        [],
+      )
+      this.observe(GENERATION_SUFFIX, read.generation)
+      for (let j = 0; j < missing.length; j++) {
+        const i = missing[j] as number
+        const key = keys[i] as string
+        const entry = read.entries[j]
+        const hit = entry?.bytes
+          ? this.fromL2(key, entry.bytes, read.generation, entry.versions, undefined)
+          : undefined
+        if (hit?.fresh) out[i] = hit.value as T
+        else this.counters.misses++
+      }
+    } catch (error) {
+      if (!(error instanceof L2UnavailableError)) throw error
+      // Redis is unavailable: serve what L1 still holds within grace.
+      for (let j = 0; j < missing.length; j++) {
+        const record = stale[j]
+        if (record !== undefined) {
+          this.counters.staleServed++
+          out[missing[j] as number] = this.out(record) as T
+        } else this.counters.misses++
+      }
+    }
+    return out
+  }
+
+  /**
+   * The values of `keys`: L1, then one L2 round trip for all L1 misses, then ONE `batchLoader`
+   * call for what is still missing, written back in one pipelined round trip.
+   */
+  async getOrSetMany<T>(
+    keys: readonly string[],
+    batchLoader: BatchLoader<T>,
+    options?: SetManyOptions,
+  ): Promise<T[]> {
+    this.assertOpen()
+    const tagsOf = options?.tags
+    const base = this.callOptions(options === undefined ? undefined : { ...options, tags: undefined })
+    const out = new Array<T>(keys.length).fill(undefined as T)
+    const missing: number[] = []
+    const joined: Array<Promise<void>> = []
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string
+      const record = this.l1.get(key)
+      if (record !== undefined && this.check(record, key) === FRESH) {
+        this.counters.l1Hits++
+        out[i] = this.out(record) as T
+        continue
+      }
+      const flight = this.flights.get(key)
+      if (flight !== undefined) {
+        this.counters.coalesced++
+        joined.push(
+          flight.promise.then((value) => {
+            out[i] = value as T
+          }),
+        )
+        continue
+      }
+      missing.push(i)
+    }
+    if (missing.length > 0) {
+      const perKeyTags = missing.map((i) => this.tagSuffixesOf(tagsOf, keys[i] as string))
+      const requested = [...new Set(perKeyTags.flatMap((t) => t.slice(1)))]
+      const snapshotOf = (tagSuffixes: readonly string[], versions: Map<string, number>): number[] =>
+        tagSuffixes.map((s) => versions.get(s) ?? this.tags.get(s))
+      const versions = new Map<string, number>()
+      const toLoad: number[] = []
+      // Register flights first so that concurrent single-key calls join this batch.
+      const settle = new Map<
+        string,
+        { resolve(v: unknown): void; reject(e: unknown): void; flight: Flight }
+      >()
+      for (const i of missing) {
+        const key = keys[i] as string
+        let resolve!: (v: unknown) => void
+        let reject!: (e: unknown) => void
+        const promise = new Promise<unknown>((res, rej) => {
+          resolve = res
+          reject = rej
+        })
+        promise.catch(this.swallowFlightError)
+        const flight: Flight = { promise, invalidated: false }
+        this.flights.set(key, flight)
+        settle.set(key, { resolve, reject, flight })
+      }
+      try {
+        if (this.l2 !== undefined) {
+          try {
+            const read = await this.l2.read(
+              missing.map((i) => this.keys.entry(keys[i] as string)),
+              requested,
+            )
+            versions.set(GENERATION_SUFFIX, read.generation)
+            this.observe(GENERATION_SUFFIX, read.generation)
+            requested.forEach((s, k) => {
+              const v = read.requested[k] ?? 0
+              versions.set(s, v)
+              this.observe(s, v)
+            })
+            for (let j = 0; j < missing.length; j++) {
+              const i = missing[j] as number
+              const key = keys[i] as string
+              const entry = read.entries[j]
+              const hit = entry?.bytes
+                ? this.fromL2(key, entry.bytes, read.generation, entry.versions, undefined)
+                : undefined
+              if (hit?.fresh) {
+                out[i] = hit.value as T
+                settle.get(key)?.resolve(hit.value)
+              } else toLoad.push(j)
+            }
+          } catch (error) {
+            if (!(error instanceof L2UnavailableError)) throw error
+            for (let j = 0; j < missing.length; j++) toLoad.push(j)
+          }
+        } else {
+          for (let j = 0; j < missing.length; j++) toLoad.push(j)
+        }
+        if (toLoad.length > 0) {
+          const loadKeys = toLoad.map((j) => keys[missing[j] as number] as string)
+          this.counters.misses += loadKeys.length
+          const started = performance.now()
+          this.counters.loaderCalls++
+          let result: Map<string, T> | readonly T[]
+          try {
+            result = await batchLoader(loadKeys, { signal: NEVER_ABORTED })
+          } catch (error) {
+            this.counters.loaderErrors++
+            throw error
+          } finally {
+            this.recordLoader(loadKeys.join(','), started)
+          }
+          const writes: Array<{ key: string; bytes: Buffer; ttlMs: number }> = []
+          for (let k = 0; k < toLoad.length; k++) {
+            const j = toLoad[k] as number
+            const i = missing[j] as number
+            const key = keys[i] as string
+            const value = result instanceof Map ? result.get(key) : (result as readonly T[])[k]
+            out[i] = value as T
+            const pending = settle.get(key)
+            pending?.resolve(value)
+            if (pending?.flight.invalidated) continue
+            const tagSuffixes = perKeyTags[j] as string[]
+            const write = this.prepare(
+              key,
+              value,
+              { ...base, tagSuffixes },
+              snapshotOf(tagSuffixes, versions),
+            )
+            if (write !== undefined) writes.push(write)
+          }
+          if (writes.length > 0 && this.l2 !== undefined) {
+            await this.l2.writeMany(writes).catch(this.tolerate)
+          }
+        }
+      } catch (error) {
+        for (const { reject } of settle.values()) reject(error)
+        throw error
+      } finally {
+        for (const [key, { flight }] of settle) if (this.flights.get(key) === flight) this.flights.delete(key)
+      }
+    }
+    if (joined.length > 0) await Promise.all(joined)
+    return out
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** Store `value` under `key` in both tiers; other instances drop their L1 copy. */
+  async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
+    this.assertOpen()
+    const call = this.callOptions(options)
+    this.invalidateFlight(key)
+    let snapshot: number[]
+    if (this.l2 !== undefined && call.tagSuffixes.length > 1) {
+      try {
+        const read = await this.l2.read([], call.tagSuffixes.slice(1))
+        snapshot = [read.generation, ...read.requested]
+        this.observeAll(call.tagSuffixes, snapshot)
+      } catch (error) {
+        if (!(error instanceof L2UnavailableError)) throw error
+        snapshot = this.tags.snapshot(call.tagSuffixes)
+      }
+    } else {
+      snapshot = this.tags.snapshot(call.tagSuffixes)
+    }
+    const write = this.prepare(key, value, call, snapshot)
+    if (write !== undefined && this.l2 !== undefined) {
+      await this.l2.write(write.key, write.bytes, write.ttlMs).catch(this.tolerate)
+    }
+    this.publish({ i: this.instanceId, at: Date.now(), d: [key] })
+  }
+
+  /** Remove `key` (or keys) from both tiers and from every instance's L1. */
+  async delete(keys: string | readonly string[]): Promise<void> {
+    this.assertOpen()
+    const list = typeof keys === 'string' ? [keys] : keys
+    if (list.length === 0) return
+    for (const key of list) {
+      this.l1.delete(key)
+      this.invalidateFlight(key)
+    }
+    if (this.l2 === undefined) return
+    await this.l2.delete(list.map((key) => this.keys.entry(key)))
+    await this.publishStrict({ i: this.instanceId, at: Date.now(), d: [...list] })
+  }
+
+  /**
+   * Make `key` (or keys) stale without removing it: the next read reloads, and the old value is
+   * still served as a fallback within grace if the loader fails.
+   */
+  async expire(keys: string | readonly string[]): Promise<void> {
+    this.assertOpen()
+    const list = typeof keys === 'string' ? [keys] : keys
+    for (const key of list) this.demote(key)
+    if (this.l2 === undefined || list.length === 0) return
+    const l2 = this.l2
+    await Promise.all(
+      list.map(async (key) => {
+        const entryKey = this.keys.entry(key)
+        const bytes = await l2.run('expire', () => l2.client.getBuffer(entryKey))
+        if (bytes === null) return
+        const envelope = this.decode(key, bytes)
+        if (envelope === undefined) return
+        const now = Date.now()
+        if (envelope.freshUntil <= now) return
+        envelope.freshUntil = now
+        if (envelope.staleUntil < now) envelope.staleUntil = now
+        await l2.compareAndSet(entryKey, bytes, encodeEnvelope(this.codec, envelope))
+      }),
+    )
+    await this.publishStrict({ i: this.instanceId, at: Date.now(), x: [...list] })
+  }
+
+  /**
+   * Invalidate every entry that carries one of `tags`, on every instance: one atomic `INCRBY`
+   * per tag on the server (in one script). Entries loading while this runs are stored stale.
+   */
+  async invalidateTags(tags: readonly string[], options?: InvalidateOptions): Promise<void> {
+    this.assertOpen()
+    if (tags.length === 0) return
+    const mode = options?.mode ?? 'delete'
+    if (mode !== 'delete' && mode !== 'expire')
+      throw new InvalidOptionError('mode', `expected 'delete' or 'expire'`)
+    const step = mode === 'delete' ? HARD_STEP : 1
+    const suffixes = [...new Set(tags.map(tagSuffix))]
+    if (this.l2 === undefined) {
+      for (const s of suffixes) this.tags.bump(s, step)
+      this.seq++
+      return
+    }
+    const versions = await this.l2.bump(
+      suffixes.map((s) => this.keys.tag(s)),
+      step,
+    )
+    this.observeAll(suffixes, versions)
+    await this.publishStrict({
+      i: this.instanceId,
+      at: Date.now(),
+      t: suffixes.map((s, k) => [s, versions[k] ?? 0]),
+    })
+  }
+
+  /** `invalidateTags(tags, { mode: 'expire' })`: tagged entries become stale, kept as a fallback. */
+  expireTags(tags: readonly string[]): Promise<void> {
+    return this.invalidateTags(tags, { mode: 'expire' })
+  }
+
+  /**
+   * Invalidate every entry of the namespace, in every instance: bumps the namespace generation
+   * (an implicit tag of every entry), which is O(1) on Redis and Redis Cluster alike. Old entries
+   * then expire by their TTL.
+   */
+  async clear(): Promise<void> {
+    this.assertOpen()
+    this.l1.clear()
+    for (const flight of this.flights.values()) flight.invalidated = true
+    if (this.l2 === undefined) {
+      this.tags.bump(GENERATION_SUFFIX, HARD_STEP)
+      this.seq++
+      return
+    }
+    const [generation] = await this.l2.bump([this.keys.generation], HARD_STEP)
+    this.observe(GENERATION_SUFFIX, generation ?? 0)
+    await this.publishStrict({
+      i: this.instanceId,
+      at: Date.now(),
+      c: 1,
+      t: [[GENERATION_SUFFIX, generation ?? 0]],
+    })
+  }
+
+  /** Stop the bus, close owned connections and drop L1. Calls after this reject with `E_CACHE_CLOSED`. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.l1.clear()
+    await this.bus?.close()
+    await this.l2?.close()
+  }
+
+  /** Counters since creation, and the current tiers' state. */
+  stats(): CacheStats {
+    return {
+      namespace: this.options.namespace,
+      ...this.counters,
+      busConnected: this.bus?.connected ?? false,
+      breaker: this.l2?.breaker.state ?? 'none',
+      l1Entries: this.l1.size,
+      l1Bytes: this.l1.calculatedSize ?? 0,
+    }
+  }
+
+  /** Whether the bus subscriber is connected (false without Redis or with `bus: false`). */
+  get busConnected(): boolean {
+    return this.bus?.connected ?? false
+  }
+
+  // ---------------------------------------------------------------- miss path
+
+  private async getOrSetSlow(
+    key: string,
+    loader: Loader<unknown>,
+    options: SetOptions | undefined,
+    record: L1Record | undefined,
+  ): Promise<unknown> {
+    this.assertOpen()
+    let stale: Candidate | undefined
+    if (record !== undefined) {
+      const state = this.check(record, key)
+      if (state === FRESH) {
+        this.counters.l1Hits++
+        return this.out(record)
+      }
+      if (state === STALE) stale = { value: record.value, staleUntil: record.staleUntil }
+    }
+    const existing = this.flights.get(key)
+    if (existing !== undefined) {
+      this.counters.coalesced++
+      if (channels.coalesced.hasSubscribers)
+        channels.coalesced.publish({ namespace: this.options.namespace, key })
+      return existing.promise
+    }
+    const flight: Flight = { promise: undefined as unknown as Promise<unknown>, invalidated: false }
+    const promise = this.fly(key, loader, this.callOptions(options), stale, flight)
+    flight.promise = promise
+    this.flights.set(key, flight)
+    promise.then(
+      () => this.endFlight(key, flight),
+      () => this.endFlight(key, flight),
+    )
+    return promise
+  }
+
+  private endFlight(key: string, flight: Flight): void {
+    // A flight that served stale on a soft timeout ends when its background load settles.
+    if (flight.background !== undefined) return
+    if (this.flights.get(key) === flight) this.flights.delete(key)
+  }
+
+  private async fly(
+    key: string,
+    loader: Loader<unknown>,
+    call: CallOptions,
+    stale: Candidate | undefined,
+    flight: Flight,
+  ): Promise<unknown> {
+    let snapshot: number[] | undefined
+    let l2Up = false
+    const entryKey = this.l2 === undefined ? '' : this.keys.entry(key)
+    if (this.l2 !== undefined) {
+      try {
+        const read = await this.l2.read([entryKey], call.tagSuffixes.slice(1))
+        l2Up = true
+        snapshot = [read.generation, ...read.requested]
+        this.observeAll(call.tagSuffixes, snapshot)
+        const entry = read.entries[0]
+        if (entry?.bytes) {
+          const hit = this.fromL2(key, entry.bytes, read.generation, entry.versions, call.l1Ttl)
+          if (hit?.fresh) return hit.value
+          if (hit !== undefined && (stale === undefined || hit.staleUntil > stale.staleUntil)) stale = hit
+        }
+      } catch (error) {
+        if (!(error instanceof L2UnavailableError)) throw error
+      }
+    }
+    snapshot ??= this.tags.snapshot(call.tagSuffixes)
+    this.counters.misses++
+    if (channels.miss.hasSubscribers) channels.miss.publish({ namespace: this.options.namespace, key })
+
+    let leaseToken: string | undefined
+    if (call.lease && l2Up && this.l2 !== undefined) {
+      const leaseKey = this.keys.lease(key)
+      const token = `${this.instanceId}:${++this.leaseCounter}`
+      let acquired = true
+      try {
+        acquired = await this.l2.acquireLease(leaseKey, token, this.options.leaseTtl)
+      } catch (error) {
+        if (!(error instanceof L2UnavailableError)) throw error
+      }
+      if (acquired) leaseToken = token
+      else {
+        this.counters.leaseWaits++
+        const found = await this.waitForLease(key, entryKey, leaseKey, call.l1Ttl)
+        if (found !== undefined) return found.value
+      }
+    }
+    return this.runLoader(key, loader, call, snapshot, stale, flight, leaseToken)
+  }
+
+  /** Another process holds the lease: poll L2 for its value, at most `leaseWait`. */
+  private async waitForLease(
+    key: string,
+    entryKey: string,
+    leaseKey: string,
+    l1Ttl: number,
+  ): Promise<Candidate | undefined> {
+    const l2 = this.l2 as RedisTier
+    const deadline = Date.now() + this.options.leaseWait
+    while (Date.now() < deadline && !this.closed) {
+      await sleep(this.options.leasePoll)
+      try {
+        const read = await l2.read([entryKey], [])
+        const entry = read.entries[0]
+        if (entry?.bytes) {
+          const hit = this.fromL2(key, entry.bytes, read.generation, entry.versions, l1Ttl)
+          if (hit?.fresh) return hit
+        }
+        // The holder gave up or died: load here instead of waiting for the deadline.
+        if (!(await l2.leaseHeld(leaseKey))) return undefined
+      } catch (error) {
+        if (!(error instanceof L2UnavailableError)) throw error
+        return undefined
+      }
+    }
+    return undefined
+  }
+
+  private runLoader(
+    key: string,
+    loader: Loader<unknown>,
+    call: CallOptions,
+    snapshot: number[],
+    stale: Candidate | undefined,
+    flight: Flight,
+    leaseToken: string | undefined,
+  ): Promise<unknown> {
+    const controller = call.hardTimeout > 0 ? new AbortController() : undefined
+    const context: LoaderContext = { key, signal: controller?.signal ?? NEVER_ABORTED, stale: stale?.value }
+    const started = performance.now()
+    this.counters.loaderCalls++
+    let loading: Promise<unknown>
+    try {
+      loading = Promise.resolve(loader(context))
+    } catch (error) {
+      loading = Promise.reject(error)
+    }
+    const stored = loading.then(
+      async (value) => {
+        this.recordLoader(key, started)
+        if (!flight.invalidated && !this.closed) {
+          const write = this.prepare(key, value, call, snapshot)
+          if (write !== undefined && this.l2 !== undefined) {
+            await this.l2.write(write.key, write.bytes, write.ttlMs).catch(this.tolerate)
+          }
+        }
+        if (leaseToken !== undefined) await this.releaseLease(key, leaseToken)
+        return value
+      },
+      async (error: unknown) => {
+        this.counters.loaderErrors++
+        this.recordLoader(key, started, error)
+        if (leaseToken !== undefined) await this.releaseLease(key, leaseToken)
+        throw error
+      },
+    )
+    const soft = stale !== undefined ? call.softTimeout : 0
+    const hard = call.hardTimeout
+    if (soft === 0 && hard === 0) {
+      return stale === undefined
+        ? stored
+        : stored.catch((error: unknown) => this.serveStale(key, stale, 'loader-error', error))
+    }
+    return new Promise<unknown>((resolve, reject) => {
+      let done = false
+      const timers: NodeJS.Timeout[] = []
+      const finish = () => {
+        done = true
+        for (const t of timers) clearTimeout(t)
+      }
+      const background = () => {
+        flight.background = stored
+        stored.then(
+          () => this.endBackground(key, flight),
+          (error: unknown) => {
+            this.endBackground(key, flight)
+            this.tolerate(error)
+          },
+        )
+      }
+      if (soft > 0 && (hard === 0 || soft < hard)) {
+        timers.push(
+          setTimeout(() => {
+            if (done) return
+            finish()
+            background()
+            resolve(this.serveStale(key, stale as Candidate, 'soft-timeout', undefined))
+          }, soft),
+        )
+      }
+      if (hard > 0) {
+        timers.push(
+          setTimeout(() => {
+            if (done) return
+            finish()
+            controller?.abort(new LoaderTimeoutError(key, hard))
+            background()
+            if (stale !== undefined) resolve(this.serveStale(key, stale, 'hard-timeout', undefined))
+            else reject(new LoaderTimeoutError(key, hard))
+          }, hard),
+        )
+      }
+      stored.then(
+        (value) => {
+          if (done) return
+          finish()
+          resolve(value)
+        },
+        (error: unknown) => {
+          if (done) return
+          finish()
+          if (stale !== undefined) resolve(this.serveStale(key, stale, 'loader-error', error))
+          else reject(error)
+        },
+      )
+    })
+  }
+
+  private endBackground(key: string, flight: Flight): void {
+    flight.background = undefined
+    if (this.flights.get(key) === flight) this.flights.delete(key)
+  }
+
+  private serveStale(key: string, stale: Candidate, reason: string, error: unknown): unknown {
+    this.counters.staleServed++
+    if (channels.stale.hasSubscribers) {
+      channels.stale.publish({ namespace: this.options.namespace, key, reason, error })
+    }
+    return this.clone ? structuredClone(stale.value) : stale.value
+  }
+
+  private async releaseLease(key: string, token: string): Promise<void> {
+    await this.l2?.releaseLease(this.keys.lease(key), token).catch(this.tolerate)
+  }
+
+  private recordLoader(key: string, started: number, error?: unknown): void {
+    const durationMs = performance.now() - started
+    this.counters.loaderTimeMs += durationMs
+    if (channels.loader.hasSubscribers) {
+      channels.loader.publish({ namespace: this.options.namespace, key, durationMs, error })
+    }
+  }
+
+  /** Lookup without loader (get/has): L1, then L2, then a stale L1 value if Redis is unavailable. */
+  private async lookup(key: string, record: L1Record | undefined): Promise<Candidate | undefined> {
+    this.assertOpen()
+    let stale: L1Record | undefined
+    if (record !== undefined) {
+      const state = this.check(record, key)
+      if (state === FRESH) {
+        this.counters.l1Hits++
+        return { value: this.out(record), staleUntil: record.staleUntil }
+      }
+      if (state === STALE) stale = record
+    }
+    if (this.l2 !== undefined) {
+      try {
+        const read = await this.l2.read([this.keys.entry(key)], [])
+        this.observe(GENERATION_SUFFIX, read.generation)
+        const entry = read.entries[0]
+        const hit = entry?.bytes
+          ? this.fromL2(key, entry.bytes, read.generation, entry.versions, undefined)
+          : undefined
+        if (hit?.fresh) return hit
+        this.counters.misses++
+        return undefined
+      } catch (error) {
+        if (!(error instanceof L2UnavailableError)) throw error
+        if (stale !== undefined)
+          return { value: this.serveStale(key, stale, 'l2-unavailable', error), staleUntil: 0 }
+      }
+    }
+    this.counters.misses++
+    return undefined
+  }
+
+  // ---------------------------------------------------------------- tiers
+
+  /**
+   * Decode an L2 entry and check its snapshot against the versions read with it. A fresh entry
+   * fills L1; a stale one (soft-bumped tag, or past freshness within grace) is returned as a
+   * fallback candidate; an invalid, foreign or corrupt one is a miss.
+   */
+  private fromL2(
+    key: string,
+    bytes: Buffer,
+    generation: number,
+    tagVersions: readonly number[],
+    l1Ttl: number | undefined,
+  ): (Candidate & { fresh: boolean }) | undefined {
+    const envelope = this.decode(key, bytes)
+    if (envelope === undefined) return undefined
+    let state: number = compareVersion(envelope.versions[0] as number, generation)
+    for (let i = 0; i < envelope.tags.length && state !== VersionState.Invalid; i++) {
+      const current = tagVersions[i] ?? 0
+      this.observe(envelope.tags[i] as string, current)
+      const s = compareVersion(envelope.versions[i + 1] as number, current)
+      if (s > state) state = s
+    }
+    if (state === VersionState.Invalid) return undefined
+    const now = Date.now()
+    if (state === VersionState.Fresh && envelope.freshUntil > now) {
+      this.counters.l2Hits++
+      if (channels.hit.hasSubscribers)
+        channels.hit.publish({ namespace: this.options.namespace, key, tier: 'l2' })
+      const value = this.toL1(key, envelope, bytes.length, l1Ttl ?? this.options.l1Ttl, now)
+      return {
+        value: this.clone ? structuredClone(value) : value,
+        staleUntil: envelope.staleUntil,
+        fresh: true,
+      }
+    }
+    if (envelope.staleUntil > now)
+      return { value: envelope.value, staleUntil: envelope.staleUntil, fresh: false }
+    return undefined
+  }
+
+  private decode(key: string, bytes: Buffer): Envelope | undefined {
+    try {
+      return decodeEnvelope(this.codec, bytes)
+    } catch (error) {
+      this.counters.corruptEntries++
+      if (channels.corrupt.hasSubscribers)
+        channels.corrupt.publish({ namespace: this.options.namespace, key, error })
+      return undefined
+    }
+  }
+
+  /**
+   * Build the entry for `value` (negative caching, jitter, grace), put it in L1 and return its
+   * L2 write (undefined when nothing goes to L2).
+   */
+  private prepare(
+    key: string,
+    value: unknown,
+    call: CallOptions,
+    snapshot: number[],
+  ): { key: string; bytes: Buffer; ttlMs: number } | undefined {
+    const negative = value === undefined || value === null
+    if (negative && this.options.negativeTtl < 0) {
+      this.l1.delete(key)
+      return undefined
+    }
+    let ttl = negative ? this.options.negativeTtl : call.ttl
+    if (this.options.jitter > 0)
+      ttl = Math.max(1, Math.round(ttl * (1 - this.options.jitter * Math.random())))
+    if (ttl <= 0) return undefined
+    const now = Date.now()
+    const envelope: Envelope = {
+      createdAt: now,
+      freshUntil: now + ttl,
+      staleUntil: now + ttl + call.grace,
+      tags: call.tagSuffixes.slice(1),
+      versions: snapshot,
+      value,
+    }
+    if (this.l2 === undefined) {
+      this.toL1(key, envelope, this.options.l1MaxBytes > 0 ? estimateSize(value) : 0, ttl, now)
+      return undefined
+    }
+    let bytes: Buffer
+    try {
+      bytes = encodeEnvelope(this.codec, envelope)
+    } catch (error) {
+      if (error instanceof CacheError)
+        throw new CacheError(error.code, error.message, { key, cause: error.cause })
+      throw new CacheError('E_CACHE_SERIALIZATION', `Entry for ${JSON.stringify(key)} cannot be stored`, {
+        key,
+        cause: error,
+      })
+    }
+    this.toL1(key, envelope, bytes.length, call.l1Ttl, now)
+    return { key: this.keys.entry(key), bytes, ttlMs: envelope.staleUntil - now }
+  }
+
+  private toL1(key: string, envelope: Envelope, size: number, l1Ttl: number, now: number): unknown {
+    const value = this.options.l1Values === 'freeze' ? deepFreeze(envelope.value) : envelope.value
+    let freshUntil = envelope.freshUntil
+    if (this.l2 !== undefined) {
+      freshUntil = Math.min(freshUntil, now + l1Ttl)
+      if (envelope.tags.length > 0) freshUntil = Math.min(freshUntil, now + this.options.tagTrust)
+      if (this.bus !== undefined && !this.bus.connected)
+        freshUntil = Math.min(freshUntil, now + this.options.busDownL1Ttl)
+    }
+    const keepUntil = Math.max(freshUntil, envelope.staleUntil)
+    if (keepUntil <= now) return value
+    const tags = envelope.tags.length === 0 ? GENERATION_ONLY : [GENERATION_SUFFIX, ...envelope.tags]
+    this.l1.set(
+      key,
+      {
+        value,
+        freshUntil,
+        staleUntil: envelope.staleUntil,
+        tags,
+        versions: envelope.versions,
+        seq: -1,
+        storedAt: now,
+      },
+      this.options.l1MaxBytes > 0
+        ? { ttl: keepUntil - now, size: Math.max(1, size) }
+        : { ttl: keepUntil - now },
+    )
+    return value
+  }
+
+  /** Slow-path check of an L1 record against the tag table, the demotion time and the clock. */
+  private check(record: L1Record, key: string): RecordState {
+    const now = Date.now()
+    let state: RecordState = record.freshUntil > now ? FRESH : STALE
+    if (record.storedAt < this.demotedAt) state = STALE
+    for (let i = 0; i < record.tags.length; i++) {
+      const known = this.tags.known(record.tags[i] as string)
+      const snapshot = record.versions[i] as number
+      if (known === undefined || known <= snapshot) continue
+      const s = compareVersion(snapshot, known)
+      if (s === VersionState.Invalid) {
+        this.l1.delete(key)
+        return INVALID
+      }
+      state = STALE
+    }
+    if (state === FRESH) {
+      record.seq = this.seq
+      return FRESH
+    }
+    if (record.staleUntil > now) return STALE
+    this.l1.delete(key)
+    return INVALID
+  }
+
+  private out(record: L1Record): unknown {
+    return this.clone ? structuredClone(record.value) : record.value
+  }
+
+  private demote(key: string): void {
+    const record = this.l1.peek(key)
+    if (record !== undefined) record.freshUntil = 0
+  }
+
+  private invalidateFlight(key: string): void {
+    const flight = this.flights.get(key)
+    if (flight !== undefined) flight.invalidated = true
+  }
+
+  private observe(suffix: string, version: number): void {
+    if (this.tags.observe(suffix, version)) this.seq++
+  }
+
+  private observeAll(suffixes: readonly string[], versions: readonly number[]): void {
+    for (let i = 0; i < suffixes.length; i++) this.observe(suffixes[i] as string, versions[i] ?? 0)
+  }
+
+  private tagSuffixesOf(tags: SetManyOptions['tags'], key: string): string[] {
+    const list = typeof tags === 'function' ? tags(key) : tags
+    if (list === undefined || list.length === 0) return GENERATION_ONLY as string[]
+    return [GENERATION_SUFFIX, ...list.map(tagSuffix)]
+  }
+
+  private callOptions(options: SetOptions | undefined): CallOptions {
+    if (options === undefined) return this.defaults
+    const d = this.defaults
+    if (options.tags !== undefined && !Array.isArray(options.tags)) {
+      throw new InvalidOptionError('tags', 'expected an array of strings')
+    }
+    return {
+      ttl: options.ttl === undefined ? d.ttl : toMilliseconds(options.ttl, 'ttl'),
+      l1Ttl: options.l1Ttl === undefined ? d.l1Ttl : toMilliseconds(options.l1Ttl, 'l1Ttl'),
+      grace: options.grace === undefined ? d.grace : durationOrOff(options.grace, 'grace'),
+      softTimeout:
+        options.softTimeout === undefined ? d.softTimeout : durationOrOff(options.softTimeout, 'softTimeout'),
+      hardTimeout:
+        options.hardTimeout === undefined ? d.hardTimeout : durationOrOff(options.hardTimeout, 'hardTimeout'),
+      lease: options.lease ?? d.lease,
+      tagSuffixes: this.tagSuffixesOf(options.tags, ''),
+    }
+  }
+
+  // ---------------------------------------------------------------- bus and events
+
+  private publish(message: BusMessage): void {
+    this.publishStrict(message).catch(this.tolerate)
+  }
+
+  private async publishStrict(message: BusMessage): Promise<void> {
+    if (this.bus === undefined || this.l2 === undefined) return
+    this.counters.busOut++
+    if (channels.bus.hasSubscribers)
+      channels.bus.publish({ namespace: this.options.namespace, direction: 'out', message })
+    await this.l2.publish(this.keys.channel, JSON.stringify(message))
+  }
+
+  private onBusMessage(message: BusMessage): void {
+    this.counters.busIn++
+    const lagMs = typeof message.at === 'number' ? Date.now() - message.at : 0
+    this.counters.busLastLagMs = lagMs
+    if (channels.bus.hasSubscribers) {
+      channels.bus.publish({ namespace: this.options.namespace, direction: 'in', lagMs, message })
+    }
+    if (message.c === 1) {
+      this.l1.clear()
+      for (const flight of this.flights.values()) flight.invalidated = true
+    }
+    if (Array.isArray(message.d)) {
+      for (const key of message.d) {
+        if (typeof key !== 'string') continue
+        this.l1.delete(key)
+        this.invalidateFlight(key)
+      }
+    }
+    if (Array.isArray(message.x)) for (const key of message.x) if (typeof key === 'string') this.demote(key)
+    if (Array.isArray(message.t)) {
+      for (const pair of message.t) {
+        if (Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'number') {
+          this.observe(pair[0], pair[1])
+        }
+      }
+    }
+  }
+
+  private onBusState(connected: boolean): void {
+    // Messages may have been lost while disconnected (pub/sub keeps nothing): whatever L1 holds
+    // now is demoted to stale, both when the subscriber drops and when it comes back.
+    this.demotedAt = Date.now() + 1
+    this.seq++
+    if (channels.busState.hasSubscribers) {
+      channels.busState.publish({
+        namespace: this.options.namespace,
+        state: connected ? 'connected' : 'disconnected',
+      })
+    }
+  }
+
+  private onL2Error(operation: string, error: L2UnavailableError): void {
+    this.counters.l2Errors++
+    if (channels.error.hasSubscribers)
+      channels.error.publish({ namespace: this.options.namespace, operation, error })
+  }
+
+  private onBreaker(state: BreakerState): void {
+    if (channels.breaker.hasSubscribers)
+      channels.breaker.publish({ namespace: this.options.namespace, state })
+  }
+
+  /** Errors deliberately tolerated (best-effort L2 writes, background refreshes): counted and emitted. */
+  private readonly tolerate = (error: unknown): void => {
+    if (error instanceof L2UnavailableError) return // already counted and emitted by the tier
+    this.counters.l2Errors++
+    if (channels.error.hasSubscribers) {
+      channels.error.publish({ namespace: this.options.namespace, operation: 'background', error })
+    }
+  }
+
+  /** Batch flights reject their joiners with the batch's error; the batch caller gets it too. */
+  private readonly swallowFlightError = (error: unknown): void => {
+    if (channels.error.hasSubscribers) {
+      channels.error.publish({ namespace: this.options.namespace, operation: 'batch', error })
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new CacheClosedError()
+  }
+}
+
+/**
+ * Create a cache. With `redis` it is two-tier (L1 in process, L2 in Redis, a bus between
+ * instances); without, L1 only.
+ *
+ * @throws InvalidOptionError naming the first invalid option
+ */
+export function createCache(options: CacheOptions = {}): Cache {
+  return new Cache(options)
+}

@@ -1,0 +1,253 @@
+/**
+ * Options are validated once, in `createCache`, from {@link DEFAULT_CACHE_OPTIONS} into a frozen
+ * {@link ResolvedCacheOptions}. Per-call options ({@link SetOptions}) follow one rule:
+ * call > instance (`createCache` options) > package default.
+ */
+import type { Cluster, Redis } from 'ioredis'
+import { type Duration, toMilliseconds } from './duration.js'
+import { InvalidOptionError } from './errors.js'
+import type { Codec } from './serialization/msgpack-codec.js'
+
+/** What `redis` accepts: a `redis://` URL, an ioredis `Redis` or an ioredis `Cluster`. */
+export type RedisInput = string | Redis | Cluster
+
+/** Options of {@link createCache}. Every duration is milliseconds as a number, or a string with a unit. */
+export interface CacheOptions {
+  /**
+   * The L2 tier. A URL (`redis://host:port/db`) makes the cache own its connections (closed by
+   * `close()`); an ioredis `Redis` or `Cluster` is borrowed (not closed). Absent: L1 only.
+   * @default undefined (L1 only)
+   */
+  redis?: RedisInput | undefined
+  /**
+   * Names this cache's keys, tags and bus. Instances with the same namespace on the same Redis
+   * share entries and invalidations. No `{`, `}` or `:`.
+   * @default 'cache'
+   */
+  namespace?: string | undefined
+  /** Prefix put before every Redis key (e.g. `'app1:'`), never added twice. @default '' */
+  prefix?: string | undefined
+  /** How long an entry is fresh (the L2 TTL). @default '5m' */
+  ttl?: Duration | undefined
+  /** How long an entry stays in L1; never longer than the entry's own freshness. @default '1m' */
+  l1Ttl?: Duration | undefined
+  /**
+   * How long an L1 entry that has tags is trusted before it is re-checked against Redis: the
+   * bound on staleness if a bus message is lost. Only with `redis`. @default '10s'
+   */
+  tagTrust?: Duration | undefined
+  /** Fraction (0-1) of the TTL removed at random from each write, to spread expiries. @default 0 */
+  jitter?: number | undefined
+  /** TTL of a cached `undefined` or `null` loader result; `false` does not cache them. @default '10s' */
+  negativeTtl?: Duration | false | undefined
+  /**
+   * How long past its freshness an entry is kept as a fallback, served when the loader fails or
+   * is slower than `softTimeout`, or while Redis is down. `false`: no grace. @default false
+   */
+  grace?: Duration | false | undefined
+  /**
+   * With a stale value at hand, a loader slower than this serves the stale value and finishes in
+   * the background. `false`: wait for the loader. @default false
+   */
+  softTimeout?: Duration | false | undefined
+  /** A loader slower than this fails the call with `E_CACHE_LOADER_TIMEOUT` (or serves stale). @default false */
+  hardTimeout?: Duration | false | undefined
+  /** Maximum number of L1 entries. @default 10_000 */
+  l1MaxEntries?: number | undefined
+  /** Maximum L1 size in bytes (estimated; see README). `0`: bounded by entries only. @default 64 MiB */
+  l1MaxBytes?: number | undefined
+  /** Deadline of every Redis operation; past it the cache acts as on a miss. @default '50ms' */
+  redisTimeout?: Duration | undefined
+  /** Consecutive Redis failures that open the circuit breaker. @default 5 */
+  breakerThreshold?: number | undefined
+  /** How long the breaker stays open before one probe is let through. @default '2s' */
+  breakerCooldown?: Duration | undefined
+  /** Run the bus (Redis pub/sub) that keeps other instances' L1s coherent. Only with `redis`. @default true */
+  bus?: boolean | undefined
+  /**
+   * While the bus is disconnected, L1 entries written live at most this long (entries present
+   * at the disconnect are demoted to stale at once). @default '1s'
+   */
+  busDownL1Ttl?: Duration | undefined
+  /**
+   * Cross-process stampede protection: a miss takes a lease in Redis (`SET NX PX`); other
+   * processes wait up to `leaseWait` for the value instead of running the loader. @default false
+   */
+  lease?: boolean | undefined
+  /** How long a lease is held at most (should exceed the loader's time). @default '5s' */
+  leaseTtl?: Duration | undefined
+  /** How long a process waits for another's lease before running the loader itself. @default '3s' */
+  leaseWait?: Duration | undefined
+  /** How often a waiting process checks Redis for the leased value. @default '25ms' */
+  leasePoll?: Duration | undefined
+  /**
+   * Protect values shared by L1 callers: `'none'` shares them as is (never mutate them),
+   * `'freeze'` deep-freezes them once when stored, `'clone'` gives each caller a structuredClone.
+   * @default 'none'
+   */
+  l1Values?: 'none' | 'freeze' | 'clone' | undefined
+  /** Encodes values for Redis. @default msgpackCodec() */
+  codec?: Codec | undefined
+}
+
+/** Per-call options of `set`, `getOrSet` and `getOrSetMany`: call > instance > default. */
+export interface SetOptions {
+  /** Freshness (L2 TTL) of this entry. */
+  ttl?: Duration | undefined
+  /** L1 TTL of this entry. */
+  l1Ttl?: Duration | undefined
+  /** Tags this entry depends on: `invalidateTags` of any of them drops it. */
+  tags?: readonly string[] | undefined
+  /** Grace of this entry. */
+  grace?: Duration | false | undefined
+  /** Soft loader timeout for this call. */
+  softTimeout?: Duration | false | undefined
+  /** Hard loader timeout for this call. */
+  hardTimeout?: Duration | false | undefined
+  /** Cross-process lease for this call. */
+  lease?: boolean | undefined
+}
+
+/** Default values of {@link CacheOptions}. */
+export const DEFAULT_CACHE_OPTIONS = Object.freeze({
+  namespace: 'cache',
+  prefix: '',
+  ttl: '5m',
+  l1Ttl: '1m',
+  tagTrust: '10s',
+  jitter: 0,
+  negativeTtl: '10s',
+  grace: false,
+  softTimeout: false,
+  hardTimeout: false,
+  l1MaxEntries: 10_000,
+  l1MaxBytes: 64 * 1024 * 1024,
+  redisTimeout: '50ms',
+  breakerThreshold: 5,
+  breakerCooldown: '2s',
+  bus: true,
+  busDownL1Ttl: '1s',
+  lease: false,
+  leaseTtl: '5s',
+  leaseWait: '3s',
+  leasePoll: '25ms',
+  l1Values: 'none',
+} as const satisfies Defined)
+
+type Defined = {
+  [K in Exclude<keyof CacheOptions, 'redis' | 'codec'>]-?: Exclude<CacheOptions[K], undefined>
+}
+
+/** {@link CacheOptions} after validation: durations in milliseconds, `false` as `0`. */
+export interface ResolvedCacheOptions {
+  readonly namespace: string
+  readonly prefix: string
+  readonly ttl: number
+  readonly l1Ttl: number
+  readonly tagTrust: number
+  readonly jitter: number
+  /** `-1` when negative results are not cached. */
+  readonly negativeTtl: number
+  readonly grace: number
+  readonly softTimeout: number
+  readonly hardTimeout: number
+  readonly l1MaxEntries: number
+  readonly l1MaxBytes: number
+  readonly redisTimeout: number
+  readonly breakerThreshold: number
+  readonly breakerCooldown: number
+  readonly bus: boolean
+  readonly busDownL1Ttl: number
+  readonly lease: boolean
+  readonly leaseTtl: number
+  readonly leaseWait: number
+  readonly leasePoll: number
+  readonly l1Values: 'none' | 'freeze' | 'clone'
+}
+
+const KNOWN = new Set<string>([...Object.keys(DEFAULT_CACHE_OPTIONS), 'redis', 'codec'])
+
+/** A duration option, or `false` (returned as `0`). */
+export function durationOrOff(value: Duration | false, name: string): number {
+  return value === false ? 0 : toMilliseconds(value, name)
+}
+
+function positiveInteger(value: unknown, name: string, allowZero: boolean): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
+    throw new InvalidOptionError(
+      name,
+      `expected ${allowZero ? 'a non-negative' : 'a positive'} integer, got ${String(value)}`,
+    )
+  }
+  return value
+}
+
+function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) {
+    throw new InvalidOptionError(name, `expected one of ${allowed.join(', ')}, got ${String(value)}`)
+  }
+  return value as T
+}
+
+function bool(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean')
+    throw new InvalidOptionError(name, `expected a boolean, got ${String(value)}`)
+  return value
+}
+
+/** Validate `options` (unknown options are rejected by name) and freeze the result. */
+export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError('options', 'expected an object')
+  }
+  for (const name of Object.keys(options)) {
+    if (!KNOWN.has(name)) throw new InvalidOptionError(name, 'unknown option')
+  }
+  const o = { ...DEFAULT_CACHE_OPTIONS, ...stripUndefined(options) } as Defined
+  if (typeof o.namespace !== 'string' || o.namespace === '' || /[{}:]/.test(o.namespace)) {
+    throw new InvalidOptionError('namespace', 'expected a non-empty string without "{", "}" or ":"')
+  }
+  if (typeof o.prefix !== 'string' || /[{}]/.test(o.prefix)) {
+    throw new InvalidOptionError(
+      'prefix',
+      'expected a string without "{" or "}" (the namespace is the hash tag)',
+    )
+  }
+  if (typeof o.jitter !== 'number' || !(o.jitter >= 0 && o.jitter <= 1)) {
+    throw new InvalidOptionError('jitter', `expected a number between 0 and 1, got ${String(o.jitter)}`)
+  }
+  const ttl = toMilliseconds(o.ttl, 'ttl')
+  if (ttl === 0) throw new InvalidOptionError('ttl', 'must be greater than 0')
+  const redisTimeout = toMilliseconds(o.redisTimeout, 'redisTimeout')
+  if (redisTimeout === 0) throw new InvalidOptionError('redisTimeout', 'must be greater than 0')
+  return Object.freeze({
+    namespace: o.namespace,
+    prefix: o.prefix,
+    ttl,
+    l1Ttl: toMilliseconds(o.l1Ttl, 'l1Ttl'),
+    tagTrust: toMilliseconds(o.tagTrust, 'tagTrust'),
+    jitter: o.jitter,
+    negativeTtl: o.negativeTtl === false ? -1 : toMilliseconds(o.negativeTtl, 'negativeTtl'),
+    grace: durationOrOff(o.grace, 'grace'),
+    softTimeout: durationOrOff(o.softTimeout, 'softTimeout'),
+    hardTimeout: durationOrOff(o.hardTimeout, 'hardTimeout'),
+    l1MaxEntries: positiveInteger(o.l1MaxEntries, 'l1MaxEntries', false),
+    l1MaxBytes: positiveInteger(o.l1MaxBytes, 'l1MaxBytes', true),
+    redisTimeout,
+    breakerThreshold: positiveInteger(o.breakerThreshold, 'breakerThreshold', false),
+    breakerCooldown: toMilliseconds(o.breakerCooldown, 'breakerCooldown'),
+    bus: bool(o.bus, 'bus'),
+    busDownL1Ttl: toMilliseconds(o.busDownL1Ttl, 'busDownL1Ttl'),
+    lease: bool(o.lease, 'lease'),
+    leaseTtl: toMilliseconds(o.leaseTtl, 'leaseTtl'),
+    leaseWait: toMilliseconds(o.leaseWait, 'leaseWait'),
+    leasePoll: Math.max(1, toMilliseconds(o.leasePoll, 'leasePoll')),
+    l1Values: oneOf(o.l1Values, 'l1Values', ['none', 'freeze', 'clone'] as const),
+  })
+}
+
+function stripUndefined(value: CacheOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = v
+  return out
+}

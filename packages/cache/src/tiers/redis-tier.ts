@@ -1,0 +1,316 @@
+/**
+ * The L2 tier: every Redis operation of the cache, each bounded by `redisTimeout` and guarded by a
+ * circuit breaker, so a hung or dead Redis costs a caller at most the timeout (and nothing once
+ * the breaker is open). Failures are reported, never thrown at readers: the cache treats an
+ * unavailable L2 as a miss and falls back to L1 and the loader.
+ *
+ * Reads are Lua scripts that return an entry together with the current versions of the tags named
+ * in its header (and of the tags the caller is about to snapshot), so a read and its tag check
+ * are one round trip; `getMany` reads any number of keys in one script call. All keys of a
+ * namespace share the `{ns}` hash tag, which keeps these scripts valid on Redis Cluster.
+ */
+import { Cluster, Redis } from 'ioredis'
+import { L2UnavailableError } from '../errors.js'
+import type { KeySpace } from '../keys.js'
+import type { RedisInput } from '../options.js'
+import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
+
+/** Lua: versions of the tags listed in an envelope header (see serialization/envelope.ts). */
+const PARSE_HEADER = `
+local function header_versions(v, base)
+  local out = {}
+  if (not v) or #v < 4 or string.byte(v, 1) ~= 172 then return out end
+  local n = string.byte(v, 3) * 256 + string.byte(v, 4)
+  local pos = 5
+  for i = 1, n do
+    if pos + 1 > #v then return out end
+    local len = string.byte(v, pos) * 256 + string.byte(v, pos + 1)
+    if pos + 1 + len > #v then return out end
+    out[i] = tonumber(redis.call('GET', base .. string.sub(v, pos + 2, pos + 1 + len)) or '0')
+    pos = pos + 2 + len
+  end
+  return out
+end
+local function requested(base, from)
+  local out = {}
+  for i = from, #ARGV do out[#out + 1] = tonumber(redis.call('GET', base .. ARGV[i]) or '0') end
+  return out
+end
+`
+
+/** KEYS = entries; ARGV = base, requested tag suffixes. -> {generation, requested, (entry, versions)...} */
+const READ_SCRIPT = `${PARSE_HEADER}
+local base = ARGV[1]
+local out = { tonumber(redis.call('GET', base .. 'g') or '0'), requested(base, 2) }
+for i = 1, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  out[#out + 1] = v or false
+  out[#out + 1] = header_versions(v, base)
+end
+return out
+`
+
+/** KEYS = tag version keys; ARGV[1] = step. Atomic across the tags. -> new versions */
+const BUMP_SCRIPT = `
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('INCRBY', KEYS[i], ARGV[1]) end
+return out
+`
+
+/** KEYS[1] = entry; ARGV = expected bytes, replacement. Compare-and-set, keeping the TTL. */
+const CAS_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+  return 1
+end
+return 0
+`
+
+/** KEYS[1] = lease; ARGV[1] = token. Release only our own lease. */
+const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`
+
+/** What a read returns: the generation, requested tag versions, and per key the bytes and their tags' versions. */
+export interface ReadResult {
+  generation: number
+  requested: number[]
+  entries: Array<{ bytes: Buffer | null; versions: number[] }>
+}
+
+type ScriptClient = (Redis | Cluster) & {
+  ayalaCacheRead(...args: Array<string | number>): Promise<unknown>
+  ayalaCacheReadBuffer(...args: Array<string | number>): Promise<unknown[]>
+  ayalaCacheBump(...args: Array<string | number>): Promise<number[]>
+  ayalaCacheCas(key: string, expected: Buffer, replacement: Buffer): Promise<number>
+  ayalaCacheRelease(key: string, token: string): Promise<number>
+}
+
+/** Callbacks of the tier into the cache (events and stats). */
+export interface RedisTierHooks {
+  onError(operation: string, error: L2UnavailableError): void
+  onBreaker(state: BreakerState): void
+}
+
+const SCRIPTS: Array<[string, number | undefined, string]> = [
+  ['ayalaCacheRead', undefined, READ_SCRIPT],
+  ['ayalaCacheBump', undefined, BUMP_SCRIPT],
+  ['ayalaCacheCas', 1, CAS_SCRIPT],
+  ['ayalaCacheRelease', 1, RELEASE_SCRIPT],
+]
+
+function timeoutError(operation: string, ms: number): L2UnavailableError {
+  return new L2UnavailableError('E_CACHE_L2_TIMEOUT', `Redis ${operation} did not answer within ${ms} ms`)
+}
+
+/** See the module note. */
+export class RedisTier {
+  readonly client: ScriptClient
+  readonly breaker: CircuitBreaker
+  /** True when the cache created the connection (from a URL) and must close it. */
+  private readonly owned: boolean
+  private everReady: boolean
+  private readonly readyWaiters = new Set<() => void>()
+  private readonly circuitOpen: L2UnavailableError
+  private readonly notConnected: L2UnavailableError
+
+  constructor(
+    input: RedisInput,
+    readonly keys: KeySpace,
+    private readonly timeoutMs: number,
+    breakerThreshold: number,
+    breakerCooldownMs: number,
+    private readonly hooks: RedisTierHooks,
+  ) {
+    if (typeof input === 'string') {
+      this.owned = true
+      this.client = new Redis(input, {
+        // Our own deadline applies too; this one also frees ioredis' command queue.
+        commandTimeout: Math.max(timeoutMs, 1),
+        // Never queue commands while disconnected: a late SET or INCR replayed after a reconnect
+        // could write an old value. A command is sent now or reported as unavailable.
+        enableOfflineQueue: false,
+        autoResendUnfulfilledCommands: false,
+        maxRetriesPerRequest: 0,
+        retryStrategy: (times) => Math.min(times * 50, 1_000),
+      }) as ScriptClient
+    } else if (input instanceof Redis || input instanceof Cluster) {
+      this.owned = false
+      this.client = input as ScriptClient
+    } else {
+      throw new TypeError('redis must be a URL, an ioredis Redis or an ioredis Cluster')
+    }
+    for (const [name, numberOfKeys, lua] of SCRIPTS) {
+      if (typeof (this.client as unknown as Record<string, unknown>)[name] !== 'function') {
+        this.client.defineCommand(name, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys })
+      }
+    }
+    this.everReady = this.client.status === 'ready'
+    this.client.on('ready', this.handleReady)
+    // ioredis re-emits connection errors as 'error' events; without a listener Node would crash.
+    this.client.on('error', this.handleClientError)
+    this.breaker = new CircuitBreaker(breakerThreshold, breakerCooldownMs, hooks.onBreaker)
+    this.circuitOpen = new L2UnavailableError('E_CACHE_CIRCUIT_OPEN', 'Redis circuit breaker is open')
+    this.notConnected = new L2UnavailableError('E_CACHE_L2_UNAVAILABLE', 'Redis is not connected')
+  }
+
+  private readonly handleReady = (): void => {
+    this.everReady = true
+    for (const wake of this.readyWaiters) wake()
+    this.readyWaiters.clear()
+  }
+
+  private readonly handleClientError = (error: unknown): void => {
+    this.hooks.onError(
+      'connection',
+      new L2UnavailableError('E_CACHE_L2_UNAVAILABLE', `Redis connection error: ${String(error)}`, error),
+    )
+  }
+
+  /**
+   * Run one operation with the deadline and the breaker. Resolves with the result, or rejects
+   * with an {@link L2UnavailableError} no later than `redisTimeout` after the call.
+   */
+  async run<T>(operation: string, op: () => Promise<T>): Promise<T> {
+    if (!this.breaker.allow()) throw this.circuitOpen
+    const started = Date.now()
+    try {
+      if (this.client.status !== 'ready') {
+        // First connection still in progress: wait for it, within the deadline. After that, a
+        // non-ready client means Redis is gone; fail now rather than queue.
+        if (this.everReady || !(await this.waitReady(this.timeoutMs))) throw this.notConnected
+      }
+      const remaining = this.timeoutMs - (Date.now() - started)
+      const result = await withDeadline(op(), Math.max(remaining, 1), operation)
+      this.breaker.success()
+      return result
+    } catch (cause) {
+      const error =
+        cause instanceof L2UnavailableError
+          ? cause
+          : new L2UnavailableError(
+              'E_CACHE_L2_UNAVAILABLE',
+              `Redis ${operation} failed: ${String(cause)}`,
+              cause,
+            )
+      this.breaker.failure()
+      this.hooks.onError(operation, error)
+      throw error
+    }
+  }
+
+  private waitReady(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.readyWaiters.delete(wake)
+        resolve(false)
+      }, ms)
+      const wake = () => {
+        clearTimeout(timer)
+        resolve(true)
+      }
+      this.readyWaiters.add(wake)
+    })
+  }
+
+  /** Read entries and tag versions in one round trip. */
+  read(entryKeys: readonly string[], requestedTags: readonly string[]): Promise<ReadResult> {
+    return this.run('read', async () => {
+      const reply = (await this.client.ayalaCacheReadBuffer(
+        entryKeys.length,
+        ...entryKeys,
+        this.keys.base,
+        ...requestedTags,
+      )) as unknown[]
+      const entries: ReadResult['entries'] = new Array(entryKeys.length)
+      for (let i = 0; i < entryKeys.length; i++) {
+        const bytes = reply[2 + 2 * i]
+        entries[i] = {
+          bytes: Buffer.isBuffer(bytes) ? bytes : null,
+          versions: (reply[3 + 2 * i] as number[] | undefined) ?? [],
+        }
+      }
+      return { generation: Number(reply[0]), requested: (reply[1] as number[]) ?? [], entries }
+    })
+  }
+
+  write(key: string, bytes: Buffer, ttlMs: number): Promise<unknown> {
+    return this.run('write', () => this.client.set(key, bytes, 'PX', Math.max(1, Math.ceil(ttlMs))))
+  }
+
+  writeMany(items: ReadonlyArray<{ key: string; bytes: Buffer; ttlMs: number }>): Promise<unknown> {
+    return this.run('writeMany', async () => {
+      const pipeline = this.client.pipeline()
+      for (const item of items) pipeline.set(item.key, item.bytes, 'PX', Math.max(1, Math.ceil(item.ttlMs)))
+      const results = (await pipeline.exec()) ?? []
+      for (const [error] of results) if (error) throw error
+    })
+  }
+
+  delete(keys: readonly string[]): Promise<unknown> {
+    return this.run('delete', () => this.client.del(...keys))
+  }
+
+  /** Atomically add `step` to each tag version; returns the new versions. */
+  bump(tagKeys: readonly string[], step: number): Promise<number[]> {
+    return this.run('bump', () => this.client.ayalaCacheBump(tagKeys.length, ...tagKeys, step))
+  }
+
+  compareAndSet(key: string, expected: Buffer, replacement: Buffer): Promise<number> {
+    return this.run('compareAndSet', () => this.client.ayalaCacheCas(key, expected, replacement))
+  }
+
+  /** Take the lease of `key` for `ttlMs`; true when this caller holds it. */
+  async acquireLease(leaseKey: string, token: string, ttlMs: number): Promise<boolean> {
+    const reply = await this.run('lease', () =>
+      this.client.set(leaseKey, token, 'PX', Math.max(1, ttlMs), 'NX'),
+    )
+    return reply === 'OK'
+  }
+
+  releaseLease(leaseKey: string, token: string): Promise<number> {
+    return this.run('releaseLease', () => this.client.ayalaCacheRelease(leaseKey, token))
+  }
+
+  leaseHeld(leaseKey: string): Promise<boolean> {
+    return this.run('leaseHeld', async () => (await this.client.exists(leaseKey)) === 1)
+  }
+
+  publish(channel: string, message: string): Promise<unknown> {
+    return this.run('publish', () => this.client.publish(channel, message))
+  }
+
+  async close(): Promise<void> {
+    this.client.off('ready', this.handleReady)
+    for (const wake of this.readyWaiters) wake()
+    this.readyWaiters.clear()
+    if (this.owned) {
+      this.client.disconnect()
+    }
+    this.client.off('error', this.handleClientError)
+    if (!this.owned) return
+    // Keep a no-op listener: a late socket error after disconnect must not crash the process.
+    this.client.on('error', ignoreAfterClose)
+  }
+}
+
+function ignoreAfterClose(): void {
+  // The connection is closed on purpose; errors it reports afterwards concern no caller.
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number, operation: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(timeoutError(operation, ms)), ms)
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        reject(error)
+      },
+    )
+  })
+}
