@@ -152,6 +152,7 @@ export class Cache {
   /** L1 records stored before this time are stale (set when the bus goes down or comes back). */
   private demotedAt = 0
   private closed = false
+  private busWasDown = false
   private leaseCounter = 0
   private readonly counters = {
     l1Hits: 0,
@@ -1125,9 +1126,13 @@ export class Cache {
 
   private onBusState(connected: boolean): void {
     // Messages may have been lost while disconnected (pub/sub keeps nothing): whatever L1 holds
-    // now is demoted to stale, both when the subscriber drops and when it comes back.
-    this.demotedAt = Date.now() + 1
-    this.seq++
+    // now is demoted to stale, both when the subscriber drops and when it comes back. (Before the
+    // first connection, L1 entries live at most busDownL1Ttl, which bounds what was missed.)
+    if (!connected || this.busWasDown) {
+      this.demotedAt = Date.now() + 1
+      this.seq++
+    }
+    if (!connected) this.busWasDown = true
     if (channels.busState.hasSubscribers) {
       channels.busState.publish({
         namespace: this.options.namespace,
