@@ -1,0 +1,131 @@
+/**
+ * `AyalaMetricsModule`: the performance interceptor (global by default), the slow-request events,
+ * the request metrics in a prom-client registry, and a Prometheus endpoint.
+ */
+import {
+  type DynamicModule,
+  type FactoryProvider,
+  type InjectionToken,
+  Module,
+  type ModuleMetadata,
+  type OptionalFactoryDependency,
+  type Provider,
+} from '@nestjs/common'
+import { APP_INTERCEPTOR } from '@nestjs/core'
+import { Registry } from 'prom-client'
+import { InvalidOptionError } from '../errors.js'
+import { createHttpMetrics } from './http-metrics.js'
+import { PerformanceInterceptor } from './performance.interceptor.js'
+import { PerformanceEvents } from './performance-events.js'
+import {
+  type PerformanceOptions,
+  type ResolvedPerformanceOptions,
+  resolvePerformanceOptions,
+} from './performance-options.js'
+import { createPrometheusController } from './prometheus.js'
+import { AYALA_HTTP_METRICS, AYALA_METRICS_REGISTRY, AYALA_PERFORMANCE_OPTIONS } from './tokens.js'
+
+/** Options of {@link AyalaMetricsModule.forRoot} that shape the module itself (not resolvable async). */
+export interface MetricsModuleShape {
+  /** Register the providers in every module (`@Global`). @default false */
+  isGlobal?: boolean | undefined
+  /** Register the {@link PerformanceInterceptor} for every route (`APP_INTERCEPTOR`). @default true */
+  globalInterceptor?: boolean | undefined
+  /** Path of the Prometheus endpoint; `false` serves none. @default '/metrics' */
+  path?: string | false | undefined
+}
+
+/** Options of {@link AyalaMetricsModule.forRoot}. */
+export interface MetricsModuleOptions extends PerformanceOptions, MetricsModuleShape {}
+
+/** Options of {@link AyalaMetricsModule.forRootAsync}. */
+export interface MetricsModuleAsyncOptions extends MetricsModuleShape, Pick<ModuleMetadata, 'imports'> {
+  /** Builds the {@link PerformanceOptions} (e.g. from `ConfigService`). */
+  useFactory: (...args: any[]) => PerformanceOptions | Promise<PerformanceOptions>
+  /** Providers given to `useFactory`. */
+  inject?: Array<InjectionToken | OptionalFactoryDependency> | undefined
+}
+
+function shape(
+  options: MetricsModuleShape,
+): Required<{ [K in keyof MetricsModuleShape]: NonNullable<MetricsModuleShape[K]> }> {
+  const path = options.path ?? '/metrics'
+  if (path !== false && (typeof path !== 'string' || !path.startsWith('/'))) {
+    throw new InvalidOptionError('path', 'expected false or a path starting with "/"')
+  }
+  return { isGlobal: options.isGlobal ?? false, globalInterceptor: options.globalInterceptor ?? true, path }
+}
+
+function build(
+  optionsProvider: Provider,
+  moduleShape: MetricsModuleShape,
+  imports: ModuleMetadata['imports'],
+): DynamicModule {
+  const { isGlobal, globalInterceptor, path } = shape(moduleShape)
+  const providers: Provider[] = [
+    optionsProvider,
+    {
+      provide: AYALA_METRICS_REGISTRY,
+      useFactory: (options: ResolvedPerformanceOptions) => options.registry ?? new Registry(),
+      inject: [AYALA_PERFORMANCE_OPTIONS],
+    },
+    {
+      provide: AYALA_HTTP_METRICS,
+      useFactory: createHttpMetrics,
+      inject: [AYALA_METRICS_REGISTRY, AYALA_PERFORMANCE_OPTIONS],
+    },
+    { provide: PerformanceEvents, useValue: new PerformanceEvents() },
+    PerformanceInterceptor,
+  ]
+  if (globalInterceptor) providers.push({ provide: APP_INTERCEPTOR, useExisting: PerformanceInterceptor })
+  return {
+    module: AyalaMetricsModule,
+    global: isGlobal,
+    imports: imports ?? [],
+    controllers: path === false ? [] : [createPrometheusController(path)],
+    providers,
+    exports: [
+      AYALA_PERFORMANCE_OPTIONS,
+      AYALA_METRICS_REGISTRY,
+      AYALA_HTTP_METRICS,
+      PerformanceEvents,
+      PerformanceInterceptor,
+    ],
+  }
+}
+
+/**
+ * Performance monitoring for a Nest application.
+ *
+ * ```ts
+ * @Module({ imports: [AyalaMetricsModule.forRoot({ slowThreshold: '300ms' })] })
+ * export class AppModule {}
+ * // GET /metrics -> ayala_http_request_duration_seconds{method,route,status_code}, ...
+ * ```
+ */
+@Module({})
+// biome-ignore lint/complexity/noStaticOnlyClass: a Nest dynamic module is a class with static factories
+export class AyalaMetricsModule {
+  /** Register the module with static options. */
+  static forRoot(options: MetricsModuleOptions = {}): DynamicModule {
+    const { isGlobal, globalInterceptor, path, ...performance } = options
+    const resolved = resolvePerformanceOptions(performance)
+    return build(
+      { provide: AYALA_PERFORMANCE_OPTIONS, useValue: resolved },
+      { isGlobal, globalInterceptor, path },
+      [],
+    )
+  }
+
+  /** Register the module with options built by a factory (e.g. from `ConfigService`). */
+  static forRootAsync(options: MetricsModuleAsyncOptions): DynamicModule {
+    if (typeof options?.useFactory !== 'function')
+      throw new InvalidOptionError('useFactory', 'expected a function')
+    const provider: FactoryProvider = {
+      provide: AYALA_PERFORMANCE_OPTIONS,
+      useFactory: async (...args: unknown[]) => resolvePerformanceOptions(await options.useFactory(...args)),
+      inject: options.inject ?? [],
+    }
+    return build(provider, options, options.imports)
+  }
+}

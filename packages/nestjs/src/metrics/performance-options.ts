@@ -1,0 +1,146 @@
+/**
+ * Options of the performance interceptor and the metrics module, validated once into a frozen
+ * {@link ResolvedPerformanceOptions} from {@link DEFAULT_PERFORMANCE_OPTIONS}.
+ */
+import type { Registry } from 'prom-client'
+import { type Duration, toMilliseconds } from '../duration.js'
+import { InvalidOptionError } from '../errors.js'
+import type { RequestCacheStats } from './request-cache-stats.js'
+
+/** What the slow-request event and callback receive. */
+export interface SlowRequestEvent {
+  /** `http`, `rpc`, `graphql` or `ws` (Nest's `ExecutionContext.getType()`). */
+  transport: string
+  /** HTTP method, or the transport name for other contexts. */
+  method: string
+  /** The route pattern (`/invoices/:id`), or `Controller.handler` outside HTTP. */
+  route: string
+  /** The response status (HTTP), or `500` / `200` for failed / succeeded calls elsewhere. */
+  statusCode: number
+  /** How long the handler took (interceptor to response), milliseconds. */
+  durationMs: number
+  /** The threshold that was crossed, milliseconds. */
+  thresholdMs: number
+  /** Cache activity during the request, when the breakdown is on. */
+  cache: Readonly<RequestCacheStats> | undefined
+}
+
+/** Options of `AyalaMetricsModule.forRoot` and of the {@link PerformanceInterceptor}. */
+export interface PerformanceOptions {
+  /** The prom-client registry the metrics are registered in. @default a new `Registry` owned by the module */
+  registry?: Registry | undefined
+  /** Prefix of every metric name. @default 'ayala_' */
+  prefix?: string | undefined
+  /** A request slower than this emits the slow-request event and a warning. @default '500ms' */
+  slowThreshold?: Duration | undefined
+  /** Write a Nest `Logger.warn` line for each slow request. @default true */
+  logSlowRequests?: boolean | undefined
+  /** Called for each slow request (after the event is emitted). Errors it throws are logged. */
+  onSlowRequest?: ((event: SlowRequestEvent) => void) | undefined
+  /** Histogram buckets of the request duration, in seconds. @default [0.001, ..., 10] */
+  buckets?: readonly number[] | undefined
+  /**
+   * Quantiles of the request-duration summary (computed in-process over a sliding window), e.g.
+   * p50/p95/p99. `false`: no summary (use `histogram_quantile` on the buckets instead).
+   * @default [0.5, 0.95, 0.99]
+   */
+  quantiles?: readonly number[] | false | undefined
+  /** Sliding window of the quantile summary. @default '10m' */
+  quantileWindow?: Duration | undefined
+  /** Count cache hits, misses, stale values and coalesced waits per route. @default true */
+  cacheBreakdown?: boolean | undefined
+  /** Routes (patterns as reported in the `route` label) that are not measured. @default ['/metrics'] */
+  ignoreRoutes?: readonly string[] | undefined
+}
+
+/** Default values of {@link PerformanceOptions}. */
+export const DEFAULT_PERFORMANCE_OPTIONS = Object.freeze({
+  prefix: 'ayala_',
+  slowThreshold: '500ms',
+  logSlowRequests: true,
+  buckets: Object.freeze([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
+  quantiles: Object.freeze([0.5, 0.95, 0.99]),
+  quantileWindow: '10m',
+  cacheBreakdown: true,
+  ignoreRoutes: Object.freeze(['/metrics']),
+} as const)
+
+/** {@link PerformanceOptions} after validation. */
+export interface ResolvedPerformanceOptions {
+  readonly registry: Registry | undefined
+  readonly prefix: string
+  readonly slowThresholdMs: number
+  readonly logSlowRequests: boolean
+  readonly onSlowRequest: ((event: SlowRequestEvent) => void) | undefined
+  readonly buckets: readonly number[]
+  readonly quantiles: readonly number[] | false
+  readonly quantileWindowMs: number
+  readonly cacheBreakdown: boolean
+  readonly ignoreRoutes: ReadonlySet<string>
+}
+
+const KNOWN = new Set([...Object.keys(DEFAULT_PERFORMANCE_OPTIONS), 'registry', 'onSlowRequest'])
+
+/** Validate `options` (unknown options are rejected by name) and freeze the result. */
+export function resolvePerformanceOptions(options: PerformanceOptions = {}): ResolvedPerformanceOptions {
+  if (options === null || typeof options !== 'object')
+    throw new InvalidOptionError('options', 'expected an object')
+  for (const name of Object.keys(options)) {
+    if (!KNOWN.has(name)) throw new InvalidOptionError(name, 'unknown option')
+  }
+  const prefix = options.prefix ?? DEFAULT_PERFORMANCE_OPTIONS.prefix
+  if (typeof prefix !== 'string' || !/^[a-zA-Z_:]?[a-zA-Z0-9_:]*$/.test(prefix)) {
+    throw new InvalidOptionError(
+      'prefix',
+      'expected a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)',
+    )
+  }
+  const buckets = options.buckets ?? DEFAULT_PERFORMANCE_OPTIONS.buckets
+  if (
+    !Array.isArray(buckets) ||
+    buckets.length === 0 ||
+    buckets.some((b, i) => typeof b !== 'number' || !(b > 0) || (i > 0 && b <= (buckets[i - 1] as number)))
+  ) {
+    throw new InvalidOptionError(
+      'buckets',
+      'expected a non-empty increasing list of positive numbers (seconds)',
+    )
+  }
+  const quantiles = options.quantiles ?? DEFAULT_PERFORMANCE_OPTIONS.quantiles
+  if (quantiles !== false && (!Array.isArray(quantiles) || quantiles.some((q) => !(q > 0 && q < 1)))) {
+    throw new InvalidOptionError(
+      'quantiles',
+      'expected false or a list of numbers between 0 and 1 (exclusive)',
+    )
+  }
+  for (const name of ['logSlowRequests', 'cacheBreakdown'] as const) {
+    const value = options[name]
+    if (value !== undefined && typeof value !== 'boolean')
+      throw new InvalidOptionError(name, 'expected a boolean')
+  }
+  if (options.onSlowRequest !== undefined && typeof options.onSlowRequest !== 'function') {
+    throw new InvalidOptionError('onSlowRequest', 'expected a function')
+  }
+  const ignoreRoutes = options.ignoreRoutes ?? DEFAULT_PERFORMANCE_OPTIONS.ignoreRoutes
+  if (!Array.isArray(ignoreRoutes) || ignoreRoutes.some((r) => typeof r !== 'string')) {
+    throw new InvalidOptionError('ignoreRoutes', 'expected a list of route patterns')
+  }
+  return Object.freeze({
+    registry: options.registry,
+    prefix,
+    slowThresholdMs: toMilliseconds(
+      options.slowThreshold ?? DEFAULT_PERFORMANCE_OPTIONS.slowThreshold,
+      'slowThreshold',
+    ),
+    logSlowRequests: options.logSlowRequests ?? DEFAULT_PERFORMANCE_OPTIONS.logSlowRequests,
+    onSlowRequest: options.onSlowRequest,
+    buckets: Object.freeze([...buckets]),
+    quantiles: quantiles === false ? false : Object.freeze([...quantiles]),
+    quantileWindowMs: toMilliseconds(
+      options.quantileWindow ?? DEFAULT_PERFORMANCE_OPTIONS.quantileWindow,
+      'quantileWindow',
+    ),
+    cacheBreakdown: options.cacheBreakdown ?? DEFAULT_PERFORMANCE_OPTIONS.cacheBreakdown,
+    ignoreRoutes: new Set(ignoreRoutes),
+  })
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'tsup'
+
+export default defineConfig({
+  // One entry per optional integration, so each loads only the peers it needs.
+  entry: { index: 'src/index.ts', metrics: 'src/metrics/index.ts' },
+  format: ['esm', 'cjs'],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  target: 'node22',
+  platform: 'node',
+})
