@@ -3,8 +3,28 @@
  * branch on codes, never on messages.
  */
 
-/** Stable error codes of `@ayala/metrics-stream`. */
-export type MetricsStreamErrorCode = 'E_STREAM_INVALID_OPTION'
+/**
+ * Stable error codes of `@ayala/metrics-stream`.
+ *
+ * - `E_STREAM_INVALID_OPTION`: an option or a definition is invalid (thrown once, at creation).
+ * - `E_STREAM_INVALID_EVENT`: a message could not be decoded or failed the view's validator; the
+ *   consumer dead-letters it, it is never thrown out of the consumer.
+ * - `E_STREAM_INVALID_READ`: read parameters are invalid (e.g. a bucket range too wide).
+ * - `E_STREAM_FENCED`: another member owns the partition now (its owner token replaced ours).
+ * - `E_STREAM_REDIS`: a Redis call failed; retriable.
+ * - `E_STREAM_KAFKA`: a Kafka call (dead-letter or late produce, admin) failed; retriable.
+ * - `E_STREAM_CLOSED`: the object was closed.
+ * - `E_STREAM_NOT_CAUGHT_UP`: a rebuild generation was promoted before it caught up.
+ */
+export type MetricsStreamErrorCode =
+  | 'E_STREAM_INVALID_OPTION'
+  | 'E_STREAM_INVALID_EVENT'
+  | 'E_STREAM_INVALID_READ'
+  | 'E_STREAM_FENCED'
+  | 'E_STREAM_REDIS'
+  | 'E_STREAM_KAFKA'
+  | 'E_STREAM_CLOSED'
+  | 'E_STREAM_NOT_CAUGHT_UP'
 
 /** Context carried by a {@link MetricsStreamError}. */
 export interface MetricsStreamErrorContext {
@@ -12,6 +32,10 @@ export interface MetricsStreamErrorContext {
   topic?: string | undefined
   /** The partition involved, when there is one. */
   partition?: number | undefined
+  /** The Kafka offset involved, when there is one. */
+  offset?: string | undefined
+  /** The view involved, when there is one. */
+  view?: string | undefined
   /** Whether retrying the same call may succeed. @default false */
   retriable?: boolean | undefined
   /** The underlying error. */
@@ -27,6 +51,10 @@ export class MetricsStreamError extends Error {
   readonly topic: string | undefined
   /** The partition involved, when there is one. */
   readonly partition: number | undefined
+  /** The Kafka offset involved, when there is one. */
+  readonly offset: string | undefined
+  /** The view involved, when there is one. */
+  readonly view: string | undefined
   /** Whether retrying the same call may succeed. */
   readonly retriable: boolean
 
@@ -35,6 +63,8 @@ export class MetricsStreamError extends Error {
     this.code = code
     this.topic = context.topic
     this.partition = context.partition
+    this.offset = context.offset
+    this.view = context.view
     this.retriable = context.retriable ?? false
   }
 }

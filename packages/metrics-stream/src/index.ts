@@ -1,4 +1,60 @@
+export type { BucketUnit, TimeBucket } from './aggregates/buckets.js'
+export { day, hour, month } from './aggregates/buckets.js'
+export type {
+  Aggregate,
+  AggregateBuilders,
+  AggregateCommon,
+  Aggregates,
+  BucketedFigure,
+  Contribution,
+  Dimension,
+  DistinctOptions,
+  Figures,
+  GroupedFigure,
+  GroupedOptions,
+  Ranked,
+  SumOptions,
+  TopOptions,
+  View,
+  ViewDefinition,
+} from './aggregates/define.js'
+export { count, defineAggregates, defineView, distinct, sum, top } from './aggregates/define.js'
+export type {
+  AppliedEvent,
+  MetricsConsumerOptions,
+  MetricsConsumerStats,
+  PartitionLag,
+} from './consume/consumer.js'
+export {
+  createMetricsConsumer,
+  DEFAULT_METRICS_CONSUMER_OPTIONS,
+  MetricsConsumer,
+} from './consume/consumer.js'
+export type { KafkaSourceOptions } from './consume/kafka-source.js'
+export { kafkaSource } from './consume/kafka-source.js'
+export type {
+  OutgoingMessage,
+  Source,
+  SourceBatch,
+  SourceBatchContext,
+  SourceMessage,
+} from './consume/source.js'
+export type { Duration } from './duration.js'
 export type { MetricsStreamErrorCode, MetricsStreamErrorContext } from './errors.js'
 export { MetricsStreamError } from './errors.js'
-export type { PartitionKeys } from './keys.js'
-export { partitionKeys } from './keys.js'
+export type { PartitionKeys, ViewKeys } from './keys.js'
+export { partitionKeys, viewKeys } from './keys.js'
+export type { EventProducer, EventProducerOptions } from './produce/producer.js'
+export { createEventProducer } from './produce/producer.js'
+export type { SseOptions } from './push/sse.js'
+export { streamDashboard } from './push/sse.js'
+export type {
+  ChangeNotice,
+  DashboardOptions,
+  DashboardSnapshot,
+  DashboardUpdate,
+  ReadParams,
+} from './read/dashboard.js'
+export { createDashboard, Dashboard, DEFAULT_DASHBOARD_OPTIONS, parseNotice } from './read/dashboard.js'
+export type { Rebuild, RebuildOptions } from './rebuild.js'
+export { currentGeneration, dropGeneration, promoteGeneration, startRebuild } from './rebuild.js'

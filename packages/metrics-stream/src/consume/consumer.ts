@@ -1,0 +1,480 @@
+/**
+ * The aggregating consumer: Kafka record batches in, Redis figures out, with an exactly-once
+ * effect. Mechanism:
+ *
+ * 1. Per partition, the member first *claims* the partition in Redis (a fresh owner token, see
+ *    `scripts.ts`) and learns the last offset applied to Redis and the watermark. It claims again
+ *    at every new group assignment.
+ * 2. Records at or below the stored offset are skipped (counted as duplicates). When Kafka starts
+ *    the batch beyond the stored offset + 1 (Redis lost data, or a new generation on an old
+ *    group), the member seeks back to it; Redis, not Kafka's committed offset, is the truth.
+ * 3. Each batch is cut into chunks of `chunkSize` records. A chunk is decoded, validated and
+ *    pre-aggregated in Node; bad records and late records are produced to their topics first
+ *    (at-least-once there); then ONE script checks the owner token and the stored offset and
+ *    applies the increments, the new offset, the counters, the version bump and the change notice
+ *    atomically. Only then is the chunk resolved in Kafka, and the member heartbeats.
+ * 4. A script that answers "fenced" means another member claimed the partition: this member drops
+ *    the batch and leaves the partition alone until its next assignment. A script that answers
+ *    "already applied" (a retry after a timeout whose first attempt did run) counts as applied.
+ *    A Redis or Kafka failure is retried with backoff while the member still owns the batch.
+ *
+ * Kafka's committed offset only ever trails Redis, so a crash at any point replays records that
+ * Redis then refuses: nothing is lost, nothing is counted twice.
+ */
+
+import { randomUUID } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { hostname } from 'node:os'
+import type { Cluster, Redis } from 'ioredis'
+import type { Aggregates, View } from '../aggregates/define.js'
+import { DeltaPlan } from '../aggregates/plan.js'
+import { type Duration, toMs } from '../duration.js'
+import { MetricsStreamError } from '../errors.js'
+import { type ViewKeys, viewKeys } from '../keys.js'
+import { APPLY, CLAIM, Script } from './scripts.js'
+import type { OutgoingMessage, Source, SourceBatch, SourceBatchContext, SourceMessage } from './source.js'
+
+/** Options of {@link createMetricsConsumer}. */
+export interface MetricsConsumerOptions<E> {
+  /** ioredis client (or Cluster) the figures are written to. */
+  redis: Redis | Cluster
+  /** Key namespace (no braces or whitespace). */
+  namespace: string
+  /** The view to maintain. */
+  view: View<E, any, Aggregates<any>>
+  /** Where record batches come from: {@link kafkaSource}. */
+  source: Source
+  /** Generation written to. @default the generation readers use (the pointer), or 1 */
+  generation?: number | undefined
+  /** Records per apply script (pre-aggregated in Node first), 1..5000. @default 200 */
+  chunkSize?: number | undefined
+  /**
+   * How far behind a partition's watermark (the latest event time it has seen) an event may be
+   * and still count; later ones go to `lateTopic`. A number is milliseconds.
+   * @default Infinity (no event is late)
+   */
+  allowedLateness?: Duration | undefined
+  /** Topic of records that cannot be decoded or fail the view's validator. @default `<topic>.dlq` */
+  deadLetterTopic?: string | undefined
+  /** Topic of events beyond the allowed lateness. @default `<topic>.late` */
+  lateTopic?: string | undefined
+  /** How long one Redis script may take before it is retried (the retry is safe). @default '5s' */
+  scriptTimeout?: Duration | undefined
+  /** First retry delay after a Redis or Kafka failure; doubles up to `maxRetryDelay`. @default '100ms' */
+  retryDelay?: Duration | undefined
+  /** Longest retry delay. @default '2s' */
+  maxRetryDelay?: Duration | undefined
+  /** Label stored as the partition owner, for operators. @default `<hostname>:<pid>` */
+  owner?: string | undefined
+}
+
+/** Defaults of {@link MetricsConsumerOptions}. */
+export const DEFAULT_METRICS_CONSUMER_OPTIONS = Object.freeze({
+  chunkSize: 200,
+  allowedLateness: Number.POSITIVE_INFINITY as Duration,
+  scriptTimeout: '5s' as Duration,
+  retryDelay: '100ms' as Duration,
+  maxRetryDelay: '2s' as Duration,
+})
+
+/** Counters of one consumer process since it started. */
+export interface MetricsConsumerStats {
+  /** Events applied to Redis. */
+  applied: number
+  /** Records skipped because Redis had already applied their offset. */
+  duplicates: number
+  /** Events beyond the allowed lateness (sent to the late topic). */
+  late: number
+  /** Records sent to the dead-letter topic. */
+  deadLettered: number
+  /** Apply scripts run. */
+  chunks: number
+  /** Times this member found a partition claimed by another member. */
+  fenced: number
+  /** Redis or Kafka failures retried. */
+  retries: number
+  /** Total and longest apply-script time, milliseconds. */
+  scriptMsTotal: number
+  scriptMsMax: number
+}
+
+/** Emitted as `applied` after each chunk's script returned. */
+export interface AppliedEvent {
+  topic: string
+  partition: number
+  /** The chunk's last offset. */
+  offset: string
+  /** The view version the chunk produced. */
+  version: number
+  events: number
+  /** Script round-trip time, milliseconds. */
+  scriptMs: number
+  /** Now minus the oldest record timestamp of the chunk, milliseconds. */
+  latencyMs: number
+}
+
+/** Per-partition lag of Redis behind Kafka. */
+export interface PartitionLag {
+  topic: string
+  partition: number
+  /** Next offset Kafka will write. */
+  high: string
+  /** Last offset applied to Redis (-1: none). */
+  applied: string
+  /** Records written to Kafka and not yet applied to Redis. */
+  lag: number
+}
+
+interface Owned {
+  assignment: number
+  token: string
+  offset: bigint
+  watermark: number
+  soughtTo: bigint | undefined
+}
+
+interface ResolvedOptions {
+  readonly chunkSize: number
+  readonly allowedLateness: number
+  readonly scriptTimeout: number
+  readonly retryDelay: number
+  readonly maxRetryDelay: number
+  readonly owner: string
+}
+
+const claimScript = new Script(CLAIM)
+const applyScript = new Script(APPLY)
+
+function resolve<E>(options: MetricsConsumerOptions<E>): ResolvedOptions {
+  const d = DEFAULT_METRICS_CONSUMER_OPTIONS
+  const chunkSize = options.chunkSize ?? d.chunkSize
+  if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 5_000) {
+    throw new MetricsStreamError(
+      'E_STREAM_INVALID_OPTION',
+      `chunkSize must be an integer in 1..5000, got ${chunkSize}`,
+    )
+  }
+  return Object.freeze({
+    chunkSize,
+    allowedLateness: toMs(options.allowedLateness ?? d.allowedLateness, 'allowedLateness'),
+    scriptTimeout: toMs(options.scriptTimeout ?? d.scriptTimeout, 'scriptTimeout'),
+    retryDelay: toMs(options.retryDelay ?? d.retryDelay, 'retryDelay'),
+    maxRetryDelay: toMs(options.maxRetryDelay ?? d.maxRetryDelay, 'maxRetryDelay'),
+    owner: options.owner ?? `${hostname()}:${process.pid}`,
+  })
+}
+
+const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms))
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new MetricsStreamError('E_STREAM_REDIS', `Redis did not answer in ${ms} ms`, { retriable: true }),
+        ),
+      ms,
+    )
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * A consumer maintaining one view's figures in Redis from a {@link Source}. Events: `applied`
+ * ({@link AppliedEvent}), `retry` (the error being retried), `fenced` ({ topic, partition }).
+ */
+export class MetricsConsumer<E = unknown> extends EventEmitter {
+  private readonly options: ResolvedOptions
+  private readonly owned = new Map<string, Owned>()
+  private readonly lost = new Map<string, number>()
+  private keys: ViewKeys | undefined
+  private stopping = false
+  private readonly counters: MetricsConsumerStats = {
+    applied: 0,
+    duplicates: 0,
+    late: 0,
+    deadLettered: 0,
+    chunks: 0,
+    fenced: 0,
+    retries: 0,
+    scriptMsTotal: 0,
+    scriptMsMax: 0,
+  }
+
+  constructor(private readonly config: MetricsConsumerOptions<E>) {
+    super()
+    this.options = resolve(config)
+    // Validates namespace and view name now, not at the first batch.
+    viewKeys(config.namespace, config.view.name, config.generation ?? 1)
+  }
+
+  /** The generation this consumer writes (known after `start()`). */
+  get generation(): number | undefined {
+    return this.keys?.generation
+  }
+
+  /** Resolve the generation, then join the group and start applying. */
+  async start(): Promise<void> {
+    const { redis, namespace, view } = this.config
+    let generation = this.config.generation
+    if (generation === undefined) {
+      const pointer = await redis.get(viewKeys(namespace, view.name, 1).pointer)
+      generation = pointer ? Number(pointer) : 1
+    }
+    this.keys = viewKeys(namespace, view.name, generation)
+    await this.config.source.start((batch, context) => this.handle(batch, context))
+  }
+
+  /** Stop applying and leave the group. In-flight chunks finish or are abandoned unresolved. */
+  async stop(): Promise<void> {
+    this.stopping = true
+    await this.config.source.stop()
+  }
+
+  /** Counters since start (a copy). */
+  stats(): MetricsConsumerStats {
+    return { ...this.counters }
+  }
+
+  /** Lag of Redis's applied offsets behind Kafka's high watermarks, per partition. */
+  async lag(): Promise<PartitionLag[]> {
+    const keys = this.requireKeys()
+    return computeLag(this.config.redis, keys, this.config.source)
+  }
+
+  private requireKeys(): ViewKeys {
+    if (!this.keys) throw new MetricsStreamError('E_STREAM_CLOSED', 'The consumer has not started')
+    return this.keys
+  }
+
+  private async handle(batch: SourceBatch, context: SourceBatchContext): Promise<void> {
+    const { topic, partition, messages } = batch
+    const first = messages[0]
+    const last = messages[messages.length - 1]
+    if (!first || !last || this.stopping) return
+    if (!this.config.source.isAssigned(topic, partition)) return
+    const id = `${topic}:${partition}`
+    let owned = this.owned.get(id)
+    if (!owned || owned.assignment !== context.assignment) {
+      if (this.lost.get(id) === context.assignment) return
+      owned = await this.retrying(context, () => this.claim(topic, partition, context.assignment))
+      if (!owned) return
+      this.owned.set(id, owned)
+    }
+    const next = owned.offset + 1n
+    if (BigInt(first.offset) > next && owned.soughtTo !== next) {
+      // Kafka is ahead of Redis: Redis is the truth, go back (once; a gap that remains after the
+      // seek is data Kafka no longer has).
+      owned.soughtTo = next
+      context.seek(String(next))
+      return
+    }
+    let start = 0
+    while (start < messages.length && BigInt((messages[start] as SourceMessage).offset) < next) start++
+    this.counters.duplicates += start
+    if (start === messages.length) {
+      await context.commit(last.offset)
+      return
+    }
+    const { chunkSize } = this.options
+    for (let i = start; i < messages.length; i += chunkSize) {
+      if (!context.isActive() || this.stopping) return
+      const chunk = messages.slice(i, i + chunkSize)
+      const done = await this.retrying(context, () =>
+        this.applyChunk(topic, partition, owned, chunk, context),
+      )
+      if (done !== true) return
+      await context.commit((chunk[chunk.length - 1] as SourceMessage).offset)
+      await context.heartbeat()
+    }
+  }
+
+  private async claim(topic: string, partition: number, assignment: number): Promise<Owned> {
+    const keys = this.requireKeys()
+    const token = randomUUID()
+    const reply = (await withTimeout(
+      claimScript.run(this.config.redis, [keys.partition(topic, partition)], [token, this.options.owner]),
+      this.options.scriptTimeout,
+    )) as [number, string, string]
+    const watermark = reply[2] === '' ? Number.NEGATIVE_INFINITY : Number(reply[2])
+    return { assignment, token, offset: BigInt(reply[1]), watermark, soughtTo: undefined }
+  }
+
+  /** Apply one chunk. Resolves true when applied, false when the batch must be dropped. */
+  private async applyChunk(
+    topic: string,
+    partition: number,
+    owned: Owned,
+    chunk: SourceMessage[],
+    context: SourceBatchContext,
+  ): Promise<boolean> {
+    const keys = this.requireKeys()
+    const { view } = this.config
+    const plan = new DeltaPlan(view.aggregates, keys)
+    const dead: OutgoingMessage[] = []
+    const late: OutgoingMessage[] = []
+    let watermark = owned.watermark
+    let applied = 0
+    let oldest = Number.POSITIVE_INFINITY
+    for (const message of chunk) {
+      const ts = Number(message.timestamp)
+      if (ts < oldest) oldest = ts
+      let event: E
+      let at: number
+      try {
+        if (message.value === null)
+          throw new MetricsStreamError('E_STREAM_INVALID_EVENT', 'Record has no value')
+        event = view.decode(JSON.parse(message.value.toString('utf8')))
+        const time = view.eventTime(event)
+        at = typeof time === 'number' ? time : time.getTime()
+        if (!Number.isFinite(at))
+          throw new MetricsStreamError('E_STREAM_INVALID_EVENT', 'Event time is not a date')
+        if (at < watermark - this.options.allowedLateness) {
+          late.push(forward(message, topic, partition, { 'x-watermark': String(watermark) }))
+          continue
+        }
+        const rows = view.rows(event)
+        plan.addEvent(rows.add, rows.retract)
+      } catch (error) {
+        const code = error instanceof MetricsStreamError ? error.code : 'E_STREAM_INVALID_EVENT'
+        const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+        dead.push(
+          forward(message, topic, partition, { 'x-error-code': code, 'x-error': reason.slice(0, 1_000) }),
+        )
+        continue
+      }
+      if (at > watermark) watermark = at
+      applied++
+    }
+    if (dead.length > 0) await this.config.source.send(this.config.deadLetterTopic ?? `${topic}.dlq`, dead)
+    if (late.length > 0) await this.config.source.send(this.config.lateTopic ?? `${topic}.late`, late)
+    if (!context.isActive()) return false
+
+    const firstOffset = (chunk[0] as SourceMessage).offset
+    const lastOffset = (chunk[chunk.length - 1] as SourceMessage).offset
+    const scriptKeys = [keys.partition(topic, partition), keys.meta]
+    const argv = [
+      owned.token,
+      firstOffset,
+      lastOffset,
+      Number.isFinite(watermark) ? String(watermark) : '',
+      String(applied),
+      String(late.length),
+      String(dead.length),
+      keys.channel,
+      `${keys.generation} ${topic} ${partition} ${lastOffset} ${Number.isFinite(oldest) ? oldest : 0}`,
+    ]
+    plan.encode(scriptKeys, argv)
+    const began = performance.now()
+    const reply = (await withTimeout(
+      applyScript.run(this.config.redis, scriptKeys, argv),
+      this.options.scriptTimeout,
+    )) as [number, string | number]
+    const scriptMs = performance.now() - began
+    const id = `${topic}:${partition}`
+    if (reply[0] === -1) {
+      this.counters.fenced++
+      this.owned.delete(id)
+      // An empty token means the state vanished (Redis lost its data): claim again right away.
+      if (reply[1] !== '') this.lost.set(id, owned.assignment)
+      if (this.listenerCount('fenced') > 0) this.emit('fenced', { topic, partition })
+      return false
+    }
+    if (reply[0] === -2) {
+      const stored = BigInt(reply[1])
+      if (stored < BigInt(lastOffset)) {
+        owned.offset = stored
+        return false
+      }
+      // A timed-out first attempt of this very chunk did run: it is applied.
+    }
+    owned.offset = BigInt(lastOffset)
+    owned.watermark = watermark
+    const c = this.counters
+    c.applied += applied
+    c.late += late.length
+    c.deadLettered += dead.length
+    c.chunks++
+    c.scriptMsTotal += scriptMs
+    if (scriptMs > c.scriptMsMax) c.scriptMsMax = scriptMs
+    if (this.listenerCount('applied') > 0) {
+      const event: AppliedEvent = {
+        topic,
+        partition,
+        offset: lastOffset,
+        version: reply[0] === 1 ? Number(reply[1]) : 0,
+        events: applied,
+        scriptMs,
+        latencyMs: Number.isFinite(oldest) ? Date.now() - oldest : 0,
+      }
+      this.emit('applied', event)
+    }
+    return true
+  }
+
+  /** Run `step`, retrying retriable failures with backoff while the batch is still ours. */
+  private async retrying<T>(context: SourceBatchContext, step: () => Promise<T>): Promise<T | undefined> {
+    let delay = this.options.retryDelay
+    for (;;) {
+      try {
+        return await step()
+      } catch (error) {
+        if (error instanceof MetricsStreamError && !error.retriable) throw error
+        if (!context.isActive() || this.stopping) return undefined
+        this.counters.retries++
+        if (this.listenerCount('retry') > 0) this.emit('retry', error)
+        await sleep(delay)
+        delay = Math.min(delay * 2, this.options.maxRetryDelay)
+        await context.heartbeat()
+      }
+    }
+  }
+}
+
+function forward(
+  message: SourceMessage,
+  topic: string,
+  partition: number,
+  extra: Record<string, string>,
+): OutgoingMessage {
+  return {
+    key: message.key,
+    value: message.value,
+    headers: {
+      'x-source-topic': topic,
+      'x-source-partition': String(partition),
+      'x-source-offset': message.offset,
+      'x-source-timestamp': message.timestamp,
+      ...extra,
+    },
+  }
+}
+
+/** @internal Lag per partition of every source topic. */
+export async function computeLag(
+  redis: Redis | Cluster,
+  keys: ViewKeys,
+  source: Source,
+): Promise<PartitionLag[]> {
+  const result: PartitionLag[] = []
+  for (const topic of source.topics) {
+    const highs = await source.highWatermarks(topic)
+    const pipeline = redis.pipeline()
+    for (const { partition } of highs) pipeline.hget(keys.partition(topic, partition), 'offset')
+    const replies = (await pipeline.exec()) ?? []
+    highs.forEach(({ partition, high, low }, index) => {
+      const reply = replies[index]
+      const stored = reply && reply[0] === null && typeof reply[1] === 'string' ? BigInt(reply[1]) : -1n
+      const from = stored < 0n ? BigInt(low) : stored + 1n
+      const lag = BigInt(high) - from
+      result.push({ topic, partition, high, applied: String(stored), lag: lag > 0n ? Number(lag) : 0 })
+    })
+  }
+  return result
+}
+
+/** Create a consumer maintaining `options.view` in Redis; call `start()` to run it. */
+export function createMetricsConsumer<E>(options: MetricsConsumerOptions<E>): MetricsConsumer<E> {
+  return new MetricsConsumer(options)
+}

@@ -1,0 +1,85 @@
+/**
+ * The two Lua scripts of the exactly-once effect, and how they are called (EVALSHA, falling back
+ * to EVAL when the script cache is empty, e.g. after a Redis restart).
+ *
+ * `claim` makes the caller the partition's owner: it stores a fresh owner token (a random id, so a
+ * token can never repeat, even after Redis lost its data), bumps the epoch counter and returns the
+ * partition's applied offset and watermark.
+ *
+ * `apply` is one chunk, atomically: check the owner token (a member that lost the partition is
+ * fenced), check that the chunk starts after the stored offset (a redelivered chunk is refused),
+ * apply the increments, store the new offset and watermark, add the counters, bump the view
+ * version and PUBLISH the change notice. Either all of it happens or none.
+ */
+import { createHash } from 'node:crypto'
+import type { Cluster, Redis } from 'ioredis'
+
+/** KEYS: state. ARGV: token, owner label. Returns [epoch, offset, watermark]. */
+export const CLAIM = `
+local e = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
+redis.call('HSET', KEYS[1], 'token', ARGV[1], 'owner', ARGV[2])
+local s = redis.call('HMGET', KEYS[1], 'offset', 'watermark')
+return {e, s[1] or '-1', s[2] or ''}
+`
+
+/**
+ * KEYS: state, meta, aggregate keys... ARGV: token, firstOffset, lastOffset, watermark, applied,
+ * late, dead, channel, notice tail, then ops `kind keyIndex expireAt n (field delta)*n | member*n`.
+ * Returns [1, version] applied, [-1, token] fenced, [-2, storedOffset] already applied.
+ */
+export const APPLY = `
+local cur = redis.call('HMGET', KEYS[1], 'token', 'offset')
+if cur[1] ~= ARGV[1] then return {-1, cur[1] or ''} end
+local stored = tonumber(cur[2] or '-1')
+if tonumber(ARGV[2]) <= stored then return {-2, cur[2]} end
+local i = 10
+local n = #ARGV
+while i <= n do
+  local kind = ARGV[i]
+  local key = KEYS[tonumber(ARGV[i + 1])]
+  local at = ARGV[i + 2]
+  local count = tonumber(ARGV[i + 3])
+  i = i + 4
+  if kind == 'h' then
+    for _ = 1, count do
+      if redis.call('HINCRBY', key, ARGV[i], ARGV[i + 1]) == 0 then redis.call('HDEL', key, ARGV[i]) end
+      i = i + 2
+    end
+  elseif kind == 'z' then
+    for _ = 1, count do
+      if tonumber(redis.call('ZINCRBY', key, ARGV[i + 1], ARGV[i])) <= 0 then redis.call('ZREM', key, ARGV[i]) end
+      i = i + 2
+    end
+  else
+    redis.call('PFADD', key, unpack(ARGV, i, i + count - 1))
+    i = i + count
+  end
+  if at ~= '0' then redis.call('PEXPIREAT', key, at) end
+end
+redis.call('HSET', KEYS[1], 'offset', ARGV[3], 'watermark', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'applied', ARGV[5])
+if ARGV[6] ~= '0' then redis.call('HINCRBY', KEYS[1], 'late', ARGV[6]) end
+if ARGV[7] ~= '0' then redis.call('HINCRBY', KEYS[1], 'dead', ARGV[7]) end
+local v = redis.call('HINCRBY', KEYS[2], 'version', 1)
+redis.call('PUBLISH', ARGV[8], v .. ' ' .. ARGV[9])
+return {1, v}
+`
+
+/** A script with its SHA1, run by EVALSHA with an EVAL fallback. @internal */
+export class Script {
+  readonly sha: string
+  constructor(readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex')
+  }
+
+  async run(redis: Redis | Cluster, keys: readonly string[], argv: readonly string[]): Promise<unknown> {
+    try {
+      return await redis.evalsha(this.sha, keys.length, ...keys, ...argv)
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+        return await redis.eval(this.source, keys.length, ...keys, ...argv)
+      }
+      throw error
+    }
+  }
+}

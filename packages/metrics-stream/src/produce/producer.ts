@@ -1,0 +1,50 @@
+/**
+ * Producing events keyed by entity: every event of one entity (an invoice) lands in the same
+ * partition, so the consumer applies them in order and a correction always follows the state it
+ * corrects.
+ */
+import type { Producer } from 'kafkajs'
+import { MetricsStreamError } from '../errors.js'
+
+/** Options of {@link createEventProducer}. */
+export interface EventProducerOptions<E> {
+  /** A connected kafkajs producer. */
+  producer: Producer
+  /** Topic the events go to. */
+  topic: string
+  /** The entity id of an event (the Kafka key). */
+  key: (event: E) => string
+  /** Acknowledgements required: -1 all in-sync replicas, 1 the leader. @default -1 */
+  acks?: -1 | 1 | undefined
+}
+
+/** Sends events as JSON, keyed by entity. */
+export interface EventProducer<E> {
+  /** Send events in one request, in order. */
+  send(events: readonly E[]): Promise<void>
+}
+
+/**
+ * Create an {@link EventProducer}.
+ *
+ * @throws MetricsStreamError `E_STREAM_KAFKA` (retriable) from `send` when Kafka refuses
+ */
+export function createEventProducer<E>(options: EventProducerOptions<E>): EventProducer<E> {
+  const { producer, topic, key } = options
+  const acks = options.acks ?? -1
+  return {
+    async send(events) {
+      if (events.length === 0) return
+      const messages = events.map((event) => ({ key: key(event), value: JSON.stringify(event) }))
+      try {
+        await producer.send({ topic, acks, messages })
+      } catch (error) {
+        throw new MetricsStreamError('E_STREAM_KAFKA', `Producing to ${topic} failed`, {
+          topic,
+          retriable: true,
+          cause: error,
+        })
+      }
+    },
+  }
+}

@@ -1,0 +1,406 @@
+/**
+ * Dashboard reads and push. A read is one MULTI/EXEC round trip to the view's slot: the pointer
+ * (which generation readers use), the version and every figure; if the pointer names another
+ * generation than assumed, the read is repeated once with it.
+ *
+ * The in-process cache is coherent by push, not by TTL: the dashboard subscribes to the view's
+ * change channel, every applied chunk publishes its version atomically with its writes, and a
+ * notice empties the cache. A result is cached only if its version is at least the newest notice
+ * seen and only while the subscription is up (a lost connection empties the cache and disables it
+ * until resubscribed), so a read racing a notice can never store an older snapshot after the
+ * notice (the refill race of cache peers).
+ *
+ * `subscribe()` yields full snapshots, not deltas: a notice triggers a re-read, so a subscriber
+ * that missed notices (a gap in versions, or a reconnect) is resynchronized by the next snapshot
+ * and flagged `resync`; versions yielded only go up.
+ */
+import type { Cluster, Redis } from 'ioredis'
+import { bucketLabel, bucketStart, nextBucket } from '../aggregates/buckets.js'
+import type { Aggregate, Aggregates, Figures, Ranked, View } from '../aggregates/define.js'
+import { MetricsStreamError } from '../errors.js'
+import { type ViewKeys, viewKeys } from '../keys.js'
+
+/** Options of {@link createDashboard}. */
+export interface DashboardOptions<A extends Aggregates<any>> {
+  /** ioredis client (or Cluster) to read from. */
+  redis: Redis | Cluster
+  /** Key namespace the consumer writes to. */
+  namespace: string
+  /** The view to read. */
+  view: View<any, any, A>
+  /**
+   * Keep the latest snapshot per read range in process, emptied by the change notices.
+   * @default true
+   */
+  cache?: boolean | undefined
+  /**
+   * Connection used for SUBSCRIBE (it cannot run other commands).
+   * @default `redis.duplicate()`, closed by `close()`
+   */
+  subscriber?: Redis | Cluster | undefined
+}
+
+/** Defaults of {@link DashboardOptions}. */
+export const DEFAULT_DASHBOARD_OPTIONS = Object.freeze({ cache: true })
+
+/** Time range of bucketed figures (inclusive; epoch ms or Dates). */
+export interface ReadParams {
+  /** First bucket: the one containing this instant. @default the `readBuckets`-th last bucket */
+  from?: number | Date | undefined
+  /** Last bucket: the one containing this instant. @default now */
+  to?: number | Date | undefined
+}
+
+/** All figures of a view at one version. */
+export interface DashboardSnapshot<A> {
+  /** The view version (applied chunks of this generation; only goes up for subscribers). */
+  readonly version: number
+  /** The generation read. */
+  readonly generation: number
+  readonly figures: Figures<A>
+}
+
+/** One update yielded by {@link Dashboard.subscribe}. */
+export interface DashboardUpdate<A> extends DashboardSnapshot<A> {
+  /** True when versions were skipped (missed notices, reconnect): this snapshot resynchronizes. */
+  readonly resync: boolean
+}
+
+/** A decoded change notice. */
+export interface ChangeNotice {
+  version: number
+  generation: number
+  topic: string
+  partition: number
+  offset: string
+  /** Oldest record timestamp of the chunk (epoch ms). */
+  oldestEventAt: number
+}
+
+type Decoder = (replies: unknown[], index: number) => [unknown, number]
+
+const MAX_BUCKETS = 1_000
+
+function ms(value: number | Date): number {
+  return typeof value === 'number' ? value : value.getTime()
+}
+
+function toNumbers(hash: Record<string, string>): Record<string, number> {
+  const result: Record<string, number> = {}
+  for (const field in hash) result[field] = Number(hash[field])
+  return result
+}
+
+/** Parse a change notice published by the apply script. */
+export function parseNotice(message: string): ChangeNotice | undefined {
+  const parts = message.split(' ')
+  if (parts.length !== 6) return undefined
+  return {
+    version: Number(parts[0]),
+    generation: Number(parts[1]),
+    topic: parts[2] as string,
+    partition: Number(parts[3]),
+    offset: parts[4] as string,
+    oldestEventAt: Number(parts[5]),
+  }
+}
+
+/** Reads, caches and pushes one view's figures. */
+export class Dashboard<A extends Aggregates<any>> {
+  private readonly redis: Redis | Cluster
+  private readonly view: View<any, any, A>
+  private readonly namespace: string
+  private readonly useCache: boolean
+  private readonly ownsSubscriber: boolean
+  private subscriber: Redis | Cluster | undefined
+  private subscribing: Promise<void> | undefined
+  private subscribed = false
+  private generation = 1
+  private noticed = 0
+  private closed = false
+  private readonly cache = new Map<string, DashboardSnapshot<A>>()
+  private readonly waiters = new Set<(reason: 'notice' | 'resync' | 'close') => void>()
+  private readonly listeners = new Set<(notice: ChangeNotice) => void>()
+
+  constructor(options: DashboardOptions<A>) {
+    this.redis = options.redis
+    this.view = options.view
+    this.namespace = options.namespace
+    this.useCache = options.cache ?? DEFAULT_DASHBOARD_OPTIONS.cache
+    this.ownsSubscriber = options.subscriber === undefined
+    this.subscriber = options.subscriber
+    viewKeys(this.namespace, this.view.name, 1)
+  }
+
+  /**
+   * All figures of the view in one Redis round trip (microseconds from the in-process copy when
+   * the cache is on and nothing changed since).
+   *
+   * @throws MetricsStreamError `E_STREAM_INVALID_READ` for a bucket range over 1000 buckets,
+   * `E_STREAM_REDIS` when Redis fails, `E_STREAM_CLOSED` after `close()`
+   */
+  async read(params?: ReadParams): Promise<DashboardSnapshot<A>> {
+    if (this.closed) throw new MetricsStreamError('E_STREAM_CLOSED', 'The dashboard is closed')
+    if (!this.useCache) return this.fetch(params)
+    const key =
+      params === undefined
+        ? ''
+        : `${params.from === undefined ? '' : ms(params.from)}|${params.to === undefined ? '' : ms(params.to)}`
+    if (this.subscribed) {
+      const hit = this.cache.get(key)
+      if (hit !== undefined) return hit
+    } else {
+      await this.listen()
+    }
+    const snapshot = await this.fetch(params)
+    if (this.subscribed && snapshot.version >= this.noticed && snapshot.generation === this.generation) {
+      this.cache.set(key, snapshot)
+    }
+    return snapshot
+  }
+
+  /** Call `listener` for every change notice of the view (starts the subscription). */
+  async onChange(listener: (notice: ChangeNotice) => void): Promise<() => void> {
+    this.listeners.add(listener)
+    await this.listen()
+    return () => this.listeners.delete(listener)
+  }
+
+  /**
+   * Snapshots as they change: the current one first, then one per change (coalesced while a read
+   * is in flight), versions strictly increasing. Ends when `signal` aborts or on `close()`.
+   */
+  async *subscribe(
+    params?: ReadParams,
+    options?: { signal?: AbortSignal | undefined },
+  ): AsyncGenerator<DashboardUpdate<A>> {
+    const signal = options?.signal
+    let pending: 'notice' | 'resync' | 'close' | undefined
+    let wake: (() => void) | undefined
+    const waiter = (reason: 'notice' | 'resync' | 'close') => {
+      if (pending !== 'close' && pending !== 'resync') pending = reason
+      wake?.()
+    }
+    const onAbort = () => waiter('close')
+    this.waiters.add(waiter)
+    signal?.addEventListener('abort', onAbort)
+    try {
+      await this.listen()
+      let last: DashboardSnapshot<A> | undefined
+      let resync = false
+      while (!this.closed && !signal?.aborted) {
+        const snapshot = await this.read(params)
+        const newer =
+          last === undefined || snapshot.generation !== last.generation || snapshot.version > last.version
+        if (newer) {
+          const gap =
+            last !== undefined &&
+            snapshot.generation === last.generation &&
+            snapshot.version > last.version + 1
+          yield { ...snapshot, resync: resync || gap }
+          last = snapshot
+          resync = false
+        }
+        if (pending === undefined) {
+          await new Promise<void>((done) => {
+            wake = done
+          })
+          wake = undefined
+        }
+        const reason = pending
+        pending = undefined
+        if (reason === 'close') return
+        if (reason === 'resync') resync = true
+      }
+    } finally {
+      this.waiters.delete(waiter)
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /** Stop listening and release the subscriber connection (if the dashboard created it). */
+  async close(): Promise<void> {
+    this.closed = true
+    for (const waiter of this.waiters) waiter('close')
+    this.cache.clear()
+    const subscriber = this.subscriber
+    this.subscriber = undefined
+    if (subscriber && this.ownsSubscriber) subscriber.disconnect()
+    else if (subscriber) await subscriber.unsubscribe(viewKeys(this.namespace, this.view.name, 1).channel)
+  }
+
+  private listen(): Promise<void> {
+    if (this.subscribing) return this.subscribing
+    const subscriber = this.subscriber ?? this.redis.duplicate()
+    this.subscriber = subscriber
+    const channel = viewKeys(this.namespace, this.view.name, 1).channel
+    const drop = () => {
+      this.subscribed = false
+      this.cache.clear()
+    }
+    subscriber.on('message', (from: string, message: string) => {
+      if (from === channel) this.onNotice(message)
+    })
+    subscriber.on('close', drop)
+    subscriber.on('reconnecting', drop)
+    subscriber.on('ready', () => {
+      if (this.subscribed || this.closed) return
+      // ioredis resubscribes on its own after a reconnect; confirm it, then resync every
+      // subscriber since notices may have been missed while the connection was down.
+      subscriber.subscribe(channel).then(() => {
+        this.subscribed = true
+        for (const waiter of this.waiters) waiter('resync')
+      }, drop)
+    })
+    this.subscribing = subscriber.subscribe(channel).then(() => {
+      this.subscribed = true
+    })
+    return this.subscribing
+  }
+
+  private onNotice(message: string): void {
+    const notice = parseNotice(message)
+    if (!notice) return
+    if (notice.generation !== this.generation) {
+      this.generation = notice.generation
+      this.noticed = notice.version
+    } else if (notice.version > this.noticed) {
+      this.noticed = notice.version
+    }
+    this.cache.clear()
+    for (const listener of this.listeners) listener(notice)
+    for (const waiter of this.waiters) waiter('notice')
+  }
+
+  private async fetch(params: ReadParams | undefined, attempt = 0): Promise<DashboardSnapshot<A>> {
+    const generation = this.generation
+    const keys = viewKeys(this.namespace, this.view.name, generation)
+    const multi = this.redis.multi()
+    multi.get(keys.pointer)
+    multi.hget(keys.meta, 'version')
+    const decoders: Array<[string, Decoder]> = []
+    for (const [name, aggregate] of Object.entries(this.view.aggregates) as Array<
+      [string, Aggregate<unknown, unknown>]
+    >) {
+      decoders.push([name, this.plan(multi, keys, name, aggregate, params)])
+    }
+    let replies: unknown[]
+    try {
+      const result = await multi.exec()
+      if (!result) throw new Error('MULTI aborted')
+      replies = result.map(([error, value]) => {
+        if (error) throw error
+        return value
+      })
+    } catch (error) {
+      throw new MetricsStreamError('E_STREAM_REDIS', 'Reading the dashboard failed', {
+        view: this.view.name,
+        retriable: true,
+        cause: error,
+      })
+    }
+    const pointer = replies[0] === null ? 1 : Number(replies[0])
+    if (pointer !== generation && attempt === 0) {
+      this.generation = pointer
+      this.noticed = 0
+      this.cache.clear()
+      return this.fetch(params, 1)
+    }
+    const figures: Record<string, unknown> = {}
+    let index = 2
+    for (const [name, decode] of decoders) {
+      const [value, next] = decode(replies, index)
+      figures[name] = value
+      index = next
+    }
+    return Object.freeze({
+      version: replies[1] === null ? 0 : Number(replies[1]),
+      generation,
+      figures: Object.freeze(figures) as Figures<A>,
+    })
+  }
+
+  private plan(
+    multi: ReturnType<Redis['multi']>,
+    keys: ViewKeys,
+    name: string,
+    aggregate: Aggregate<unknown, unknown>,
+    params: ReadParams | undefined,
+  ): Decoder {
+    const grouped = aggregate.kind === 'count' || aggregate.kind === 'sum'
+    const hasGroups = aggregate.dimensions.length > 0
+    const queue = (key: string) => {
+      if (grouped) multi.hgetall(key)
+      else if (aggregate.kind === 'top') multi.zrevrange(key, 0, aggregate.size - 1, 'WITHSCORES')
+      else multi.pfcount(key)
+    }
+    const decodeOne = (reply: unknown): unknown => {
+      if (grouped) {
+        const numbers = toNumbers(reply as Record<string, string>)
+        return hasGroups ? numbers : (numbers._ ?? 0)
+      }
+      if (aggregate.kind === 'top') {
+        const flat = reply as string[]
+        const ranked: Ranked[] = []
+        for (let i = 0; i < flat.length; i += 2)
+          ranked.push({ member: flat[i] as string, score: Number(flat[i + 1]) })
+        return ranked
+      }
+      return Number(reply)
+    }
+    const bucket = aggregate.bucket
+    if (!bucket) {
+      queue(keys.aggregate(name))
+      return (replies, index) => [decodeOne(replies[index]), index + 1]
+    }
+    const labels = bucketLabels(bucket.unit, aggregate.readBuckets, params)
+    for (const label of labels) queue(keys.aggregate(name, label))
+    return (replies, index) => {
+      const result: Record<string, unknown> = {}
+      labels.forEach((label, i) => {
+        const reply = replies[index + i]
+        const empty = grouped
+          ? Object.keys(reply as object).length === 0
+          : aggregate.kind === 'top'
+            ? (reply as unknown[]).length === 0
+            : Number(reply) === 0
+        if (!empty) result[label] = decodeOne(reply)
+      })
+      return [result, index + labels.length]
+    }
+  }
+}
+
+function bucketLabels(
+  unit: 'hour' | 'day' | 'month',
+  readBuckets: number,
+  params: ReadParams | undefined,
+): string[] {
+  const to = bucketStart(unit, params?.to === undefined ? Date.now() : ms(params.to))
+  let from: number
+  if (params?.from !== undefined) {
+    from = bucketStart(unit, ms(params.from))
+  } else {
+    from = to
+    for (let i = 1; i < readBuckets; i++) {
+      const d = new Date(from)
+      from =
+        unit === 'month'
+          ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - 1, 1)
+          : from - (unit === 'hour' ? 3_600_000 : 86_400_000)
+    }
+  }
+  const labels: string[] = []
+  for (let at = from; at <= to; at = nextBucket(unit, at)) {
+    labels.push(bucketLabel(unit, at))
+    if (labels.length > MAX_BUCKETS) {
+      throw new MetricsStreamError('E_STREAM_INVALID_READ', `A read covers at most ${MAX_BUCKETS} buckets`)
+    }
+  }
+  return labels
+}
+
+/** Create a {@link Dashboard} reading (and optionally caching and pushing) a view's figures. */
+export function createDashboard<A extends Aggregates<any>>(options: DashboardOptions<A>): Dashboard<A> {
+  return new Dashboard(options)
+}
