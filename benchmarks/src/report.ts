@@ -2,21 +2,58 @@
  * Benchmark results as JSON and as a markdown table, stamped with the date, Node version, CPU and
  * commit, under `benchmarks/results/`. Every scenario reports ratios against a baseline measured
  * in the same process run, since absolute figures on a shared 2-core VM are noisy.
+ *
+ * `--quick` (CI smoke mode) shortens every task and writes to a temporary folder instead, so a
+ * quick run never overwrites the committed results.
  */
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { cpus } from 'node:os'
+import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Bench } from 'tinybench'
+import type { Bench, BenchOptions } from 'tinybench'
+
+/** How a row was obtained. */
+export type RowStatus = 'ok' | 'error' | 'missing' | 'unsupported'
 
 /** One row of a scenario's result table. */
 export interface ResultRow {
   name: string
+  /** `NaN` unless `status` is `ok`. */
   p50Us: number
   p99Us: number
+  /** Calls per second: measured iterations / total measured time. */
   opsPerSec: number
   /** p50 of this row divided by p50 of the scenario's baseline row. */
   ratioToBaseline: number
+  /** Measured iterations (samples). */
+  samples?: number | undefined
+  /** `ok` when absent. */
+  status?: RowStatus | undefined
+  /** Why the row has no figures (`error`, `missing`, `unsupported`). */
+  error?: string | undefined
+  /** Redis commands per call, counted by a proxy in an untimed pass. */
+  commandsPerCall?: number | undefined
+  /** Redis round trips per call, counted by a proxy in an untimed pass. */
+  roundTripsPerCall?: number | undefined
+  note?: string | undefined
+}
+
+/** A goal of the issue, checked against this run's ratios (reported, never asserted). */
+export interface Goal {
+  goal: string
+  /** e.g. `1.42x` or `1 round trip`. */
+  measured: string
+  target: string
+  /** `undefined`: could not be computed in this run (a contender missing or errored). */
+  met: boolean | undefined
+}
+
+/** Extra content of a scenario's report. */
+export interface ResultExtras {
+  /** What the scenario measures, one paragraph. */
+  description?: string | undefined
+  goals?: Goal[] | undefined
+  notes?: string[] | undefined
 }
 
 /** Where and when a result was measured. */
@@ -25,68 +62,217 @@ export interface Stamp {
   node: string
   cpu: string
   commit: string
+  /** `quick` (CI smoke, short tasks) or `full`. */
+  mode: 'quick' | 'full'
+}
+
+/** Options of this run, set once by `run.ts` from the command line. */
+export interface RunConfig {
+  quick: boolean
+  resultsDir: string
+}
+
+const config: RunConfig = {
+  quick: false,
+  resultsDir: join(import.meta.dirname, '..', 'results'),
+}
+
+/** Switch to quick mode: short tasks, results in a temporary folder. */
+export function configureRun(options: { quick: boolean }): RunConfig {
+  config.quick = options.quick
+  if (options.quick) config.resultsDir = join(tmpdir(), 'ayala-bench-quick')
+  return config
+}
+
+/** The run's configuration. */
+export function runConfig(): Readonly<RunConfig> {
+  return config
+}
+
+/**
+ * tinybench time budgets: 1.5 s (+0.3 s warm-up) per task in a full run, 100 ms (+30 ms) in quick
+ * mode. Sequential (no concurrency): each iteration awaits the previous one.
+ */
+export function benchOptions(): BenchOptions {
+  return config.quick
+    ? { time: 100, warmupTime: 30, throws: false }
+    : { time: 1_500, warmupTime: 300, throws: false }
 }
 
 export function stamp(): Stamp {
   let commit = 'unknown'
   try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
-  } catch {
-    commit = 'unknown (not a git checkout)'
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim()
+  } catch (error) {
+    commit = `unknown (${(error as Error).message.split('\n')[0]})`
   }
   return {
     date: new Date().toISOString(),
     node: process.version,
-    cpu: `${cpus()[0]?.model ?? 'unknown'} x${cpus().length}`,
+    cpu: `${cpus()[0]?.model?.trim() ?? 'unknown'} x${cpus().length}`,
     commit,
+    mode: config.quick ? 'quick' : 'full',
   }
 }
 
-/** Rows of a finished tinybench run, with ratios against the task named `baseline`. */
-export function rows(bench: Bench, baseline: string): ResultRow[] {
-  const base = bench.tasks.find((task) => task.name === baseline)
-  const baseP50 = base?.result && 'latency' in base.result ? base.result.latency.p50 : undefined
-  return bench.tasks.map((task) => {
-    const result = task.result
-    if (!result || !('latency' in result)) throw new Error(`Task ${task.name} did not complete`)
-    const p50 = result.latency.p50 ?? Number.NaN
-    return {
-      name: task.name,
-      p50Us: p50 * 1_000,
-      p99Us: (result.latency.p99 ?? Number.NaN) * 1_000,
-      opsPerSec: result.throughput.mean,
-      ratioToBaseline: baseP50 ? p50 / baseP50 : Number.NaN,
-    }
-  })
+/** A row without figures: the contender failed, is missing, or lacks the feature. */
+export function emptyRow(name: string, status: Exclude<RowStatus, 'ok'>, error: string): ResultRow {
+  return {
+    name,
+    p50Us: Number.NaN,
+    p99Us: Number.NaN,
+    opsPerSec: Number.NaN,
+    ratioToBaseline: Number.NaN,
+    status,
+    error,
+  }
 }
 
-function markdown(title: string, meta: Stamp, data: ResultRow[], baseline: string): string {
+/**
+ * Rows of a finished tinybench run, with ratios against the task named `baseline`. A task that
+ * threw becomes an `error` row instead of failing the run.
+ */
+export function rows(bench: Bench, baseline: string): ResultRow[] {
+  const out = bench.tasks.map((task): ResultRow => {
+    const result = task.result
+    if (result.state === 'errored') return emptyRow(task.name, 'error', result.error.message)
+    if (!('latency' in result)) return emptyRow(task.name, 'error', `task ended as ${result.state}`)
+    return {
+      name: task.name,
+      p50Us: (result.latency.p50 ?? Number.NaN) * 1_000,
+      p99Us: (result.latency.p99 ?? Number.NaN) * 1_000,
+      opsPerSec: result.period > 0 ? 1_000 / result.period : Number.NaN,
+      ratioToBaseline: Number.NaN,
+      samples: result.latency.samplesCount,
+      status: 'ok',
+    }
+  })
+  return withRatios(out, baseline)
+}
+
+/** Fill `ratioToBaseline` of every row from the row named `baseline`. */
+export function withRatios(data: ResultRow[], baseline: string): ResultRow[] {
+  const base = data.find((row) => row.name === baseline)
+  const baseP50 = base && (base.status ?? 'ok') === 'ok' ? base.p50Us : Number.NaN
+  for (const row of data) row.ratioToBaseline = row.p50Us / baseP50
+  return data
+}
+
+/** p50 of row `a` divided by p50 of row `b`; `NaN` if either has no figures. */
+export function p50Ratio(data: readonly ResultRow[], a: string, b: string): number {
+  const ra = data.find((row) => row.name === a)
+  const rb = data.find((row) => row.name === b)
+  return ra && rb ? ra.p50Us / rb.p50Us : Number.NaN
+}
+
+/** A ratio goal: `measured <= target` (or `>=` with `atLeast`). */
+export function ratioGoal(goal: string, measured: number, target: number, atLeast = false): Goal {
+  const ok = Number.isFinite(measured)
+  return {
+    goal,
+    measured: ok ? `${measured.toFixed(2)}x` : 'n/a',
+    target: `${atLeast ? '>=' : '<='} ${target}x`,
+    met: ok ? (atLeast ? measured >= target : measured <= target) : undefined,
+  }
+}
+
+function num(value: number | undefined, digits: number): string {
+  return value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(digits)
+}
+
+function cell(row: ResultRow): string {
+  const parts: string[] = []
+  if (row.status && row.status !== 'ok') parts.push(`**${row.status}**: ${row.error ?? ''}`)
+  if (row.note) parts.push(row.note)
+  return parts.join('; ').replaceAll('|', '\\|').replaceAll('\n', ' ')
+}
+
+/** The markdown of one scenario result. */
+export function markdown(
+  title: string,
+  meta: Stamp,
+  data: readonly ResultRow[],
+  baseline: string,
+  extras: ResultExtras = {},
+): string {
+  const traffic = data.some((row) => row.commandsPerCall !== undefined)
+  const header = traffic
+    ? `| contender | p50 (us) | p99 (us) | ops/s | p50 / baseline | Redis cmds/call | round trips/call | notes |`
+    : `| contender | p50 (us) | p99 (us) | ops/s | p50 / baseline | notes |`
   const lines = [
     `## ${title}`,
     '',
-    `${meta.date} · Node ${meta.node} · ${meta.cpu} · commit ${meta.commit}`,
+    `${meta.date} · Node ${meta.node} · ${meta.cpu} · commit ${meta.commit}${meta.mode === 'quick' ? ' · QUICK MODE (smoke run, figures not comparable)' : ''}`,
     '',
-    `| contender | p50 (us) | p99 (us) | ops/s | p50 / ${baseline} |`,
-    '|---|---:|---:|---:|---:|',
-    ...data.map(
-      (row) =>
-        `| ${row.name} | ${row.p50Us.toFixed(2)} | ${row.p99Us.toFixed(2)} | ${Math.round(row.opsPerSec).toLocaleString('en')} | ${row.ratioToBaseline.toFixed(2)}x |`,
-    ),
+    ...(extras.description ? [extras.description, ''] : []),
+    `Baseline: ${baseline}.`,
+    '',
+    header,
+    traffic ? '|---|---:|---:|---:|---:|---:|---:|---|' : '|---|---:|---:|---:|---:|---|',
+    ...data.map((row) => {
+      const figures = [
+        row.name,
+        num(row.p50Us, 2),
+        num(row.p99Us, 2),
+        Number.isFinite(row.opsPerSec) ? Math.round(row.opsPerSec).toLocaleString('en') : '-',
+        Number.isFinite(row.ratioToBaseline) ? `${row.ratioToBaseline.toFixed(2)}x` : '-',
+      ]
+      if (traffic) figures.push(num(row.commandsPerCall, 1), num(row.roundTripsPerCall, 1))
+      figures.push(cell(row))
+      return `| ${figures.join(' | ')} |`
+    }),
     '',
   ]
+  if (extras.goals?.length) {
+    lines.push('| goal | measured | target | met |', '|---|---:|---:|---|')
+    for (const goal of extras.goals) {
+      const met = goal.met === undefined ? 'n/a' : goal.met ? 'yes' : '**no**'
+      lines.push(`| ${goal.goal} | ${goal.measured} | ${goal.target} | ${met} |`)
+    }
+    lines.push('')
+  }
+  for (const note of extras.notes ?? []) lines.push(`- ${note}`)
+  if (extras.notes?.length) lines.push('')
   return lines.join('\n')
 }
 
-/** Write `results/<scenario>.json` and `results/<scenario>.md`, and print the table. */
-export function writeResult(scenario: string, title: string, data: ResultRow[], baseline: string): void {
+/** Everything written for one scenario. */
+export interface ScenarioResult extends Stamp {
+  scenario: string
+  title: string
+  baseline: string
+  rows: ResultRow[]
+  goals: Goal[]
+  notes: string[]
+  description?: string | undefined
+}
+
+/** Write `<results>/<scenario>.json` and `.md`, and print the table. */
+export function writeResult(
+  scenario: string,
+  title: string,
+  data: ResultRow[],
+  baseline: string,
+  extras: ResultExtras = {},
+): ScenarioResult {
   const meta = stamp()
-  const dir = join(import.meta.dirname, '..', 'results')
-  mkdirSync(dir, { recursive: true })
-  writeFileSync(
-    join(dir, `${scenario}.json`),
-    `${JSON.stringify({ ...meta, scenario, baseline, rows: data }, null, 2)}\n`,
-  )
-  const table = markdown(title, meta, data, baseline)
-  writeFileSync(join(dir, `${scenario}.md`), table)
+  mkdirSync(config.resultsDir, { recursive: true })
+  const result: ScenarioResult = {
+    ...meta,
+    scenario,
+    title,
+    baseline,
+    rows: data,
+    goals: extras.goals ?? [],
+    notes: extras.notes ?? [],
+    description: extras.description,
+  }
+  writeFileSync(join(config.resultsDir, `${scenario}.json`), `${JSON.stringify(result, null, 2)}\n`)
+  const table = markdown(title, meta, data, baseline, extras)
+  writeFileSync(join(config.resultsDir, `${scenario}.md`), table)
   console.log(table)
+  return result
 }

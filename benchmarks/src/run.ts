@@ -1,18 +1,75 @@
 /**
  * Runs every scenario in `src/scenarios/` (or those named on the command line) one after another
- * in this process: `pnpm bench [scenario...]`.
+ * in this process: `pnpm bench [--quick] [scenario...]`.
+ *
+ * `--quick`: a smoke run for CI (100 ms per task, results in a temporary folder, no summary or
+ * chart written). It fails only if a scenario itself crashes or our cache errors; a peer's
+ * failure is a row of the report, and no timing is ever asserted.
  */
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { AYALA } from './cache/contenders.js'
+import { configureRun, type ScenarioResult } from './report.js'
+import { writeSummary } from './summary.js'
+
+/** Scenarios in reading order; any other file in `scenarios/` runs after these. */
+const ORDER = [
+  'codec',
+  'cache-l1-hit',
+  'cache-tagged-l1-hit',
+  'cache-l2-hit',
+  'cache-get-many',
+  'cache-miss-set',
+]
+
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const wanted = args.filter((arg) => !arg.startsWith('--'))
+const config = configureRun({ quick })
 
 const dir = join(import.meta.dirname, 'scenarios')
-const wanted = process.argv.slice(2)
-const scenarios = readdirSync(dir)
+const found = readdirSync(dir)
   .filter((file) => file.endsWith('.ts'))
   .map((file) => file.slice(0, -3))
+const rank = (name: string) => (ORDER.includes(name) ? ORDER.indexOf(name) : ORDER.length)
+const scenarios = found
   .filter((name) => wanted.length === 0 || wanted.includes(name))
-
-for (const name of scenarios) {
-  const scenario = (await import(join(dir, `${name}.ts`))) as { run: () => Promise<void> }
-  await scenario.run()
+  .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
+const unknown = wanted.filter((name) => !found.includes(name))
+if (unknown.length > 0) {
+  console.error(`Unknown scenario(s): ${unknown.join(', ')}. Known: ${found.join(', ')}`)
+  process.exit(2)
 }
+
+const started = Date.now()
+const results: ScenarioResult[] = []
+const ourErrors: string[] = []
+for (const name of scenarios) {
+  const scenario = (await import(join(dir, `${name}.ts`))) as {
+    run: () => Promise<ScenarioResult | undefined>
+  }
+  const result = await scenario.run()
+  if (result) {
+    results.push(result)
+    for (const row of result.rows) {
+      if (row.name.startsWith(AYALA) && row.status === 'error')
+        ourErrors.push(`${name} / ${row.name}: ${row.error}`)
+    }
+  }
+}
+
+if (!quick && wanted.length === 0) writeSummary(results)
+console.log(
+  `\n[bench] ${scenarios.length} scenario(s) in ${((Date.now() - started) / 1000).toFixed(1)} s${quick ? ' (quick mode)' : ''}; results in ${config.resultsDir}`,
+)
+if (ourErrors.length > 0) {
+  console.error(`[bench] ${AYALA} failed in:\n  ${ourErrors.join('\n  ')}`)
+  process.exitCode = 1
+}
+
+// Every scenario closes its clients; if something still holds the event loop, say what and leave.
+const watchdog = setTimeout(() => {
+  console.error(`[bench] still open after the run: ${process.getActiveResourcesInfo().join(', ')}`)
+  process.exit(process.exitCode ?? 0)
+}, 5_000)
+watchdog.unref()

@@ -5,9 +5,9 @@
  */
 import { msgpackCodec } from '@ayala/cache'
 import { Bench } from 'tinybench'
-import { rows, writeResult } from '../report.js'
+import { benchOptions, rows, type ScenarioResult, writeResult } from '../report.js'
 
-export async function run(): Promise<void> {
+export async function run(): Promise<ScenarioResult> {
   const invoice = {
     id: 42,
     number: 'FAC-2026-000042',
@@ -24,7 +24,7 @@ export async function run(): Promise<void> {
     totalCents: 89_955,
   }
   const codec = msgpackCodec()
-  const bench = new Bench({ time: 1_000, warmupTime: 200 })
+  const bench = new Bench(benchOptions())
   bench
     .add('JSON stringify + parse', () => {
       JSON.parse(JSON.stringify(invoice))
@@ -33,7 +33,7 @@ export async function run(): Promise<void> {
       codec.decode(codec.encode(invoice))
     })
   await bench.run()
-  writeResult(
+  return writeResult(
     'codec',
     'Codec: encode + decode one invoice',
     rows(bench, 'JSON stringify + parse'),
