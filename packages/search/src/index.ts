@@ -1,5 +1,10 @@
+export type { BulkOptions, BulkProgress, BulkReport } from './bulk/bulk-indexer.js'
+export { bulkIndex, DEFAULT_BULK_OPTIONS } from './bulk/bulk-indexer.js'
+export type { KeysetReaderOptions, SqlQuery } from './bulk/keyset-reader.js'
+export { keysetReader } from './bulk/keyset-reader.js'
 export type { Duration } from './duration.js'
 export type {
+  BulkStats,
   EngineAdapter,
   EngineKind,
   HealthReport,

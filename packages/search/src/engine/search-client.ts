@@ -20,6 +20,7 @@ import {
   Transport,
   type TransportOptions,
 } from '@elastic/elasticsearch'
+import { type BulkOptions, type BulkReport, bulkIndex } from '../bulk/bulk-indexer.js'
 import { type Duration, toEngineTime, toMs } from '../duration.js'
 import { engineError, SearchError } from '../errors.js'
 import { queryFingerprint } from '../observability/fingerprint.js'
@@ -85,6 +86,22 @@ export interface SlowQueryEvent {
   fingerprint: string
   /** The request body (with values), for debugging; do not log it blindly. */
   body: unknown
+}
+
+/** Cumulative bulk figures of a client (see {@link SearchClient.bulkStats}). */
+export interface BulkStats {
+  /** Bulk loads run. */
+  loads: number
+  /** Documents accepted. */
+  indexed: number
+  /** Documents rejected. */
+  failed: number
+  /** Retries (requests and items). */
+  retries: number
+  /** Bulk requests sent. */
+  requests: number
+  /** NDJSON bytes sent. */
+  bytes: number
 }
 
 /** Result of {@link SearchClient.health}. */
@@ -221,6 +238,7 @@ export class SearchClient extends EventEmitter<{ 'slow-query': [SlowQueryEvent] 
   /** Resolved options. */
   readonly options: ResolvedSearchClientOptions
   readonly #latency = new LatencyHistogram()
+  readonly #bulk: BulkStats = { loads: 0, indexed: 0, failed: 0, retries: 0, requests: 0, bytes: 0 }
   #connection: Promise<Connection> | undefined
 
   constructor(options: SearchClientOptions) {
@@ -524,6 +542,40 @@ export class SearchClient extends EventEmitter<{ 'slow-query': [SlowQueryEvent] 
     return entries.flatMap((entry) =>
       entry.options.map((option) => ({ text: option.text, id: option._id ?? '' })),
     )
+  }
+
+  /**
+   * Bulk-index an async iterable of documents into the definition's index (or `options.index`),
+   * ids from the definition's id field. See {@link bulkIndex} for the mechanism.
+   */
+  async bulk<F extends FieldMap, C = unknown>(
+    definition: IndexDefinition<F>,
+    source: AsyncIterable<DocOf<F>> | Iterable<DocOf<F>>,
+    options: Partial<BulkOptions<DocOf<F>, C>> = {},
+  ): Promise<BulkReport<C>> {
+    const { client } = await this.#connect()
+    const index = options.index ?? definition.name
+    let report: BulkReport<C> | undefined
+    try {
+      report = await bulkIndex(client, source, { ...options, index, idOf: options.idOf ?? definition.idOf })
+      return report
+    } catch (error) {
+      throw engineError(error, index)
+    } finally {
+      this.#bulk.loads++
+      if (report) {
+        this.#bulk.indexed += report.indexed
+        this.#bulk.failed += report.failed
+        this.#bulk.retries += report.retries
+        this.#bulk.requests += report.requests
+        this.#bulk.bytes += report.bytes
+      }
+    }
+  }
+
+  /** Cumulative bulk figures since the client was created. */
+  bulkStats(): Readonly<BulkStats> {
+    return { ...this.#bulk }
   }
 
   /** Cluster health plus search latency figures; never throws. */

@@ -1,0 +1,425 @@
+/**
+ * Bulk indexing from any async iterable.
+ *
+ * Mechanism:
+ * - Batching is adaptive. The first request carries `initialBatchSize` documents; after each
+ *   successful request the throughput of that request (docs/s) is compared with the best seen:
+ *   while it rises by more than 5 % the batch size doubles (up to `maxBatchSize` documents and
+ *   `maxBatchBytes` bytes), and a 429 halves it. This is the "start near 100 and double until
+ *   throughput stops rising" rule, applied continuously.
+ * - Concurrency with backpressure: at most `concurrency` requests are in flight; the source is only
+ *   read while a slot is free, so a fast database reader never runs ahead of the engine by more
+ *   than one batch.
+ * - Retries: a whole-request 429, a 502-504 or a transport error (connection refused/reset,
+ *   timeout) retries the batch; per-item 429s retry only those items. Waits are exponential with
+ *   full jitter (`random(0, min(maxBackoff, initialBackoff * 2^attempt))`). When retries run out
+ *   the documents are reported as failures; other item errors (mapping conflicts...) are reported
+ *   at once. Every document ends either indexed or in `failures` with the engine's reason.
+ * - Checkpoints: batches complete out of order, so the checkpoint saved is the last document of
+ *   the longest contiguous prefix of completed batches. Resuming from it re-sends at most the
+ *   batches that were in flight, which index idempotently (same `_id`).
+ * - Fast ingest: `refresh_interval: -1` and zero replicas during the load, the previous values
+ *   restored (and the index refreshed) afterwards, also when the load fails.
+ */
+import type { Client, estypes } from '@elastic/elasticsearch'
+import { type Duration, toMs } from '../duration.js'
+import { type BulkFailure, BulkIndexError, engineError, SearchError } from '../errors.js'
+
+/** Progress of a bulk load, passed to `onProgress` after each request. */
+export interface BulkProgress {
+  /** Documents read from the source so far. */
+  read: number
+  /** Documents the engine accepted. */
+  indexed: number
+  /** Documents rejected for good. */
+  failed: number
+  /** Request or item retries so far. */
+  retries: number
+  /** Requests completed. */
+  requests: number
+  /** Current batch size (documents). */
+  batchSize: number
+  /** Elapsed time in ms. */
+  elapsedMs: number
+  /** Accepted documents per second since start. */
+  docsPerSec: number
+}
+
+/** Final report of a bulk load. */
+export interface BulkReport<C = unknown> extends BulkProgress {
+  /** Every rejected document with its reason. */
+  failures: BulkFailure[]
+  /** Bytes of NDJSON sent (retries included). */
+  bytes: number
+  /** Last checkpoint saved (undefined when none was configured or nothing completed). */
+  checkpoint: C | undefined
+}
+
+/** Options of a bulk load. */
+export interface BulkOptions<D, C = unknown> {
+  /** Target index or write alias. */
+  index: string
+  /** Document id. */
+  idOf: (doc: D) => string
+  /** `index` overwrites, `create` fails on existing ids. @default 'index' */
+  action?: 'index' | 'create' | undefined
+  /** External version of a document (`version_type: external`): an older version never overwrites a newer one. */
+  versionOf?: ((doc: D) => number) | undefined
+  /** Documents in the first request. @default 100 */
+  initialBatchSize?: number | undefined
+  /** Most documents in one request. @default 5000 */
+  maxBatchSize?: number | undefined
+  /** Most NDJSON bytes in one request. @default 10485760 (10 MiB) */
+  maxBatchBytes?: number | undefined
+  /** Requests in flight at once. @default 2 */
+  concurrency?: number | undefined
+  /** Retries of one batch or item (429, 502-504, transport errors). @default 5 */
+  retries?: number | undefined
+  /** First backoff ceiling (ms or `'100ms'`). @default '100ms' */
+  initialBackoff?: Duration | undefined
+  /** Largest backoff ceiling (ms or `'10s'`). @default '10s' */
+  maxBackoff?: Duration | undefined
+  /** Switch the index to `refresh_interval: -1`, 0 replicas during the load and restore after. @default false */
+  fastIngest?: boolean | undefined
+  /** Refresh the index at the end. @default true */
+  refresh?: boolean | undefined
+  /** Throw a {@link BulkIndexError} at the end when documents were rejected. @default false */
+  throwOnFailure?: boolean | undefined
+  /** Called after each request. */
+  onProgress?: ((progress: BulkProgress) => void) | undefined
+  /** Position of a document in the source, saved as checkpoint (e.g. its keyset key). */
+  checkpointOf?: ((doc: D) => C) | undefined
+  /** Persist a checkpoint; awaited in order. */
+  saveCheckpoint?: ((checkpoint: C) => Promise<void> | void) | undefined
+}
+
+/** Defaults of {@link BulkOptions}. */
+export const DEFAULT_BULK_OPTIONS = Object.freeze({
+  action: 'index' as 'index' | 'create',
+  initialBatchSize: 100,
+  maxBatchSize: 5_000,
+  maxBatchBytes: 10 * 1024 * 1024,
+  concurrency: 2,
+  retries: 5,
+  initialBackoff: '100ms' as Duration,
+  maxBackoff: '10s' as Duration,
+  fastIngest: false,
+  refresh: true,
+  throwOnFailure: false,
+})
+
+interface Resolved {
+  action: 'index' | 'create'
+  initialBatchSize: number
+  maxBatchSize: number
+  maxBatchBytes: number
+  concurrency: number
+  retries: number
+  initialBackoffMs: number
+  maxBackoffMs: number
+  fastIngest: boolean
+  refresh: boolean
+  throwOnFailure: boolean
+}
+
+function positiveInt(name: string, value: number, min = 1): number {
+  if (!Number.isInteger(value) || value < min) {
+    throw new SearchError(
+      'E_SEARCH_INVALID_OPTION',
+      `${name} must be an integer >= ${min}, got ${String(value)}`,
+    )
+  }
+  return value
+}
+
+function resolve<D, C>(options: BulkOptions<D, C>): Readonly<Resolved> {
+  if (typeof options.index !== 'string' || options.index.length === 0) {
+    throw new SearchError('E_SEARCH_INVALID_OPTION', 'index is required')
+  }
+  if (typeof options.idOf !== 'function') throw new SearchError('E_SEARCH_INVALID_OPTION', 'idOf is required')
+  const d = DEFAULT_BULK_OPTIONS
+  const action = options.action ?? d.action
+  if (action !== 'index' && action !== 'create') {
+    throw new SearchError('E_SEARCH_INVALID_OPTION', `action must be 'index' or 'create'`)
+  }
+  const resolved: Resolved = {
+    action,
+    initialBatchSize: positiveInt('initialBatchSize', options.initialBatchSize ?? d.initialBatchSize),
+    maxBatchSize: positiveInt('maxBatchSize', options.maxBatchSize ?? d.maxBatchSize),
+    maxBatchBytes: positiveInt('maxBatchBytes', options.maxBatchBytes ?? d.maxBatchBytes),
+    concurrency: positiveInt('concurrency', options.concurrency ?? d.concurrency),
+    retries: positiveInt('retries', options.retries ?? d.retries, 0),
+    initialBackoffMs: toMs(options.initialBackoff ?? d.initialBackoff, 'initialBackoff'),
+    maxBackoffMs: toMs(options.maxBackoff ?? d.maxBackoff, 'maxBackoff'),
+    fastIngest: options.fastIngest ?? d.fastIngest,
+    refresh: options.refresh ?? d.refresh,
+    throwOnFailure: options.throwOnFailure ?? d.throwOnFailure,
+  }
+  if (resolved.initialBatchSize > resolved.maxBatchSize) {
+    throw new SearchError('E_SEARCH_INVALID_OPTION', 'initialBatchSize must not exceed maxBatchSize')
+  }
+  return Object.freeze(resolved)
+}
+
+interface Item {
+  id: string
+  lines: string
+}
+
+interface BulkItemResult {
+  status?: number
+  _id?: string | null
+  error?: { type?: string; reason?: string | null }
+}
+
+const RETRY_STATUS = new Set([429, 502, 503, 504])
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolveSleep) => setTimeout(resolveSleep, ms))
+}
+
+/**
+ * Index every document of `source` into `options.index`. Returns a report with every rejected
+ * document; with `throwOnFailure` throws a {@link BulkIndexError} instead when any was rejected.
+ */
+export async function bulkIndex<D, C = unknown>(
+  client: Client,
+  source: AsyncIterable<D> | Iterable<D>,
+  options: BulkOptions<D, C>,
+): Promise<BulkReport<C>> {
+  const o = resolve(options)
+  const started = performance.now()
+  const failures: BulkFailure[] = []
+  const state = { read: 0, indexed: 0, retries: 0, requests: 0, bytes: 0 }
+  let batchSize = o.initialBatchSize
+  let bestRate = 0
+  let checkpoint: C | undefined
+
+  const progress = (): BulkProgress => {
+    const elapsedMs = performance.now() - started
+    return {
+      read: state.read,
+      indexed: state.indexed,
+      failed: failures.length,
+      retries: state.retries,
+      requests: state.requests,
+      batchSize,
+      elapsedMs,
+      docsPerSec: elapsedMs > 0 ? (state.indexed * 1_000) / elapsedMs : 0,
+    }
+  }
+
+  const backoff = (attempt: number) =>
+    sleep(Math.random() * Math.min(o.maxBackoffMs, o.initialBackoffMs * 2 ** attempt))
+
+  /** Send items until each is indexed or failed; returns when done. */
+  const send = async (items: Item[]): Promise<void> => {
+    let pending = items
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const body = pending.map((item) => item.lines).join('')
+      state.bytes += Buffer.byteLength(body)
+      const t0 = performance.now()
+      let response: { errors?: boolean; items?: Array<Record<string, BulkItemResult>> }
+      try {
+        response = (await client.transport.request(
+          {
+            method: 'POST',
+            path: '/_bulk',
+            bulkBody: body,
+            querystring: { filter_path: 'errors,items.*.status,items.*._id,items.*.error' },
+          },
+          { maxRetries: 0 },
+        )) as typeof response
+      } catch (error) {
+        const wrapped = engineError(error, options.index)
+        if (wrapped.status === 429) batchSize = Math.max(1, Math.floor(batchSize / 2))
+        if (wrapped.retriable && attempt < o.retries) {
+          state.retries++
+          await backoff(attempt)
+          continue
+        }
+        for (const item of pending) {
+          failures.push({
+            id: item.id,
+            status: wrapped.status ?? 0,
+            type: wrapped.retriable ? 'retries_exhausted' : 'request_failed',
+            reason: wrapped.message,
+          })
+        }
+        return
+      }
+      state.requests++
+      const results = response.items ?? []
+      const retry: Item[] = []
+      let accepted = 0
+      pending.forEach((item, i) => {
+        const result = results[i] ? Object.values(results[i] as Record<string, BulkItemResult>)[0] : undefined
+        const status = result?.status ?? 0
+        if (result && status < 300 && !result.error) {
+          accepted++
+        } else if (RETRY_STATUS.has(status) && attempt < o.retries) {
+          retry.push(item)
+        } else if (status === 409 && options.versionOf) {
+          // External versioning: the engine already holds a newer (or equal) version. Not a failure.
+          accepted++
+        } else {
+          failures.push({
+            id: item.id,
+            status,
+            type: result?.error?.type ?? (result ? 'unknown' : 'missing_item'),
+            reason:
+              result?.error?.reason ??
+              (result ? `status ${status}` : 'the engine returned no result for this item'),
+          })
+        }
+      })
+      state.indexed += accepted
+      const seconds = (performance.now() - t0) / 1_000
+      const rate = seconds > 0 ? pending.length / seconds : 0
+      if (retry.length > 0) {
+        batchSize = Math.max(1, Math.floor(batchSize / 2))
+        state.retries += retry.length
+        await backoff(attempt)
+      } else if (rate > bestRate * 1.05) {
+        bestRate = rate
+        batchSize = Math.min(o.maxBatchSize, batchSize * 2)
+      }
+      pending = retry
+    }
+  }
+
+  const fastIngest = o.fastIngest ? await enterFastIngest(client, options.index) : undefined
+  try {
+    const inFlight = new Set<Promise<void>>()
+    let firstError: unknown
+    // Checkpoint bookkeeping: batches complete out of order; save only the contiguous prefix.
+    let nextSeq = 0
+    let savedSeq = -1
+    const done = new Map<number, C | undefined>()
+    let saving: Promise<void> = Promise.resolve()
+    const complete = (seq: number, position: C | undefined) => {
+      done.set(seq, position)
+      let advanced = false
+      let latest: C | undefined
+      while (done.has(savedSeq + 1)) {
+        savedSeq++
+        latest = done.get(savedSeq)
+        done.delete(savedSeq)
+        advanced = true
+      }
+      if (advanced && latest !== undefined && options.saveCheckpoint) {
+        const value = latest
+        const save = options.saveCheckpoint
+        saving = saving.then(async () => {
+          await save(value)
+          checkpoint = value
+        })
+      } else if (advanced && latest !== undefined) checkpoint = latest
+    }
+    const launch = (batch: Item[], position: C | undefined) => {
+      const seq = nextSeq++
+      const task = send(batch)
+        .then(() => {
+          complete(seq, position)
+          options.onProgress?.(progress())
+        })
+        .catch((error: unknown) => {
+          firstError ??= error
+        })
+        .finally(() => inFlight.delete(task))
+      inFlight.add(task)
+    }
+
+    let batch: Item[] = []
+    let batchBytes = 0
+    let lastDoc: D | undefined
+    const flush = async () => {
+      if (batch.length === 0) return
+      const position =
+        lastDoc !== undefined && options.checkpointOf ? options.checkpointOf(lastDoc) : undefined
+      launch(batch, position)
+      batch = []
+      batchBytes = 0
+      // Backpressure: do not read further while every slot is busy.
+      while (inFlight.size >= o.concurrency) await Promise.race(inFlight)
+    }
+
+    try {
+      for await (const doc of source as AsyncIterable<D>) {
+        if (firstError) break
+        state.read++
+        let id: string
+        let lines: string
+        try {
+          id = options.idOf(doc)
+          const meta: Record<string, unknown> = { _index: options.index, _id: id }
+          if (options.versionOf) {
+            meta.version = options.versionOf(doc)
+            meta.version_type = 'external'
+          }
+          lines = `${JSON.stringify({ [o.action]: meta })}\n${JSON.stringify(doc)}\n`
+        } catch (error) {
+          failures.push({
+            id: String((doc as { id?: unknown })?.id ?? `#${state.read}`),
+            status: 0,
+            type: 'serialization_failed',
+            reason: error instanceof Error ? error.message : String(error),
+          })
+          continue
+        }
+        const size = Buffer.byteLength(lines)
+        if (batch.length > 0 && (batch.length >= batchSize || batchBytes + size > o.maxBatchBytes))
+          await flush()
+        batch.push({ id, lines })
+        batchBytes += size
+        lastDoc = doc
+      }
+      await flush()
+    } finally {
+      // Also when the source throws: let in-flight batches finish so the checkpoint is exact.
+      await Promise.allSettled(inFlight)
+      await saving
+    }
+    if (firstError) throw firstError
+    if (o.refresh && !fastIngest) await client.indices.refresh({ index: options.index })
+  } finally {
+    if (fastIngest) await fastIngest.restore()
+  }
+  const report: BulkReport<C> = { ...progress(), failures, bytes: state.bytes, checkpoint }
+  if (o.throwOnFailure && failures.length > 0) throw new BulkIndexError(failures, { index: options.index })
+  return report
+}
+
+interface FastIngest {
+  restore(): Promise<void>
+}
+
+async function enterFastIngest(client: Client, index: string): Promise<FastIngest> {
+  const current = await client.indices.getSettings({ index, flat_settings: true })
+  // The target may be an alias: apply to every concrete index behind it.
+  const previous = Object.entries(current).map(([name, value]) => {
+    const settings = (value.settings ?? {}) as Record<string, unknown>
+    return {
+      name,
+      refresh: (settings['index.refresh_interval'] as string | undefined) ?? null,
+      replicas: (settings['index.number_of_replicas'] as string | undefined) ?? null,
+    }
+  })
+  await client.indices.putSettings({
+    index,
+    settings: { index: { refresh_interval: '-1', number_of_replicas: 0 } },
+  })
+  return {
+    async restore() {
+      for (const entry of previous) {
+        // `null` resets a setting to the engine default, which estypes does not model.
+        const settings = { index: { refresh_interval: entry.refresh, number_of_replicas: entry.replicas } }
+        await client.indices.putSettings({
+          index: entry.name,
+          settings: settings as estypes.IndicesIndexSettings,
+        })
+      }
+      await client.indices.refresh({ index })
+    },
+  }
+}
