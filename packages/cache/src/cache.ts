@@ -707,14 +707,17 @@ export class Cache {
     while (Date.now() < deadline && !this.closed) {
       await sleep(this.options.leasePoll)
       try {
+        // Lease first, then the value: the holder writes before it releases, so a lease seen
+        // gone followed by a read that misses means the holder failed (or died): load here
+        // instead of waiting for the deadline.
+        const held = await l2.leaseHeld(leaseKey)
         const read = await l2.read([entryKey], [])
         const entry = read.entries[0]
         if (entry?.bytes) {
           const hit = this.fromL2(key, entry.bytes, read.generation, entry.versions, l1Ttl)
           if (hit?.fresh) return hit
         }
-        // The holder gave up or died: load here instead of waiting for the deadline.
-        if (!(await l2.leaseHeld(leaseKey))) return undefined
+        if (!held) return undefined
       } catch (error) {
         if (!(error instanceof L2UnavailableError)) throw error
         return undefined

@@ -174,15 +174,13 @@ export class RedisTier {
    */
   async run<T>(operation: string, op: () => Promise<T>): Promise<T> {
     if (!this.breaker.allow()) throw this.circuitOpen
-    const started = Date.now()
     try {
       if (this.client.status !== 'ready') {
-        // First connection still in progress: wait for it, within the deadline. After that, a
-        // non-ready client means Redis is gone; fail now rather than queue.
+        // First connection still in progress: wait for it, within one more deadline. After
+        // that, a non-ready client means Redis is gone; fail now rather than queue.
         if (this.everReady || !(await this.waitReady(this.timeoutMs))) throw this.notConnected
       }
-      const remaining = this.timeoutMs - (Date.now() - started)
-      const result = await withDeadline(op(), Math.max(remaining, 1), operation)
+      const result = await withDeadline(op(), this.timeoutMs, operation)
       this.breaker.success()
       return result
     } catch (cause) {

@@ -85,18 +85,17 @@ describe('createCache with Redis: the fixed API', () => {
   })
 
   it('applies separate L1 and L2 TTLs and jitter', async () => {
-    const a = fx.cache({ ttl: '10m', l1Ttl: '50ms', jitter: 0.5 })
+    const a = fx.cache({ ttl: '10m', l1Ttl: '100ms', jitter: 0.5 })
     await a.set('k', 'v')
     const pttl = await fx.admin.pttl(`{${a.options.namespace}}:e:k`)
     expect(pttl).toBeGreaterThan(300_000 - 1_000)
     expect(pttl).toBeLessThanOrEqual(600_000)
     expect(await a.get('k')).toBe('v')
-    const l1HitsBefore = a.stats().l1Hits
-    await sleep(80)
+    const l2HitsBefore = a.stats().l2Hits
+    await sleep(150)
+    // Past the L1 TTL the value comes from L2 again (L2 keeps it for minutes).
     expect(await a.get('k')).toBe('v')
-    // Past the L1 TTL the value came from L2 again.
-    expect(a.stats().l1Hits).toBe(l1HitsBefore)
-    expect(a.stats().l2Hits).toBe(1)
+    expect(a.stats().l2Hits).toBe(l2HitsBefore + 1)
   })
 
   it('getOrSetMany: one batch loader call for the misses, then everything from cache', async () => {

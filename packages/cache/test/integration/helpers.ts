@@ -15,6 +15,11 @@ export class Fixture {
     return ns
   }
 
+  /**
+   * A cache on the shared Redis, in its own namespace unless one is given. The Redis deadline is
+   * generous (5s) so that a loaded CI machine does not turn into a fallback; failure tests use a
+   * private Redis and their own deadline.
+   */
   cache(options: CacheOptions = {}): Cache {
     const cache = createCache({
       redis: this.url,
