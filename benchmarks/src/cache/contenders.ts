@@ -41,7 +41,7 @@ export interface Contender {
 export interface ContenderEnv {
   /** Redis URL (the shared server, or the counting proxy in front of it). */
   url: string
-  /** Namespace/prefix of this contender; contains the run prefix. */
+  /** Namespace of this contender: the run prefix and a slug, letters, digits and dashes only. */
   namespace: string
 }
 
@@ -112,16 +112,14 @@ export function ayalaContender(extra: Record<string, unknown> = {}): ContenderFa
 }
 
 /**
- * Drop keys from our L1 only. Uses the first L1-only eviction the API offers; the scenario
- * records an error row if there is none.
+ * Drop keys from our L1 only. The public API has no L1-only eviction (`delete` and `expire` act
+ * on both tiers and publish on the bus), so this deletes from the instance's L1 lru-cache
+ * directly; the scenario records an error row if that is not there.
  */
 function ayalaEvictL1(cache: AyalaCache, keys: readonly string[]): Promise<void> | void {
   const api = cache as unknown as Record<string, unknown>
-  const l1 = api.l1 as { delete?: (key: string) => unknown; clear?: () => unknown } | undefined
-  if (l1 && typeof l1.clear === 'function') {
-    l1.clear()
-    return
-  }
+  // The L1 is the instance's lru-cache (a private field at the type level, reachable at run time).
+  const l1 = api.l1 as { delete?: (key: string) => unknown } | undefined
   if (l1 && typeof l1.delete === 'function') {
     for (const key of keys) l1.delete(key)
     return
@@ -130,7 +128,7 @@ function ayalaEvictL1(cache: AyalaCache, keys: readonly string[]): Promise<void>
     ;(api.clearL1 as () => unknown)()
     return
   }
-  throw new Error('@ayala/cache offers no L1-only eviction (l1.clear/l1.delete/clearL1) in this build')
+  throw new Error('@ayala/cache offers no L1-only eviction (l1.delete/clearL1) in this build')
 }
 
 /** bentocache 1.6 with a memory L1 (serialized, its default, or not) and a Redis L2. */

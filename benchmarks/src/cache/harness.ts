@@ -76,7 +76,7 @@ export function expectValue(actual: unknown, expected: unknown): string | undefi
 
 /** Namespace of an entry: variants with and without tags never share keys (or bus messages). */
 function namespaceOf(prefix: string, entry: Entry): string {
-  return `${prefix}:${entry.factory.slug}${entry.tags ? '-tagged' : ''}`
+  return `${prefix}-${entry.factory.slug}${entry.tags ? '-tagged' : ''}`
 }
 
 function rowName(entry: Entry): string {
