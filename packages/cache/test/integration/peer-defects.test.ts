@@ -118,7 +118,7 @@ describe('peer defects, fixed', () => {
     const reader = fx.cache({ namespace: ns })
     const read = await reader.get<typeof value>('k')
     expect(read).toEqual(value)
-    expect(Buffer.isBuffer(read?.pdf) || read?.pdf instanceof Uint8Array).toBe(true)
+    expect(read?.pdf).toBeInstanceOf(Uint8Array)
     expect(read?.lines).toBeInstanceOf(Map)
   })
 
