@@ -1,0 +1,101 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import { type PrivateRedis, startPrivateRedis, uniqueName } from '@ayala/testkit'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type Cache, createCache } from '../../src/index.js'
+import { eventually } from './helpers.js'
+
+describe('Redis stopped mid-run', () => {
+  let redis: PrivateRedis | undefined
+  const caches: Cache[] = []
+  afterEach(async () => {
+    await Promise.all(caches.splice(0).map((c) => c.close()))
+    await redis?.dispose()
+  })
+
+  it('callers get loader values, the breaker opens, and the cache recovers after restart', async () => {
+    redis = await startPrivateRedis()
+    const ns = uniqueName('cache')
+    const options = {
+      redis: redis.url,
+      namespace: ns,
+      redisTimeout: '200ms',
+      breakerThreshold: 3,
+      breakerCooldown: '300ms',
+      grace: '1m',
+    } as const
+    const cache = createCache(options)
+    const peer = createCache(options)
+    caches.push(cache, peer)
+    const states: string[] = []
+    const onBreaker = (event: unknown) => {
+      const e = event as { namespace: string; state: string }
+      if (e.namespace === ns) states.push(e.state)
+    }
+    subscribe('ayala:cache:breaker', onBreaker)
+    try {
+      expect(await eventually(() => cache.busConnected && peer.busConnected)).toBe(true)
+      await cache.set('cached', 'from-before')
+      expect(await peer.get('cached')).toBe('from-before')
+
+      await redis.stop()
+      let loads = 0
+      const results: unknown[] = []
+      for (let i = 0; i < 20; i++) {
+        results.push(
+          await cache.getOrSet(`key:${i % 5}`, async () => {
+            loads++
+            return `loaded:${i % 5}`
+          }),
+        )
+      }
+      // Every call resolved with a loader value (from L1 after the first load of each key).
+      expect(results).toEqual(Array.from({ length: 20 }, (_, i) => `loaded:${i % 5}`))
+      expect(loads).toBe(5)
+      expect(states).toContain('open')
+      expect(cache.stats().breaker).not.toBe('closed')
+      // The peer still serves what its L1 holds (demoted to stale when its bus dropped).
+      expect(await eventually(() => !peer.busConnected)).toBe(true)
+      expect(await peer.get('cached')).toBe('from-before')
+      await expect(cache.delete('cached')).rejects.toMatchObject({ code: expect.stringMatching(/^E_CACHE_/) })
+
+      await redis.start()
+      expect(
+        await eventually(async () => {
+          await cache.set('after', 'restart').catch(() => undefined)
+          return cache.stats().breaker === 'closed'
+        }, 20_000),
+      ).toBe(true)
+      expect(await eventually(() => cache.busConnected && peer.busConnected, 20_000)).toBe(true)
+      expect(await peer.get('after')).toBe('restart')
+      // Invalidation flows through the reconnected bus again.
+      await peer.get('after')
+      await cache.delete('after')
+      expect(await eventually(async () => (await peer.get('after')) === undefined)).toBe(true)
+    } finally {
+      unsubscribe('ayala:cache:breaker', onBreaker)
+    }
+  })
+
+  it('an unreachable Redis from the start costs nothing once the breaker is open', async () => {
+    const cache = createCache({
+      redis: 'redis://127.0.0.1:1',
+      namespace: uniqueName('cache'),
+      redisTimeout: '100ms',
+      breakerThreshold: 2,
+      breakerCooldown: '10s',
+    })
+    caches.push(cache)
+    let loads = 0
+    for (let i = 0; i < 10; i++) {
+      expect(
+        await cache.getOrSet(`k${i}`, async () => {
+          loads++
+          return i
+        }),
+      ).toBe(i)
+    }
+    expect(loads).toBe(10)
+    expect(cache.stats().breaker).toBe('open')
+    expect(cache.stats().l2Errors).toBeGreaterThanOrEqual(2)
+  })
+})

@@ -1,0 +1,78 @@
+import { serviceUrls } from '@ayala/testkit'
+import { Redis } from 'ioredis'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { createCache } from '../../src/index.js'
+import { Fixture } from './helpers.js'
+
+/** An ioredis client that records the name of every command it sends. */
+function countingClient(): { client: Redis; commands: string[] } {
+  const client = new Redis(serviceUrls().redis)
+  const commands: string[] = []
+  const send = client.sendCommand.bind(client)
+  client.sendCommand = ((command: { name: string }, stream?: unknown) => {
+    commands.push(command.name)
+    return send(command as never, stream as never)
+  }) as typeof client.sendCommand
+  return { client, commands }
+}
+
+describe('round trips', () => {
+  const fx = new Fixture()
+  const clients: Redis[] = []
+  afterEach(async () => {
+    await fx.closeCaches()
+    for (const c of clients.splice(0)) c.disconnect()
+  })
+  afterAll(() => fx.dispose())
+
+  it('getMany of 100 keys (tagged, from a cold L1) is one command', async () => {
+    const ns = fx.namespace()
+    const writer = fx.cache({ namespace: ns })
+    const keys = Array.from({ length: 100 }, (_, i) => `invoice:${i}`)
+    for (const key of keys) await writer.set(key, { key }, { tags: [key, 'client:7'] })
+    const { client, commands } = countingClient()
+    clients.push(client)
+    const reader = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s' })
+    await reader.get('warm-up-the-script')
+    commands.length = 0
+    const values = await reader.getMany(keys)
+    expect(values).toEqual(keys.map((key) => ({ key })))
+    expect(commands).toEqual(['evalsha'])
+    await reader.close()
+    expect(client.status).toBe('ready') // a borrowed client is not closed by the cache
+  })
+
+  it('a cold read with its tag check is one command; an L1 hit is none', async () => {
+    const ns = fx.namespace()
+    const writer = fx.cache({ namespace: ns })
+    await writer.set('k', 1, { tags: ['a', 'b', 'c'] })
+    const { client, commands } = countingClient()
+    clients.push(client)
+    const reader = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s' })
+    await reader.get('warm-up-the-script')
+    commands.length = 0
+    expect(await reader.get('k')).toBe(1)
+    expect(await reader.get('k')).toBe(1)
+    expect(commands).toEqual(['evalsha'])
+    await reader.close()
+  })
+
+  it('getOrSetMany: one read, one batch load, one pipelined write', async () => {
+    const ns = fx.namespace()
+    const { client, commands } = countingClient()
+    clients.push(client)
+    const cache = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s' })
+    await cache.get('warm-up-the-script')
+    commands.length = 0
+    let batches = 0
+    const keys = Array.from({ length: 50 }, (_, i) => `k${i}`)
+    await cache.getOrSetMany(keys, async (missing) => {
+      batches++
+      return missing.map((k) => k.toUpperCase())
+    })
+    expect(batches).toBe(1)
+    expect(commands.filter((c) => c === 'evalsha')).toHaveLength(1)
+    expect(commands.filter((c) => c === 'set')).toHaveLength(50) // one pipeline
+    await cache.close()
+  })
+})
