@@ -77,3 +77,15 @@ export type {
   ValueOf,
 } from './schema/fields.js'
 export { field } from './schema/fields.js'
+export type {
+  DeadLetter,
+  DrainResult,
+  OutboxEvent,
+  OutboxLag,
+  OutboxOptions,
+  OutboxWorkerOptions,
+  SqlConnectionSource,
+  SqlExecutor,
+  SqlTransactionalConnection,
+} from './sync/outbox.js'
+export { createOutbox, DEFAULT_OUTBOX_OPTIONS, Outbox, OutboxWorker } from './sync/outbox.js'

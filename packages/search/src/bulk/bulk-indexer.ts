@@ -33,6 +33,8 @@ export interface BulkProgress {
   indexed: number
   /** Documents rejected for good. */
   failed: number
+  /** Documents skipped on a version conflict (409) that is expected: `create` of an existing id, or an older external version. */
+  skipped: number
   /** Request or item retries so far. */
   retries: number
   /** Requests completed. */
@@ -190,7 +192,7 @@ export async function bulkIndex<D, C = unknown>(
   const o = resolve(options)
   const started = performance.now()
   const failures: BulkFailure[] = []
-  const state = { read: 0, indexed: 0, retries: 0, requests: 0, bytes: 0 }
+  const state = { read: 0, indexed: 0, skipped: 0, retries: 0, requests: 0, bytes: 0 }
   let batchSize = o.initialBatchSize
   let bestRate = 0
   let checkpoint: C | undefined
@@ -201,6 +203,7 @@ export async function bulkIndex<D, C = unknown>(
       read: state.read,
       indexed: state.indexed,
       failed: failures.length,
+      skipped: state.skipped,
       retries: state.retries,
       requests: state.requests,
       batchSize,
@@ -259,9 +262,10 @@ export async function bulkIndex<D, C = unknown>(
           accepted++
         } else if (RETRY_STATUS.has(status) && attempt < o.retries) {
           retry.push(item)
-        } else if (status === 409 && options.versionOf) {
-          // External versioning: the engine already holds a newer (or equal) version. Not a failure.
-          accepted++
+        } else if (status === 409 && (options.versionOf || o.action === 'create')) {
+          // The engine already holds a newer version (external versioning) or the id (create):
+          // by request, not a failure.
+          state.skipped++
         } else {
           failures.push({
             id: item.id,
