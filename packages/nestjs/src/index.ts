@@ -1,3 +1,22 @@
+export type {
+  CacheMode,
+  CacheModuleAsyncOptions,
+  CacheModuleOptions,
+  CacheModuleShape,
+} from './cache/index.js'
+export {
+  AYALA_CACHE,
+  AyalaCacheModule,
+  CACHE_MODE_METADATA,
+  CacheModeInterceptor,
+  currentCacheMode,
+  DEFAULT_CACHE_NAME,
+  getCacheModuleOptionsToken,
+  getCacheToken,
+  InjectCache,
+  runWithCacheMode,
+  UseCacheMode,
+} from './cache/index.js'
 export type { Duration, DurationUnit } from './duration.js'
 export { toMilliseconds } from './duration.js'
 export type { AyalaNestErrorCode, AyalaNestErrorContext } from './errors.js'

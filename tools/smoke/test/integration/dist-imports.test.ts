@@ -17,7 +17,13 @@ function exportedNames(mode: 'esm' | 'cjs', pkg: string): string[] {
   return JSON.parse(output) as string[]
 }
 
-describe.each(['@ayala/cache', '@ayala/search', '@ayala/metrics-stream'])('%s from dist/', (pkg) => {
+describe.each([
+  '@ayala/cache',
+  '@ayala/search',
+  '@ayala/metrics-stream',
+  '@ayala/nestjs',
+  '@ayala/nestjs/metrics',
+])('%s from dist/', (pkg) => {
   it('imports as ESM and requires as CJS with the same public names', () => {
     const esm = exportedNames('esm', pkg)
     const cjs = exportedNames('cjs', pkg)

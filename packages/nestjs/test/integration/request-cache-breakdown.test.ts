@@ -1,0 +1,99 @@
+import 'reflect-metadata'
+import type { Cache } from '@ayala/cache'
+import { serviceUrls, uniqueName } from '@ayala/testkit'
+import { Controller, Get, type INestApplication, Param } from '@nestjs/common'
+import { Test } from '@nestjs/testing'
+import { Registry } from 'prom-client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AyalaCacheModule, InjectCache, UseCacheMode } from '../../src/index.js'
+import { AyalaMetricsModule, PerformanceEvents, type SlowRequestEvent } from '../../src/metrics/index.js'
+import { baseUrl } from '../support/http.js'
+import { parsePrometheusText, samples, sampleValue } from '../support/prometheus-parser.js'
+import { deleteNamespaces } from '../support/redis.js'
+
+@Controller('clients')
+class ClientsController {
+  loads = 0
+  constructor(@InjectCache() private readonly cache: Cache) {}
+
+  @Get(':id/live')
+  @UseCacheMode('bypass')
+  live(@Param('id') id: string) {
+    return this.find(id)
+  }
+
+  @Get(':id')
+  async find(@Param('id') id: string) {
+    const load = () => {
+      this.loads++
+      return { id }
+    }
+    // Three lookups per request: two of one key (the second an L1 hit), one of a second key.
+    const first = await this.cache.getOrSet(`client:${id}`, load)
+    await this.cache.getOrSet(`client:${id}`, load)
+    await this.cache.getOrSet(`client:${id}:summary`, load)
+    return first
+  }
+}
+
+describe('per-route cache hit/miss breakdown (cache module + metrics module, real Redis)', () => {
+  const redis = serviceUrls().redis
+  const namespace = uniqueName('nest')
+  const registry = new Registry()
+  const slow: SlowRequestEvent[] = []
+  let app: INestApplication
+  let url: string
+
+  beforeAll(async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        AyalaCacheModule.forRoot({ redis, namespace, redisTimeout: '5s', isGlobal: true }),
+        // Every request is "slow" at a 0 ms threshold, so each one yields an event with its breakdown.
+        AyalaMetricsModule.forRoot({ registry, slowThreshold: 0, logSlowRequests: false }),
+      ],
+      controllers: [ClientsController],
+    }).compile()
+    app = moduleRef.createNestApplication({ logger: false })
+    app.get(PerformanceEvents).on('slow-request', (event) => slow.push(event))
+    await app.listen(0, '127.0.0.1')
+    url = baseUrl(app)
+  })
+
+  afterAll(async () => {
+    await app?.close()
+    await deleteNamespaces(redis, [namespace])
+  })
+
+  it('counts the cache events each request caused, per route and result', async () => {
+    for (let i = 0; i < 3; i++) expect((await fetch(`${url}/clients/1`)).status).toBe(200)
+    expect((await fetch(`${url}/clients/2`, { headers: { 'cache-control': 'no-store' } })).status).toBe(200)
+    expect((await fetch(`${url}/clients/3/live`)).status).toBe(200)
+    expect(slow.map((e) => e.route)).toEqual([
+      '/clients/:id',
+      '/clients/:id',
+      '/clients/:id',
+      '/clients/:id',
+      '/clients/:id/live',
+    ])
+    const [first, , third, header, live] = slow.map((e) => e.cache)
+    expect(first?.misses).toBe(2)
+    // Everything is in L1 by the third request.
+    expect(third).toEqual({ l1Hits: 3, l2Hits: 0, misses: 0, stale: 0, coalesced: 0, bypassed: 0 })
+    // honorCacheControl is off: the header changes nothing.
+    expect(header?.misses).toBe(2)
+    expect(header?.bypassed).toBe(0)
+    expect(live).toEqual({ l1Hits: 0, l2Hits: 0, misses: 0, stale: 0, coalesced: 0, bypassed: 3 })
+
+    // The Prometheus counters add up the same per-request figures.
+    const sum = (field: 'l1Hits' | 'misses') =>
+      slow.filter((e) => e.route === '/clients/:id').reduce((total, e) => total + (e.cache?.[field] ?? 0), 0)
+    const families = parsePrometheusText(await registry.metrics())
+    const name = 'ayala_http_request_cache_events_total'
+    const value = (route: string, result: string) =>
+      sampleValue(families, name, name, { route, method: 'GET', result })
+    expect(value('/clients/:id', 'miss')).toBe(4)
+    expect(value('/clients/:id', 'l1_hit')).toBe(sum('l1Hits'))
+    expect(value('/clients/:id/live', 'bypass')).toBe(3)
+    expect(samples(families, name, name, { result: 'l2_hit' })).toEqual([])
+  })
+})
