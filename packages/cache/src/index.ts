@@ -1,6 +1,22 @@
 export type { BusMessage } from './bus/bus.js'
 export type { BatchLoader, InvalidateOptions, Loader, LoaderContext, SetManyOptions } from './cache.js'
 export { Cache, createCache } from './cache.js'
+export type {
+  AsyncMethodDecorator,
+  CacheableOptions,
+  CacheInvalidateOptions,
+  CacheLocator,
+  CachePutOptions,
+  FromArgs,
+} from './decorators/decorators.js'
+export {
+  bindCache,
+  CACHE,
+  Cacheable,
+  CacheInvalidate,
+  CachePut,
+  setDefaultCache,
+} from './decorators/decorators.js'
 export type { Duration, DurationUnit } from './duration.js'
 export { toMilliseconds } from './duration.js'
 export type { CacheErrorCode, CacheErrorContext } from './errors.js'
