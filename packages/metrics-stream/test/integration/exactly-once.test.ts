@@ -1,0 +1,215 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { startPrivateRedis } from '@ayala/testkit'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createDashboard, type MetricsConsumerStats } from '../../src/index.js'
+import {
+  asTruth,
+  generateEvents,
+  groundTruth,
+  type InvoiceEvent,
+  invoiceView,
+  READ_RANGE,
+} from '../invoices.js'
+import { urls, World, waitFor } from './harness.js'
+
+const repoRoot = join(import.meta.dirname, '..', '..', '..', '..')
+
+async function expectTruth(world: World, events: readonly InvoiceEvent[], generation = 1): Promise<void> {
+  const dashboard = createDashboard({
+    redis: world.redis,
+    namespace: world.namespace,
+    view: invoiceView,
+    cache: false,
+  })
+  const snapshot = await dashboard.read(READ_RANGE)
+  await dashboard.close()
+  expect(snapshot.generation).toBe(generation)
+  expect(asTruth(snapshot.figures)).toEqual(groundTruth(events))
+  // Counted inside the apply script: every event applied exactly once.
+  expect(await world.stateCounter('applied', generation)).toBe(events.length)
+}
+
+/** Produce `events` in slices while `during` runs, so consumers work on a flowing stream. */
+async function flow(
+  world: World,
+  events: readonly InvoiceEvent[],
+  slices: number,
+  between: () => Promise<void>,
+) {
+  const size = Math.ceil(events.length / slices)
+  for (let i = 0; i < slices; i++) {
+    await world.produce(events.slice(i * size, (i + 1) * size))
+    await between()
+  }
+}
+
+class Child {
+  readonly process: ChildProcess
+  last: MetricsConsumerStats | undefined
+  started = false
+  stderr = ''
+  private buffer = ''
+  constructor(world: World, group: string) {
+    this.process = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'consumer-process.ts')],
+      {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          KAFKA_BROKERS: urls.kafkaBrokers.join(','),
+          REDIS_URL: urls.redis,
+          MS_NAMESPACE: world.namespace,
+          MS_TOPIC: world.topic,
+          MS_GROUP: group,
+          KAFKAJS_NO_PARTITIONER_WARNING: '1',
+          NODE_NO_WARNINGS: '1',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    this.process.stderr?.setEncoding('utf8')
+    this.process.stderr?.on('data', (chunk: string) => {
+      this.stderr = (this.stderr + chunk).slice(-4_000)
+    })
+    this.process.stdout?.setEncoding('utf8')
+    this.process.stdout?.on('data', (chunk: string) => {
+      this.buffer += chunk
+      const lines = this.buffer.split('\n')
+      this.buffer = lines.pop() ?? ''
+      for (const line of lines) {
+        if (line === 'started') this.started = true
+        else if (line.startsWith('{')) this.last = JSON.parse(line) as MetricsConsumerStats
+      }
+    })
+  }
+  get running(): boolean {
+    return this.process.exitCode === null && this.process.signalCode === null
+  }
+  kill(): Promise<void> {
+    if (!this.running) return Promise.resolve()
+    const exited = new Promise<void>((done) => this.process.once('exit', () => done()))
+    this.process.kill('SIGKILL')
+    return exited
+  }
+}
+
+describe('exactly-once effect on real Kafka and Redis', () => {
+  let world: World | undefined
+  const children: Child[] = []
+  afterEach(async () => {
+    await Promise.all(children.splice(0).map((child) => child.kill()))
+    await world?.dispose()
+    world = undefined
+  })
+
+  it('a consumer process killed with SIGKILL mid-stream and restarted: exact totals, redelivery skipped', async () => {
+    world = await new World(4).init()
+    const events = generateEvents(3_000, 11)
+    const group = `${world.namespace}-g`
+    const first = new Child(world, group)
+    children.push(first)
+    await flow(world, events.slice(0, events.length / 2), 5, async () => undefined)
+    await waitFor('the first child to apply 1000 events', () => {
+      if (!first.running) throw new Error(`The consumer process exited: ${first.stderr}`)
+      return (first.last?.applied ?? 0) >= 1_000
+    })
+    await first.kill()
+    const appliedBeforeKill = first.last?.applied ?? 0
+    expect(appliedBeforeKill).toBeGreaterThanOrEqual(1_000)
+    await world.produce(events.slice(events.length / 2))
+
+    const second = new Child(world, group)
+    children.push(second)
+    await world.waitCaughtUp()
+    await expectTruth(world, events)
+    // Kafka committed (almost) nothing before the kill: the second process was handed records
+    // Redis had already applied, and skipped them.
+    await waitFor('the second child to report', () => second.last !== undefined)
+    expect(second.last?.duplicates ?? 0).toBeGreaterThan(0)
+  })
+
+  it('two consumers rebalancing while events flow', async () => {
+    world = await new World(4).init()
+    const events = generateEvents(2_000, 23)
+    const a = world.consumer()
+    await a.start()
+    const b = world.consumer()
+    let step = 0
+    await flow(world, events, 8, async () => {
+      step++
+      if (step === 2) await b.start()
+      if (step === 5) await a.stop()
+      await waitFor('some progress', async () => (await world?.lag()) !== undefined)
+    })
+    await world.waitCaughtUp()
+    await expectTruth(world, events)
+    expect(a.stats().applied + b.stats().applied).toBeGreaterThanOrEqual(events.length)
+    expect(b.stats().applied).toBeGreaterThan(0)
+  })
+
+  it('duplicate delivery (a new consumer group re-reads the topic from the start) changes nothing', async () => {
+    world = await new World(3).init()
+    const events = generateEvents(800, 31)
+    await world.produce(events)
+    const first = world.consumer(`${world.namespace}-one`)
+    await first.start()
+    await world.waitCaughtUp()
+    await first.stop()
+    const replay = world.consumer(`${world.namespace}-two`)
+    await replay.start()
+    await waitFor('every record to be delivered again', () => replay.stats().duplicates === events.length)
+    await expectTruth(world, events)
+    expect(replay.stats().applied).toBe(0)
+  })
+
+  it('Redis frozen mid-stream: scripts time out and retry, totals exact after the thaw', async () => {
+    const redis = await startPrivateRedis()
+    try {
+      world = await new World(2, redis.url).init()
+      const events = generateEvents(1_200, 41)
+      const consumer = world.consumer(undefined, {
+        scriptTimeout: '300ms',
+        retryDelay: '50ms',
+        maxRetryDelay: '200ms',
+      })
+      await consumer.start()
+      await world.produce(events.slice(0, 400))
+      await waitFor('some events applied', () => consumer.stats().applied > 0)
+      redis.freeze()
+      await world.produce(events.slice(400))
+      await waitFor('retries while Redis is frozen', () => consumer.stats().retries >= 2)
+      redis.thaw()
+      await world.waitCaughtUp()
+      await expectTruth(world, events)
+    } finally {
+      redis.thaw()
+      await world?.dispose()
+      world = undefined
+      await redis.dispose()
+    }
+  })
+
+  it('Redis restarted empty: the consumer notices the lost state and replays the topic from Kafka', async () => {
+    const redis = await startPrivateRedis()
+    try {
+      world = await new World(2, redis.url).init()
+      const events = generateEvents(600, 53)
+      const consumer = world.consumer()
+      await consumer.start()
+      await world.produce(events.slice(0, 300))
+      await world.waitCaughtUp()
+      await redis.stop()
+      await redis.start()
+      await world.produce(events.slice(300))
+      await world.waitCaughtUp()
+      await expectTruth(world, events)
+      expect(consumer.stats().fenced).toBeGreaterThan(0)
+    } finally {
+      await world?.dispose()
+      world = undefined
+      await redis.dispose()
+    }
+  })
+})
