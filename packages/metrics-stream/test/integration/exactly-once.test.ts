@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { startPrivateRedis } from '@ayala/testkit'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createDashboard, type MetricsConsumerStats } from '../../src/index.js'
