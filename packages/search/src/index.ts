@@ -39,6 +39,13 @@ export type {
   SortSpec,
 } from './query/types.js'
 export { DEFAULT_MAX_QUERY_LENGTH, escapeQueryText } from './query-text.js'
+export type {
+  ReindexOptions,
+  ReindexPhase,
+  ReindexReport,
+  VersionedIndexOptions,
+} from './reindex/versioned-index.js'
+export { DEFAULT_VERSIONED_INDEX_OPTIONS, VersionedIndex, versionedIndex } from './reindex/versioned-index.js'
 export { ANALYSIS_NAMES, DEFAULT_PROTECTED_WORDS } from './schema/analysis.js'
 export type {
   AutocompleteFields,
