@@ -14,8 +14,10 @@ export {
   getCacheModuleOptionsToken,
   getCacheToken,
   InjectCache,
+  NAMED_CACHE_METADATA,
   runWithCacheMode,
   UseCacheMode,
+  UseNamedCache,
 } from './cache/index.js'
 export type { Duration, DurationUnit } from './duration.js'
 export { toMilliseconds } from './duration.js'

@@ -11,7 +11,7 @@ import {
   type OptionalFactoryDependency,
   type Provider,
 } from '@nestjs/common'
-import { APP_INTERCEPTOR } from '@nestjs/core'
+import { APP_INTERCEPTOR, DiscoveryModule, DiscoveryService } from '@nestjs/core'
 import { type Duration, toMilliseconds } from '../duration.js'
 import { InvalidOptionError } from '../errors.js'
 import { CacheLifecycle } from './cache-lifecycle.js'
@@ -36,6 +36,12 @@ export interface CacheModuleShape {
    * Only the unnamed cache's module registers the interceptor. @default false
    */
   honorCacheControl?: boolean | undefined
+  /**
+   * Bind this cache to the application's providers and controllers at start-up, so their
+   * `@Cacheable` / `@CacheInvalidate` / `@CachePut` methods use it (see `UseNamedCache`).
+   * @default true
+   */
+  bindProviders?: boolean | undefined
 }
 
 /** Options of {@link AyalaCacheModule.forRoot}: the `createCache` options and the module's. */
@@ -59,13 +65,14 @@ interface ResolvedShape {
   name: string
   shutdownTimeoutMs: number
   honorCacheControl: boolean
+  bindProviders: boolean
 }
 
 function resolveShape(options: CacheModuleShape): ResolvedShape {
   const name = options.name ?? DEFAULT_CACHE_NAME
   if (typeof name !== 'string' || name === '')
     throw new InvalidOptionError('name', 'expected a non-empty string')
-  for (const option of ['isGlobal', 'honorCacheControl'] as const) {
+  for (const option of ['isGlobal', 'honorCacheControl', 'bindProviders'] as const) {
     if (options[option] !== undefined && typeof options[option] !== 'boolean') {
       throw new InvalidOptionError(option, 'expected a boolean')
     }
@@ -75,6 +82,7 @@ function resolveShape(options: CacheModuleShape): ResolvedShape {
     name,
     shutdownTimeoutMs: toMilliseconds(options.shutdownTimeout ?? '10s', 'shutdownTimeout'),
     honorCacheControl: options.honorCacheControl ?? false,
+    bindProviders: options.bindProviders ?? true,
   }
 }
 
@@ -107,9 +115,16 @@ function build(
     },
     {
       provide: Symbol(`@ayala/nestjs:cache-lifecycle:${shape.name}`),
-      useFactory: (built: Built, inFlight: InFlight) =>
-        new CacheLifecycle(shape.name, built.cache, inFlight, shape.shutdownTimeoutMs, built.owned),
-      inject: [builtToken, inFlightToken],
+      useFactory: (built: Built, inFlight: InFlight, managed: Cache, discovery: DiscoveryService) =>
+        new CacheLifecycle(
+          shape.name,
+          built.cache,
+          inFlight,
+          shape.shutdownTimeoutMs,
+          built.owned,
+          shape.bindProviders ? { discovery, managed } : undefined,
+        ),
+      inject: [builtToken, inFlightToken, token, DiscoveryService],
     },
   ]
   if (shape.name === DEFAULT_CACHE_NAME) {
@@ -121,7 +136,7 @@ function build(
   return {
     module: AyalaCacheModule,
     global: shape.isGlobal,
-    imports: imports ?? [],
+    imports: [DiscoveryModule, ...(imports ?? [])],
     providers,
     exports: [token, getCacheModuleOptionsToken(shape.name)],
   }
@@ -143,8 +158,8 @@ function build(
 export class AyalaCacheModule {
   /** Register a cache created from `options` (closed at shutdown). */
   static forRoot(options: CacheModuleOptions = {}): DynamicModule {
-    const { isGlobal, name, shutdownTimeout, honorCacheControl, ...cacheOptions } = options
-    const shape = resolveShape({ isGlobal, name, shutdownTimeout, honorCacheControl })
+    const { isGlobal, name, shutdownTimeout, honorCacheControl, bindProviders, ...cacheOptions } = options
+    const shape = resolveShape({ isGlobal, name, shutdownTimeout, honorCacheControl, bindProviders })
     const factory: BuiltFactory = {
       // Created when the module is instantiated, so invalid options fail the bootstrap.
       useFactory: (): Built => ({ cache: createCache(cacheOptions), owned: true }),
