@@ -1,4 +1,6 @@
 export { CACHE_CHANNEL_NAMES } from './cache-channels.js'
+export type { CacheStatsSource } from './cache-metrics.js'
+export { registerCacheMetrics } from './cache-metrics.js'
 export type { CacheResultLabel, HttpMetrics } from './http-metrics.js'
 export { createHttpMetrics } from './http-metrics.js'
 export type { MetricsModuleAsyncOptions, MetricsModuleOptions, MetricsModuleShape } from './metrics.module.js'

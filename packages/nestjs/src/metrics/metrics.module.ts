@@ -11,9 +11,11 @@ import {
   type OptionalFactoryDependency,
   type Provider,
 } from '@nestjs/common'
-import { APP_INTERCEPTOR } from '@nestjs/core'
+import { APP_INTERCEPTOR, ModuleRef } from '@nestjs/core'
 import { Registry } from 'prom-client'
+import { getCacheToken } from '../cache/tokens.js'
 import { InvalidOptionError } from '../errors.js'
+import { type CacheStatsSource, registerCacheMetrics } from './cache-metrics.js'
 import { createHttpMetrics } from './http-metrics.js'
 import { PerformanceInterceptor } from './performance.interceptor.js'
 import { PerformanceEvents } from './performance-events.js'
@@ -56,6 +58,26 @@ function shape(
   return { isGlobal: options.isGlobal ?? false, globalInterceptor: options.globalInterceptor ?? true, path }
 }
 
+const CACHE_METRICS = Symbol('@ayala/nestjs:cache-metrics')
+
+/** The registered caches among `names` (looked up in the whole application at each scrape). */
+function cacheSources(moduleRef: ModuleRef, names: readonly string[]): CacheStatsSource[] {
+  const sources: CacheStatsSource[] = []
+  for (const name of names) {
+    let cache: Pick<CacheStatsSource, 'stats'>
+    try {
+      cache = moduleRef.get(getCacheToken(name), { strict: false })
+    } catch (error) {
+      // A cache name with no AyalaCacheModule registered is skipped (documented under `caches`);
+      // any other failure is a real error.
+      if (error instanceof Error && error.constructor.name === 'UnknownElementException') continue
+      throw error
+    }
+    sources.push({ name, stats: () => cache.stats() })
+  }
+  return sources
+}
+
 function build(
   optionsProvider: Provider,
   moduleShape: MetricsModuleShape,
@@ -73,6 +95,16 @@ function build(
       provide: AYALA_HTTP_METRICS,
       useFactory: createHttpMetrics,
       inject: [AYALA_METRICS_REGISTRY, AYALA_PERFORMANCE_OPTIONS],
+    },
+    {
+      provide: CACHE_METRICS,
+      useFactory: (registry: Registry, options: ResolvedPerformanceOptions, moduleRef: ModuleRef) => {
+        if (options.caches.length > 0) {
+          registerCacheMetrics(registry, options.prefix, () => cacheSources(moduleRef, options.caches))
+        }
+        return true
+      },
+      inject: [AYALA_METRICS_REGISTRY, AYALA_PERFORMANCE_OPTIONS, ModuleRef],
     },
     { provide: PerformanceEvents, useValue: new PerformanceEvents() },
     PerformanceInterceptor,

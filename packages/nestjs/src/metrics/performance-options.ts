@@ -51,6 +51,11 @@ export interface PerformanceOptions {
   cacheBreakdown?: boolean | undefined
   /** Routes (patterns as reported in the `route` label) that are not measured. @default ['/metrics'] */
   ignoreRoutes?: readonly string[] | undefined
+  /**
+   * Names of the `AyalaCacheModule` caches whose `stats()` are exported (read at each scrape;
+   * a name with no registered cache is skipped). `false`: no cache metrics. @default ['default']
+   */
+  caches?: readonly string[] | false | undefined
 }
 
 /** Default values of {@link PerformanceOptions}. */
@@ -63,6 +68,7 @@ export const DEFAULT_PERFORMANCE_OPTIONS = Object.freeze({
   quantileWindow: '10m',
   cacheBreakdown: true,
   ignoreRoutes: Object.freeze(['/metrics']),
+  caches: Object.freeze(['default']),
 } as const)
 
 /** {@link PerformanceOptions} after validation. */
@@ -77,6 +83,7 @@ export interface ResolvedPerformanceOptions {
   readonly quantileWindowMs: number
   readonly cacheBreakdown: boolean
   readonly ignoreRoutes: ReadonlySet<string>
+  readonly caches: readonly string[]
 }
 
 const KNOWN = new Set([...Object.keys(DEFAULT_PERFORMANCE_OPTIONS), 'registry', 'onSlowRequest'])
@@ -125,6 +132,10 @@ export function resolvePerformanceOptions(options: PerformanceOptions = {}): Res
   if (!Array.isArray(ignoreRoutes) || ignoreRoutes.some((r) => typeof r !== 'string')) {
     throw new InvalidOptionError('ignoreRoutes', 'expected a list of route patterns')
   }
+  const caches = options.caches ?? DEFAULT_PERFORMANCE_OPTIONS.caches
+  if (caches !== false && (!Array.isArray(caches) || caches.some((c) => typeof c !== 'string' || c === ''))) {
+    throw new InvalidOptionError('caches', 'expected false or a list of cache names')
+  }
   return Object.freeze({
     registry: options.registry,
     prefix,
@@ -142,5 +153,6 @@ export function resolvePerformanceOptions(options: PerformanceOptions = {}): Res
     ),
     cacheBreakdown: options.cacheBreakdown ?? DEFAULT_PERFORMANCE_OPTIONS.cacheBreakdown,
     ignoreRoutes: new Set(ignoreRoutes),
+    caches: caches === false ? Object.freeze([]) : Object.freeze([...caches]),
   })
 }

@@ -5,7 +5,7 @@ import { Controller, Get, type INestApplication, Param } from '@nestjs/common'
 import { Test } from '@nestjs/testing'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AyalaCacheModule, InjectCache, UseCacheMode } from '../../src/index.js'
+import { AYALA_CACHE, AyalaCacheModule, InjectCache, UseCacheMode } from '../../src/index.js'
 import { AyalaMetricsModule, PerformanceEvents, type SlowRequestEvent } from '../../src/metrics/index.js'
 import { baseUrl } from '../support/http.js'
 import { parsePrometheusText, samples, sampleValue } from '../support/prometheus-parser.js'
@@ -95,5 +95,29 @@ describe('per-route cache hit/miss breakdown (cache module + metrics module, rea
     expect(value('/clients/:id', 'l1_hit')).toBe(sum('l1Hits'))
     expect(value('/clients/:id/live', 'bypass')).toBe(3)
     expect(samples(families, name, name, { result: 'l2_hit' })).toEqual([])
+  })
+
+  it("exports each module cache's stats as Prometheus counters and gauges", async () => {
+    await fetch(`${url}/clients/9`)
+    const stats = app.get<Cache>(AYALA_CACHE).stats()
+    const families = parsePrometheusText(await (await fetch(`${url}/metrics`)).text())
+    const labels = { cache: 'default', namespace }
+    expect(families.get('ayala_cache_hits_total')?.type).toBe('counter')
+    expect(
+      sampleValue(families, 'ayala_cache_hits_total', 'ayala_cache_hits_total', { ...labels, tier: 'l1' }),
+    ).toBe(stats.l1Hits)
+    expect(sampleValue(families, 'ayala_cache_misses_total', 'ayala_cache_misses_total', labels)).toBe(
+      stats.misses,
+    )
+    expect(stats.misses).toBeGreaterThanOrEqual(6)
+    expect(
+      sampleValue(families, 'ayala_cache_loader_calls_total', 'ayala_cache_loader_calls_total', labels),
+    ).toBe(stats.loaderCalls)
+    expect(sampleValue(families, 'ayala_cache_l1_entries', 'ayala_cache_l1_entries', labels)).toBe(
+      stats.l1Entries,
+    )
+    expect(sampleValue(families, 'ayala_cache_bus_connected', 'ayala_cache_bus_connected', labels)).toBe(1)
+    const breaker = samples(families, 'ayala_cache_breaker_state', 'ayala_cache_breaker_state', labels)
+    expect(breaker.filter((s) => s.value === 1).map((s) => s.labels.state)).toEqual(['closed'])
   })
 })
