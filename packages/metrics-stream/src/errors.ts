@@ -10,7 +10,6 @@
  * - `E_STREAM_INVALID_EVENT`: a message could not be decoded or failed the view's validator; the
  *   consumer dead-letters it, it is never thrown out of the consumer.
  * - `E_STREAM_INVALID_READ`: read parameters are invalid (e.g. a bucket range too wide).
- * - `E_STREAM_FENCED`: another member owns the partition now (its owner token replaced ours).
  * - `E_STREAM_REDIS`: a Redis call failed; retriable.
  * - `E_STREAM_KAFKA`: a Kafka call (dead-letter or late produce, admin) failed; retriable.
  * - `E_STREAM_CLOSED`: the object was closed.
@@ -20,7 +19,6 @@ export type MetricsStreamErrorCode =
   | 'E_STREAM_INVALID_OPTION'
   | 'E_STREAM_INVALID_EVENT'
   | 'E_STREAM_INVALID_READ'
-  | 'E_STREAM_FENCED'
   | 'E_STREAM_REDIS'
   | 'E_STREAM_KAFKA'
   | 'E_STREAM_CLOSED'

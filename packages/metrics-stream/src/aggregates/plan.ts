@@ -16,12 +16,16 @@ interface KeyDelta {
   fields: Map<string, number>
 }
 
-interface PendingOp {
-  key: string
+/** Per aggregate: its name, its key without bucket, and the last bucket seen (memoized). */
+interface Slot {
+  name: string
+  aggregate: Aggregate<unknown, unknown>
   kind: Kind
-  expireAt: number
-  field: string
-  delta: number
+  key: string
+  bucketFrom: number
+  bucketTo: number
+  bucketKey: string
+  bucketExpireAt: number
 }
 
 const KIND: Record<Aggregate<unknown, unknown>['kind'], Kind> = {
@@ -38,59 +42,95 @@ function toMillis(value: number | Date): number {
 /** The increments of one chunk, summed per key and field. @internal */
 export class DeltaPlan {
   private readonly deltas = new Map<string, KeyDelta>()
-  private readonly pending: PendingOp[] = []
-  private readonly entries: Array<[string, Aggregate<unknown, unknown>]>
+  // One event's pending increments, flat (key, field, delta, kind, expireAt per op), so that an
+  // event is merged all or nothing without allocating an object per increment.
+  private readonly pendingKeys: string[] = []
+  private readonly pendingFields: string[] = []
+  private readonly pendingDeltas: number[] = []
+  private readonly pendingSlots: Slot[] = []
+  private readonly pendingExpiry: number[] = []
+  private readonly slots: Slot[]
 
-  constructor(
-    aggregates: Aggregates<any>,
-    private readonly keys: ViewKeys,
-  ) {
-    this.entries = Object.entries(aggregates)
+  constructor(aggregates: Aggregates<any>, keys: ViewKeys) {
+    this.slots = Object.entries(aggregates).map(([name, aggregate]) => ({
+      name,
+      aggregate,
+      kind: KIND[aggregate.kind],
+      key: keys.aggregate(name),
+      bucketFrom: 0,
+      bucketTo: -1,
+      bucketKey: '',
+      bucketExpireAt: 0,
+    }))
+    this.keys = keys
   }
+
+  private readonly keys: ViewKeys
 
   /**
    * Add one event's rows. All or nothing: a row whose amount is not a safe integer rejects the
    * whole event with `E_STREAM_INVALID_EVENT` before anything of it is merged.
    */
   addEvent(add: unknown, retract: unknown): void {
-    this.pending.length = 0
+    this.pendingKeys.length = 0
+    this.pendingFields.length = 0
+    this.pendingDeltas.length = 0
+    this.pendingSlots.length = 0
+    this.pendingExpiry.length = 0
     if (retract !== null && retract !== undefined) this.collect(retract, -1)
     if (add !== null && add !== undefined) this.collect(add, 1)
-    for (const op of this.pending) {
-      let entry = this.deltas.get(op.key)
+    const n = this.pendingKeys.length
+    for (let i = 0; i < n; i++) {
+      const key = this.pendingKeys[i] as string
+      let entry = this.deltas.get(key)
       if (!entry) {
-        entry = { kind: op.kind, expireAt: op.expireAt, fields: new Map() }
-        this.deltas.set(op.key, entry)
+        entry = {
+          kind: (this.pendingSlots[i] as Slot).kind,
+          expireAt: this.pendingExpiry[i] as number,
+          fields: new Map(),
+        }
+        this.deltas.set(key, entry)
       }
-      entry.fields.set(op.field, (entry.fields.get(op.field) ?? 0) + op.delta)
+      const field = this.pendingFields[i] as string
+      entry.fields.set(field, (entry.fields.get(field) ?? 0) + (this.pendingDeltas[i] as number))
     }
   }
 
   private collect(row: unknown, sign: 1 | -1): void {
-    for (const [name, aggregate] of this.entries) {
-      if (aggregate.kind === 'distinct' && sign < 0) continue
+    for (const slot of this.slots) {
+      const aggregate = slot.aggregate
+      if (slot.kind === 'p' && sign < 0) continue
       const group = aggregate.group(row)
       if (group === undefined) continue
-      let key: string
+      let key = slot.key
       let expireAt = 0
-      if (aggregate.bucket) {
-        const at = toMillis(aggregate.bucket.time(row))
-        if (!Number.isFinite(at)) throw invalid(`${name}: event time is not a valid date`)
-        key = this.keys.aggregate(name, bucketLabel(aggregate.bucket.unit, at))
-        if (Number.isFinite(aggregate.retentionMs)) {
-          expireAt =
-            nextBucket(aggregate.bucket.unit, bucketStart(aggregate.bucket.unit, at)) + aggregate.retentionMs
+      const bucket = aggregate.bucket
+      if (bucket) {
+        const at = toMillis(bucket.time(row))
+        if (!Number.isFinite(at)) throw invalid(`${slot.name}: event time is not a valid date`)
+        if (at < slot.bucketFrom || at >= slot.bucketTo) {
+          slot.bucketFrom = bucketStart(bucket.unit, at)
+          slot.bucketTo = nextBucket(bucket.unit, slot.bucketFrom)
+          slot.bucketKey = this.keys.aggregate(slot.name, bucketLabel(bucket.unit, at))
+          slot.bucketExpireAt = Number.isFinite(aggregate.retentionMs)
+            ? slot.bucketTo + aggregate.retentionMs
+            : 0
         }
-      } else {
-        key = this.keys.aggregate(name)
+        key = slot.bucketKey
+        expireAt = slot.bucketExpireAt
       }
       const amount = aggregate.amount(row)
       if (!Number.isSafeInteger(amount)) {
-        throw invalid(`${name}: amount ${String(amount)} is not an integer (use minor units)`)
+        throw invalid(`${slot.name}: amount ${String(amount)} is not an integer (use minor units)`)
       }
       const field = aggregate.member ? aggregate.member(row) : group === '' ? '_' : group
-      if (typeof field !== 'string' || field.length === 0) throw invalid(`${name}: empty member or group`)
-      this.pending.push({ key, kind: KIND[aggregate.kind], expireAt, field, delta: sign * amount })
+      if (typeof field !== 'string' || field.length === 0)
+        throw invalid(`${slot.name}: empty member or group`)
+      this.pendingKeys.push(key)
+      this.pendingFields.push(field)
+      this.pendingDeltas.push(sign * amount)
+      this.pendingSlots.push(slot)
+      this.pendingExpiry.push(expireAt)
     }
   }
 
