@@ -95,8 +95,57 @@ export function runConfig(): Readonly<RunConfig> {
  */
 export function benchOptions(): BenchOptions {
   return config.quick
-    ? { time: 100, warmupTime: 30, throws: false }
+    ? { time: 100, warmupTime: 30, iterations: 5, warmupIterations: 5, throws: false }
     : { time: 1_500, warmupTime: 300, throws: false }
+}
+
+/**
+ * How the cache scenarios spend their time: `rounds` short tinybench runs of every task, task
+ * order rotated each round, samples merged. On a shared, loaded machine this interleaving puts
+ * every contender under the same load drift, which one long block per task does not.
+ */
+export interface RoundsPlan {
+  rounds: number
+  /** Minimum samples per task per round (slow tasks stop there even past `time`). */
+  iterations: number
+  /** tinybench `time` per task per round, ms. */
+  time: number
+  /** Warm-up per task in the first round, ms (later rounds: a tenth of it). */
+  warmupTime: number
+}
+
+/** 8 rounds x 250 ms per task (2 s in all) in a full run; 2 x 50 ms in quick mode. */
+export function roundsPlan(): RoundsPlan {
+  return config.quick
+    ? { rounds: 2, time: 50, warmupTime: 20, iterations: 5 }
+    : { rounds: 8, time: 250, warmupTime: 300, iterations: 16 }
+}
+
+/** Percentile `q` (0..1) of ascending `sorted` samples, linear interpolation. */
+export function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN
+  const position = (sorted.length - 1) * q
+  const lower = Math.floor(position)
+  const upper = Math.ceil(position)
+  const a = sorted[lower] as number
+  const b = sorted[upper] as number
+  return a + (b - a) * (position - lower)
+}
+
+/** A row from latency samples in milliseconds (any order). */
+export function rowFromSamples(name: string, samplesMs: number[]): ResultRow {
+  const sorted = [...samplesMs].sort((a, b) => a - b)
+  let sum = 0
+  for (const sample of sorted) sum += sample
+  return {
+    name,
+    p50Us: percentile(sorted, 0.5) * 1_000,
+    p99Us: percentile(sorted, 0.99) * 1_000,
+    opsPerSec: sum > 0 ? (1_000 * sorted.length) / sum : Number.NaN,
+    ratioToBaseline: Number.NaN,
+    samples: sorted.length,
+    status: 'ok',
+  }
 }
 
 export function stamp(): Stamp {

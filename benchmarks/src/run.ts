@@ -16,6 +16,7 @@ import { writeSummary } from './summary.js'
 const ORDER = [
   'codec',
   'cache-l1-hit',
+  'cache-l1-hit-batched',
   'cache-tagged-l1-hit',
   'cache-l2-hit',
   'cache-get-many',
@@ -48,7 +49,9 @@ for (const name of scenarios) {
   const scenario = (await import(join(dir, `${name}.ts`))) as {
     run: () => Promise<ScenarioResult | undefined>
   }
+  const scenarioStarted = Date.now()
   const result = await scenario.run()
+  console.log(`[bench] ${name} took ${((Date.now() - scenarioStarted) / 1000).toFixed(1)} s`)
   if (result) {
     results.push(result)
     for (const row of result.rows) {

@@ -13,12 +13,12 @@ import {
 } from '../cache/contenders.js'
 import { dataset, KEY_COUNT, loadersFor } from '../cache/fixtures.js'
 import { expectValue, runCacheScenario } from '../cache/harness.js'
-import { type Goal, p50Ratio, ratioGoal } from '../report.js'
+import { type Goal, p50Ratio, ratioGoal, type ScenarioResult } from '../report.js'
 
-export async function run(): Promise<void> {
+export async function run(): Promise<ScenarioResult> {
   const { keys, values } = dataset()
   const loaders = loadersFor(values)
-  await runCacheScenario({
+  return runCacheScenario({
     id: 'cache-get-many',
     title: 'Cache (d): getMany of 100 keys, cold L1',
     description:

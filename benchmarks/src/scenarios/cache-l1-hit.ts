@@ -15,14 +15,14 @@ import {
 } from '../cache/contenders.js'
 import { dataset, KEY_COUNT, loadersFor } from '../cache/fixtures.js'
 import { expectValue, runCacheScenario } from '../cache/harness.js'
-import { p50Ratio, ratioGoal } from '../report.js'
+import { p50Ratio, ratioGoal, type ScenarioResult } from '../report.js'
 
-export async function run(): Promise<void> {
+export async function run(): Promise<ScenarioResult> {
   const { keys, values } = dataset()
   const loaders = loadersFor(values)
   const bento = bentocacheContender(true)
   const bentoRaw = bentocacheContender(false)
-  await runCacheScenario({
+  return runCacheScenario({
     id: 'cache-l1-hit',
     title: 'Cache (a): L1 hit, getOrSet of a cached key',
     description:

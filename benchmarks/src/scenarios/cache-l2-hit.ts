@@ -15,13 +15,13 @@ import {
 } from '../cache/contenders.js'
 import { dataset, KEY_COUNT, loadersFor } from '../cache/fixtures.js'
 import { expectValue, runCacheScenario } from '../cache/harness.js'
-import { p50Ratio, ratioGoal } from '../report.js'
+import { p50Ratio, ratioGoal, type ScenarioResult } from '../report.js'
 
-export async function run(): Promise<void> {
+export async function run(): Promise<ScenarioResult> {
   const { keys, values } = dataset()
   const loaders = loadersFor(values)
   const evicted: string[] = ['']
-  await runCacheScenario({
+  return runCacheScenario({
     id: 'cache-l2-hit',
     title: 'Cache (c): L2 hit with a cold L1',
     description:

@@ -14,13 +14,13 @@ import {
 } from '../cache/contenders.js'
 import { dataset, KEY_COUNT, loadersFor } from '../cache/fixtures.js'
 import { expectValue, runCacheScenario } from '../cache/harness.js'
-import { p50Ratio, ratioGoal } from '../report.js'
+import { p50Ratio, ratioGoal, type ScenarioResult } from '../report.js'
 
-export async function run(): Promise<void> {
+export async function run(): Promise<ScenarioResult> {
   const { values } = dataset()
   const loaders = loadersFor(values)
   const raw = 'baseline: ioredis getBuffer (miss) + SET PX of msgpack'
-  await runCacheScenario({
+  return runCacheScenario({
     id: 'cache-miss-set',
     title: 'Cache (e): miss + set (getOrSet of a new key)',
     description:

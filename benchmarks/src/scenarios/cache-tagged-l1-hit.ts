@@ -14,9 +14,9 @@ import {
 } from '../cache/contenders.js'
 import { dataset, KEY_COUNT, loadersFor, TAGS } from '../cache/fixtures.js'
 import { type Entry, expectValue, runCacheScenario } from '../cache/harness.js'
-import { p50Ratio, ratioGoal } from '../report.js'
+import { p50Ratio, ratioGoal, type ScenarioResult } from '../report.js'
 
-export async function run(): Promise<void> {
+export async function run(): Promise<ScenarioResult> {
   const { keys, values } = dataset()
   const loaders = loadersFor(values)
   const ours = ayalaContender()
@@ -26,7 +26,7 @@ export async function run(): Promise<void> {
     { factory, name: `${name}, untagged` },
     { factory, name: `${name}, 3 tags`, tags: TAGS },
   ]
-  await runCacheScenario({
+  return runCacheScenario({
     id: 'cache-tagged-l1-hit',
     title: 'Cache (b): tagged L1 hit (3 tags) vs untagged',
     description:

@@ -1,0 +1,44 @@
+/**
+ * Diagnostic (not a scenario): a tight loop of one cache operation, for `node --cpu-prof`.
+ * `tsx src/profile/cpu-loop.ts <l1-hit|l2-hit|raw-l2> [iterations]` then read the profile with
+ * `tsx src/profile/cpu-summary.ts <file.cpuprofile>`.
+ */
+import { Redis } from 'ioredis'
+import { pack, unpack } from 'msgpackr'
+import { loadAyala } from '../cache/ayala.js'
+import { dataset, KEY_COUNT, runPrefix, TTL_MS } from '../cache/fixtures.js'
+
+const mode = process.argv[2] ?? 'l2-hit'
+const iterations = Number(process.argv[3] ?? 20_000)
+const ayala = await loadAyala()
+if (!ayala.ready) throw new Error(ayala.reason)
+const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+const prefix = runPrefix('cpu')
+const { keys, values } = dataset()
+const cache = ayala.createCache({ redis: url, namespace: prefix, ttl: TTL_MS })
+const l1 = (cache as unknown as { l1: { delete(key: string): unknown } }).l1
+const raw = new Redis(url)
+const loaders = values.map((value) => async () => value)
+for (let i = 0; i < KEY_COUNT; i++) {
+  await cache.getOrSet(keys[i] as string, loaders[i] as () => Promise<unknown>, { ttl: TTL_MS })
+  await raw.set(`${prefix}:raw:${keys[i]}`, pack(values[i]), 'PX', TTL_MS)
+}
+const options = { ttl: TTL_MS }
+const started = process.hrtime.bigint()
+for (let n = 0; n < iterations; n++) {
+  const i = n % KEY_COUNT
+  const key = keys[i] as string
+  if (mode === 'l1-hit') await cache.getOrSet(key, loaders[i] as () => Promise<unknown>, options)
+  else if (mode === 'raw-l2') unpack((await raw.getBuffer(`${prefix}:raw:${key}`)) as Buffer)
+  else {
+    l1.delete(key)
+    await cache.getOrSet(key, loaders[i] as () => Promise<unknown>, options)
+  }
+}
+const elapsed = Number(process.hrtime.bigint() - started) / 1e3 / iterations
+console.log(`${mode}: ${elapsed.toFixed(2)} us per call (mean over ${iterations})`)
+await cache.clear()
+await cache.close()
+const found = await raw.keys(`*${prefix}*`)
+if (found.length) await raw.unlink(...found)
+await raw.quit()
