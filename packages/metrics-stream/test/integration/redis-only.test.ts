@@ -1,0 +1,47 @@
+import { serviceUrls, uniqueName } from '@ayala/testkit'
+import { Redis } from 'ioredis'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createDashboard, MetricsStreamError, promoteGeneration, viewKeys } from '../../src/index.js'
+import { invoiceView } from '../invoices.js'
+
+describe('dashboard and generations on real Redis (no Kafka)', () => {
+  const redis = new Redis(serviceUrls().redis)
+  const namespace = uniqueName('ms')
+
+  afterAll(async () => {
+    const keys = await redis.keys(`{${namespace}:*`)
+    if (keys.length > 0) await redis.del(...keys)
+    redis.disconnect()
+  })
+
+  it('reads an empty view as zeros in one round trip, and refuses ranges over 1000 buckets', async () => {
+    const dashboard = createDashboard({ redis, namespace, view: invoiceView, cache: false })
+    const snapshot = await dashboard.read({ from: 0, to: 86_400_000 })
+    expect(snapshot).toEqual({
+      version: 0,
+      generation: 1,
+      figures: { invoices: 0, byStatus: {}, amountByStatus: {}, amountByDay: {}, topClients: [], clients: 0 },
+    })
+    await expect(dashboard.read({ from: 0, to: 2_000 * 86_400_000 })).rejects.toSatisfy(
+      (error) => error instanceof MetricsStreamError && error.code === 'E_STREAM_INVALID_READ',
+    )
+    await dashboard.close()
+    await expect(dashboard.read()).rejects.toSatisfy(
+      (error) => error instanceof MetricsStreamError && error.code === 'E_STREAM_CLOSED',
+    )
+  })
+
+  it('promotes with a compare-and-set and raises the version above the old generation', async () => {
+    const g1 = viewKeys(namespace, invoiceView.name, 1)
+    await redis.hset(g1.meta, 'version', '41')
+    expect(await promoteGeneration(redis, namespace, invoiceView.name, 1, 2)).toBe(42)
+    await expect(promoteGeneration(redis, namespace, invoiceView.name, 1, 3)).rejects.toSatisfy(
+      (error) => error instanceof MetricsStreamError && error.code === 'E_STREAM_INVALID_OPTION',
+    )
+    const dashboard = createDashboard({ redis, namespace, view: invoiceView, cache: false })
+    const snapshot = await dashboard.read()
+    expect(snapshot.generation).toBe(2)
+    expect(snapshot.version).toBe(42)
+    await dashboard.close()
+  })
+})
