@@ -23,6 +23,7 @@ describe.each([
   '@ayala/metrics-stream',
   '@ayala/nestjs',
   '@ayala/nestjs/metrics',
+  '@ayala/nestjs/health',
 ])('%s from dist/', (pkg) => {
   it('imports as ESM and requires as CJS with the same public names', () => {
     const esm = exportedNames('esm', pkg)

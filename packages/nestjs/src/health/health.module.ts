@@ -1,0 +1,27 @@
+import { Module } from '@nestjs/common'
+import { TerminusModule } from '@nestjs/terminus'
+import { KafkaHealthIndicator } from './kafka.health.js'
+import { RedisHealthIndicator } from './redis.health.js'
+import { SearchHealthIndicator } from './search.health.js'
+
+/**
+ * Terminus health indicators for the services the SDK uses: Redis, Elasticsearch/OpenSearch,
+ * Kafka and a consumer's lag. Import it next to your health controller.
+ *
+ * ```ts
+ * @Get('health') @HealthCheck()
+ * check() {
+ *   return this.health.check([
+ *     () => this.redis.pingCheck('redis', { url: process.env.REDIS_URL }),
+ *     () => this.search.check('search', { url: process.env.OPENSEARCH_URL }),
+ *     () => this.kafka.check('kafka', { kafka: this.kafkaClient }),
+ *   ])
+ * }
+ * ```
+ */
+@Module({
+  imports: [TerminusModule],
+  providers: [RedisHealthIndicator, SearchHealthIndicator, KafkaHealthIndicator],
+  exports: [TerminusModule, RedisHealthIndicator, SearchHealthIndicator, KafkaHealthIndicator],
+})
+export class AyalaHealthModule {}

@@ -1,0 +1,7 @@
+export { AyalaHealthModule } from './health.module.js'
+export type { ConsumerLagOptions, KafkaHealthOptions, PartitionLagLike } from './kafka.health.js'
+export { KafkaHealthIndicator } from './kafka.health.js'
+export type { RedisPingOptions } from './redis.health.js'
+export { RedisHealthIndicator } from './redis.health.js'
+export type { SearchHealthOptions, SearchHealthSource } from './search.health.js'
+export { SearchHealthIndicator } from './search.health.js'
