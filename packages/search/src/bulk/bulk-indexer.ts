@@ -3,10 +3,11 @@
  *
  * Mechanism:
  * - Batching is adaptive. The first request carries `initialBatchSize` documents; after each
- *   successful request the throughput of that request (docs/s) is compared with the best seen:
- *   while it rises by more than 5 % the batch size doubles (up to `maxBatchSize` documents and
- *   `maxBatchBytes` bytes), and a 429 halves it. This is the "start near 100 and double until
- *   throughput stops rising" rule, applied continuously.
+ *   successful full batch the throughput of that request (docs/s) is compared with the best seen:
+ *   while it does not clearly fall (>= 90 % of the best, to ride out noise) the batch size doubles
+ *   (up to `maxBatchSize` documents and `maxBatchBytes` bytes); when it drops under two thirds of
+ *   the best the size halves, and a 429 halves it too. This is the "start near 100 and double
+ *   until throughput stops rising" rule, applied continuously.
  * - Concurrency with backpressure: at most `concurrency` requests are in flight; the source is only
  *   read while a slot is free, so a fast database reader never runs ahead of the engine by more
  *   than one batch.
@@ -69,7 +70,7 @@ export interface BulkOptions<D, C = unknown> {
   versionOf?: ((doc: D) => number) | undefined
   /** Documents in the first request. @default 100 */
   initialBatchSize?: number | undefined
-  /** Most documents in one request. @default 5000 */
+  /** Most documents in one request (the byte cap usually binds first). @default 20000 */
   maxBatchSize?: number | undefined
   /** Most NDJSON bytes in one request. @default 10485760 (10 MiB) */
   maxBatchBytes?: number | undefined
@@ -99,7 +100,7 @@ export interface BulkOptions<D, C = unknown> {
 export const DEFAULT_BULK_OPTIONS = Object.freeze({
   action: 'index' as 'index' | 'create',
   initialBatchSize: 100,
-  maxBatchSize: 5_000,
+  maxBatchSize: 20_000,
   maxBatchBytes: 10 * 1024 * 1024,
   concurrency: 2,
   retries: 5,
@@ -284,9 +285,16 @@ export async function bulkIndex<D, C = unknown>(
         batchSize = Math.max(1, Math.floor(batchSize / 2))
         state.retries += retry.length
         await backoff(attempt)
-      } else if (rate > bestRate * 1.05) {
-        bestRate = rate
-        batchSize = Math.min(o.maxBatchSize, batchSize * 2)
+      } else if (pending.length >= batchSize / 2) {
+        // Only full-ish batches say something about the size. Keep doubling while throughput does
+        // not clearly fall (noise on a loaded machine is +-10 %); back off when it drops by a third.
+        if (rate >= bestRate * 0.9) {
+          bestRate = Math.max(bestRate, rate)
+          batchSize = Math.min(o.maxBatchSize, batchSize * 2)
+        } else if (rate < bestRate * 0.66) {
+          batchSize = Math.max(o.initialBatchSize, Math.floor(batchSize / 2))
+          bestRate = rate
+        }
       }
       pending = retry
     }
