@@ -29,7 +29,7 @@ import {
   writeResult,
 } from '../report.js'
 import { AYALA, type Contender, type ContenderFactory } from './contenders.js'
-import { runPrefix } from './fixtures.js'
+import { loaderCalls, runPrefix } from './fixtures.js'
 import { startCountingProxy } from './round-trips.js'
 
 /** One row of a scenario: a contender, optionally a variant of it (e.g. with tags). */
@@ -69,6 +69,11 @@ export interface CacheScenario {
    * @default 1
    */
   batch?: number | undefined
+  /**
+   * Every timed call should be a hit: a loader call while a contender is timed is reported on
+   * its row (it missed). @default true
+   */
+  hits?: boolean | undefined
   /** Redis URL. @default REDIS_URL or redis://127.0.0.1:6379 */
   redisUrl?: string | undefined
 }
@@ -132,6 +137,8 @@ export async function runCacheScenario(scenario: CacheScenario): Promise<Scenari
   const live: { entry: Entry; contender: Contender }[] = []
   const notes = [...(scenario.notes ?? [])]
   const batch = scenario.batch ?? 1
+  /** Loader calls while each task was timed (warm-up included). */
+  const loads = new Map<string, number>()
   console.log(`\n[bench] ${scenario.id}: ${scenario.entries.length} contenders, prefix ${prefix}`)
 
   const timed = new Map<string, ResultRow>()
@@ -182,11 +189,18 @@ export async function runCacheScenario(scenario: CacheScenario): Promise<Scenari
               return { overriddenDuration: elapsed / batch, overriddenIterationCost: elapsed }
             }
           : () => op(contender, index++, entry)
+      let loadsAtStart = 0
       tasks.push({
         name,
         fn,
         options: {
           async: true,
+          beforeAll: () => {
+            loadsAtStart = loaderCalls.count
+          },
+          afterAll: () => {
+            loads.set(name, (loads.get(name) ?? 0) + loaderCalls.count - loadsAtStart)
+          },
           ...(beforeEach && batch === 1 ? { beforeEach: () => beforeEach(contender, index) } : {}),
         },
       })
@@ -232,6 +246,12 @@ export async function runCacheScenario(scenario: CacheScenario): Promise<Scenari
       const row = timed.get(name) ?? fixed.get(name) ?? emptyRow(name, 'error', 'not run')
       const note = entry.factory.note
       if (note && !row.note) row.note = note
+      const missed = loads.get(name) ?? 0
+      if ((scenario.hits ?? true) && missed > 0) {
+        row.note = [row.note, `loader ran ${missed} times while timed: some calls missed`]
+          .filter(Boolean)
+          .join('; ')
+      }
       return row
     }),
     scenario.baseline,

@@ -10,7 +10,7 @@ import { pack, unpack } from 'msgpackr'
 import { Bench } from 'tinybench'
 import { loadAyala } from '../cache/ayala.js'
 import { dataset, KEY_COUNT, runPrefix, TTL_MS } from '../cache/fixtures.js'
-import { configureRun, rows } from '../report.js'
+import { configureRun, roundsPlan, rowFromSamples, withRatios } from '../report.js'
 
 interface Internals {
   l1: { delete(key: string): unknown }
@@ -19,6 +19,7 @@ interface Internals {
     keys: { base: string; entry(key: string): string }
     read(keys: readonly string[], tags: readonly string[]): Promise<unknown>
   }
+  fromL2(key: string, bytes: Buffer, generation: number, versions: number[], l1Ttl: undefined): unknown
 }
 
 const quick = process.argv.includes('--quick')
@@ -54,40 +55,88 @@ let evictIndex = 0
 const evict = () => {
   inside.l1.delete(keys[evictIndex % KEY_COUNT] as string)
 }
-const bench = new Bench(quick ? { time: 200, warmupTime: 50 } : { time: 2_000, warmupTime: 300 })
-bench
-  .add('1 raw getBuffer + unpack', async () =>
-    unpack((await raw.getBuffer(rawKeys[i++ % KEY_COUNT] as string)) as Buffer),
-  )
-  .add('2 raw getBuffer only (no unpack)', async () => raw.getBuffer(rawKeys[i++ % KEY_COUNT] as string))
-  .add('3 raw MGET generation + entry (no Lua)', async () =>
-    raw.mgetBuffer(`${base}g`, entryKeys[i++ % KEY_COUNT] as string),
-  )
-  .add('4 plain client EVALSHA: GET g + GET entry', async () =>
-    plainRead.readPlainBuffer(entryKeys[i++ % KEY_COUNT] as string, base),
-  )
-  .add('5 our client EVALSHA read script (commandTimeout on)', async () =>
-    inside.l2.client.ayalaCacheReadBuffer(1, entryKeys[i++ % KEY_COUNT] as string, base),
-  )
-  .add('6 our tier read() (+ deadline timer, breaker)', async () =>
-    inside.l2.read([entryKeys[i++ % KEY_COUNT] as string], []),
-  )
-  .add('7 our get(), L1 evicted', async () => cache.get(keys[evictIndex++ % KEY_COUNT] as string), {
-    beforeEach: evict,
-  })
-  .add(
+type Task = [string, () => Promise<unknown>, { beforeEach?: () => void }]
+const tasks: Task[] = [
+  [
+    '1 raw getBuffer + unpack',
+    async () => unpack((await raw.getBuffer(rawKeys[i++ % KEY_COUNT] as string)) as Buffer),
+    {},
+  ],
+  ['2 raw getBuffer only (no unpack)', async () => raw.getBuffer(rawKeys[i++ % KEY_COUNT] as string), {}],
+  [
+    '3 raw MGET generation + entry (no Lua)',
+    async () => raw.mgetBuffer(`${base}g`, entryKeys[i++ % KEY_COUNT] as string),
+    {},
+  ],
+  [
+    '4 plain client EVALSHA: GET g + GET entry',
+    async () => plainRead.readPlainBuffer(entryKeys[i++ % KEY_COUNT] as string, base),
+    {},
+  ],
+  [
+    '5 our client EVALSHA read script (commandTimeout on)',
+    async () => inside.l2.client.ayalaCacheReadBuffer(1, entryKeys[i++ % KEY_COUNT] as string, base),
+    {},
+  ],
+  [
+    '6 our tier read() (+ deadline timer, breaker)',
+    async () => inside.l2.read([entryKeys[i++ % KEY_COUNT] as string], []),
+    {},
+  ],
+  [
+    '6b our tier read() + fromL2 (decode, version check, L1 fill)',
+    async () => {
+      const key = keys[i++ % KEY_COUNT] as string
+      const read = (await inside.l2.read([inside.l2.keys.entry(key)], [])) as {
+        generation: number
+        entries: { bytes: Buffer; versions: number[] }[]
+      }
+      const entry = read.entries[0]
+      if (entry) inside.fromL2(key, entry.bytes, read.generation, entry.versions, undefined)
+    },
+    {},
+  ],
+  [
+    '7 our get(), L1 evicted',
+    async () => cache.get(keys[evictIndex++ % KEY_COUNT] as string),
+    { beforeEach: evict },
+  ],
+  [
     '8 our getOrSet(), L1 evicted',
     async () =>
       cache.getOrSet(keys[evictIndex % KEY_COUNT] as string, async () => values[evictIndex++ % KEY_COUNT]),
     { beforeEach: evict },
-  )
-await bench.run()
-const data = rows(bench, '1 raw getBuffer + unpack')
+  ],
+]
+// Interleaved rounds, as in the scenarios: load drift on a shared machine hits every step alike.
+const plan = roundsPlan()
+const samples = new Map<string, number[]>(tasks.map(([name]) => [name, []]))
+for (let round = 0; round < plan.rounds; round++) {
+  const bench = new Bench({
+    time: plan.time,
+    warmupTime: round === 0 ? plan.warmupTime : 30,
+    retainSamples: true,
+  })
+  for (let k = 0; k < tasks.length; k++) {
+    const [name, fn, options] = tasks[(k + round) % tasks.length] as Task
+    bench.add(name, fn, { async: true, ...options })
+  }
+  await bench.run()
+  for (const task of bench.tasks) {
+    const result = task.result
+    if ('latency' in result && result.latency.samples) samples.get(task.name)?.push(...result.latency.samples)
+  }
+}
+const data = withRatios(
+  [...samples].map(([name, list]) => rowFromSamples(name, list)),
+  '1 raw getBuffer + unpack',
+)
 console.log('| step | p50 (us) | p99 (us) | p50 / raw getBuffer + unpack |\n|---|---:|---:|---:|')
-for (const row of data)
+for (const row of data) {
   console.log(
     `| ${row.name} | ${row.p50Us.toFixed(1)} | ${row.p99Us.toFixed(1)} | ${row.ratioToBaseline.toFixed(2)}x |`,
   )
+}
 await cache.clear()
 await cache.close()
 let cursor = '0'

@@ -34,6 +34,7 @@ export async function run(): Promise<ScenarioResult> {
       { factory: cacheableContender(false) },
       { factory: cacheManagerContender() },
     ],
+    hits: false,
     async prepare() {
       // Nothing cached beforehand: every call is a miss on a new key.
     },
