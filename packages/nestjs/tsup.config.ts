@@ -2,7 +2,12 @@ import { defineConfig } from 'tsup'
 
 export default defineConfig({
   // One entry per optional integration, so each loads only the peers it needs.
-  entry: { index: 'src/index.ts', metrics: 'src/metrics/index.ts', health: 'src/health/index.ts' },
+  entry: {
+    index: 'src/index.ts',
+    metrics: 'src/metrics/index.ts',
+    health: 'src/health/index.ts',
+    opentelemetry: 'src/opentelemetry/index.ts',
+  },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -12,7 +12,6 @@
 import {
   type CallHandler,
   type ExecutionContext,
-  HttpException,
   Inject,
   Injectable,
   Logger,
@@ -30,50 +29,8 @@ import {
   retainCacheChannelSubscription,
   runWithRequestCacheStats,
 } from './request-cache-stats.js'
+import { describeRoute, type RouteInfo, statusOfError } from './route-info.js'
 import { AYALA_HTTP_METRICS, AYALA_PERFORMANCE_OPTIONS } from './tokens.js'
-
-interface RouteInfo {
-  transport: string
-  method: string
-  route: string
-}
-
-interface HttpRequestLike {
-  method?: string
-  baseUrl?: string
-  route?: { path?: unknown }
-  routeOptions?: { url?: unknown }
-  routerPath?: unknown
-  url?: string
-}
-
-/** Route pattern of an Express (`req.route.path`) or Fastify (`req.routeOptions.url`) request. */
-function httpRoute(request: HttpRequestLike, context: ExecutionContext): string {
-  const expressPath = request.route?.path
-  if (typeof expressPath === 'string') return `${request.baseUrl ?? ''}${expressPath}`
-  const fastifyPath = request.routeOptions?.url ?? request.routerPath
-  if (typeof fastifyPath === 'string') return fastifyPath
-  return `${context.getClass().name}.${context.getHandler().name}`
-}
-
-function describe(context: ExecutionContext): RouteInfo {
-  const transport = context.getType<string>()
-  if (transport === 'http') {
-    const request = context.switchToHttp().getRequest<HttpRequestLike>()
-    return { transport, method: request.method ?? 'HTTP', route: httpRoute(request, context) }
-  }
-  return {
-    transport,
-    method: transport.toUpperCase(),
-    route: `${context.getClass().name}.${context.getHandler().name}`,
-  }
-}
-
-function statusOfError(error: unknown): number {
-  if (error instanceof HttpException) return error.getStatus()
-  const status = (error as { status?: unknown; statusCode?: unknown } | null)?.status
-  return typeof status === 'number' && status >= 400 && status < 600 ? status : 500
-}
 
 const CACHE_RESULTS: ReadonlyArray<readonly [keyof RequestCacheStats, CacheResultLabel]> = [
   ['l1Hits', 'l1_hit'],
@@ -108,7 +65,7 @@ export class PerformanceInterceptor implements NestInterceptor, OnModuleDestroy 
 
   /** Wrap one handler call. */
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const info = describe(context)
+    const info = describeRoute(context)
     if (this.options.ignoreRoutes.has(info.route)) return next.handle()
     const start = performance.now()
     const stats = this.options.cacheBreakdown ? emptyRequestCacheStats() : undefined

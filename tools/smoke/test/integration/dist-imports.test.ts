@@ -24,6 +24,7 @@ describe.each([
   '@ayala/nestjs',
   '@ayala/nestjs/metrics',
   '@ayala/nestjs/health',
+  '@ayala/nestjs/opentelemetry',
 ])('%s from dist/', (pkg) => {
   it('imports as ESM and requires as CJS with the same public names', () => {
     const esm = exportedNames('esm', pkg)
