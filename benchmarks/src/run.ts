@@ -61,7 +61,7 @@ for (const name of scenarios) {
   }
 }
 
-if (!quick && wanted.length === 0) writeSummary(results)
+if (!quick) writeSummary(results)
 console.log(
   `\n[bench] ${scenarios.length} scenario(s) in ${((Date.now() - started) / 1000).toFixed(1)} s${quick ? ' (quick mode)' : ''}; results in ${config.resultsDir}`,
 )

@@ -128,19 +128,38 @@ async function deleteKeys(redisUrl: string, prefix: string): Promise<number> {
   return deleted
 }
 
-/** Run a scenario and write its results. */
+/** Run a scenario and write its results; its Redis keys are deleted even if it crashes. */
 export async function runCacheScenario(scenario: CacheScenario): Promise<ScenarioResult> {
   const redisUrl = scenario.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
   const prefix = runPrefix(scenario.id)
+  console.log(`\n[bench] ${scenario.id}: ${scenario.entries.length} contenders, prefix ${prefix}`)
+  let data: ResultRow[]
+  try {
+    data = await measure(scenario, redisUrl, prefix)
+  } finally {
+    const deleted = await deleteKeys(redisUrl, prefix)
+    console.log(`[bench] ${scenario.id}: deleted ${deleted} keys under ${prefix}`)
+  }
+  const notes = [...(scenario.notes ?? [])]
+  const ours = data.filter((row) => row.name.startsWith(AYALA))
+  if (ours.length > 0 && ours.every((row) => row.status === 'missing')) {
+    notes.unshift(`${AYALA} was not measured: ${ours[0]?.error ?? 'missing'}`)
+  }
+  return writeResult(scenario.id, scenario.title, data, scenario.baseline, {
+    description: scenario.description,
+    goals: scenario.goals?.(data),
+    notes,
+  })
+}
+
+/** Time every contender, then count its Redis traffic; the rows of the result table. */
+async function measure(scenario: CacheScenario, redisUrl: string, prefix: string): Promise<ResultRow[]> {
   const fixed = new Map<string, ResultRow>()
   const tasks: { name: string; fn: Fn; options: FnOptions }[] = []
   const live: { entry: Entry; contender: Contender }[] = []
-  const notes = [...(scenario.notes ?? [])]
   const batch = scenario.batch ?? 1
   /** Loader calls while each task was timed (warm-up included). */
   const loads = new Map<string, number>()
-  console.log(`\n[bench] ${scenario.id}: ${scenario.entries.length} contenders, prefix ${prefix}`)
-
   const timed = new Map<string, ResultRow>()
   try {
     for (const entry of scenario.entries) {
@@ -228,7 +247,9 @@ export async function runCacheScenario(scenario: CacheScenario): Promise<Scenari
         const result = task.result
         if (result.state === 'errored') failed.set(task.name, result.error.message)
         else if ('latency' in result && result.latency.samples) {
-          samples.get(task.name)?.push(...result.latency.samples)
+          const list = samples.get(task.name)
+          // A loop, not push(...samples): a sub-us task yields far more samples than call arguments allow.
+          if (list) for (const sample of result.latency.samples) list.push(sample)
         }
       }
     }
@@ -299,16 +320,5 @@ export async function runCacheScenario(scenario: CacheScenario): Promise<Scenari
     }
   }
 
-  const deleted = await deleteKeys(redisUrl, prefix)
-  console.log(`[bench] ${scenario.id}: deleted ${deleted} keys under ${prefix}`)
-
-  const ours = data.filter((row) => row.name.startsWith(AYALA))
-  if (ours.length > 0 && ours.every((row) => row.status === 'missing')) {
-    notes.unshift(`${AYALA} was not measured: ${ours[0]?.error ?? 'missing'}`)
-  }
-  return writeResult(scenario.id, scenario.title, data, scenario.baseline, {
-    description: scenario.description,
-    goals: scenario.goals?.(data),
-    notes,
-  })
+  return data
 }
