@@ -18,7 +18,7 @@ import { Script } from './consume/scripts.js'
 import { MetricsStreamError } from './errors.js'
 import { viewKeys } from './keys.js'
 
-const PROMOTE = new Script(`
+const PROMOTE = new Script(`#!lua
 local current = redis.call('GET', KEYS[1]) or '1'
 if current ~= ARGV[1] then return {-1, current} end
 local old = tonumber(redis.call('HGET', KEYS[3], 'version') or '0')

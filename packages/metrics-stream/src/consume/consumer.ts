@@ -420,7 +420,13 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
       try {
         return await step()
       } catch (error) {
-        if (error instanceof MetricsStreamError && !error.retriable) throw error
+        if (!isRetriable(error)) {
+          throw error instanceof MetricsStreamError
+            ? error
+            : new MetricsStreamError('E_STREAM_REDIS', `Redis refused the apply script: ${String(error)}`, {
+                cause: error,
+              })
+        }
         if (!context.isActive() || this.stopping) return undefined
         this.counters.retries++
         if (this.listenerCount('retry') > 0) this.emit('retry', error)
@@ -430,6 +436,19 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
       }
     }
   }
+}
+
+/** Redis replies that mean "try again later"; any other reply error is a bug or a misconfiguration. */
+const TRANSIENT_REPLY = /^(BUSY|LOADING|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|NOREPLICAS)/
+
+/**
+ * Connection failures and timeouts are retried; a Redis error reply (a wrong key type, a script
+ * error) is not, since retrying would loop forever: it fails the batch loudly instead.
+ */
+function isRetriable(error: unknown): boolean {
+  if (error instanceof MetricsStreamError) return error.retriable
+  if (error instanceof Error && error.name === 'ReplyError') return TRANSIENT_REPLY.test(error.message)
+  return true
 }
 
 function forward(

@@ -10,12 +10,18 @@
  * fenced), check that the chunk starts after the stored offset (a redelivered chunk is refused),
  * apply the increments, store the new offset and watermark, add the counters, bump the view
  * version and PUBLISH the change notice. Either all of it happens or none.
+ *
+ * Redis does not roll a script back when a command inside it fails, so the script must not fail
+ * half way: the `#!lua` shebang makes Redis 7 refuse the whole script up front when it is over
+ * `maxmemory` (instead of at the first write), every key is declared (cluster-safe), and a failure
+ * reply (e.g. WRONGTYPE from a foreign key in the namespace) is not retried by the consumer, since a
+ * retry could apply the first half twice.
  */
 import { createHash } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
 
 /** KEYS: state. ARGV: token, owner label. Returns [epoch, offset, watermark]. */
-export const CLAIM = `
+export const CLAIM = `#!lua
 local e = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 redis.call('HSET', KEYS[1], 'token', ARGV[1], 'owner', ARGV[2])
 local s = redis.call('HMGET', KEYS[1], 'offset', 'watermark')
@@ -27,7 +33,7 @@ return {e, s[1] or '-1', s[2] or ''}
  * late, dead, channel, notice tail, then ops `kind keyIndex expireAt n (field delta)*n | member*n`.
  * Returns [1, version] applied, [-1, token] fenced, [-2, storedOffset] already applied.
  */
-export const APPLY = `
+export const APPLY = `#!lua
 local cur = redis.call('HMGET', KEYS[1], 'token', 'offset')
 if cur[1] ~= ARGV[1] then return {-1, cur[1] or ''} end
 local stored = tonumber(cur[2] or '-1')

@@ -118,6 +118,7 @@ export class Dashboard<A extends Aggregates<any>> {
   private generation = 1
   private noticed = 0
   private closed = false
+  private subscriberErrors = 0
   private readonly cache = new Map<string, DashboardSnapshot<A>>()
   private readonly waiters = new Set<(reason: 'notice' | 'resync' | 'close') => void>()
   private readonly listeners = new Set<(notice: ChangeNotice) => void>()
@@ -218,6 +219,15 @@ export class Dashboard<A extends Aggregates<any>> {
     }
   }
 
+  /** Whether the in-process copy is in use (subscribed), cached read ranges and subscriber errors. */
+  stats(): { subscribed: boolean; cachedRanges: number; subscriberErrors: number } {
+    return {
+      subscribed: this.subscribed,
+      cachedRanges: this.cache.size,
+      subscriberErrors: this.subscriberErrors,
+    }
+  }
+
   /** Stop listening and release the subscriber connection (if the dashboard created it). */
   async close(): Promise<void> {
     this.closed = true
@@ -240,6 +250,12 @@ export class Dashboard<A extends Aggregates<any>> {
     }
     subscriber.on('message', (from: string, message: string) => {
       if (from === channel) this.onNotice(message)
+    })
+    // The subscriber reconnects by itself; its connection errors are counted (`stats()`), and
+    // while it is down the cache is off, so no stale figure can be served.
+    subscriber.on('error', () => {
+      this.subscriberErrors++
+      drop()
     })
     subscriber.on('close', drop)
     subscriber.on('reconnecting', drop)

@@ -59,6 +59,7 @@ export class World {
   readonly late = `${this.topic}.late`
   readonly kafka = kafkaClient()
   readonly redis: Redis
+  redisErrors = 0
   admin!: Admin
   producer!: Producer
   private readonly consumers: MetricsConsumer<InvoiceEvent>[] = []
@@ -68,6 +69,10 @@ export class World {
     redisUrl = urls.redis,
   ) {
     this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null })
+    // Tests that stop a private Redis expect connection errors: count them instead of logging.
+    this.redis.on('error', () => {
+      this.redisErrors++
+    })
   }
 
   async init(): Promise<this> {
