@@ -100,6 +100,8 @@ const SCRIPTS: Array<[string, number | undefined, string]> = [
   ['ayalaCacheRelease', 1, RELEASE_SCRIPT],
 ]
 
+const DOWN = new Set(['reconnecting', 'close', 'end', 'disconnecting'])
+
 function timeoutError(operation: string, ms: number): L2UnavailableError {
   return new L2UnavailableError('E_CACHE_L2_TIMEOUT', `Redis ${operation} did not answer within ${ms} ms`)
 }
@@ -110,10 +112,8 @@ export class RedisTier {
   readonly breaker: CircuitBreaker
   /** True when the cache created the connection (from a URL) and must close it. */
   private readonly owned: boolean
-  private everReady: boolean
   private readonly readyWaiters = new Set<() => void>()
   private readonly circuitOpen: L2UnavailableError
-  private readonly notConnected: L2UnavailableError
 
   constructor(
     input: RedisInput,
@@ -146,17 +146,14 @@ export class RedisTier {
         this.client.defineCommand(name, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys })
       }
     }
-    this.everReady = this.client.status === 'ready'
     this.client.on('ready', this.handleReady)
     // ioredis re-emits connection errors as 'error' events; without a listener Node would crash.
     this.client.on('error', this.handleClientError)
     this.breaker = new CircuitBreaker(breakerThreshold, breakerCooldownMs, hooks.onBreaker)
     this.circuitOpen = new L2UnavailableError('E_CACHE_CIRCUIT_OPEN', 'Redis circuit breaker is open')
-    this.notConnected = new L2UnavailableError('E_CACHE_L2_UNAVAILABLE', 'Redis is not connected')
   }
 
   private readonly handleReady = (): void => {
-    this.everReady = true
     for (const wake of this.readyWaiters) wake()
     this.readyWaiters.clear()
   }
@@ -175,11 +172,7 @@ export class RedisTier {
   async run<T>(operation: string, op: () => Promise<T>): Promise<T> {
     if (!this.breaker.allow()) throw this.circuitOpen
     try {
-      if (this.client.status !== 'ready') {
-        // First connection still in progress: wait for it, within one more deadline. After
-        // that, a non-ready client means Redis is gone; fail now rather than queue.
-        if (this.everReady || !(await this.waitReady(this.timeoutMs))) throw this.notConnected
-      }
+      if (this.client.status !== 'ready') await this.ensureReady()
       const result = await withDeadline(op(), this.timeoutMs, operation)
       this.breaker.success()
       return result
@@ -195,6 +188,27 @@ export class RedisTier {
       this.breaker.failure()
       this.hooks.onError(operation, error)
       throw error
+    }
+  }
+
+  /**
+   * A connection still being set up ('wait', 'connecting', 'connect': the first connection, or
+   * the ready check of a reconnection) is waited for, within one more deadline. A connection that
+   * is down ('reconnecting', 'close', 'end') fails at once: Redis is gone, and queueing commands
+   * for later would replay stale writes.
+   */
+  private async ensureReady(): Promise<void> {
+    const deadline = Date.now() + this.timeoutMs
+    for (;;) {
+      const status = this.client.status
+      if (status === 'ready') return
+      const remaining = deadline - Date.now()
+      if (DOWN.has(status) || remaining <= 0 || !(await this.waitReady(remaining))) {
+        throw new L2UnavailableError(
+          'E_CACHE_L2_UNAVAILABLE',
+          `Redis is not connected (${this.client.status})`,
+        )
+      }
     }
   }
 

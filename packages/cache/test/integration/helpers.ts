@@ -20,10 +20,16 @@ export class Fixture {
    * generous (5s) so that a loaded CI machine does not turn into a fallback; failure tests use a
    * private Redis and their own deadline.
    */
+  /**
+   * A cache on the shared Redis, in its own namespace unless one is given. The Redis deadline is
+   * generous (5s) so that a loaded CI machine does not turn reads into fallbacks; the failure
+   * tests use a private Redis and their own deadline.
+   */
   cache(options: CacheOptions = {}): Cache {
     const cache = createCache({
       redis: this.url,
       namespace: options.namespace ?? this.namespace(),
+      redisTimeout: '5s',
       ...options,
     })
     this.namespaces.add(cache.options.namespace)
