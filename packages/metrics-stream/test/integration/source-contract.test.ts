@@ -1,0 +1,179 @@
+/**
+ * The consumer's exactly-once rules driven through the public `Source` interface by a scripted
+ * source (real Redis, no Kafka), so that fencing and resume-from-Redis happen deterministically.
+ */
+import { serviceUrls, uniqueName } from '@ayala/testkit'
+import { Redis } from 'ioredis'
+import { afterAll, describe, expect, it } from 'vitest'
+import {
+  createDashboard,
+  createMetricsConsumer,
+  type OutgoingMessage,
+  type Source,
+  type SourceBatch,
+  type SourceBatchContext,
+  type SourceMessage,
+} from '../../src/index.js'
+import {
+  asTruth,
+  generateEvents,
+  groundTruth,
+  type InvoiceEvent,
+  invoiceView,
+  READ_RANGE,
+} from '../invoices.js'
+
+const TOPIC = 'scripted'
+
+class ScriptedSource implements Source {
+  readonly topics = [TOPIC]
+  assignment = 1
+  readonly commits: string[] = []
+  readonly seeks: string[] = []
+  readonly sent: Array<{ topic: string; messages: OutgoingMessage[] }> = []
+  private handle: ((batch: SourceBatch, context: SourceBatchContext) => Promise<void>) | undefined
+
+  async start(handle: (batch: SourceBatch, context: SourceBatchContext) => Promise<void>): Promise<void> {
+    this.handle = handle
+  }
+  isAssigned(): boolean {
+    return true
+  }
+  async send(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    this.sent.push({ topic, messages })
+  }
+  async highWatermarks() {
+    return [{ partition: 0, high: '0', low: '0' }]
+  }
+  async stop(): Promise<void> {
+    this.handle = undefined
+  }
+  /** Deliver records `from`..`to` (inclusive) of `log` as one batch of partition 0. */
+  async deliver(log: readonly SourceMessage[], from: number, to: number): Promise<void> {
+    if (!this.handle) throw new Error('not started')
+    let active = true
+    await this.handle(
+      { topic: TOPIC, partition: 0, messages: log.slice(from, to + 1) },
+      {
+        assignment: this.assignment,
+        isActive: () => active,
+        commit: async (offset) => {
+          this.commits.push(offset)
+        },
+        heartbeat: async () => undefined,
+        seek: (offset) => {
+          active = false
+          this.seeks.push(offset)
+        },
+      },
+    )
+  }
+}
+
+function asLog(events: readonly InvoiceEvent[]): SourceMessage[] {
+  return events.map((event, offset) => ({
+    offset: String(offset),
+    key: Buffer.from(event.id),
+    value: Buffer.from(JSON.stringify(event)),
+    timestamp: String(Date.now()),
+  }))
+}
+
+describe('exactly-once rules through the Source interface (real Redis)', () => {
+  const redis = new Redis(serviceUrls().redis)
+  const namespaces: string[] = []
+
+  afterAll(async () => {
+    for (const namespace of namespaces) {
+      const keys = await redis.keys(`{${namespace}:*`)
+      if (keys.length > 0) await redis.del(...keys)
+    }
+    redis.disconnect()
+  })
+
+  function setup() {
+    const namespace = uniqueName('ms')
+    namespaces.push(namespace)
+    const make = () => {
+      const source = new ScriptedSource()
+      const consumer = createMetricsConsumer<InvoiceEvent>({
+        redis,
+        namespace,
+        view: invoiceView,
+        source,
+        chunkSize: 4,
+      })
+      return { source, consumer }
+    }
+    const read = async () =>
+      (await createDashboard({ redis, namespace, view: invoiceView, cache: false }).read(READ_RANGE)).figures
+    return { namespace, make, read }
+  }
+
+  it('fences a member whose partition was claimed by another, with no event counted twice', async () => {
+    const events = generateEvents(12, 101)
+    const log = asLog(events)
+    const { make, read } = setup()
+    const a = make()
+    const b = make()
+    await a.consumer.start()
+    await b.consumer.start()
+
+    await a.source.deliver(log, 0, 9)
+    expect(a.consumer.stats().applied).toBe(10)
+    // B is assigned the partition: it claims it (new owner token) and resumes after offset 9.
+    expect(log.length).toBeGreaterThan(15)
+    await b.source.deliver(log, 0, 14)
+    expect(b.consumer.stats().duplicates).toBe(10)
+    // A is still inside a batch of the partition it lost: its next chunk is refused.
+    const commitsBefore = a.source.commits.length
+    await a.source.deliver(log, 10, log.length - 1)
+    expect(a.consumer.stats().fenced).toBe(1)
+    expect(a.consumer.stats().applied).toBe(10)
+    expect(a.source.commits.length).toBe(commitsBefore)
+    // Until its next assignment, A leaves the partition alone.
+    await a.source.deliver(log, 10, log.length - 1)
+    expect(a.consumer.stats().fenced).toBe(1)
+    await b.source.deliver(log, 15, log.length - 1)
+
+    expect(asTruth(await read())).toEqual(groundTruth(events))
+    expect(a.consumer.stats().applied + b.consumer.stats().applied).toBe(events.length)
+  })
+
+  it('resumes from Redis: seeks back when Kafka is ahead, accepts a gap that remains after the seek', async () => {
+    const events = generateEvents(30, 103)
+    const log = asLog(events)
+    const { make } = setup()
+    const { source, consumer } = make()
+    await consumer.start()
+    await source.deliver(log, 0, 9)
+    // Kafka hands offsets from 20 while Redis applied up to 9: go back to 10.
+    await source.deliver(log, 20, 29)
+    expect(source.seeks).toEqual(['10'])
+    expect(consumer.stats().applied).toBe(10)
+    // After the seek the batch still starts at 20 (Kafka no longer has 10..19): accepted.
+    await source.deliver(log, 20, 29)
+    expect(source.seeks).toEqual(['10'])
+    expect(consumer.stats().applied).toBe(20)
+    expect(source.commits[source.commits.length - 1]).toBe('29')
+  })
+
+  it('commits each chunk only after its script, dead-letters bad records and keeps going', async () => {
+    const events = generateEvents(8, 107)
+    const log = asLog(events)
+    log.splice(2, 0, { offset: '', key: null, value: Buffer.from('{oops'), timestamp: '0' })
+    log.forEach((message, offset) => {
+      ;(message as { offset: string }).offset = String(offset)
+    })
+    const { make, read } = setup()
+    const { source, consumer } = make()
+    await consumer.start()
+    await source.deliver(log, 0, log.length - 1)
+    // One commit per chunk of 4, each after its script returned.
+    expect(source.commits).toEqual(['3', '7', '11', String(log.length - 1)])
+    expect(source.sent).toHaveLength(1)
+    expect(source.sent[0]?.topic).toBe(`${TOPIC}.dlq`)
+    expect(source.sent[0]?.messages[0]?.headers['x-source-offset']).toBe('2')
+    expect(asTruth(await read())).toEqual(groundTruth(events))
+  })
+})
