@@ -1,6 +1,6 @@
 import { describe, expectTypeOf, it } from 'vitest'
 import { createSearchClient, type DocumentOf } from '../../src/index.js'
-import { spanishInvoices } from '../fixtures/invoices.js'
+import { type basicInvoices, spanishInvoices } from '../fixtures/invoices.js'
 
 const invoices = spanishInvoices('types')
 type Invoice = DocumentOf<typeof invoices>
@@ -11,6 +11,17 @@ describe('document type', () => {
     expectTypeOf<Invoice['paid']>().toEqualTypeOf<boolean>()
     expectTypeOf<Invoice['description']>().toEqualTypeOf<string>()
     expectTypeOf<Invoice['issuedAt']>().toEqualTypeOf<string>()
+  })
+})
+
+describe('optional fields', () => {
+  it('are optional and nullable in the document type, others required', () => {
+    type Basic = DocumentOf<ReturnType<typeof basicInvoices>>
+    expectTypeOf<Basic['notes']>().toEqualTypeOf<string | null | undefined>()
+    expectTypeOf<Pick<Basic, 'id' | 'notes'>>().toEqualTypeOf<{
+      id: string
+      notes?: string | null | undefined
+    }>()
   })
 })
 
