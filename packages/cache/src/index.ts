@@ -30,6 +30,8 @@ export {
 } from './errors.js'
 export type { CacheStats } from './observability/channels.js'
 export { CACHE_CHANNELS } from './observability/channels.js'
+export type { HasStats } from './observability/prometheus.js'
+export { prometheusMetrics } from './observability/prometheus.js'
 export type { CacheOptions, RedisInput, ResolvedCacheOptions, SetOptions } from './options.js'
 export { DEFAULT_CACHE_OPTIONS } from './options.js'
 export type { Codec } from './serialization/msgpack-codec.js'
