@@ -7,6 +7,7 @@ export default defineConfig({
     metrics: 'src/metrics/index.ts',
     health: 'src/health/index.ts',
     opentelemetry: 'src/opentelemetry/index.ts',
+    search: 'src/search/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -25,6 +25,7 @@ describe.each([
   '@ayala/nestjs/metrics',
   '@ayala/nestjs/health',
   '@ayala/nestjs/opentelemetry',
+  '@ayala/nestjs/search',
 ])('%s from dist/', (pkg) => {
   it('imports as ESM and requires as CJS with the same public names', () => {
     const esm = exportedNames('esm', pkg)

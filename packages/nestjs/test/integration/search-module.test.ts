@@ -1,0 +1,209 @@
+import 'reflect-metadata'
+import { defineIndex, field, type SearchClient } from '@ayala/search'
+import { serviceUrls, uniqueName } from '@ayala/testkit'
+import { Body, Controller, Get, type INestApplication, Inject, Injectable, Param, Post } from '@nestjs/common'
+import { ConfigModule, ConfigService } from '@nestjs/config'
+import { Test } from '@nestjs/testing'
+import mariadb, { type Pool } from 'mariadb'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  AYALA_SEARCH_CLIENT,
+  AyalaSearchModule,
+  getSearchRepositoryToken,
+  InjectSearchRepository,
+  type SearchRepositoryOf,
+} from '../../src/search/index.js'
+import { baseUrl, waitFor } from '../support/http.js'
+
+const services = serviceUrls()
+const invoices = defineIndex({
+  name: uniqueName('nest-invoices'),
+  id: 'id',
+  fields: {
+    id: field.keyword(),
+    client: field.keyword(),
+    description: field.text({ analyzer: 'standard' }),
+    total: field.integer(),
+  },
+})
+const table = uniqueName('nest_invoices').replace(/-/g, '_')
+const outboxTable = uniqueName('nest_outbox').replace(/-/g, '_')
+
+function pool(): Pool {
+  const url = new URL(services.database)
+  return mariadb.createPool({
+    host: url.hostname,
+    port: Number(url.port || 3306),
+    user: decodeURIComponent(url.username || 'root'),
+    password: decodeURIComponent(url.password),
+    database: url.pathname.slice(1) || 'test',
+    connectionLimit: 4,
+    bigIntAsNumber: true,
+    insertIdAsNumber: true,
+  })
+}
+
+interface NewInvoice {
+  id: string
+  client: string
+  description: string
+  total: number
+}
+
+/** A repository whose writes index themselves: the row and its outbox event commit together. */
+@Injectable()
+class InvoiceService {
+  constructor(
+    @Inject('DB') private readonly db: Pool,
+    @InjectSearchRepository(invoices) private readonly search: SearchRepositoryOf<typeof invoices>,
+  ) {}
+
+  async create(invoice: NewInvoice, fail = false): Promise<void> {
+    const tx = await this.db.getConnection()
+    try {
+      await tx.beginTransaction()
+      await tx.query(
+        `INSERT INTO ${table} (id, client, description, total, version) VALUES (?, ?, ?, ?, 1)`,
+        [invoice.id, invoice.client, invoice.description, invoice.total],
+      )
+      await this.search.enqueueUpsert(tx, invoice, 1)
+      if (fail) throw new Error('rolled back on purpose')
+      await tx.commit()
+    } catch (error) {
+      await tx.rollback()
+      throw error
+    } finally {
+      await tx.release()
+    }
+  }
+
+  async byClient(client: string) {
+    const { hits } = await this.search.search({ filter: this.search.q.term('client', client), size: 50 })
+    return hits.map((hit) => hit.source)
+  }
+
+  async text(words: string) {
+    const { hits } = await this.search.search({ query: this.search.q.match('description', words) })
+    return hits.map((hit) => hit.id)
+  }
+}
+
+@Controller('invoices')
+class InvoicesController {
+  constructor(@Inject(InvoiceService) private readonly service: InvoiceService) {}
+
+  @Post()
+  async create(@Body() invoice: NewInvoice) {
+    await this.service.create(invoice)
+    return { ok: true }
+  }
+
+  @Get('client/:client')
+  byClient(@Param('client') client: string) {
+    return this.service.byClient(client)
+  }
+}
+
+describe('AyalaSearchModule: typed repositories and the outbox worker (real OpenSearch + MariaDB)', () => {
+  const db = pool()
+  let app: INestApplication
+  let url: string
+
+  beforeAll(async () => {
+    await db.query(
+      `CREATE TABLE ${table} (id VARCHAR(64) PRIMARY KEY, client VARCHAR(64), description TEXT, total INT, version INT)`,
+    )
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        ConfigModule.forRoot({
+          ignoreEnvFile: true,
+          load: [() => ({ search: { node: services.opensearch } })],
+        }),
+        AyalaSearchModule.forRootAsync({
+          isGlobal: true,
+          indexes: [invoices],
+          imports: [ConfigModule],
+          inject: [ConfigService],
+          useFactory: (config: ConfigService) => ({
+            client: { node: config.getOrThrow<string>('search.node'), engine: 'opensearch' },
+            ensureIndexes: true,
+            outbox: { db, table: outboxTable, worker: { pollInterval: '50ms' } },
+          }),
+        }),
+      ],
+      controllers: [InvoicesController],
+      providers: [InvoiceService, { provide: 'DB', useValue: db }],
+    }).compile()
+    app = moduleRef.createNestApplication({ logger: false })
+    await app.listen(0, '127.0.0.1')
+    url = baseUrl(app)
+  })
+
+  afterAll(async () => {
+    const client = app?.get<SearchClient>(AYALA_SEARCH_CLIENT)
+    const raw = await client?.raw()
+    await raw?.indices.delete({ index: invoices.name, ignore_unavailable: true })
+    await app?.close()
+    await db.query(`DROP TABLE IF EXISTS ${table}`)
+    await db.query(`DROP TABLE IF EXISTS ${outboxTable}`)
+    await db.end()
+  })
+
+  it('creates the index at start-up and indexes committed writes through the outbox worker', async () => {
+    const client = app.get<SearchClient>(AYALA_SEARCH_CLIENT)
+    expect(await (await client.raw()).indices.exists({ index: invoices.name })).toBe(true)
+
+    for (const [id, description] of [
+      ['A-1', 'reparación de tejado'],
+      ['A-2', 'instalación eléctrica'],
+    ] as const) {
+      const response = await fetch(`${url}/invoices`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id, client: 'acme', description, total: 100 }),
+      })
+      expect(response.status).toBe(201)
+    }
+    const service = app.get(InvoiceService)
+    await expect(
+      service.create({ id: 'A-3', client: 'acme', description: 'never committed', total: 1 }, true),
+    ).rejects.toThrow('rolled back on purpose')
+
+    const repository = app.get<SearchRepositoryOf<typeof invoices>>(getSearchRepositoryToken(invoices))
+    await waitFor(async () => {
+      await repository.refresh()
+      return (await service.byClient('acme')).length === 2
+    }, 'both committed invoices searchable')
+    const found = (await (await fetch(`${url}/invoices/client/acme`)).json()) as NewInvoice[]
+    expect(found.map((i) => i.id).sort()).toEqual(['A-1', 'A-2'])
+    expect(await service.text('tejado')).toEqual(['A-1'])
+    const [rows] = (await Promise.all([db.query(`SELECT COUNT(*) AS n FROM ${table}`)])) as [
+      Array<{ n: number }>,
+    ]
+    expect(rows[0]?.n).toBe(2)
+  })
+
+  it('rejects a repository write when no outbox is configured, and bad options by name', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        AyalaSearchModule.forRoot({
+          client: { node: services.opensearch, engine: 'opensearch' },
+          indexes: [invoices],
+        }),
+      ],
+    }).compile()
+    const other = moduleRef.createNestApplication({ logger: false })
+    await other.init()
+    try {
+      const repository = other.get<SearchRepositoryOf<typeof invoices>>(getSearchRepositoryToken(invoices))
+      expect(() => repository.enqueueDelete(db, 'x', 1)).toThrow(
+        expect.objectContaining({ option: 'outbox' }),
+      )
+    } finally {
+      await other.close()
+    }
+    expect(() =>
+      AyalaSearchModule.forRoot({ client: { node: services.opensearch }, indexes: [{} as never] }),
+    ).toThrow(expect.objectContaining({ option: 'indexes' }))
+  })
+})
