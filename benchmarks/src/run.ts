@@ -10,18 +10,7 @@ import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { AYALA } from './cache/contenders.js'
 import { configureRun, type ScenarioResult } from './report.js'
-import { writeSummary } from './summary.js'
-
-/** Scenarios in reading order; any other file in `scenarios/` runs after these. */
-const ORDER = [
-  'codec',
-  'cache-l1-hit',
-  'cache-l1-hit-batched',
-  'cache-tagged-l1-hit',
-  'cache-l2-hit',
-  'cache-get-many',
-  'cache-miss-set',
-]
+import { SCENARIO_ORDER as ORDER, writeSummary } from './summary.js'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')

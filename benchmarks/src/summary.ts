@@ -1,12 +1,24 @@
 /**
- * After a full run: `results/summary.md` (every scenario's table, in order, for pasting into
- * docs/benchmarks.md) and `docs/benchmarks-cache.svg`, a bar chart of p50 per contender for each
- * cache scenario on a log scale, ours highlighted.
+ * After a full run: `results/summary.md` (every scenario's table, in order), the results block of
+ * `docs/benchmarks.md` (between its two marker comments), and `docs/benchmarks-cache.svg`, a bar
+ * chart of p50 per contender for each cache scenario on a log scale, ours highlighted.
  */
-import { writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { AYALA } from './cache/contenders.js'
 import { markdown, type ResultRow, runConfig, type ScenarioResult } from './report.js'
+
+/** Scenarios in reading order; any other file in `scenarios/` runs after these. */
+export const SCENARIO_ORDER: readonly string[] = [
+  'codec',
+  'cache-l1-hit',
+  'cache-l1-hit-batched',
+  'cache-tagged-l1-hit',
+  'cache-l2-hit',
+  'cache-get-many',
+  'cache-miss-set',
+]
 
 function escapeXml(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
@@ -28,7 +40,7 @@ export function chart(results: readonly ScenarioResult[]): string {
   const barHeight = 16
   const x = (us: number) => labelWidth + ((Math.log10(us) - lo) / (hi - lo)) * plotWidth
   const parts: string[] = []
-  let y = 40
+  let y = 62
   for (const result of cache) {
     parts.push(`<text x="10" y="${y}" font-weight="bold">${escapeXml(result.title)}</text>`)
     y += 8
@@ -56,7 +68,7 @@ export function chart(results: readonly ScenarioResult[]): string {
   for (let e = lo; e <= hi; e++) {
     const tx = x(10 ** e)
     parts.push(
-      `<line x1="${tx.toFixed(1)}" y1="30" x2="${tx.toFixed(1)}" y2="${axisY - 10}" stroke="#dee2e6"/>`,
+      `<line x1="${tx.toFixed(1)}" y1="44" x2="${tx.toFixed(1)}" y2="${axisY - 10}" stroke="#dee2e6"/>`,
       `<text x="${tx.toFixed(1)}" y="${axisY + 4}" text-anchor="middle">${10 ** e >= 1 ? 10 ** e : (10 ** e).toFixed(-e)} us</text>`,
     )
   }
@@ -67,13 +79,38 @@ export function chart(results: readonly ScenarioResult[]): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${axisY + 20}" font-family="sans-serif" font-size="12">`,
     '<rect width="100%" height="100%" fill="white"/>',
-    `<text x="10" y="18" font-size="14" font-weight="bold">@ayala/cache vs peers: p50 per call (log scale, shorter is faster) · ${escapeXml(caption)}</text>`,
+    '<text x="10" y="18" font-size="14" font-weight="bold">@ayala/cache vs peers: p50 per call (log scale, shorter is faster)</text>',
+    `<text x="10" y="36" fill="#495057">${escapeXml(caption)} · <tspan fill="#d9480f">ours</tspan> · <tspan fill="#868e96">baselines</tspan> · <tspan fill="#4c6ef5">peers</tspan></text>`,
     // Grid lines first so bars draw over them.
     ...parts.filter((part) => part.startsWith('<line')),
     ...parts.filter((part) => !part.startsWith('<line')),
     '</svg>',
     '',
   ].join('\n')
+}
+
+const DOCS = join(import.meta.dirname, '..', '..', 'docs', 'benchmarks.md')
+const START = '<!-- results:start (written by pnpm bench; edit around it) -->'
+const END = '<!-- results:end -->'
+
+/** Replace the results block of docs/benchmarks.md with this run's tables (cache and codec scenarios). */
+function updateDocs(results: readonly ScenarioResult[]): void {
+  if (!existsSync(DOCS)) return
+  const doc = readFileSync(DOCS, 'utf8')
+  const from = doc.indexOf(START)
+  const to = doc.indexOf(END)
+  if (from === -1 || to < from) return
+  const tables = results
+    .filter((result) => SCENARIO_ORDER.includes(result.scenario))
+    .map((result) =>
+      markdown(result.title, result, result.rows, result.baseline, {
+        description: result.description,
+        goals: result.goals,
+        notes: result.notes,
+      }).replace(/^## /, '### '),
+    )
+    .join('\n')
+  writeFileSync(DOCS, `${doc.slice(0, from + START.length)}\n\n${tables}\n${doc.slice(to)}`)
 }
 
 /** Write `results/summary.md` and `docs/benchmarks-cache.svg` from this run's results. */
@@ -89,7 +126,20 @@ export function writeSummary(results: readonly ScenarioResult[]): void {
     )
     .join('\n')
   writeFileSync(join(resultsDir, 'summary.md'), text)
+  updateDocs(results)
   if (results.some((result) => result.scenario.startsWith('cache-'))) {
     writeFileSync(join(import.meta.dirname, '..', '..', 'docs', 'benchmarks-cache.svg'), chart(results))
   }
+}
+
+// `tsx src/summary.ts`: rebuild summary.md and the chart from the JSON results already written.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const dir = runConfig().resultsDir
+  const results = SCENARIO_ORDER.map((name) => join(dir, `${name}.json`))
+    .filter((file) => existsSync(file))
+    .map((file) => JSON.parse(readFileSync(file, 'utf8')) as ScenarioResult)
+  writeSummary(results)
+  console.log(
+    `summary of ${results.length} scenario(s) written to ${dir}/summary.md and docs/benchmarks-cache.svg`,
+  )
 }
