@@ -375,7 +375,8 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
     const id = `${topic}:${partition}`
     if (reply[0] === -1) {
       this.counters.fenced++
-      this.owned.delete(id)
+      // Only forget this claim: a newer claim of the same member (a later assignment) stays.
+      if (this.owned.get(id) === owned) this.owned.delete(id)
       // An empty token means the state vanished (Redis lost its data): claim again right away.
       if (reply[1] !== '') this.lost.set(id, owned.assignment)
       if (this.listenerCount('fenced') > 0) this.emit('fenced', { topic, partition })
