@@ -7,7 +7,8 @@
  *    at every new group assignment.
  * 2. Records at or below the stored offset are skipped (counted as duplicates). When Kafka starts
  *    the batch beyond the stored offset + 1 (Redis lost data, or a new generation on an old
- *    group), the member seeks back to it; Redis, not Kafka's committed offset, is the truth.
+ *    group), the member seeks back to it; when a whole batch lies below it (Kafka committed rarely
+ *    before a crash), it seeks forward to it. Redis, not Kafka's committed offset, is the truth.
  * 3. Each batch is cut into chunks of `chunkSize` records. A chunk is decoded, validated and
  *    pre-aggregated in Node; bad records and late records are produced to their topics first
  *    (at-least-once there); then ONE script checks the owner token and the stored offset and
@@ -274,6 +275,13 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
     while (start < messages.length && BigInt((messages[start] as SourceMessage).offset) < next) start++
     this.counters.duplicates += start
     if (start === messages.length) {
+      if (BigInt(last.offset) + 1n < next && owned.soughtTo !== next) {
+        // Redis is ahead of Kafka (Kafka committed rarely before a crash): jump instead of
+        // fetching and skipping every record in between (once per claim).
+        owned.soughtTo = next
+        context.seek(String(next))
+        return
+      }
       await context.commit(last.offset)
       return
     }

@@ -158,6 +158,21 @@ describe('exactly-once rules through the Source interface (real Redis)', () => {
     expect(source.commits[source.commits.length - 1]).toBe('29')
   })
 
+  it('seeks forward when a whole batch lies below the offset Redis applied', async () => {
+    const events = generateEvents(30, 109)
+    const log = asLog(events)
+    const { make } = setup()
+    const first = make()
+    await first.consumer.start()
+    await first.source.deliver(log, 0, 29)
+    const second = make()
+    await second.consumer.start()
+    await second.source.deliver(log, 0, 9)
+    expect(second.source.seeks).toEqual(['30'])
+    expect(second.consumer.stats().duplicates).toBe(10)
+    expect(second.consumer.stats().applied).toBe(0)
+  })
+
   it('commits each chunk only after its script, dead-letters bad records and keeps going', async () => {
     const events = generateEvents(8, 107)
     const log = asLog(events)
