@@ -8,11 +8,15 @@ import { afterAll, describe, expect, it } from 'vitest'
 import {
   createDashboard,
   createMetricsConsumer,
+  day,
+  defineAggregates,
+  defineView,
   type OutgoingMessage,
   type Source,
   type SourceBatch,
   type SourceBatchContext,
   type SourceMessage,
+  viewKeys,
 } from '../../src/index.js'
 import {
   asTruth,
@@ -190,5 +194,51 @@ describe('exactly-once rules through the Source interface (real Redis)', () => {
     expect(source.sent[0]?.topic).toBe(`${TOPIC}.dlq`)
     expect(source.sent[0]?.messages[0]?.headers['x-source-offset']).toBe('2')
     expect(asTruth(await read())).toEqual(groundTruth(events))
+  })
+
+  it('gives time buckets a TTL: bucket end + retention (PEXPIREAT), expired buckets vanish', async () => {
+    interface Tick {
+      id: string
+      at: number
+    }
+    const aggregates = defineAggregates<Tick>()((a) => ({
+      perDay: a.count({ bucket: day((t) => t.at), retention: '1d' }),
+    }))
+    const view = defineView<Tick, Tick, typeof aggregates>({
+      name: 'ticks',
+      eventTime: (t) => t.at,
+      aggregates,
+    })
+    const namespace = uniqueName('ms')
+    namespaces.push(namespace)
+    const source = new ScriptedSource()
+    const consumer = createMetricsConsumer<Tick>({ redis, namespace, view, source })
+    await consumer.start()
+    const now = Date.now()
+    const old = now - 10 * 86_400_000
+    const ticks: Tick[] = [
+      { id: 'a', at: old },
+      { id: 'b', at: now },
+      { id: 'c', at: now },
+    ]
+    const log = ticks.map((tick, offset) => ({
+      offset: String(offset),
+      key: null,
+      value: Buffer.from(JSON.stringify(tick)),
+      timestamp: String(now),
+    }))
+    await source.deliver(log, 0, 2)
+    expect(consumer.stats().applied).toBe(3)
+    const keys = viewKeys(namespace, 'ticks', 1)
+    const today = new Date(now).toISOString().slice(0, 10)
+    const ttl = await redis.pttl(keys.aggregate('perDay', today))
+    expect(ttl).toBeGreaterThan(86_400_000)
+    expect(ttl).toBeLessThanOrEqual(2 * 86_400_000)
+    expect(await redis.exists(keys.aggregate('perDay', new Date(old).toISOString().slice(0, 10)))).toBe(0)
+    const snapshot = await createDashboard({ redis, namespace, view, cache: false }).read({
+      from: old,
+      to: now,
+    })
+    expect(snapshot.figures.perDay).toEqual({ [today]: 2 })
   })
 })
