@@ -12,6 +12,7 @@
  * `slow-query` event with the query's fingerprint when a search takes longer than the threshold
  * (only when someone listens).
  */
+import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import {
   Client,
@@ -23,7 +24,7 @@ import {
 import { type BulkOptions, type BulkReport, bulkIndex } from '../bulk/bulk-indexer.js'
 import { type Duration, toEngineTime, toMs } from '../duration.js'
 import { engineError, SearchError } from '../errors.js'
-import { queryFingerprint } from '../observability/fingerprint.js'
+import { queryFingerprint, queryShape } from '../observability/fingerprint.js'
 import { LatencyHistogram, type LatencySnapshot } from '../observability/latency-histogram.js'
 import { decodeCursor, encodeCursor } from '../query/cursor.js'
 import type {
@@ -240,14 +241,16 @@ export class SearchClient extends EventEmitter<{ 'slow-query': [SlowQueryEvent] 
   readonly #latency = new LatencyHistogram()
   readonly #bulk: BulkStats = { loads: 0, indexed: 0, failed: 0, retries: 0, requests: 0, bytes: 0 }
   #connection: Promise<Connection> | undefined
+  #client: Client | undefined
 
   constructor(options: SearchClientOptions) {
     super()
     this.options = resolveSearchClientOptions(options)
     if (this.options.engine !== 'auto') {
       const kind = this.options.engine
+      this.#client = buildClient(this.options, kind)
       this.#connection = Promise.resolve({
-        client: buildClient(this.options, kind),
+        client: this.#client,
         adapter: kind === 'opensearch' ? opensearchAdapter : elasticsearchAdapter,
       })
     }
@@ -273,8 +276,9 @@ export class SearchClient extends EventEmitter<{ 'slow-query': [SlowQueryEvent] 
         version?: { distribution?: string }
       }
       const kind: EngineKind = info.version?.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch'
+      this.#client = buildClient(this.options, kind)
       return {
-        client: buildClient(this.options, kind),
+        client: this.#client,
         adapter: kind === 'opensearch' ? opensearchAdapter : elasticsearchAdapter,
       }
     } catch (error) {
@@ -433,8 +437,22 @@ export class SearchClient extends EventEmitter<{ 'slow-query': [SlowQueryEvent] 
     let after: unknown[] | undefined
     let keepAliveMs: number
     const index = request.index ?? definition.name
+    // A cursor continues only the request it was issued for: another sort or index would make its
+    // search_after values meaningless (or rejected by the engine).
+    const body = this.#body(definition, { ...request, size, trackTotalHits: false }, true)
+    const shape = createHash('sha1')
+      .update(`${index}\n${JSON.stringify(body.sort)}\n${queryShape(body.query)}`)
+      .digest('base64url')
+      .slice(0, 16)
     if (request.cursor !== undefined) {
       const state = decodeCursor(request.cursor)
+      if (state.shape !== shape || state.index !== index) {
+        throw new SearchError(
+          'E_SEARCH_INVALID_CURSOR',
+          'Pagination cursor was issued for a different index, query shape or sort',
+          { index },
+        )
+      }
       pit = state.pit
       after = state.after
       keepAliveMs = state.keepAliveMs
@@ -442,7 +460,6 @@ export class SearchClient extends EventEmitter<{ 'slow-query': [SlowQueryEvent] 
       keepAliveMs = toMs(request.keepAlive ?? '1m', 'keepAlive')
       pit = await this.openPit(index, keepAliveMs)
     }
-    const body = this.#body(definition, { ...request, size, trackTotalHits: false }, true)
     body.pit = { id: pit, keep_alive: `${keepAliveMs}ms` }
     if (after) body.search_after = after
     let response: estypes.SearchResponse<DocOf<F>>
@@ -451,7 +468,20 @@ export class SearchClient extends EventEmitter<{ 'slow-query': [SlowQueryEvent] 
         client.search<DocOf<F>>(body as estypes.SearchRequest),
       )
     } catch (error) {
-      if (request.cursor === undefined) await this.closePit(pit).catch(() => undefined)
+      if (request.cursor === undefined) {
+        try {
+          await this.closePit(pit)
+        } catch (closeError) {
+          throw new SearchError(
+            'E_SEARCH_ENGINE',
+            'Search failed and its point in time could not be closed',
+            {
+              index,
+              cause: new AggregateError([error, closeError]),
+            },
+          )
+        }
+      }
       throw error
     }
     const result = toResult<DocOf<F>, Record<never, never>>(response)
@@ -468,6 +498,7 @@ export class SearchClient extends EventEmitter<{ 'slow-query': [SlowQueryEvent] 
         pit: nextPit,
         after: last.sort as Array<string | number | boolean | null>,
         keepAliveMs,
+        shape,
       }),
     }
   }
@@ -614,11 +645,11 @@ export class SearchClient extends EventEmitter<{ 'slow-query': [SlowQueryEvent] 
     this.#latency.reset()
   }
 
-  /** Close connections. */
+  /** Close connections (a client whose engine detection failed has none open). */
   async close(): Promise<void> {
-    if (!this.#connection) return
-    const connection = await this.#connection.catch(() => undefined)
-    await connection?.client.close()
+    const client = this.#client
+    this.#client = undefined
+    await client?.close()
   }
 }
 

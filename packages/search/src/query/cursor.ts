@@ -20,12 +20,21 @@ export interface CursorState {
   after: Array<string | number | boolean | null>
   /** PIT keep-alive in ms. */
   keepAliveMs: number
+  /** Fingerprint of the request shape (index, query/filter fields, sort) the cursor belongs to. */
+  shape: string
 }
 
 /** Encode a cursor. */
 export function encodeCursor(state: CursorState): string {
   return Buffer.from(
-    JSON.stringify({ v: CURSOR_VERSION, i: state.index, p: state.pit, a: state.after, k: state.keepAliveMs }),
+    JSON.stringify({
+      v: CURSOR_VERSION,
+      i: state.index,
+      p: state.pit,
+      a: state.after,
+      k: state.keepAliveMs,
+      s: state.shape,
+    }),
   ).toString('base64url')
 }
 
@@ -47,7 +56,7 @@ export function decodeCursor(cursor: unknown, maxLength = 16_384): CursorState {
     })
   }
   if (typeof parsed !== 'object' || parsed === null) throw invalid('not an object')
-  const { v, i, p, a, k } = parsed as Record<string, unknown>
+  const { v, i, p, a, k, s } = parsed as Record<string, unknown>
   if (v !== CURSOR_VERSION) throw invalid(`unsupported version ${String(v)} (expected ${CURSOR_VERSION})`)
   if (typeof i !== 'string' || i.length === 0) throw invalid('missing index')
   if (typeof p !== 'string' || p.length === 0) throw invalid('missing point in time')
@@ -58,5 +67,6 @@ export function decodeCursor(cursor: unknown, maxLength = 16_384): CursorState {
   )
     throw invalid('bad search_after values')
   if (typeof k !== 'number' || !Number.isFinite(k) || k <= 0) throw invalid('bad keep-alive')
-  return { index: i, pit: p, after: a, keepAliveMs: k }
+  if (typeof s !== 'string' || s.length === 0) throw invalid('missing request shape')
+  return { index: i, pit: p, after: a, keepAliveMs: k, shape: s }
 }

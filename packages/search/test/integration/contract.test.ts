@@ -170,6 +170,20 @@ describe.each(ENGINES)('engine contract on $engine', ({ engine, node }) => {
     }
   })
 
+  it('rejects a cursor reused with another sort, then continues it with the right one', async () => {
+    const first = await search.searchPage(invoices, { size: 10_000, sort: ['issuedAt'] })
+    const cursor = first.nextCursor as string
+    expect(cursor).toEqual(expect.any(String))
+    await expect(
+      search.searchPage(invoices, { size: 10_000, sort: ['totalCents'], cursor }),
+    ).rejects.toMatchObject({
+      code: 'E_SEARCH_INVALID_CURSOR',
+    })
+    const second = await search.searchPage(invoices, { size: 10_000, sort: ['issuedAt'], cursor })
+    expect(first.hits.length + second.hits.length).toBe(COUNT)
+    expect(second.nextCursor).toBeNull()
+  })
+
   it('emits slow-query events with a value-free fingerprint', async () => {
     const slow = createSearchClient({ node, engine, slowQueryThreshold: 0 })
     const events: SlowQueryEvent[] = []

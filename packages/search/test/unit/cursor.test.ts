@@ -7,6 +7,7 @@ describe('cursors', () => {
     pit: 'abc==',
     after: ['2026-01-01', 'inv-1', 3, null],
     keepAliveMs: 60_000,
+    shape: 'abc123',
   }
 
   it('round-trips and is base64url', () => {
@@ -33,6 +34,10 @@ describe('cursors', () => {
       Buffer.from(JSON.stringify({ v: 1, i: 'x', p: 'y', a: [1], k: -1 })).toString('base64url'),
     ],
     ['too long', 'a'.repeat(20_000)],
+    [
+      'without request shape',
+      Buffer.from(JSON.stringify({ v: 1, i: 'x', p: 'y', a: [1], k: 1 })).toString('base64url'),
+    ],
   ])('rejects a cursor that is %s', (_label, cursor) => {
     expect(() => decodeCursor(cursor)).toThrowError(SearchError)
     try {
