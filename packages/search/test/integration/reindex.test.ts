@@ -116,4 +116,45 @@ describe.each(ENGINES)('versioned reindex on $engine', ({ engine }) => {
     const doc = await raw.get<{ status: string }>({ index: vi.readAlias, id })
     expect(doc._source?.status).toBe('during-failed')
   })
+
+  it('with external versions, neither a newer write nor a delete made during the backfill is undone', async () => {
+    const external = basicInvoices(uniqueName('reindex-ext'))
+    const vi = versionedIndex(search, external, { versioning: 'external', keep: 0 })
+    await vi.init()
+    try {
+      await search.bulk(
+        external,
+        Array.from({ length: 500 }, (_, i) => basicInvoice(i)),
+        { index: vi.writeAlias, versionOf: () => 1 },
+      )
+      const report = await vi.reindex({
+        onPhase: async (phase) => {
+          if (phase !== 'writes-moved') return
+          const updated = { ...basicInvoice(3), status: 'updated-v5' }
+          await raw.index({
+            index: vi.writeAlias,
+            id: updated.id,
+            document: updated,
+            version: 5,
+            version_type: 'external',
+          })
+          await raw.delete(
+            { index: vi.writeAlias, id: basicInvoice(4).id, version: 7, version_type: 'external' },
+            { ignore: [404] },
+          )
+        },
+      })
+      expect(report).toMatchObject({ from: 1, to: 2, deleted: [vi.physical(1)] })
+      await raw.indices.refresh({ index: vi.readAlias })
+      const updated = await raw.get<{ status: string }>({ index: vi.readAlias, id: basicInvoice(3).id })
+      expect(updated).toMatchObject({ _version: 5, _source: { status: 'updated-v5' } })
+      const deleted = await raw.get({ index: vi.readAlias, id: basicInvoice(4).id }, { ignore: [404] })
+      expect(deleted.found).toBe(false)
+      expect((await raw.count({ index: vi.readAlias })).count).toBe(499)
+      const kept = await raw.get({ index: vi.readAlias, id: basicInvoice(5).id })
+      expect(kept._version).toBe(1)
+    } finally {
+      await search.deleteIndex((await vi.versions()).map((v) => vi.physical(v)))
+    }
+  })
 })
