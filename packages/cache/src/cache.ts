@@ -928,10 +928,17 @@ export class Cache {
   private decode(key: string, bytes: Buffer): Envelope | undefined {
     try {
       return decodeEnvelope(this.codec, bytes)
-    } catch (error) {
+    } catch (cause) {
+      // Foreign or corrupt bytes (another library, a future format, a truncated write) are a
+      // miss: the loader's value overwrites them. Counted and published, never thrown.
       this.counters.corruptEntries++
-      if (channels.corrupt.hasSubscribers)
+      if (channels.corrupt.hasSubscribers) {
+        const error = new CacheError('E_CACHE_CORRUPT_ENTRY', `Unreadable entry for ${JSON.stringify(key)}`, {
+          key,
+          cause,
+        })
         channels.corrupt.publish({ namespace: this.options.namespace, key, error })
+      }
       return undefined
     }
   }
