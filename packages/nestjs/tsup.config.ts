@@ -8,6 +8,7 @@ export default defineConfig({
     health: 'src/health/index.ts',
     opentelemetry: 'src/opentelemetry/index.ts',
     search: 'src/search/index.ts',
+    'metrics-stream': 'src/metrics-stream/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

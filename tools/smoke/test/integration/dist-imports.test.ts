@@ -26,6 +26,7 @@ describe.each([
   '@ayala/nestjs/health',
   '@ayala/nestjs/opentelemetry',
   '@ayala/nestjs/search',
+  '@ayala/nestjs/metrics-stream',
 ])('%s from dist/', (pkg) => {
   it('imports as ESM and requires as CJS with the same public names', () => {
     const esm = exportedNames('esm', pkg)

@@ -1,0 +1,82 @@
+/**
+ * Push of dashboard updates to HTTP clients, the Nest way (`@Sse()` with an Observable) or onto
+ * a raw response (`streamDashboard` of `@ayala/metrics-stream`).
+ *
+ * Open streams are tracked so that shutdown can end them in `beforeApplicationShutdown`: an SSE
+ * connection never ends by itself, and the HTTP server's close waits for every connection.
+ */
+import type { ServerResponse } from 'node:http'
+import { type Dashboard, type ReadParams, type SseOptions, streamDashboard } from '@ayala/metrics-stream'
+import { Observable } from 'rxjs'
+
+/** What `@Sse()` handlers return: Nest writes `id`, `type` and `data` as an SSE event. */
+export interface DashboardMessageEvent {
+  /** `<generation>.<version>`. */
+  id: string
+  /** Always `figures`. */
+  type: 'figures'
+  /** The snapshot: `{ version, generation, figures, resync }`. */
+  data: unknown
+}
+
+/** Server-Sent Events of one dashboard. Injectable as `DashboardStream`. */
+export class DashboardStream {
+  private readonly open = new Set<AbortController>()
+
+  constructor(private readonly dashboard: Dashboard<any>) {}
+
+  /** Number of streams open now. */
+  get size(): number {
+    return this.open.size
+  }
+
+  /**
+   * An Observable of the dashboard's updates for an `@Sse()` handler; unsubscribing (the client
+   * went away) stops the subscription.
+   *
+   * ```ts
+   * @Sse('dashboard/stream') stream() { return this.streams.observe() }
+   * ```
+   */
+  observe(params?: ReadParams): Observable<DashboardMessageEvent> {
+    return new Observable<DashboardMessageEvent>((subscriber) => {
+      const controller = new AbortController()
+      this.open.add(controller)
+      const run = async () => {
+        for await (const update of this.dashboard.subscribe(params, { signal: controller.signal })) {
+          subscriber.next({ id: `${update.generation}.${update.version}`, type: 'figures', data: update })
+        }
+        subscriber.complete()
+      }
+      run()
+        .catch((error: unknown) => subscriber.error(error))
+        .finally(() => this.open.delete(controller))
+      return () => controller.abort()
+    })
+  }
+
+  /**
+   * Stream onto a raw response (Express's `res`, or Fastify's `reply.raw`) with
+   * `streamDashboard`; resolves when the stream ends.
+   */
+  async stream(response: ServerResponse | { raw: ServerResponse }, options: SseOptions = {}): Promise<void> {
+    const raw = 'raw' in response ? response.raw : response
+    const controller = new AbortController()
+    const end = () => {
+      if (!raw.writableEnded) raw.end()
+    }
+    controller.signal.addEventListener('abort', end, { once: true })
+    this.open.add(controller)
+    try {
+      await streamDashboard(this.dashboard, raw, options)
+    } finally {
+      this.open.delete(controller)
+    }
+  }
+
+  /** End every open stream (clients reconnect to another instance). */
+  closeAll(): void {
+    for (const controller of this.open) controller.abort()
+    this.open.clear()
+  }
+}

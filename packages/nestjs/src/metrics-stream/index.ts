@@ -1,0 +1,9 @@
+export type { DashboardMessageEvent } from './dashboard-stream.js'
+export { DashboardStream } from './dashboard-stream.js'
+export type {
+  MetricsStreamModuleAsyncOptions,
+  MetricsStreamModuleConfig,
+  MetricsStreamModuleOptions,
+} from './metrics-stream.module.js'
+export { AyalaMetricsStreamModule } from './metrics-stream.module.js'
+export { AYALA_DASHBOARD, AYALA_METRICS_CONSUMER, InjectDashboard, InjectMetricsConsumer } from './tokens.js'
