@@ -164,7 +164,11 @@ describe('peer defects, fixed', () => {
             return cache.stats().breaker === 'closed'
           }),
         ).toBe(true)
-        const other = createCache({ redis: redis.url, namespace: cache.options.namespace })
+        const other = createCache({
+          redis: redis.url,
+          namespace: cache.options.namespace,
+          redisTimeout: '5s',
+        })
         expect(await other.get('after')).toBe('ok')
         await other.close()
       } finally {
