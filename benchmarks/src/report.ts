@@ -148,6 +148,7 @@ export function rowFromSamples(name: string, samplesMs: number[]): ResultRow {
   }
 }
 
+/** Date, Node version, CPU model and count, short commit hash, and the run mode. */
 export function stamp(): Stamp {
   let commit = 'unknown'
   try {

@@ -17,6 +17,7 @@ import { dataset, KEY_COUNT, loadersFor } from '../cache/fixtures.js'
 import { expectValue, runCacheScenario } from '../cache/harness.js'
 import { p50Ratio, ratioGoal, type ScenarioResult } from '../report.js'
 
+/** Run the scenario (see the module note) and write its results. */
 export async function run(): Promise<ScenarioResult> {
   const { keys, values } = dataset()
   const loaders = loadersFor(values)

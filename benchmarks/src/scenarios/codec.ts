@@ -7,6 +7,7 @@ import { msgpackCodec } from '@ayala/cache'
 import { Bench } from 'tinybench'
 import { benchOptions, rows, type ScenarioResult, writeResult } from '../report.js'
 
+/** Run the scenario (see the module note) and write its results. */
 export async function run(): Promise<ScenarioResult> {
   const invoice = {
     id: 42,
