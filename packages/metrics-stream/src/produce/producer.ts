@@ -8,7 +8,12 @@ import { MetricsStreamError } from '../errors.js'
 
 /** Options of {@link createEventProducer}. */
 export interface EventProducerOptions<E> {
-  /** A connected kafkajs producer. */
+  /**
+   * A connected kafkajs producer. Make it idempotent (`kafka.producer({ idempotent: true,
+   * maxInFlightRequests: 1 })`): a plain producer that retries a timed-out request can write its
+   * records twice, and the consumer's exactly-once effect cannot tell a duplicate record in the
+   * log from a second real event.
+   */
   producer: Producer
   /** Topic the events go to. */
   topic: string

@@ -119,6 +119,7 @@ export class Dashboard<A extends Aggregates<any>> {
   private noticed = 0
   private closed = false
   private subscriberErrors = 0
+  private attached = false
   private readonly cache = new Map<string, DashboardSnapshot<A>>()
   private readonly waiters = new Set<(reason: 'notice' | 'resync' | 'close') => void>()
   private readonly listeners = new Set<(notice: ChangeNotice) => void>()
@@ -150,14 +151,27 @@ export class Dashboard<A extends Aggregates<any>> {
     if (this.subscribed) {
       const hit = this.cache.get(key)
       if (hit !== undefined) return hit
-    } else {
-      await this.listen()
+    } else if (this.subscribing === undefined) {
+      // Start listening without making this read wait for it: caching begins once subscribed.
+      this.listen().catch(() => {
+        this.subscriberErrors++
+      })
     }
     const snapshot = await this.fetch(params)
     if (this.subscribed && snapshot.version >= this.noticed && snapshot.generation === this.generation) {
       this.cache.set(key, snapshot)
     }
     return snapshot
+  }
+
+  /**
+   * Resolves once the dashboard receives change notices, i.e. once reads can be served from the
+   * in-process copy. Reads do not wait for it (the first read starts it and is not cached).
+   *
+   * @throws MetricsStreamError `E_STREAM_REDIS` when SUBSCRIBE fails (retriable)
+   */
+  ready(): Promise<void> {
+    return this.listen()
   }
 
   /** Call `listener` for every change notice of the view (starts the subscription). */
@@ -241,9 +255,28 @@ export class Dashboard<A extends Aggregates<any>> {
 
   private listen(): Promise<void> {
     if (this.subscribing) return this.subscribing
+    const channel = viewKeys(this.namespace, this.view.name, 1).channel
     const subscriber = this.subscriber ?? this.redis.duplicate()
     this.subscriber = subscriber
-    const channel = viewKeys(this.namespace, this.view.name, 1).channel
+    if (!this.attached) this.attach(subscriber, channel)
+    this.subscribing = subscriber.subscribe(channel).then(
+      () => {
+        this.subscribed = true
+      },
+      (error: unknown) => {
+        this.subscribing = undefined
+        throw new MetricsStreamError('E_STREAM_REDIS', 'Subscribing to change notices failed', {
+          view: this.view.name,
+          retriable: true,
+          cause: error,
+        })
+      },
+    )
+    return this.subscribing
+  }
+
+  private attach(subscriber: Redis | Cluster, channel: string): void {
+    this.attached = true
     const drop = () => {
       this.subscribed = false
       this.cache.clear()
@@ -268,10 +301,6 @@ export class Dashboard<A extends Aggregates<any>> {
         for (const waiter of this.waiters) waiter('resync')
       }, drop)
     })
-    this.subscribing = subscriber.subscribe(channel).then(() => {
-      this.subscribed = true
-    })
-    return this.subscribing
   }
 
   private onNotice(message: string): void {

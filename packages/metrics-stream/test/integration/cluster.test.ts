@@ -65,6 +65,7 @@ describe('Redis Cluster (one private node owning every slot)', () => {
       await world.produce(events)
       await world.waitCaughtUp()
       const dashboard = createDashboard({ redis: cluster, namespace: world.namespace, view: invoiceView })
+      await dashboard.ready()
       const snapshot = await dashboard.read(READ_RANGE)
       expect(asTruth(snapshot.figures)).toEqual(groundTruth(events))
       expect(await dashboard.read(READ_RANGE)).toBe(snapshot)

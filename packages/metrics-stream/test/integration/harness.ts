@@ -86,7 +86,9 @@ export class World {
         { topic: this.late, numPartitions: 1 },
       ],
     })
-    this.producer = this.kafka.producer()
+    // Idempotent: a produce request retried under load must not write its records twice, or
+    // the topic itself would hold duplicates (which the consumer rightly applies).
+    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
     await this.producer.connect()
     return this
   }

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createDashboard, MetricsStreamError, promoteGeneration, viewKeys } from '../../src/index.js'
 import { invoiceView } from '../invoices.js'
+import { waitFor } from './harness.js'
 
 describe('dashboard and generations on real Redis (no Kafka)', () => {
   const redis = new Redis(serviceUrls().redis)
@@ -43,5 +44,32 @@ describe('dashboard and generations on real Redis (no Kafka)', () => {
     expect(snapshot.generation).toBe(2)
     expect(snapshot.version).toBe(42)
     await dashboard.close()
+  })
+
+  it('serves repeated reads from the in-process copy until a change notice empties it', async () => {
+    const ns = uniqueName('ms')
+    const keys = viewKeys(ns, invoiceView.name, 1)
+    const dashboard = createDashboard({ redis, namespace: ns, view: invoiceView })
+    try {
+      await dashboard.read()
+      expect(dashboard.stats().cachedRanges).toBe(0)
+      await dashboard.ready()
+      const first = await dashboard.read()
+      expect(await dashboard.read()).toBe(first)
+      expect(dashboard.stats()).toEqual({ subscribed: true, cachedRanges: 1, subscriberErrors: 0 })
+
+      const seen: number[] = []
+      await dashboard.onChange((notice) => seen.push(notice.version))
+      await redis.hset(keys.meta, 'version', '1')
+      await redis.publish(keys.channel, `1 1 t 0 0 ${Date.now()}`)
+      await waitFor('the notice', () => seen.length === 1)
+      expect(dashboard.stats().cachedRanges).toBe(0)
+      const second = await dashboard.read()
+      expect(second).not.toBe(first)
+      expect(second.version).toBe(1)
+    } finally {
+      await dashboard.close()
+      await redis.del(keys.meta)
+    }
   })
 })
