@@ -115,7 +115,8 @@ export function kafkaSource(options: KafkaSourceOptions): Source {
       } catch (error) {
         throw new MetricsStreamError('E_STREAM_KAFKA', `Producing to ${topic} failed`, {
           topic,
-          retriable: true,
+          // kafkajs marks what retrying cannot fix (e.g. acks other than -1 with idempotence).
+          retriable: (error as { retriable?: unknown }).retriable !== false,
           cause: error,
         })
       }

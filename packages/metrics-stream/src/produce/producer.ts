@@ -32,7 +32,8 @@ export interface EventProducer<E> {
 /**
  * Create an {@link EventProducer}.
  *
- * @throws MetricsStreamError `E_STREAM_KAFKA` (retriable) from `send` when Kafka refuses
+ * @throws MetricsStreamError `E_STREAM_KAFKA` from `send` when Kafka refuses (retriable unless kafkajs
+ * says the failure is permanent)
  */
 export function createEventProducer<E>(options: EventProducerOptions<E>): EventProducer<E> {
   const { producer, topic, key } = options
@@ -46,7 +47,8 @@ export function createEventProducer<E>(options: EventProducerOptions<E>): EventP
       } catch (error) {
         throw new MetricsStreamError('E_STREAM_KAFKA', `Producing to ${topic} failed`, {
           topic,
-          retriable: true,
+          // kafkajs marks what retrying cannot fix (e.g. acks other than -1 with idempotence).
+          retriable: (error as { retriable?: unknown }).retriable !== false,
           cause: error,
         })
       }
