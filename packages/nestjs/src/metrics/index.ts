@@ -21,4 +21,6 @@ export {
   emptyRequestCacheStats,
   runWithRequestCacheStats,
 } from './request-cache-stats.js'
+export type { ConsumerStatsSource, SearchStatsSource } from './service-metrics.js'
+export { registerConsumerMetrics, registerSearchMetrics } from './service-metrics.js'
 export { AYALA_HTTP_METRICS, AYALA_METRICS_REGISTRY, AYALA_PERFORMANCE_OPTIONS } from './tokens.js'

@@ -15,6 +15,8 @@ import { APP_INTERCEPTOR, ModuleRef } from '@nestjs/core'
 import { Registry } from 'prom-client'
 import { getCacheToken } from '../cache/tokens.js'
 import { InvalidOptionError } from '../errors.js'
+import { AYALA_METRICS_CONSUMER } from '../metrics-stream/tokens.js'
+import { AYALA_SEARCH_CLIENT } from '../search/tokens.js'
 import { type CacheStatsSource, registerCacheMetrics } from './cache-metrics.js'
 import { createHttpMetrics } from './http-metrics.js'
 import { PerformanceInterceptor } from './performance.interceptor.js'
@@ -25,6 +27,12 @@ import {
   resolvePerformanceOptions,
 } from './performance-options.js'
 import { createPrometheusController } from './prometheus.js'
+import {
+  type ConsumerStatsSource,
+  registerConsumerMetrics,
+  registerSearchMetrics,
+  type SearchStatsSource,
+} from './service-metrics.js'
 import { AYALA_HTTP_METRICS, AYALA_METRICS_REGISTRY, AYALA_PERFORMANCE_OPTIONS } from './tokens.js'
 
 /** Options of {@link AyalaMetricsModule.forRoot} that shape the module itself (not resolvable async). */
@@ -59,6 +67,17 @@ function shape(
 }
 
 const CACHE_METRICS = Symbol('@ayala/nestjs:cache-metrics')
+
+/** The provider registered under `token` anywhere in the application, or undefined. */
+function optional<T>(moduleRef: ModuleRef, token: symbol): T | undefined {
+  try {
+    return moduleRef.get<T>(token, { strict: false }) ?? undefined
+  } catch (error) {
+    // Not registered (the module is not imported): nothing to report.
+    if (error instanceof Error && error.constructor.name === 'UnknownElementException') return undefined
+    throw error
+  }
+}
 
 /** The registered caches among `names` (looked up in the whole application at each scrape). */
 function cacheSources(moduleRef: ModuleRef, names: readonly string[]): CacheStatsSource[] {
@@ -102,6 +121,12 @@ function build(
         if (options.caches.length > 0) {
           registerCacheMetrics(registry, options.prefix, () => cacheSources(moduleRef, options.caches))
         }
+        registerSearchMetrics(registry, options.prefix, () =>
+          optional<SearchStatsSource>(moduleRef, AYALA_SEARCH_CLIENT),
+        )
+        registerConsumerMetrics(registry, options.prefix, () =>
+          optional<ConsumerStatsSource>(moduleRef, AYALA_METRICS_CONSUMER),
+        )
         return true
       },
       inject: [AYALA_METRICS_REGISTRY, AYALA_PERFORMANCE_OPTIONS, ModuleRef],

@@ -12,8 +12,10 @@ import { Controller, Get, type INestApplication, Inject, Sse } from '@nestjs/com
 import { Test, type TestingModule } from '@nestjs/testing'
 import { Redis } from 'ioredis'
 import { Kafka, logLevel, type Producer } from 'kafkajs'
+import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AyalaHealthModule, KafkaHealthIndicator } from '../../src/health/index.js'
+import { AyalaMetricsModule } from '../../src/metrics/index.js'
 import {
   AYALA_METRICS_CONSUMER,
   AyalaMetricsStreamModule,
@@ -21,6 +23,7 @@ import {
   InjectDashboard,
 } from '../../src/metrics-stream/index.js'
 import { baseUrl, waitFor } from '../support/http.js'
+import { parsePrometheusText, samples, sampleValue } from '../support/prometheus-parser.js'
 
 interface Sale {
   id: string
@@ -100,6 +103,7 @@ describe('AyalaMetricsStreamModule: worker + dashboard app, SSE, lag health (rea
   let app: INestApplication
   let url: string
   let n = 0
+  const registry = new Registry()
 
   const sale = (status: Sale['status'], cents: number): Sale => ({
     id: `s-${++n}`,
@@ -122,6 +126,7 @@ describe('AyalaMetricsStreamModule: worker + dashboard app, SSE, lag health (rea
     worker = await Test.createTestingModule({
       imports: [
         AyalaHealthModule,
+        AyalaMetricsModule.forRoot({ registry, path: false, globalInterceptor: false }),
         AyalaMetricsStreamModule.forRoot({
           redis: services.redis,
           namespace,
@@ -207,6 +212,16 @@ describe('AyalaMetricsStreamModule: worker + dashboard app, SSE, lag health (rea
     const result = await health.lagCheck('sales-lag', { consumer, maxLag: 0 })
     expect(result['sales-lag']).toMatchObject({ status: 'up', totalLag: 0, partitions: 2 })
     expect(consumer.stats().applied).toBe(4)
+
+    // The worker's Prometheus registry carries the consumer's figures and its lag, parsed.
+    const families = parsePrometheusText(await registry.metrics())
+    expect(sampleValue(families, 'ayala_stream_applied_total', 'ayala_stream_applied_total')).toBe(4)
+    expect(families.get('ayala_stream_applied_total')?.type).toBe('counter')
+    const lag = samples(families, 'ayala_stream_consumer_lag', 'ayala_stream_consumer_lag', { topic })
+    expect(lag.map((s) => [s.labels.partition, s.value]).sort()).toEqual([
+      ['0', 0],
+      ['1', 0],
+    ])
   })
 
   it('ends open SSE streams at shutdown so the application closes', async () => {

@@ -5,7 +5,9 @@ import { Body, Controller, Get, type INestApplication, Inject, Injectable, Param
 import { ConfigModule, ConfigService } from '@nestjs/config'
 import { Test } from '@nestjs/testing'
 import mariadb, { type Pool } from 'mariadb'
+import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AyalaMetricsModule } from '../../src/metrics/index.js'
 import {
   AYALA_SEARCH_CLIENT,
   AyalaSearchModule,
@@ -14,6 +16,7 @@ import {
   type SearchRepositoryOf,
 } from '../../src/search/index.js'
 import { baseUrl, waitFor } from '../support/http.js'
+import { parsePrometheusText, sampleValue } from '../support/prometheus-parser.js'
 
 const services = serviceUrls()
 const invoices = defineIndex({
@@ -106,6 +109,7 @@ class InvoicesController {
 
 describe('AyalaSearchModule: typed repositories and the outbox worker (real OpenSearch + MariaDB)', () => {
   const db = pool()
+  const registry = new Registry()
   let app: INestApplication
   let url: string
 
@@ -119,6 +123,7 @@ describe('AyalaSearchModule: typed repositories and the outbox worker (real Open
           ignoreEnvFile: true,
           load: [() => ({ search: { node: services.opensearch } })],
         }),
+        AyalaMetricsModule.forRoot({ registry }),
         AyalaSearchModule.forRootAsync({
           isGlobal: true,
           indexes: [invoices],
@@ -177,9 +182,15 @@ describe('AyalaSearchModule: typed repositories and the outbox worker (real Open
     const found = (await (await fetch(`${url}/invoices/client/acme`)).json()) as NewInvoice[]
     expect(found.map((i) => i.id).sort()).toEqual(['A-1', 'A-2'])
     expect(await service.text('tejado')).toEqual(['A-1'])
-    const [rows] = (await Promise.all([db.query(`SELECT COUNT(*) AS n FROM ${table}`)])) as [
-      Array<{ n: number }>,
-    ]
+    const families = parsePrometheusText(await (await fetch(`${url}/metrics`)).text())
+    const searches = client.latency().count
+    expect(searches).toBeGreaterThanOrEqual(3)
+    expect(sampleValue(families, 'ayala_search_requests_total', 'ayala_search_requests_total')).toBe(searches)
+    const p50 = sampleValue(families, 'ayala_search_latency_seconds', 'ayala_search_latency_seconds', {
+      quantile: '0.5',
+    })
+    expect(p50).toBeGreaterThan(0)
+    const rows = (await db.query(`SELECT COUNT(*) AS n FROM ${table}`)) as Array<{ n: number }>
     expect(rows[0]?.n).toBe(2)
   })
 

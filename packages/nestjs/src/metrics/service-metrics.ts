@@ -1,0 +1,141 @@
+/**
+ * Search and metrics-stream figures for Prometheus, read at scrape time from the providers the
+ * `AyalaSearchModule` and `AyalaMetricsStreamModule` registered (nothing is counted on their hot
+ * paths by this module). A provider that is not registered is simply not reported.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client'
+
+/** What is read from an `@ayala/search` `SearchClient`. */
+export interface SearchStatsSource {
+  latency(): { count: number; p50: number; p90: number; p99: number; max: number }
+  bulkStats(): { indexed: number; failed: number; retries: number; requests: number; bytes: number }
+}
+
+/** What is read from an `@ayala/metrics-stream` `MetricsConsumer`. */
+export interface ConsumerStatsSource {
+  stats(): {
+    applied: number
+    duplicates: number
+    late: number
+    deadLettered: number
+    chunks: number
+    fenced: number
+    retries: number
+    scriptMsTotal: number
+  }
+  lag(): Promise<ReadonlyArray<{ topic: string; partition: number; lag: number }>>
+}
+
+function counter(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: string[],
+  collect: (set: (labels: Record<string, string>, value: number) => void) => void,
+): void {
+  if (registry.getSingleMetric(name)) return
+  new Counter<string>({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset()
+      collect((labels, value) => this.inc(labels, value))
+    },
+  })
+}
+
+/** Register the search client metrics; `source()` returns the client at scrape time (or undefined). */
+export function registerSearchMetrics(
+  registry: Registry,
+  prefix: string,
+  source: () => SearchStatsSource | undefined,
+): void {
+  const latencyName = `${prefix}search_latency_seconds`
+  if (!registry.getSingleMetric(latencyName)) {
+    new Gauge<'quantile'>({
+      name: latencyName,
+      help: 'Client-side search latency quantiles since start (1 = max), seconds',
+      labelNames: ['quantile'],
+      registers: [registry],
+      collect() {
+        this.reset()
+        const latency = source()?.latency()
+        if (latency === undefined || latency.count === 0) return
+        this.set({ quantile: '0.5' }, latency.p50 / 1000)
+        this.set({ quantile: '0.9' }, latency.p90 / 1000)
+        this.set({ quantile: '0.99' }, latency.p99 / 1000)
+        this.set({ quantile: '1' }, latency.max / 1000)
+      },
+    })
+  }
+  counter(registry, `${prefix}search_requests_total`, 'Searches sent', [], (set) => {
+    const latency = source()?.latency()
+    if (latency !== undefined) set({}, latency.count)
+  })
+  counter(
+    registry,
+    `${prefix}search_bulk_documents_total`,
+    'Documents bulk-indexed, by result',
+    ['result'],
+    (set) => {
+      const bulk = source()?.bulkStats()
+      if (bulk === undefined) return
+      set({ result: 'indexed' }, bulk.indexed)
+      set({ result: 'failed' }, bulk.failed)
+    },
+  )
+  counter(registry, `${prefix}search_bulk_requests_total`, 'Bulk requests sent', [], (set) => {
+    const bulk = source()?.bulkStats()
+    if (bulk !== undefined) set({}, bulk.requests)
+  })
+  counter(registry, `${prefix}search_bulk_retries_total`, 'Bulk retries (requests and items)', [], (set) => {
+    const bulk = source()?.bulkStats()
+    if (bulk !== undefined) set({}, bulk.retries)
+  })
+}
+
+/** Register the metrics-stream consumer metrics; `source()` returns the consumer (or undefined). */
+export function registerConsumerMetrics(
+  registry: Registry,
+  prefix: string,
+  source: () => ConsumerStatsSource | undefined,
+): void {
+  const rows = [
+    ['applied', 'Events applied to Redis'],
+    ['duplicates', 'Records skipped as already applied (redelivery)'],
+    ['late', 'Events beyond the allowed lateness'],
+    ['deadLettered', 'Records sent to the dead-letter topic'],
+    ['chunks', 'Apply scripts run'],
+    ['fenced', 'Partitions found claimed by another member'],
+    ['retries', 'Redis or Kafka failures retried'],
+  ] as const
+  for (const [field, help] of rows) {
+    const snake = field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+    counter(registry, `${prefix}stream_${snake}_total`, help, [], (set) => {
+      const stats = source()?.stats()
+      if (stats !== undefined) set({}, stats[field])
+    })
+  }
+  counter(registry, `${prefix}stream_script_seconds_total`, 'Time in apply scripts, seconds', [], (set) => {
+    const stats = source()?.stats()
+    if (stats !== undefined) set({}, stats.scriptMsTotal / 1000)
+  })
+  const lagName = `${prefix}stream_consumer_lag`
+  if (!registry.getSingleMetric(lagName)) {
+    new Gauge<'topic' | 'partition'>({
+      name: lagName,
+      help: 'Records written to Kafka and not yet applied to Redis, per partition',
+      labelNames: ['topic', 'partition'],
+      registers: [registry],
+      async collect() {
+        this.reset()
+        const consumer = source()
+        if (consumer === undefined) return
+        for (const p of await consumer.lag())
+          this.set({ topic: p.topic, partition: String(p.partition) }, p.lag)
+      },
+    })
+  }
+}
