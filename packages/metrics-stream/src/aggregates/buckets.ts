@@ -8,7 +8,9 @@ export type BucketUnit = 'hour' | 'day' | 'month'
 
 /** A time-bucket dimension: the row's event time, cut into UTC hours, days or months. */
 export interface TimeBucket<R> {
+  /** Discriminant. */
   readonly kind: 'bucket'
+  /** Bucket width. */
   readonly unit: BucketUnit
   /** Event time of a row, as epoch milliseconds or a Date. */
   readonly time: (row: R) => number | Date

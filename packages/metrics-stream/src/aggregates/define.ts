@@ -86,6 +86,7 @@ export type BucketedFigure<O, F> = O extends { bucket: TimeBucket<any> } ? Recor
 
 /** A compiled aggregate over rows `R` whose read result is `F`. */
 export interface Aggregate<R, F> {
+  /** Which builder made it. */
   readonly kind: 'count' | 'sum' | 'top' | 'distinct'
   /** @internal Group key of a row ('' without dimensions), or undefined when filtered out. */
   readonly group: (row: R) => string | undefined
@@ -93,12 +94,15 @@ export interface Aggregate<R, F> {
   readonly amount: (row: R) => number
   /** @internal Member of a `top` or value of a `distinct`. */
   readonly member: ((row: R) => string) | undefined
+  /** The time bucket, when bucketed. */
   readonly bucket: TimeBucket<R> | undefined
   /** Names of the grouping dimensions (empty: one figure per bucket or in all). */
   readonly dimensions: readonly string[]
   /** Milliseconds a bucket's key lives after the bucket ends. */
   readonly retentionMs: number
+  /** Buckets a read returns when no range is given. */
   readonly readBuckets: number
+  /** Members a `top` read returns (0 for the others). */
   readonly size: number
   /** Phantom: the figure type. */
   readonly __figure?: F
@@ -275,10 +279,15 @@ export interface ViewDefinition<E, R, A extends Aggregates<R>> {
 
 /** A compiled view: its definition, validated and frozen. */
 export interface View<E, R = E, A extends Aggregates<R> = Aggregates<R>> {
+  /** The view's name, part of its Redis keys. */
   readonly name: string
+  /** The validator (identity when none was given). */
   readonly decode: (value: unknown) => E
+  /** Event time of an event. */
   readonly eventTime: (event: E) => number | Date
+  /** The rows an event adds and retracts. */
   readonly rows: (event: E) => Contribution<R>
+  /** The aggregates, by name. */
   readonly aggregates: A
 }
 
