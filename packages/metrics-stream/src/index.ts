@@ -55,6 +55,12 @@ export type {
   DashboardUpdate,
   ReadParams,
 } from './read/dashboard.js'
-export { createDashboard, Dashboard, DEFAULT_DASHBOARD_OPTIONS, parseNotice } from './read/dashboard.js'
+export {
+  createDashboard,
+  Dashboard,
+  DEFAULT_DASHBOARD_OPTIONS,
+  parseNotice,
+  readDashboard,
+} from './read/dashboard.js'
 export type { Rebuild, RebuildOptions } from './rebuild.js'
 export { currentGeneration, dropGeneration, promoteGeneration, startRebuild } from './rebuild.js'

@@ -449,3 +449,17 @@ function bucketLabels(
 export function createDashboard<A extends Aggregates<any>>(options: DashboardOptions<A>): Dashboard<A> {
   return new Dashboard(options)
 }
+
+/**
+ * All figures of a view in one Redis round trip, without a long-lived dashboard (no cache, no
+ * subscription): `readDashboard({ redis, namespace, view }, { from, to })`.
+ *
+ * @throws MetricsStreamError `E_STREAM_INVALID_READ` for a range over 1000 buckets,
+ * `E_STREAM_REDIS` when Redis fails
+ */
+export function readDashboard<A extends Aggregates<any>>(
+  options: Omit<DashboardOptions<A>, 'cache' | 'subscriber'>,
+  params?: ReadParams,
+): Promise<DashboardSnapshot<A>> {
+  return new Dashboard({ ...options, cache: false }).read(params)
+}

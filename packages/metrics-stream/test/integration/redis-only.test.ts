@@ -1,7 +1,13 @@
 import { serviceUrls, uniqueName } from '@ayala/testkit'
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
-import { createDashboard, MetricsStreamError, promoteGeneration, viewKeys } from '../../src/index.js'
+import {
+  createDashboard,
+  MetricsStreamError,
+  promoteGeneration,
+  readDashboard,
+  viewKeys,
+} from '../../src/index.js'
 import { invoiceView } from '../invoices.js'
 import { waitFor } from './harness.js'
 
@@ -39,11 +45,9 @@ describe('dashboard and generations on real Redis (no Kafka)', () => {
     await expect(promoteGeneration(redis, namespace, invoiceView.name, 1, 3)).rejects.toSatisfy(
       (error) => error instanceof MetricsStreamError && error.code === 'E_STREAM_INVALID_OPTION',
     )
-    const dashboard = createDashboard({ redis, namespace, view: invoiceView, cache: false })
-    const snapshot = await dashboard.read()
+    const snapshot = await readDashboard({ redis, namespace, view: invoiceView })
     expect(snapshot.generation).toBe(2)
     expect(snapshot.version).toBe(42)
-    await dashboard.close()
   })
 
   it('serves repeated reads from the in-process copy until a change notice empties it', async () => {
