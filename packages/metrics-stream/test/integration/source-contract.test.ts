@@ -11,6 +11,7 @@ import {
   day,
   defineAggregates,
   defineView,
+  MetricsStreamError,
   type OutgoingMessage,
   type Source,
   type SourceBatch,
@@ -240,5 +241,21 @@ describe('exactly-once rules through the Source interface (real Redis)', () => {
       to: now,
     })
     expect(snapshot.figures.perDay).toEqual({ [today]: 2 })
+  })
+
+  it('fails loudly, without retrying, when Redis answers the script with an error (WRONGTYPE)', async () => {
+    const events = generateEvents(4, 113)
+    const log = asLog(events)
+    const { namespace, make } = setup()
+    const keys = viewKeys(namespace, invoiceView.name, 1)
+    await redis.set(keys.aggregate('invoices'), 'not a hash')
+    const { source, consumer } = make()
+    await consumer.start()
+    await expect(source.deliver(log, 0, 3)).rejects.toSatisfy(
+      (error) => error instanceof MetricsStreamError && error.code === 'E_STREAM_REDIS' && !error.retriable,
+    )
+    expect(consumer.stats().retries).toBe(0)
+    expect(source.commits).toEqual([])
+    expect(await redis.hget(keys.partition(TOPIC, 0), 'offset')).toBeNull()
   })
 })
