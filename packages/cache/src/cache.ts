@@ -39,7 +39,7 @@ import {
   resolveCacheOptions,
   type SetOptions,
 } from './options.js'
-import { decodeEnvelope, type Envelope, encodeEnvelope } from './serialization/envelope.js'
+import { decodeEnvelope, type Envelope, encodeEnvelope, envelopeTags } from './serialization/envelope.js'
 import { type Codec, msgpackCodec } from './serialization/msgpack-codec.js'
 import { compareVersion, HARD_STEP, LocalTagVersions, VersionState } from './tags/tag-versions.js'
 import type { BreakerState } from './tiers/circuit-breaker.js'
@@ -657,13 +657,19 @@ export class Cache {
     const entryKey = this.l2 === undefined ? '' : this.keys.entry(key)
     if (this.l2 !== undefined) {
       try {
-        const read = await this.l2.read([entryKey], call.tagSuffixes.slice(1))
+        const requestedTags = call.tagSuffixes.slice(1)
+        const read = await this.l2.readPipelined(entryKey, requestedTags)
         l2Up = true
         snapshot = [read.generation, ...read.requested]
         this.observeAll(call.tagSuffixes, snapshot)
-        const entry = read.entries[0]
-        if (entry?.bytes) {
-          const hit = this.fromL2(key, entry.bytes, read.generation, entry.versions, call.l1Ttl)
+        if (read.bytes !== null) {
+          const hit = this.fromL2(
+            key,
+            read.bytes,
+            read.generation,
+            await this.entryTagVersions(read.bytes, requestedTags, read.requested),
+            call.l1Ttl,
+          )
           if (hit?.fresh) return hit.value
           if (hit !== undefined && (stale === undefined || hit.staleUntil > stale.staleUntil)) stale = hit
         }
@@ -693,6 +699,30 @@ export class Cache {
       }
     }
     return this.runLoader(key, loader, call, snapshot, stale, flight, leaseToken)
+  }
+
+  /**
+   * Versions of the tags in an entry's header, aligned with them: from the versions read with
+   * it when the caller named the same tags (the usual case), else one more MGET.
+   */
+  private async entryTagVersions(
+    bytes: Buffer,
+    requestedTags: readonly string[],
+    requested: readonly number[],
+  ): Promise<number[]> {
+    const tags = envelopeTags(bytes)
+    if (tags === undefined || tags.length === 0) return []
+    const out = new Array<number>(tags.length)
+    const missing: string[] = []
+    for (let i = 0; i < tags.length; i++) {
+      const at = requestedTags.indexOf(tags[i] as string)
+      if (at >= 0) out[i] = requested[at] as number
+      else missing.push(tags[i] as string)
+    }
+    if (missing.length === 0) return out
+    const fetched = await (this.l2 as RedisTier).versions(missing)
+    for (let i = 0, j = 0; i < tags.length; i++) if (out[i] === undefined) out[i] = fetched[j++] ?? 0
+    return out
   }
 
   /** Another process holds the lease: poll L2 for its value, at most `leaseWait`. */

@@ -120,3 +120,19 @@ export function decodeEnvelope(codec: Codec, bytes: Buffer): Envelope {
     value: flags & FLAG_UNDEFINED ? undefined : payload,
   }
 }
+
+/** The tag suffixes in an envelope's header, without decoding the body; `undefined` if not an envelope. */
+export function envelopeTags(bytes: Buffer): string[] | undefined {
+  if (bytes.length < 5 || bytes[0] !== ENVELOPE_MAGIC || bytes[1] !== ENVELOPE_VERSION) return undefined
+  const n = bytes.readUInt16BE(2)
+  const tags: string[] = new Array(n)
+  let pos = 4
+  for (let i = 0; i < n; i++) {
+    if (pos + 2 > bytes.length) return undefined
+    const len = bytes.readUInt16BE(pos)
+    if (pos + 2 + len > bytes.length) return undefined
+    tags[i] = bytes.toString('utf8', pos + 2, pos + 2 + len)
+    pos += 2 + len
+  }
+  return tags
+}

@@ -247,6 +247,39 @@ export class RedisTier {
     })
   }
 
+  /**
+   * The getOrSet read: the entry, then the generation and the caller's tag versions, as two
+   * plain commands in one round trip (cheaper than a script call). The versions are
+   * read after the entry, so an invalidation in between can only make the entry look stale,
+   * never fresh. Versions of tags the entry has but the caller did not name are fetched by
+   * {@link versions} (a second round trip, only when a key's tags changed between call sites).
+   */
+  readPipelined(
+    entryKey: string,
+    requestedTags: readonly string[],
+  ): Promise<{ bytes: Buffer | null; generation: number; requested: number[] }> {
+    return this.run('read', async () => {
+      // Two commands written back to back on one connection: Redis answers them in order, in one
+      // round trip, without the cost of an ioredis Pipeline object.
+      const [bytes, values] = await Promise.all([
+        this.client.getBuffer(entryKey),
+        requestedTags.length === 0
+          ? this.client.get(this.keys.generation).then((v) => [v])
+          : this.client.mget(this.keys.generation, ...requestedTags.map((s) => this.keys.base + s)),
+      ])
+      const numbers = values.map((v) => (v === null ? 0 : Number(v)))
+      return { bytes, generation: numbers[0] ?? 0, requested: numbers.slice(1) }
+    })
+  }
+
+  /** Current versions of tag suffixes (one MGET). */
+  versions(tagSuffixes: readonly string[]): Promise<number[]> {
+    return this.run('versions', async () => {
+      const values = await this.client.mget(...tagSuffixes.map((s) => this.keys.base + s))
+      return values.map((v) => (v === null ? 0 : Number(v)))
+    })
+  }
+
   write(key: string, bytes: Buffer, ttlMs: number): Promise<unknown> {
     return this.run('write', () => this.client.set(key, bytes, 'PX', Math.max(1, Math.ceil(ttlMs))))
   }

@@ -57,6 +57,31 @@ describe('round trips', () => {
     await reader.close()
   })
 
+  it('a getOrSet L2 hit is two commands in one round trip; tags the call did not name cost one more', async () => {
+    const ns = fx.namespace()
+    const writer = fx.cache({ namespace: ns })
+    await writer.set('k', 'v', { tags: ['a', 'b'] })
+    const { client, commands } = countingClient()
+    clients.push(client)
+    const reader = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s' })
+    await reader.get('warm-up-the-connection')
+    commands.length = 0
+    const never = async (): Promise<string> => {
+      throw new Error('not called')
+    }
+    expect(await reader.getOrSet('k', never, { tags: ['a', 'b'] })).toBe('v')
+    expect(commands).toEqual(['get', 'mget']) // sent together: the entry, then generation + tag versions
+    // Entry tags the caller did not name are still checked (one more MGET), so an invalidation of
+    // `b` is seen even by a call site that only knows about `a`.
+    await writer.invalidateTags(['b'])
+    const other = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s' })
+    commands.length = 0
+    expect(await other.getOrSet('k', async () => 'reloaded', { tags: ['a'] })).toBe('reloaded')
+    expect(commands.slice(0, 3)).toEqual(['get', 'mget', 'mget'])
+    await reader.close()
+    await other.close()
+  })
+
   it('getOrSetMany: one read, one batch load, one pipelined write', async () => {
     const ns = fx.namespace()
     const { client, commands } = countingClient()
