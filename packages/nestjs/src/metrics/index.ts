@@ -6,7 +6,7 @@ export { createHttpMetrics } from './http-metrics.js'
 export type { MetricsModuleAsyncOptions, MetricsModuleOptions, MetricsModuleShape } from './metrics.module.js'
 export { AyalaMetricsModule } from './metrics.module.js'
 export { PerformanceInterceptor } from './performance.interceptor.js'
-export type { PerformanceEventMap } from './performance-events.js'
+export type { PerformanceEventMap, RequestEvent } from './performance-events.js'
 export { PerformanceEvents } from './performance-events.js'
 export type {
   PerformanceOptions,

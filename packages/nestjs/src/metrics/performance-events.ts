@@ -1,10 +1,20 @@
 import { EventEmitter } from 'node:events'
 import type { SlowRequestEvent } from './performance-options.js'
 
+/** One measured request, emitted as `request` (only built when someone listens). */
+export interface RequestEvent extends Omit<SlowRequestEvent, 'thresholdMs'> {
+  /** When the request ended, epoch milliseconds. */
+  at: number
+  /** Whether it crossed the slow-request threshold. */
+  slow: boolean
+}
+
 /** Events of {@link PerformanceEvents}. */
 export interface PerformanceEventMap {
   /** A request took longer than `slowThreshold`. */
   'slow-request': [event: SlowRequestEvent]
+  /** Every measured request (e.g. for a sink that writes them to a search index). */
+  request: [event: RequestEvent]
 }
 
 /**

@@ -107,7 +107,28 @@ export class PerformanceInterceptor implements NestInterceptor, OnModuleDestroy 
         if (count > 0) this.metrics.cacheEvents.inc({ method: info.method, route: info.route, result }, count)
       }
     }
-    if (durationMs >= this.options.slowThresholdMs) this.slow(info, statusCode, durationMs, stats)
+    const slow = durationMs >= this.options.slowThresholdMs
+    if (slow) this.slow(info, statusCode, durationMs, stats)
+    if (this.events.listenerCount('request') > 0) {
+      try {
+        this.events.emit('request', {
+          transport: info.transport,
+          method: info.method,
+          route: info.route,
+          statusCode,
+          durationMs,
+          cache: stats === undefined ? undefined : Object.freeze({ ...stats }),
+          at: Date.now(),
+          slow,
+        })
+      } catch (error) {
+        // A failing listener must not fail the request it reports on; it is logged instead.
+        this.logger.error(
+          `A request listener threw: ${String(error)}`,
+          error instanceof Error ? error.stack : undefined,
+        )
+      }
+    }
   }
 
   private slow(

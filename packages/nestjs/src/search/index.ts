@@ -1,4 +1,14 @@
 export type {
+  RequestMetricsIndex,
+  RequestMetricsSinkOptions,
+  RequestMetricsSinkStats,
+} from './request-metrics-sink.js'
+export {
+  AyalaRequestMetricsSinkModule,
+  RequestMetricsSink,
+  requestMetricsIndex,
+} from './request-metrics-sink.js'
+export type {
   SearchModuleAsyncOptions,
   SearchModuleConfig,
   SearchModuleOptions,
