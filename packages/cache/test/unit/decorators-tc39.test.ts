@@ -19,5 +19,5 @@ describe('decorators (TC39 standard decorators)', () => {
       2,
       { id: 1, total: 175 },
     ])
-  })
+  }, 60_000) // a child process through tsx: seconds on a loaded machine
 })
