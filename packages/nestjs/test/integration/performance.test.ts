@@ -1,5 +1,6 @@
 import 'reflect-metadata'
 import {
+  ConsoleLogger,
   Controller,
   Get,
   HttpCode,
@@ -52,12 +53,29 @@ class InvoicesController {
   }
 }
 
+/** A Nest logger that keeps warnings (and drops the rest). */
+class CapturingLogger extends ConsoleLogger {
+  constructor(private readonly warnings: Array<{ message: string; context: string | undefined }>) {
+    super()
+  }
+  override log(): void {
+    // Start-up chatter is not under test.
+  }
+  override error(): void {
+    // The 500 route's error is expected; its status is asserted through the metrics.
+  }
+  override warn(message: unknown, context?: string): void {
+    this.warnings.push({ message: String(message), context })
+  }
+}
+
 describe('AyalaMetricsModule: performance interceptor and Prometheus endpoint', () => {
   let app: INestApplication
   let url: string
   const registry = new Registry()
   const callbackEvents: SlowRequestEvent[] = []
   const emittedEvents: SlowRequestEvent[] = []
+  const warnings: Array<{ message: string; context: string | undefined }> = []
 
   beforeAll(async () => {
     const moduleRef = await Test.createTestingModule({
@@ -71,7 +89,7 @@ describe('AyalaMetricsModule: performance interceptor and Prometheus endpoint', 
       controllers: [InvoicesController],
       providers: [Clock],
     }).compile()
-    app = moduleRef.createNestApplication({ logger: false })
+    app = moduleRef.createNestApplication({ logger: new CapturingLogger(warnings) })
     app.get(PerformanceEvents).on('slow-request', (event) => emittedEvents.push(event))
     await app.listen(0, '127.0.0.1')
     url = baseUrl(app)
@@ -131,6 +149,14 @@ describe('AyalaMetricsModule: performance interceptor and Prometheus endpoint', 
 
     // The metrics endpoint itself is not measured.
     expect(samples(families, duration, `${duration}_count`, { route: '/metrics' })).toEqual([])
+  })
+
+  it('writes one warning line per slow request through the Nest logger', () => {
+    const slow = warnings.filter((w) => w.context === 'AyalaPerformance')
+    expect(slow).toHaveLength(1)
+    expect(slow[0]?.message).toMatch(
+      /^Slow request: GET \/invoices\/slow 200 took \d+(\.\d)? ms \(threshold 1000 ms\); cache: /,
+    )
   })
 
   it('emits the slow-request event and calls the callback once per slow request', () => {
