@@ -461,8 +461,8 @@ export class Cache {
     let snapshot: number[]
     if (this.l2 !== undefined && call.tagSuffixes.length > 1) {
       try {
-        const read = await this.l2.read([], call.tagSuffixes.slice(1))
-        snapshot = [read.generation, ...read.requested]
+        // One MGET of the generation and the tags (all in the namespace's slot: valid on a cluster).
+        snapshot = await this.l2.versions(call.tagSuffixes)
         this.observeAll(call.tagSuffixes, snapshot)
       } catch (error) {
         if (!(error instanceof L2UnavailableError)) throw error

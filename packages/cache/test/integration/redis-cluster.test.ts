@@ -59,6 +59,8 @@ describe('on Redis Cluster', () => {
     expect(await eventually(async () => (await b.getMany(keys)).every((v) => v === undefined))).toBe(true)
     const fresh = clusterCache(ns)
     expect(await fresh.getMany(keys)).toEqual(keys.map(() => undefined))
+    // Every command above was valid on the cluster (no CROSSSLOT, no fallback taken).
+    expect(a.stats().l2Errors + b.stats().l2Errors + fresh.stats().l2Errors).toBe(0)
   })
 
   it('set, get, clear and the refill race hold on a cluster', async () => {
@@ -87,6 +89,11 @@ describe('on Redis Cluster', () => {
     release()
     expect(await pending).toBe('old')
     expect(await b.getOrSet('k', async () => 'new', { tags: ['t'] })).toBe('new')
+    await b.set('s', 'set-with-tags', { tags: ['t', 'u'] })
+    expect(await a.get('s')).toBe('set-with-tags')
+    await a.invalidateTags(['u'])
+    expect(await eventually(async () => (await b.get('s')) === undefined)).toBe(true)
+    expect(a.stats().l2Errors + b.stats().l2Errors).toBe(0)
     await b.clear()
     expect(await a.get('k')).toBeUndefined()
   })
