@@ -18,6 +18,7 @@ interface Internals {
     client: Redis & { ayalaCacheReadBuffer(...args: Array<string | number>): Promise<unknown[]> }
     keys: { base: string; entry(key: string): string }
     read(keys: readonly string[], tags: readonly string[]): Promise<unknown>
+    readPipelined?: (key: string, tags: readonly string[]) => Promise<unknown>
   }
   fromL2(key: string, bytes: Buffer, generation: number, versions: number[], l1Ttl: undefined): unknown
 }
@@ -93,6 +94,14 @@ try {
     [
       '6 our tier read() (+ deadline timer, breaker)',
       async () => inside.l2.read([entryKeys[i++ % KEY_COUNT] as string], []),
+      {},
+    ],
+    [
+      '6c our tier readPipelined() (GET entry + GET generation, one round trip)',
+      async () => {
+        const key = entryKeys[i++ % KEY_COUNT] as string
+        return inside.l2.readPipelined ? inside.l2.readPipelined(key, []) : inside.l2.read([key], [])
+      },
       {},
     ],
     [
