@@ -29,7 +29,10 @@ class InvoiceTable {
   readonly rows = new Map<string, Invoice>()
 }
 
-/** A repository with the cache decorators of @ayala/cache; `loads` counts the real reads. */
+/**
+ * A repository with the cache decorators of @ayala/cache, applied as legacy decorators (what Nest
+ * uses); `loads` counts the real reads.
+ */
 @Injectable()
 class InvoiceRepository {
   loads = 0
