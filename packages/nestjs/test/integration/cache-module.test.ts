@@ -240,6 +240,37 @@ describe('AyalaCacheModule under Nest DI (real Redis, HTTP and TCP microservice)
       expect.objectContaining({ code: 'E_NEST_INVALID_OPTION', option: 'mode' }),
     )
   })
+
+  it('applies the modes to getMany, getOrSetMany and has as well', async () => {
+    const cache = app.get<Cache>(AYALA_CACHE)
+    await cache.set('m:1', 'one', { tags: ['m'] })
+    await cache.set('m:2', 'two', { tags: ['m'] })
+    let batches = 0
+    const batch = (keys: string[]) => {
+      batches++
+      return new Map(keys.map((key) => [key, `fresh ${key}`]))
+    }
+    expect(await runWithCacheMode('bypass', () => cache.getMany(['m:1', 'm:2']))).toEqual([
+      undefined,
+      undefined,
+    ])
+    expect(await runWithCacheMode('bypass', () => cache.has('m:1'))).toBe(false)
+    expect(await runWithCacheMode('bypass', () => cache.getOrSetMany(['m:1', 'm:2'], batch))).toEqual([
+      'fresh m:1',
+      'fresh m:2',
+    ])
+    expect(await cache.getMany(['m:1', 'm:2'])).toEqual(['one', 'two'])
+    expect(
+      await runWithCacheMode('refresh', () =>
+        cache.getOrSetMany(['m:1', 'm:2'], batch, { tags: (key) => [`m`, `item:${key}`] }),
+      ),
+    ).toEqual(['fresh m:1', 'fresh m:2'])
+    expect(await cache.getMany(['m:1', 'm:2'])).toEqual(['fresh m:1', 'fresh m:2'])
+    expect(batches).toBe(2)
+    // The refreshed entries carry the per-key tags they were stored with.
+    await cache.invalidateTags(['item:m:1'])
+    expect(await cache.getMany(['m:1', 'm:2'])).toEqual([undefined, 'fresh m:2'])
+  })
 })
 
 describe('AyalaCacheModule shutdown', () => {
