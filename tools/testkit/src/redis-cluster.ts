@@ -14,8 +14,10 @@
  * 3. `redis-cli --cluster create ... --cluster-replicas N --cluster-yes` assigns the 16384 slots
  *    and the replicas.
  * 4. The helper polls every node until `CLUSTER INFO` says `cluster_state:ok` with all slots
- *    assigned and every node known, and every replica reports `master_link_status:up`, so a test
- *    starts on a cluster that is settled (no transient CLUSTERDOWN or MOVED storms).
+ *    assigned and every node known, its `CLUSTER NODES` lists every replica as a replica (roles
+ *    spread by gossip, so a node may see a fresh replica as a master for a while), and every
+ *    replica reports `master_link_status:up`: a test starts on a settled cluster (no transient
+ *    CLUSTERDOWN or MOVED storms, the same topology seen from every node).
  *
  * `dispose()` kills every process (SIGKILL) and removes the folders; a process-exit hook does the
  * killing too if a test run dies before `dispose()`.
@@ -160,7 +162,11 @@ function field(info: string, name: string): string | undefined {
 }
 
 /** Why the cluster is not settled yet as seen from one node, or `undefined` when it is. */
-async function unsettledReason(client: Redis, nodeCount: number): Promise<string | undefined> {
+async function unsettledReason(
+  client: Redis,
+  nodeCount: number,
+  replicaCount: number,
+): Promise<string | undefined> {
   const info = (await client.call('CLUSTER', 'INFO')) as string
   if (field(info, 'cluster_state') !== 'ok') return `cluster_state:${field(info, 'cluster_state')}`
   if (field(info, 'cluster_slots_ok') !== '16384')
@@ -168,6 +174,10 @@ async function unsettledReason(client: Redis, nodeCount: number): Promise<string
   if (field(info, 'cluster_known_nodes') !== String(nodeCount)) {
     return `cluster_known_nodes:${field(info, 'cluster_known_nodes')}`
   }
+  // Roles spread by gossip: a node may still list a fresh replica as a master for a while.
+  const nodes = ((await client.call('CLUSTER', 'NODES')) as string).trim().split('\n')
+  const replicasSeen = nodes.filter((line) => (line.split(' ')[2] ?? '').includes('slave')).length
+  if (replicasSeen !== replicaCount) return `sees ${replicasSeen} of ${replicaCount} replicas`
   const replication = await client.info('replication')
   if (field(replication, 'role') === 'slave' && field(replication, 'master_link_status') !== 'up') {
     return `replica master_link_status:${field(replication, 'master_link_status')}`
@@ -175,7 +185,7 @@ async function unsettledReason(client: Redis, nodeCount: number): Promise<string
   return undefined
 }
 
-async function waitUntilSettled(ports: number[], deadline: number): Promise<void> {
+async function waitUntilSettled(ports: number[], replicaCount: number, deadline: number): Promise<void> {
   const clients = ports.map(
     (port) => new Redis({ host: HOST, port, lazyConnect: true, maxRetriesPerRequest: 1 }),
   )
@@ -183,7 +193,9 @@ async function waitUntilSettled(ports: number[], deadline: number): Promise<void
   try {
     let last = 'not polled yet'
     for (;;) {
-      const reasons = await Promise.all(clients.map((client) => unsettledReason(client, ports.length)))
+      const reasons = await Promise.all(
+        clients.map((client) => unsettledReason(client, ports.length, replicaCount)),
+      )
       const index = reasons.findIndex((reason) => reason !== undefined)
       if (index === -1) return
       last = `port ${ports[index]}: ${reasons[index]}`
@@ -309,6 +321,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     }
     await waitUntilSettled(
       running.map((node) => node.port),
+      masters * replicasPerMaster,
       deadline,
     )
   } catch (error) {
