@@ -5,8 +5,8 @@
  *
  * The proxy keeps the `Cache` type and calls every method on the real instance (so private
  * state works); the wrapped methods are created once per cache, not per call. In the default
- * mode a read costs one `AsyncLocalStorage.getStore()` and a counter increment on top of the
- * cache's own hot path.
+ * mode a `getOrSet` L1 hit costs one `AsyncLocalStorage.getStore()`, the proxy trap and one
+ * `then` on top of the cache's own hot path (measured ~0.2 us: 0.56 vs 0.30-0.37 us median on a loaded 2-core VM).
  */
 import type { BatchLoader, Cache, Loader, LoaderContext, SetManyOptions, SetOptions } from '@ayala/cache'
 import { currentRequestCacheStats } from '../metrics/request-cache-stats.js'
@@ -22,19 +22,19 @@ export class InFlight {
     return this.count
   }
 
-  /** Count `result` until it settles (when it is a promise). */
-  track<T>(result: T): T {
-    if (!(result instanceof Promise)) return result
+  /** Count `result` until it settles. */
+  track<T>(result: Promise<T>): Promise<T> {
     this.count++
-    const settle = () => {
-      if (--this.count === 0) {
-        const waiters = this.waiters
-        this.waiters = []
-        for (const resolve of waiters) resolve()
-      }
-    }
-    result.then(settle, settle)
+    result.then(this.settle, this.settle)
     return result
+  }
+
+  private readonly settle = (): void => {
+    if (--this.count === 0 && this.waiters.length > 0) {
+      const waiters = this.waiters
+      this.waiters = []
+      for (const resolve of waiters) resolve()
+    }
   }
 
   /** Resolves with `true` once nothing is in flight, or with `false` after `timeoutMs`. */
@@ -93,14 +93,23 @@ async function loadManyAndMaybeStore<T>(
   return values
 }
 
-/** The methods whose behaviour depends on the cache mode. */
-function modeAware(cache: Cache): Partial<Record<keyof Cache, (...args: any[]) => unknown>> {
+/**
+ * The module's view of the cache: reads apply the cache mode; `getOrSet`, `getOrSetMany` and the
+ * writes are counted in `inFlight` for the drain at shutdown (one `then` on the call's promise;
+ * the loader is passed through untouched: wrapping it in a new closure per call was measured to
+ * cost ~1 us per L1 hit); everything else is the cache's own method.
+ */
+function overrides(cache: Cache, inFlight: InFlight): Partial<Record<PropertyKey, unknown>> {
+  const write =
+    <A extends unknown[]>(method: (...args: A) => Promise<unknown>) =>
+    (...args: A) =>
+      inFlight.track(method.apply(cache, args))
   return {
     getOrSet<T>(key: string, loader: Loader<T>, options?: SetOptions): Promise<T> {
       const mode = currentCacheMode()
-      if (mode === 'default') return cache.getOrSet(key, loader, options)
+      if (mode === 'default') return inFlight.track(cache.getOrSet(key, loader, options))
       countBypass()
-      return loadAndMaybeStore(cache, key, loader, options, mode === 'refresh')
+      return inFlight.track(loadAndMaybeStore(cache, key, loader, options, mode === 'refresh'))
     },
     get<T>(key: string): Promise<T | undefined> {
       if (currentCacheMode() === 'default') return cache.get<T>(key)
@@ -123,27 +132,35 @@ function modeAware(cache: Cache): Partial<Record<keyof Cache, (...args: any[]) =
       options?: SetManyOptions,
     ): Promise<T[]> {
       const mode = currentCacheMode()
-      if (mode === 'default') return cache.getOrSetMany(keys, batchLoader, options)
+      if (mode === 'default') return inFlight.track(cache.getOrSetMany(keys, batchLoader, options))
       countBypass()
-      return loadManyAndMaybeStore(cache, keys, batchLoader, options, mode === 'refresh')
+      return inFlight.track(loadManyAndMaybeStore(cache, keys, batchLoader, options, mode === 'refresh'))
     },
+    set: write(cache.set),
+    delete: write(cache.delete),
+    expire: write(cache.expire),
+    invalidateTags: write(cache.invalidateTags),
+    expireTags: write(cache.expireTags),
+    clear: write(cache.clear),
   }
 }
 
-/** Wrap `cache` for the module: cache modes on reads, in-flight tracking on every async method. */
+/** Wrap `cache` for the module: cache modes on reads, in-flight tracking of loads and writes. */
 export function manageCache(cache: Cache, inFlight: InFlight): Cache {
-  const overrides = modeAware(cache)
-  const wrapped = new Map<PropertyKey, unknown>()
+  const own = overrides(cache, inFlight)
+  const bound = new Map<PropertyKey, unknown>()
   return new Proxy(cache, {
     get(target, property) {
-      const known = wrapped.get(property)
-      if (known !== undefined) return known
+      const override = own[property]
+      if (override !== undefined) return override
       const value = Reflect.get(target, property, target)
       if (typeof value !== 'function' || property === 'constructor') return value
-      const override = overrides[property as keyof Cache]
-      const fn = override ?? (value as (...args: unknown[]) => unknown)
-      const method = (...args: unknown[]) => inFlight.track(fn.apply(target, args))
-      wrapped.set(property, method)
+      // Other methods (stats, close, ...) run on the real instance; bound once.
+      let method = bound.get(property)
+      if (method === undefined) {
+        method = (value as (...args: unknown[]) => unknown).bind(target)
+        bound.set(property, method)
+      }
       return method
     },
   })
