@@ -233,4 +233,15 @@ describe('AyalaMetricsStreamModule: worker + dashboard app, SSE, lag health (rea
     expect(await events.next()).toBeUndefined()
     expect(events.ended).toBe(true)
   })
+
+  it('reports the lag as down once the aggregator is stopped and events keep coming', async () => {
+    const consumer = worker.get<MetricsConsumer<Sale>>(AYALA_METRICS_CONSUMER)
+    const health = worker.get(KafkaHealthIndicator)
+    await worker.close() // stops the consumer (its chunk in flight is applied first)
+    const applied = consumer.stats().applied
+    await send([sale('open', 1), sale('open', 2), sale('open', 3)])
+    const result = await health.lagCheck('sales-lag', { consumer, maxLag: 0, timeout: '10s' })
+    expect(result['sales-lag']?.status).toBe('down')
+    expect(consumer.stats().applied).toBe(applied)
+  })
 })
