@@ -658,7 +658,7 @@ export class Cache {
     if (this.l2 !== undefined) {
       try {
         const requestedTags = call.tagSuffixes.slice(1)
-        const read = await this.l2.readPipelined(entryKey, requestedTags)
+        const read = await this.l2.readOne(entryKey, requestedTags)
         l2Up = true
         snapshot = [read.generation, ...read.requested]
         this.observeAll(call.tagSuffixes, snapshot)

@@ -114,6 +114,8 @@ export class RedisTier {
   private readonly owned: boolean
   private readonly readyWaiters = new Set<() => void>()
   private readonly circuitOpen: L2UnavailableError
+  /** True when ioredis' `commandTimeout` bounds every command within `redisTimeout`. */
+  private readonly commandBounded: boolean
 
   constructor(
     input: RedisInput,
@@ -126,7 +128,8 @@ export class RedisTier {
     if (typeof input === 'string') {
       this.owned = true
       this.client = new Redis(input, {
-        // Our own deadline applies too; this one also frees ioredis' command queue.
+        // Bounds every command (and frees ioredis' command queue); single-command operations rely
+        // on it alone, multi-command ones (scripts, pipelines) add our own deadline.
         commandTimeout: Math.max(timeoutMs, 1),
         // Never queue commands while disconnected: a late SET or INCR replayed after a reconnect
         // could write an old value. A command is sent now or reported as unavailable.
@@ -141,6 +144,9 @@ export class RedisTier {
     } else {
       throw new TypeError('redis must be a URL, an ioredis Redis or an ioredis Cluster')
     }
+    const commandTimeout = this.client instanceof Redis ? this.client.options.commandTimeout : undefined
+    this.commandBounded =
+      typeof commandTimeout === 'number' && commandTimeout > 0 && commandTimeout <= Math.max(timeoutMs, 1)
     for (const [name, numberOfKeys, lua] of SCRIPTS) {
       if (typeof (this.client as unknown as Record<string, unknown>)[name] !== 'function') {
         this.client.defineCommand(name, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys })
@@ -185,6 +191,37 @@ export class RedisTier {
               `Redis ${operation} failed: ${String(cause)}`,
               cause,
             )
+      this.breaker.failure()
+      this.hooks.onError(operation, error)
+      throw error
+    }
+  }
+
+  /**
+   * {@link run} for an operation that is ONE ioredis command: when the client's own
+   * `commandTimeout` already bounds it within `redisTimeout` (always for a connection the cache
+   * created), no second deadline timer is armed. A borrowed client without `commandTimeout`
+   * keeps the deadline, so a hung Redis still never blocks a caller past `redisTimeout`.
+   */
+  async runSingle<T>(operation: string, op: () => Promise<T>): Promise<T> {
+    if (!this.commandBounded) return this.run(operation, op)
+    if (!this.breaker.allow()) throw this.circuitOpen
+    try {
+      if (this.client.status !== 'ready') await this.ensureReady()
+      const result = await op()
+      this.breaker.success()
+      return result
+    } catch (cause) {
+      const error =
+        cause instanceof L2UnavailableError
+          ? cause
+          : isCommandTimeout(cause)
+            ? timeoutError(operation, this.timeoutMs)
+            : new L2UnavailableError(
+                'E_CACHE_L2_UNAVAILABLE',
+                `Redis ${operation} failed: ${String(cause)}`,
+                cause,
+              )
       this.breaker.failure()
       this.hooks.onError(operation, error)
       throw error
@@ -248,40 +285,51 @@ export class RedisTier {
   }
 
   /**
-   * The getOrSet read: the entry, then the generation and the caller's tag versions, as two
-   * plain commands in one round trip (cheaper than a script call). The versions are
-   * read after the entry, so an invalidation in between can only make the entry look stale,
-   * never fresh. Versions of tags the entry has but the caller did not name are fetched by
-   * {@link versions} (a second round trip, only when a key's tags changed between call sites).
+   * The getOrSet read: ONE `MGET entry generation ...requestedTags` (all keys share the `{ns}`
+   * hash tag, so it is valid on Redis Cluster). MGET is atomic, so the entry and the versions are
+   * one consistent snapshot. Versions of tags the entry has but the caller did not name are
+   * fetched by {@link versions} (a second round trip, only when a key's tags changed between
+   * call sites).
    */
+  readOne(
+    entryKey: string,
+    requestedTags: readonly string[],
+  ): Promise<{ bytes: Buffer | null; generation: number; requested: number[] }> {
+    return this.runSingle('read', async () => {
+      let reply: Array<Buffer | null>
+      if (requestedTags.length === 0) {
+        reply = await this.client.mgetBuffer(entryKey, this.keys.generation)
+      } else {
+        const keys = new Array<string>(requestedTags.length + 2)
+        keys[0] = entryKey
+        keys[1] = this.keys.generation
+        for (let i = 0; i < requestedTags.length; i++) keys[i + 2] = this.keys.base + requestedTags[i]
+        reply = await this.client.mgetBuffer(keys)
+      }
+      const requested = new Array<number>(requestedTags.length)
+      for (let i = 0; i < requested.length; i++) requested[i] = parseVersion(reply[i + 2])
+      return { bytes: reply[0] ?? null, generation: parseVersion(reply[1]), requested }
+    })
+  }
+
+  /** Former name of {@link readOne} (the benchmark breakdown script calls it). */
   readPipelined(
     entryKey: string,
     requestedTags: readonly string[],
   ): Promise<{ bytes: Buffer | null; generation: number; requested: number[] }> {
-    return this.run('read', async () => {
-      // Two commands written back to back on one connection: Redis answers them in order, in one
-      // round trip, without the cost of an ioredis Pipeline object.
-      const [bytes, values] = await Promise.all([
-        this.client.getBuffer(entryKey),
-        requestedTags.length === 0
-          ? this.client.get(this.keys.generation).then((v) => [v])
-          : this.client.mget(this.keys.generation, ...requestedTags.map((s) => this.keys.base + s)),
-      ])
-      const numbers = values.map((v) => (v === null ? 0 : Number(v)))
-      return { bytes, generation: numbers[0] ?? 0, requested: numbers.slice(1) }
-    })
+    return this.readOne(entryKey, requestedTags)
   }
 
   /** Current versions of tag suffixes (one MGET). */
   versions(tagSuffixes: readonly string[]): Promise<number[]> {
-    return this.run('versions', async () => {
+    return this.runSingle('versions', async () => {
       const values = await this.client.mget(...tagSuffixes.map((s) => this.keys.base + s))
       return values.map((v) => (v === null ? 0 : Number(v)))
     })
   }
 
   write(key: string, bytes: Buffer, ttlMs: number): Promise<unknown> {
-    return this.run('write', () => this.client.set(key, bytes, 'PX', Math.max(1, Math.ceil(ttlMs))))
+    return this.runSingle('write', () => this.client.set(key, bytes, 'PX', Math.max(1, Math.ceil(ttlMs))))
   }
 
   writeMany(items: ReadonlyArray<{ key: string; bytes: Buffer; ttlMs: number }>): Promise<unknown> {
@@ -294,7 +342,7 @@ export class RedisTier {
   }
 
   delete(keys: readonly string[]): Promise<unknown> {
-    return this.run('delete', () => this.client.del(...keys))
+    return this.runSingle('delete', () => this.client.del(...keys))
   }
 
   /** Atomically add `step` to each tag version; returns the new versions. */
@@ -342,6 +390,31 @@ export class RedisTier {
 
 function ignoreAfterClose(): void {
   // The connection is closed on purpose; errors it reports afterwards concern no caller.
+}
+
+/** ioredis rejects a command that outlived `commandTimeout` with this message. */
+function isCommandTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Command timed out'
+}
+
+/** A version counter as Redis returns it (ASCII decimal integer), 0 when absent. */
+function parseVersion(bytes: Buffer | null | undefined): number {
+  if (bytes === null || bytes === undefined) return 0
+  const n = bytes.length
+  let i = 0
+  let negative = false
+  if (n > 0 && bytes[0] === 0x2d) {
+    negative = true
+    i = 1
+  }
+  if (i === n || n > 16) return Number(bytes.toString('latin1'))
+  let value = 0
+  for (; i < n; i++) {
+    const d = (bytes[i] as number) - 0x30
+    if (d < 0 || d > 9) return Number(bytes.toString('latin1'))
+    value = value * 10 + d
+  }
+  return negative ? -value : value
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number, operation: string): Promise<T> {

@@ -2,6 +2,7 @@
  * The seven defects reproduced in peer caches (../shared field notes), as regression tests.
  */
 import { type PrivateRedis, startPrivateRedis } from '@ayala/testkit'
+import { Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { createCache } from '../../src/index.js'
 import { deferred, eventually, Fixture } from './helpers.js'
@@ -173,6 +174,30 @@ describe('peer defects, fixed', () => {
         await other.close()
       } finally {
         await cache.close()
+      }
+    })
+
+    it('a borrowed client without commandTimeout is bounded by redisTimeout too', async () => {
+      redis = await startPrivateRedis()
+      const client = new Redis(redis.url, { maxRetriesPerRequest: 0 })
+      client.on('error', () => undefined)
+      const cache = createCache({
+        redis: client,
+        namespace: fx.namespace(),
+        redisTimeout: '100ms',
+        bus: false,
+      })
+      try {
+        await cache.set('warm', 1, { tags: ['a'] })
+        redis.freeze()
+        expect(await cache.getOrSet('k', async () => 'loaded')).toBe('loaded')
+        expect(await cache.getOrSet('k2', async () => 'tagged', { tags: ['a'] })).toBe('tagged')
+        expect(await cache.get('never-written')).toBeUndefined()
+        expect(cache.stats().l2Errors).toBeGreaterThanOrEqual(2)
+      } finally {
+        await cache.close()
+        redis.thaw()
+        client.disconnect()
       }
     })
   })

@@ -57,7 +57,7 @@ describe('round trips', () => {
     await reader.close()
   })
 
-  it('a getOrSet L2 hit is two commands in one round trip; tags the call did not name cost one more', async () => {
+  it('a getOrSet L2 hit is one command (MGET of entry, generation and tags); tags the call did not name cost one more', async () => {
     const ns = fx.namespace()
     const writer = fx.cache({ namespace: ns })
     await writer.set('k', 'v', { tags: ['a', 'b'] })
@@ -70,16 +70,33 @@ describe('round trips', () => {
       throw new Error('not called')
     }
     expect(await reader.getOrSet('k', never, { tags: ['a', 'b'] })).toBe('v')
-    expect(commands).toEqual(['get', 'mget']) // sent together: the entry, then generation + tag versions
+    expect(commands).toEqual(['mget']) // one command: the entry, the generation and the tag versions
     // Entry tags the caller did not name are still checked (one more MGET), so an invalidation of
     // `b` is seen even by a call site that only knows about `a`.
     await writer.invalidateTags(['b'])
     const other = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s' })
     commands.length = 0
     expect(await other.getOrSet('k', async () => 'reloaded', { tags: ['a'] })).toBe('reloaded')
-    expect(commands.slice(0, 3)).toEqual(['get', 'mget', 'mget'])
+    expect(commands.slice(0, 2)).toEqual(['mget', 'mget'])
     await reader.close()
     await other.close()
+  })
+
+  it('an untagged getOrSet L2 hit is one command; a getOrSet miss reads once and writes once', async () => {
+    const ns = fx.namespace()
+    const writer = fx.cache({ namespace: ns })
+    await writer.set('plain', { n: 1 })
+    const { client, commands } = countingClient()
+    clients.push(client)
+    const reader = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s' })
+    await reader.get('warm-up-the-connection')
+    commands.length = 0
+    expect(await reader.getOrSet('plain', async () => ({ n: 2 }))).toEqual({ n: 1 })
+    expect(commands).toEqual(['mget'])
+    commands.length = 0
+    expect(await reader.getOrSet('new', async () => 'loaded', { tags: ['t'] })).toBe('loaded')
+    expect(commands).toEqual(['mget', 'set'])
+    await reader.close()
   })
 
   it('getOrSetMany: one read, one batch load, one pipelined write', async () => {
