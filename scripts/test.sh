@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: set-up (toolchain, install, build), lint, type-check,
 # package checks (publint --strict, attw), the services the integration tests need, then every
-# unit and integration test in one vitest run.
+# unit test and every integration test. Arguments, if any, go to a single `vitest run` instead.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/setup.sh
@@ -14,5 +14,14 @@ log "package checks (publint --strict, attw --pack)"
 pnpm run --silent check:packages
 log "services"
 node services/cli.mjs up
-log "tests (vitest: unit + integration)"
-pnpm exec vitest run "$@"
+if [ "$#" -gt 0 ]; then
+  log "tests (vitest $*)"
+  pnpm exec vitest run "$@"
+else
+  log "unit tests (vitest, in parallel)"
+  pnpm exec vitest run --project '*:unit'
+  # One file at a time across all packages: integration tests share the servers and a 2-core
+  # machine, and some of them freeze, stop or fail over servers they started themselves.
+  log "integration tests (vitest, real services, one file at a time)"
+  pnpm exec vitest run --project '*:integration' --maxWorkers=1
+fi
