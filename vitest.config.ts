@@ -20,6 +20,7 @@ export default defineConfig({
       ...['packages', 'tools', 'examples']
         .flatMap(testedDirs)
         .flatMap((dir) => tierProjects(dir.split('/').at(-1) ?? dir, dir)),
+      ...tierProjects('benchmarks', join(root, 'benchmarks')),
       ...(existsSync(join(root, 'services', 'vitest.config.ts')) ? ['services/vitest.config.ts'] : []),
     ],
   },
