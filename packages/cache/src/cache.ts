@@ -39,7 +39,7 @@ import {
   resolveCacheOptions,
   type SetOptions,
 } from './options.js'
-import { decodeEnvelope, type Envelope, encodeEnvelope, envelopeTags } from './serialization/envelope.js'
+import { decodeEnvelope, type Envelope, encodeEnvelope } from './serialization/envelope.js'
 import { type Codec, msgpackCodec } from './serialization/msgpack-codec.js'
 import { compareVersion, HARD_STEP, LocalTagVersions, VersionState } from './tags/tag-versions.js'
 import type { BreakerState } from './tiers/circuit-breaker.js'
@@ -128,6 +128,7 @@ const INVALID: RecordState = 2
 
 const NEVER_ABORTED = new AbortController().signal
 const GENERATION_ONLY: readonly string[] = Object.freeze([GENERATION_SUFFIX])
+const NO_VERSIONS: readonly number[] = Object.freeze([])
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref())
@@ -662,13 +663,15 @@ export class Cache {
         l2Up = true
         snapshot = [read.generation, ...read.requested]
         this.observeAll(call.tagSuffixes, snapshot)
-        if (read.bytes !== null) {
+        const envelope = read.bytes === null ? undefined : this.decode(key, read.bytes)
+        if (envelope !== undefined) {
           const hit = this.fromL2(
             key,
-            read.bytes,
+            read.bytes as Buffer,
             read.generation,
-            await this.entryTagVersions(read.bytes, requestedTags, read.requested),
+            await this.entryTagVersions(envelope.tags, requestedTags, read.requested),
             call.l1Ttl,
+            envelope,
           )
           if (hit?.fresh) return hit.value
           if (hit !== undefined && (stale === undefined || hit.staleUntil > stale.staleUntil)) stale = hit
@@ -706,12 +709,11 @@ export class Cache {
    * it when the caller named the same tags (the usual case), else one more MGET.
    */
   private async entryTagVersions(
-    bytes: Buffer,
+    tags: readonly string[],
     requestedTags: readonly string[],
     requested: readonly number[],
-  ): Promise<number[]> {
-    const tags = envelopeTags(bytes)
-    if (tags === undefined || tags.length === 0) return []
+  ): Promise<readonly number[]> {
+    if (tags.length === 0) return NO_VERSIONS
     const out = new Array<number>(tags.length)
     const missing: string[] = []
     for (let i = 0; i < tags.length; i++) {
@@ -927,8 +929,9 @@ export class Cache {
     generation: number,
     tagVersions: readonly number[],
     l1Ttl: number | undefined,
+    decoded?: Envelope,
   ): (Candidate & { fresh: boolean }) | undefined {
-    const envelope = this.decode(key, bytes)
+    const envelope = decoded ?? this.decode(key, bytes)
     if (envelope === undefined) return undefined
     let state: number = compareVersion(envelope.versions[0] as number, generation)
     for (let i = 0; i < envelope.tags.length && state !== VersionState.Invalid; i++) {

@@ -3,24 +3,31 @@
  *
  * ```
  * byte 0      0xAC magic
- * byte 1      format version (1)
+ * byte 1      format version (2)
  * bytes 2-3   tag count n (uint16, big-endian)
  * n times     uint16 length + UTF-8 tag suffix (`t:<tag>`): read by the Lua read script, which
  *             fetches those tags' versions in the same round trip
- * rest        codec body: [createdAt, freshUntil, staleUntil, versions, flags, payload]
+ * 1 byte      flags (bit 0: the payload is a cached `undefined`, and is absent)
+ * 3 x f64     createdAt, freshUntil, staleUntil (ms since the epoch, big-endian doubles)
+ * (n+1) x f64 versions: the generation, then one per tag
+ * rest        payload: the codec's bytes of the value
  * ```
  *
- * `versions` is the snapshot of the namespace generation and of each tag's version taken BEFORE
- * the loader ran. An entry is fresh only while every version still equals the server's. The
- * header is versioned so a later deploy can add a format 2 and still read format 1; unknown magic
- * or version bytes are "foreign" and read as a miss.
+ * Everything but the payload is fixed binary, read without the codec; the payload is decoded
+ * once, with nothing wrapped around it. `versions` is the snapshot of the namespace generation
+ * and of each tag's version taken BEFORE the loader ran. An entry is fresh only while every
+ * version still equals the server's. Unknown magic or version bytes are "foreign" and read as a
+ * miss plus a `corrupt` event: format 1 (timestamps, versions and value in one msgpack array,
+ * decoded with msgpackr records) is such a format now, so entries written before the upgrade are
+ * reloaded once and overwritten. Bytes 0-3 and the tag list keep their format-1 layout, which the
+ * Lua read script relies on.
  */
 import type { Codec } from './msgpack-codec.js'
 
 /** Magic byte of every envelope. */
 export const ENVELOPE_MAGIC = 0xac
 /** Current format version. */
-export const ENVELOPE_VERSION = 1
+export const ENVELOPE_VERSION = 2
 
 /** Flag: the payload is a cached `undefined` loader result. */
 export const FLAG_UNDEFINED = 1
@@ -53,15 +60,11 @@ export function encodeEnvelope(codec: Codec, e: Envelope): Buffer {
     headerSize += 2 + b.length
   }
   if (tagBytes.length > 0xffff) throw new EnvelopeFormatError('more than 65535 tags')
-  const body = codec.encode([
-    e.createdAt,
-    e.freshUntil,
-    e.staleUntil,
-    e.versions,
-    e.value === undefined ? FLAG_UNDEFINED : 0,
-    e.value === undefined ? null : e.value,
-  ])
-  const out = Buffer.allocUnsafe(headerSize + body.length)
+  if (e.versions.length !== tagBytes.length + 1)
+    throw new EnvelopeFormatError('one version per tag, plus one')
+  const body = e.value === undefined ? undefined : codec.encode(e.value)
+  const fixedSize = 1 + 8 * (3 + e.versions.length)
+  const out = Buffer.allocUnsafe(headerSize + fixedSize + (body === undefined ? 0 : body.length))
   out[0] = ENVELOPE_MAGIC
   out[1] = ENVELOPE_VERSION
   out.writeUInt16BE(tagBytes.length, 2)
@@ -71,7 +74,12 @@ export function encodeEnvelope(codec: Codec, e: Envelope): Buffer {
     b.copy(out, pos + 2)
     pos += 2 + b.length
   }
-  body.copy(out, pos)
+  out[pos++] = body === undefined ? FLAG_UNDEFINED : 0
+  pos = out.writeDoubleBE(e.createdAt, pos)
+  pos = out.writeDoubleBE(e.freshUntil, pos)
+  pos = out.writeDoubleBE(e.staleUntil, pos)
+  for (const v of e.versions) pos = out.writeDoubleBE(v, pos)
+  if (body !== undefined) body.copy(out, pos)
   return out
 }
 
@@ -90,35 +98,20 @@ export function decodeEnvelope(codec: Codec, bytes: Buffer): Envelope {
     tags[i] = bytes.toString('utf8', pos + 2, pos + 2 + len)
     pos += 2 + len
   }
-  const body = codec.decode(bytes.subarray(pos))
-  if (!Array.isArray(body) || body.length !== 6) throw new EnvelopeFormatError('malformed body')
-  const [createdAt, freshUntil, staleUntil, versions, flags, payload] = body as [
-    unknown,
-    unknown,
-    unknown,
-    unknown,
-    unknown,
-    unknown,
-  ]
-  if (
-    typeof createdAt !== 'number' ||
-    typeof freshUntil !== 'number' ||
-    typeof staleUntil !== 'number' ||
-    typeof flags !== 'number' ||
-    !Array.isArray(versions) ||
-    versions.length !== n + 1 ||
-    !versions.every((v) => typeof v === 'number')
-  ) {
-    throw new EnvelopeFormatError('malformed body')
+  if (pos + 1 + 8 * (4 + n) > bytes.length) throw new EnvelopeFormatError('truncated header')
+  const flags = bytes[pos++] as number
+  const createdAt = bytes.readDoubleBE(pos)
+  const freshUntil = bytes.readDoubleBE(pos + 8)
+  const staleUntil = bytes.readDoubleBE(pos + 16)
+  pos += 24
+  const versions = new Array<number>(n + 1)
+  for (let i = 0; i <= n; i++, pos += 8) versions[i] = bytes.readDoubleBE(pos)
+  let value: unknown
+  if ((flags & FLAG_UNDEFINED) === 0) {
+    if (pos >= bytes.length) throw new EnvelopeFormatError('missing payload')
+    value = codec.decode(bytes.subarray(pos))
   }
-  return {
-    createdAt,
-    freshUntil,
-    staleUntil,
-    tags,
-    versions: versions as number[],
-    value: flags & FLAG_UNDEFINED ? undefined : payload,
-  }
+  return { createdAt, freshUntil, staleUntil, tags, versions, value }
 }
 
 /** The tag suffixes in an envelope's header, without decoding the body; `undefined` if not an envelope. */

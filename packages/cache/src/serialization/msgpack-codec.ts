@@ -2,12 +2,22 @@
  * Values cross to Redis as msgpack, not JSON: Dates stay Dates, Buffers stay binary, and Maps,
  * Sets and BigInts round-trip. `structuredClone`-like fidelity at a fraction of JSON's size.
  *
- * `moreTypes` enables msgpackr's extension types for Set, RegExp, Error and typed arrays.
- * Plain objects are written as msgpackr records and `Map`s as msgpack maps, so with
- * `mapsAsObjects: false` each comes back as what it was. No shared `structures` are configured:
- * every record definition travels inline in the bytes, so an entry written by one deploy (or
- * one process) is readable by any other without coordination. BigInts use msgpack's int64
- * encoding where they fit, an extension otherwise.
+ * `moreTypes` enables msgpackr's extension types for Set, RegExp, Error and typed arrays. BigInts
+ * use msgpack's int64 encoding where they fit, an extension otherwise.
+ *
+ * Plain objects and `Map`s are both msgpack maps, so the codec picks one of two layouts per
+ * value, named by the first byte:
+ *
+ * - `0x00` plain: the value holds no `Map` (checked by a walk before packing, the common case:
+ *   records, lists, Dates, Sets, Buffers, BigInts). Written with `useRecords: false` and read with
+ *   `mapsAsObjects: true`: every map is an object, and decoding costs what a plain `unpack` does.
+ * - `0x01` records: anything else (a `Map` anywhere, class instances, errors). Plain objects are
+ *   written as msgpackr records and `Map`s as msgpack maps, read with `mapsAsObjects: false`, so
+ *   each comes back as what it was. Slower to decode: every record definition travels inline.
+ *
+ * No shared `structures` are configured in either layout, so an entry written by one deploy (or
+ * one process) is readable by any other without coordination. No msgpackr extension is
+ * registered: msgpackr's extension table is process-wide and would change other code's bytes.
  */
 import { Packr } from 'msgpackr'
 import { CacheError } from '../errors.js'
@@ -18,24 +28,72 @@ export interface Codec {
   decode(bytes: Uint8Array): unknown
 }
 
+/** First byte of a value in the plain layout (no `Map` inside). */
+export const LAYOUT_PLAIN = 0
+/** First byte of a value in the records layout. */
+export const LAYOUT_RECORDS = 1
+
+/** Deeper than this, the walk gives up and the value takes the records layout. */
+const MAX_DEPTH = 200
+
+/**
+ * True when `value` may hold a `Map` or anything whose msgpack form the plain layout would not
+ * read back as it was; false only for plain data (objects, arrays, primitives, Dates, Sets of
+ * plain data, byte arrays, RegExps).
+ */
+export function needsRecords(value: unknown, depth = 0): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  if (depth > MAX_DEPTH) return true
+  const proto = Object.getPrototypeOf(value)
+  if (proto === Object.prototype || proto === null) {
+    for (const key in value as Record<string, unknown>) {
+      if (key === '__proto__') return true
+      if (needsRecords((value as Record<string, unknown>)[key], depth + 1)) return true
+    }
+    return false
+  }
+  if (Array.isArray(value)) {
+    if (proto !== Array.prototype) return true
+    for (let i = 0; i < value.length; i++) if (needsRecords(value[i], depth + 1)) return true
+    return false
+  }
+  if (value instanceof Date) return proto !== Date.prototype
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return false
+  if (value instanceof Set) {
+    if (proto !== Set.prototype) return true
+    for (const item of value) if (needsRecords(item, depth + 1)) return true
+    return false
+  }
+  if (value instanceof RegExp) return proto !== RegExp.prototype
+  // Map, Error, class instances, anything else: the records layout, exactly as before.
+  return true
+}
+
 /** The default msgpack codec. */
 export function msgpackCodec(): Codec {
-  const packr = new Packr({
-    moreTypes: true,
-    useRecords: true,
-    mapsAsObjects: false,
-  })
+  const plain = new Packr({ moreTypes: true, useRecords: false, mapsAsObjects: true })
+  const records = new Packr({ moreTypes: true, useRecords: true, mapsAsObjects: false })
+  const startAt1 = { start: 1 }
   return {
     encode(value) {
       try {
-        return packr.pack(value)
+        const layout = needsRecords(value) ? LAYOUT_RECORDS : LAYOUT_PLAIN
+        const body = (layout === LAYOUT_PLAIN ? plain : records).pack(value)
+        const out = Buffer.allocUnsafe(body.length + 1)
+        out[0] = layout
+        body.copy(out, 1)
+        return out
       } catch (cause) {
         throw new CacheError('E_CACHE_SERIALIZATION', 'Value cannot be serialized to msgpack', { cause })
       }
     },
     decode(bytes) {
       try {
-        return packr.unpack(bytes)
+        if (bytes.length < 2) throw new Error('empty value')
+        const layout = bytes[0]
+        if (layout === LAYOUT_PLAIN) return plain.unpack(bytes, startAt1)
+        if (layout === LAYOUT_RECORDS) return records.unpack(bytes, startAt1)
+        throw new Error(`unknown value layout ${layout}`)
       } catch (cause) {
         throw new CacheError('E_CACHE_DESERIALIZATION', 'Bytes are not a valid msgpack value', { cause })
       }

@@ -1,6 +1,17 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import { Packr } from 'msgpackr'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { Fixture } from './helpers.js'
+
+/** An entry as format 1 wrote it: header, then [createdAt, freshUntil, staleUntil, versions, flags, value] as msgpackr records. */
+function formatOne(tags: string[], value: unknown): Buffer {
+  const now = Date.now()
+  const packr = new Packr({ moreTypes: true, useRecords: true, mapsAsObjects: false })
+  const header = [Buffer.from([0xac, 1, 0, tags.length])]
+  for (const tag of tags) header.push(Buffer.from([0, tag.length]), Buffer.from(tag))
+  const versions = [0, ...tags.map(() => 0)]
+  return Buffer.concat([...header, packr.pack([now, now + 600_000, now + 600_000, versions, 0, value])])
+}
 
 describe('corrupt or foreign bytes in Redis', () => {
   const fx = new Fixture()
@@ -14,6 +25,8 @@ describe('corrupt or foreign bytes in Redis', () => {
     ['truncated header', Buffer.from([0xac, 1, 0, 3, 0, 200, 1])],
     ['valid header, garbage body', Buffer.from([0xac, 1, 0, 0, 0xc1, 0xc1])],
     ['JSON from another library', Buffer.from('{"value":1,"expires":0}')],
+    ['an entry in envelope format 1 (earlier releases)', formatOne([], { invoice: 42 })],
+    ['a tagged entry in envelope format 1', formatOne(['t:client:7'], new Map([['line', 1]]))],
   ])('%s reads as a miss and emits an event, never a crash', async (_name, bytes) => {
     const ns = fx.namespace()
     const cache = fx.cache({ namespace: ns })

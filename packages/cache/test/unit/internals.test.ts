@@ -1,7 +1,14 @@
 /** Envelope format, tag-version arithmetic and the circuit breaker. */
+import { Packr } from 'msgpackr'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { CacheError } from '../../src/errors.js'
 import { decodeEnvelope, EnvelopeFormatError, encodeEnvelope } from '../../src/serialization/envelope.js'
-import { msgpackCodec } from '../../src/serialization/msgpack-codec.js'
+import {
+  LAYOUT_PLAIN,
+  LAYOUT_RECORDS,
+  msgpackCodec,
+  needsRecords,
+} from '../../src/serialization/msgpack-codec.js'
 import { compareVersion, HARD_STEP, LocalTagVersions, VersionState } from '../../src/tags/tag-versions.js'
 import { CircuitBreaker } from '../../src/tiers/circuit-breaker.js'
 
@@ -18,7 +25,7 @@ describe('envelope', () => {
     }
     const bytes = encodeEnvelope(codec, envelope)
     expect(bytes[0]).toBe(0xac)
-    expect(bytes[1]).toBe(1)
+    expect(bytes[1]).toBe(2)
     expect(decodeEnvelope(codec, bytes)).toEqual(envelope)
     expect(
       decodeEnvelope(codec, encodeEnvelope(codec, { ...envelope, value: undefined })).value,
@@ -27,8 +34,60 @@ describe('envelope', () => {
 
   it('rejects foreign, unknown-format and truncated bytes', () => {
     expect(() => decodeEnvelope(codec, Buffer.from('hello'))).toThrow(EnvelopeFormatError)
-    expect(() => decodeEnvelope(codec, Buffer.from([0xac, 2, 0, 0, 0]))).toThrow('unknown envelope format 2')
-    expect(() => decodeEnvelope(codec, Buffer.from([0xac, 1, 0, 1, 0, 9, 1]))).toThrow('truncated')
+    expect(() => decodeEnvelope(codec, Buffer.from([0xac, 3, 0, 0, 0]))).toThrow('unknown envelope format 3')
+    expect(() => decodeEnvelope(codec, Buffer.from([0xac, 2, 0, 1, 0, 9, 1]))).toThrow('truncated')
+    // A tag list that fits but no room for the fixed fields after it.
+    expect(() => decodeEnvelope(codec, Buffer.from([0xac, 2, 0, 0, 0, 0, 0]))).toThrow('truncated')
+  })
+
+  it('reads format 1 (the msgpack-array body of earlier releases) as an unknown format', () => {
+    const v1 = new Packr({ moreTypes: true, useRecords: true, mapsAsObjects: false })
+    const body = v1.pack([1, 2, 3, [0], 0, { invoice: 42 }])
+    const bytes = Buffer.concat([Buffer.from([0xac, 1, 0, 0]), body])
+    expect(() => decodeEnvelope(codec, bytes)).toThrow('unknown envelope format 1')
+  })
+
+  it('keeps plain data in the plain layout and anything with a Map in the records layout', () => {
+    const plainValues: unknown[] = [
+      null,
+      7,
+      'text',
+      [1, 'a', { b: [new Date(0)] }],
+      { at: new Date(5), n: 10n, big: 2n ** 70n, tags: new Set(['a', { x: 1 }]), pdf: Buffer.from([1, 2]) },
+      Object.assign(Object.create(null), { nullProto: true }),
+      { re: /ab+c/gi, bytes: new Uint16Array([1, 2, 3]) },
+    ]
+    for (const value of plainValues) {
+      expect(needsRecords(value)).toBe(false)
+      const bytes = codec.encode(value)
+      expect(bytes[0]).toBe(LAYOUT_PLAIN)
+      expect(codec.decode(bytes)).toEqual(value)
+    }
+    class Money {
+      constructor(readonly cents: number) {}
+    }
+    const recordValues: unknown[] = [
+      new Map([['k', 1]]),
+      { deep: [{ lines: new Map<unknown, unknown>([[1, { qty: 2 }]]) }] },
+      new Set([new Map([['in', 'set']])]),
+      { empty: new Map(), obj: {} },
+      { money: new Money(5) },
+      new Error('boom'),
+    ]
+    for (const value of recordValues) {
+      expect(needsRecords(value)).toBe(true)
+      const bytes = codec.encode(value)
+      expect(bytes[0]).toBe(LAYOUT_RECORDS)
+    }
+    for (const value of recordValues.slice(0, 4)) expect(codec.decode(codec.encode(value))).toEqual(value)
+    const decoded = codec.decode(codec.encode({ m: new Map([['a', { b: 1 }]]), o: { c: new Map() } })) as {
+      m: unknown
+      o: { c: unknown }
+    }
+    expect(decoded.m).toBeInstanceOf(Map)
+    expect(Object.getPrototypeOf(decoded.o)).toBe(Object.prototype)
+    expect(decoded.o.c).toBeInstanceOf(Map)
+    expect(() => codec.decode(Buffer.from([9, 0xc0]))).toThrow(CacheError)
   })
 })
 
