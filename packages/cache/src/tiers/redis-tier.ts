@@ -183,17 +183,7 @@ export class RedisTier {
       this.breaker.success()
       return result
     } catch (cause) {
-      const error =
-        cause instanceof L2UnavailableError
-          ? cause
-          : new L2UnavailableError(
-              'E_CACHE_L2_UNAVAILABLE',
-              `Redis ${operation} failed: ${String(cause)}`,
-              cause,
-            )
-      this.breaker.failure()
-      this.hooks.onError(operation, error)
-      throw error
+      throw this.failed(operation, cause)
     }
   }
 
@@ -203,29 +193,53 @@ export class RedisTier {
    * created), no second deadline timer is armed. A borrowed client without `commandTimeout`
    * keeps the deadline, so a hung Redis still never blocks a caller past `redisTimeout`.
    */
-  async runSingle<T>(operation: string, op: () => Promise<T>): Promise<T> {
-    if (!this.commandBounded) return this.run(operation, op)
-    if (!this.breaker.allow()) throw this.circuitOpen
+  runSingle<T>(operation: string, op: () => Promise<T>): Promise<T> {
+    // Connection set-up and open-circuit paths go through run(); the hot path is one promise
+    // chain (no async frames, no timer of ours).
+    if (!this.commandBounded || this.client.status !== 'ready') return this.run(operation, op)
+    if (!this.breaker.allow()) return Promise.reject(this.circuitOpen)
+    let pending: Promise<T>
     try {
-      if (this.client.status !== 'ready') await this.ensureReady()
-      const result = await op()
-      this.breaker.success()
-      return result
+      pending = op()
     } catch (cause) {
-      const error =
-        cause instanceof L2UnavailableError
-          ? cause
-          : isCommandTimeout(cause)
-            ? timeoutError(operation, this.timeoutMs)
-            : new L2UnavailableError(
-                'E_CACHE_L2_UNAVAILABLE',
-                `Redis ${operation} failed: ${String(cause)}`,
-                cause,
-              )
-      this.breaker.failure()
-      this.hooks.onError(operation, error)
-      throw error
+      return Promise.reject(this.failed(operation, cause))
     }
+    return pending.then(this.succeeded as (result: T) => T, this.failureHandler(operation))
+  }
+
+  private readonly succeeded = (result: unknown): unknown => {
+    this.breaker.success()
+    return result
+  }
+
+  private readonly failureHandlers = new Map<string, (cause: unknown) => never>()
+
+  private failureHandler(operation: string): (cause: unknown) => never {
+    let handler = this.failureHandlers.get(operation)
+    if (handler === undefined) {
+      handler = (cause: unknown): never => {
+        throw this.failed(operation, cause)
+      }
+      this.failureHandlers.set(operation, handler)
+    }
+    return handler
+  }
+
+  /** Count a failure of `operation` (breaker, hooks) and return the error to reject with. */
+  private failed(operation: string, cause: unknown): L2UnavailableError {
+    const error =
+      cause instanceof L2UnavailableError
+        ? cause
+        : isCommandTimeout(cause)
+          ? timeoutError(operation, this.timeoutMs)
+          : new L2UnavailableError(
+              'E_CACHE_L2_UNAVAILABLE',
+              `Redis ${operation} failed: ${String(cause)}`,
+              cause,
+            )
+    this.breaker.failure()
+    this.hooks.onError(operation, error)
+    return error
   }
 
   /**
@@ -295,21 +309,15 @@ export class RedisTier {
     entryKey: string,
     requestedTags: readonly string[],
   ): Promise<{ bytes: Buffer | null; generation: number; requested: number[] }> {
-    return this.runSingle('read', async () => {
-      let reply: Array<Buffer | null>
-      if (requestedTags.length === 0) {
-        reply = await this.client.mgetBuffer(entryKey, this.keys.generation)
-      } else {
-        const keys = new Array<string>(requestedTags.length + 2)
-        keys[0] = entryKey
-        keys[1] = this.keys.generation
-        for (let i = 0; i < requestedTags.length; i++) keys[i + 2] = this.keys.base + requestedTags[i]
-        reply = await this.client.mgetBuffer(keys)
-      }
-      const requested = new Array<number>(requestedTags.length)
-      for (let i = 0; i < requested.length; i++) requested[i] = parseVersion(reply[i + 2])
-      return { bytes: reply[0] ?? null, generation: parseVersion(reply[1]), requested }
-    })
+    let keys: string[]
+    if (requestedTags.length === 0) keys = [entryKey, this.keys.generation]
+    else {
+      keys = new Array<string>(requestedTags.length + 2)
+      keys[0] = entryKey
+      keys[1] = this.keys.generation
+      for (let i = 0; i < requestedTags.length; i++) keys[i + 2] = this.keys.base + requestedTags[i]
+    }
+    return this.runSingle('read', () => this.client.mgetBuffer(keys).then(parseRead))
   }
 
   /** Former name of {@link readOne} (the benchmark breakdown script calls it). */
@@ -390,6 +398,17 @@ export class RedisTier {
 
 function ignoreAfterClose(): void {
   // The connection is closed on purpose; errors it reports afterwards concern no caller.
+}
+
+/** An MGET reply of entry, generation and tag versions. */
+function parseRead(reply: Array<Buffer | null>): {
+  bytes: Buffer | null
+  generation: number
+  requested: number[]
+} {
+  const requested = new Array<number>(Math.max(0, reply.length - 2))
+  for (let i = 0; i < requested.length; i++) requested[i] = parseVersion(reply[i + 2])
+  return { bytes: reply[0] ?? null, generation: parseVersion(reply[1]), requested }
 }
 
 /** ioredis rejects a command that outlived `commandTimeout` with this message. */
