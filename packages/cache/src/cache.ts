@@ -129,6 +129,7 @@ const INVALID: RecordState = 2
 const NEVER_ABORTED = new AbortController().signal
 const GENERATION_ONLY: readonly string[] = Object.freeze([GENERATION_SUFFIX])
 const NO_VERSIONS: readonly number[] = Object.freeze([])
+const NO_TAGS: readonly string[] = Object.freeze([])
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref())
@@ -653,23 +654,25 @@ export class Cache {
     stale: Candidate | undefined,
     flight: Flight,
   ): Promise<unknown> {
-    let snapshot: number[] | undefined
+    let read: { generation: number; requested: number[] } | undefined
     let l2Up = false
     const entryKey = this.l2 === undefined ? '' : this.keys.entry(key)
     if (this.l2 !== undefined) {
       try {
-        const requestedTags = call.tagSuffixes.slice(1)
-        const read = await this.l2.readOne(entryKey, requestedTags)
+        const requestedTags = call.tagSuffixes.length === 1 ? NO_TAGS : call.tagSuffixes.slice(1)
+        const reply = await this.l2.readOne(entryKey, requestedTags)
+        read = reply
         l2Up = true
-        snapshot = [read.generation, ...read.requested]
-        this.observeAll(call.tagSuffixes, snapshot)
-        const envelope = read.bytes === null ? undefined : this.decode(key, read.bytes)
+        this.observe(GENERATION_SUFFIX, reply.generation)
+        for (let i = 0; i < requestedTags.length; i++)
+          this.observe(requestedTags[i] as string, reply.requested[i] ?? 0)
+        const envelope = reply.bytes === null ? undefined : this.decode(key, reply.bytes)
         if (envelope !== undefined) {
           const hit = this.fromL2(
             key,
-            read.bytes as Buffer,
-            read.generation,
-            await this.entryTagVersions(envelope.tags, requestedTags, read.requested),
+            reply.bytes as Buffer,
+            reply.generation,
+            await this.entryTagVersions(envelope.tags, requestedTags, reply.requested),
             call.l1Ttl,
             envelope,
           )
@@ -680,7 +683,9 @@ export class Cache {
         if (!(error instanceof L2UnavailableError)) throw error
       }
     }
-    snapshot ??= this.tags.snapshot(call.tagSuffixes)
+    // The server's versions read before the loader runs (the refill race), else the local ones.
+    const snapshot =
+      read === undefined ? this.tags.snapshot(call.tagSuffixes) : [read.generation, ...read.requested]
     this.counters.misses++
     if (channels.miss.hasSubscribers) channels.miss.publish({ namespace: this.options.namespace, key })
 
