@@ -177,6 +177,31 @@ describe('peer defects, fixed', () => {
       }
     })
 
+    it('staggered concurrent reads on a hung Redis all fall back (one shared watchdog)', async () => {
+      redis = await startPrivateRedis()
+      const cache = createCache({
+        redis: redis.url,
+        namespace: fx.namespace(),
+        redisTimeout: '100ms',
+        breakerThreshold: 1000,
+        bus: false,
+      })
+      try {
+        await cache.set('warm', 1)
+        redis.freeze()
+        const calls: Array<Promise<unknown>> = []
+        for (let i = 0; i < 5; i++) {
+          calls.push(cache.getOrSet(`k${i}`, async () => `loaded:${i}`))
+          await new Promise((resolve) => setTimeout(resolve, 30))
+        }
+        expect(await Promise.all(calls)).toEqual([0, 1, 2, 3, 4].map((i) => `loaded:${i}`))
+        expect(cache.stats().l2Errors).toBeGreaterThanOrEqual(5)
+      } finally {
+        await cache.close()
+        redis.thaw()
+      }
+    })
+
     it('a borrowed client without commandTimeout is bounded by redisTimeout too', async () => {
       redis = await startPrivateRedis()
       const client = new Redis(redis.url, { maxRetriesPerRequest: 0 })
