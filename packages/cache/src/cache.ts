@@ -271,7 +271,7 @@ export class Cache {
       const record = this.l1.get(key)
       const state = record === undefined ? INVALID : this.check(record, key)
       if (state === FRESH) {
-        this.counters.l1Hits++
+        this.l1Hit(key)
         out[i] = this.out(record as L1Record) as T
       } else {
         missing.push(i)
@@ -331,7 +331,7 @@ export class Cache {
       const key = keys[i] as string
       const record = this.l1.get(key)
       if (record !== undefined && this.check(record, key) === FRESH) {
-        this.counters.l1Hits++
+        this.l1Hit(key)
         out[i] = this.out(record) as T
         continue
       }
@@ -618,7 +618,7 @@ export class Cache {
     if (record !== undefined) {
       const state = this.check(record, key)
       if (state === FRESH) {
-        this.counters.l1Hits++
+        this.l1Hit(key)
         return this.out(record)
       }
       if (state === STALE) stale = { value: record.value, staleUntil: record.staleUntil }
@@ -888,6 +888,13 @@ export class Cache {
     }
   }
 
+  /** Counts an L1 hit taken off the inlined fast paths and publishes it when someone listens. */
+  private l1Hit(key: string): void {
+    this.counters.l1Hits++
+    if (channels.hit.hasSubscribers)
+      channels.hit.publish({ namespace: this.options.namespace, key, tier: 'l1' })
+  }
+
   /** Lookup without loader (get/has): L1, then L2, then a stale L1 value if Redis is unavailable. */
   private async lookup(key: string, record: L1Record | undefined): Promise<Candidate | undefined> {
     this.assertOpen()
@@ -895,7 +902,7 @@ export class Cache {
     if (record !== undefined) {
       const state = this.check(record, key)
       if (state === FRESH) {
-        this.counters.l1Hits++
+        this.l1Hit(key)
         return { value: this.out(record), staleUntil: record.staleUntil }
       }
       if (state === STALE) stale = record
