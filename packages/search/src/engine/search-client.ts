@@ -38,6 +38,7 @@ import type {
   SortSpec,
 } from '../query/types.js'
 import type { CompletionFields, IndexDefinition, Query } from '../schema/define-index.js'
+import { TERM_KINDS } from '../schema/define-index.js'
 import type { FieldMap } from '../schema/fields.js'
 
 /** Which engine a client talks to. */
@@ -670,17 +671,6 @@ function checkCount<F extends FieldMap>(
   return value
 }
 
-const SORTABLE = new Set([
-  'keyword',
-  'identifier',
-  'integer',
-  'long',
-  'double',
-  'scaled_float',
-  'date',
-  'boolean',
-])
-
 function sortClause<F extends FieldMap>(
   definition: IndexDefinition<F>,
   sort: readonly SortSpec<F>[] | undefined,
@@ -694,7 +684,7 @@ function sortClause<F extends FieldMap>(
     const name = entry.field as string
     if (name !== '_score') {
       const def = definition.fieldDef(name)
-      if (!SORTABLE.has(def.kind)) {
+      if (!TERM_KINDS.has(def.kind)) {
         throw new SearchError('E_SEARCH_FIELD_KIND', `Cannot sort on field "${name}" of kind ${def.kind}`, {
           index: definition.name,
           field: name,
@@ -783,7 +773,7 @@ function checkAggs<F extends FieldMap>(definition: IndexDefinition<F>, aggs: Agg
     const inner = (agg as Record<string, { field?: unknown }>)[kind]
     if (kind !== 'filter' && inner && typeof inner.field === 'string') {
       const def = definition.fieldDef(inner.field)
-      if (!SORTABLE.has(def.kind)) {
+      if (!TERM_KINDS.has(def.kind)) {
         throw new SearchError(
           'E_SEARCH_FIELD_KIND',
           `Aggregation "${name}" cannot use field "${inner.field}" of kind ${def.kind}`,

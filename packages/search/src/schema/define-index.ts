@@ -160,7 +160,8 @@ export interface IndexDefinition<F extends FieldMap> {
 }
 
 const NUMERIC = new Set<FieldKind>(['integer', 'long', 'double', 'scaled_float'])
-const TERM = new Set<FieldKind>([
+/** Field kinds with exact values: term/terms queries, document ids and sorting accept only these. */
+export const TERM_KINDS: ReadonlySet<FieldKind> = new Set<FieldKind>([
   'keyword',
   'identifier',
   'integer',
@@ -218,7 +219,7 @@ export function defineIndex<const F extends FieldMap>(declaration: IndexDeclarat
     )
   }
   const idDef = fields[declaration.id]
-  if (!idDef || !TERM.has(idDef.kind)) {
+  if (!idDef || !TERM_KINDS.has(idDef.kind)) {
     throw new SearchError(
       'E_SEARCH_INVALID_OPTION',
       `id must name a keyword, identifier or numeric field of "${name}", got "${String(declaration.id)}"`,
@@ -321,12 +322,12 @@ export function defineIndex<const F extends FieldMap>(declaration: IndexDeclarat
       }
     },
     term(fieldName, value) {
-      const def = expectKind(fieldName, (d) => TERM.has(d.kind), 'A term query')
+      const def = expectKind(fieldName, (d) => TERM_KINDS.has(d.kind), 'A term query')
       checkValue(name, fieldName, def, value)
       return { term: { [fieldName]: { value: value as estypes.FieldValue } } }
     },
     terms(fieldName, values) {
-      const def = expectKind(fieldName, (d) => TERM.has(d.kind), 'A terms query')
+      const def = expectKind(fieldName, (d) => TERM_KINDS.has(d.kind), 'A terms query')
       if (!Array.isArray(values)) {
         throw new SearchError('E_SEARCH_INVALID_VALUE', `terms on "${fieldName}" needs an array of values`, {
           index: name,
