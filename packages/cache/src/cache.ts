@@ -43,7 +43,7 @@ import { decodeEnvelope, type Envelope, encodeEnvelope } from './serialization/e
 import { type Codec, msgpackCodec } from './serialization/msgpack-codec.js'
 import { compareVersion, HARD_STEP, LocalTagVersions, VersionState } from './tags/tag-versions.js'
 import type { BreakerState } from './tiers/circuit-breaker.js'
-import { RedisTier } from './tiers/redis-tier.js'
+import { type ReadResult, RedisTier } from './tiers/redis-tier.js'
 import { deepFreeze, estimateSize } from './tiers/size.js'
 
 /** What a loader receives. */
@@ -290,12 +290,8 @@ export class Cache {
       this.observe(GENERATION_SUFFIX, read.generation)
       for (let j = 0; j < missing.length; j++) {
         const i = missing[j] as number
-        const key = keys[i] as string
-        const entry = read.entries[j]
-        const hit = entry?.bytes
-          ? this.fromL2(key, entry.bytes, read.generation, entry.versions, undefined)
-          : undefined
-        if (hit?.fresh) out[i] = hit.value as T
+        const hit = this.freshFromRead(keys[i] as string, read, j)
+        if (hit !== undefined) out[i] = hit.value as T
         else this.counters.misses++
       }
     } catch (error) {
@@ -389,11 +385,8 @@ export class Cache {
             for (let j = 0; j < missing.length; j++) {
               const i = missing[j] as number
               const key = keys[i] as string
-              const entry = read.entries[j]
-              const hit = entry?.bytes
-                ? this.fromL2(key, entry.bytes, read.generation, entry.versions, undefined)
-                : undefined
-              if (hit?.fresh) {
+              const hit = this.freshFromRead(key, read, j)
+              if (hit !== undefined) {
                 out[i] = hit.value as T
                 settle.get(key)?.resolve(hit.value)
               } else toLoad.push(j)
@@ -935,6 +928,15 @@ export class Cache {
    * fills L1; a stale one (soft-bumped tag, or past freshness within grace) is returned as a
    * fallback candidate; an invalid, foreign or corrupt one is a miss.
    */
+  /** The j-th entry of a multi-key L2 read when it is present and fresh (filled into L1), else undefined. */
+  private freshFromRead(key: string, read: ReadResult, j: number): Candidate | undefined {
+    const entry = read.entries[j]
+    const hit = entry?.bytes
+      ? this.fromL2(key, entry.bytes, read.generation, entry.versions, undefined)
+      : undefined
+    return hit?.fresh ? hit : undefined
+  }
+
   private fromL2(
     key: string,
     bytes: Buffer,
