@@ -2,15 +2,15 @@
  * Scenario: bulk indexing throughput, @ayala/search's adaptive indexer against the official
  * client's `helpers.bulk`, on the same generated invoices, the same engine (OpenSearch), the
  * same concurrency and both with refresh at the end, alternating runs into fresh indices.
- * `SEARCH_BENCH_BULK_DOCS` documents per run (default 50,000), `SEARCH_BENCH_BULK_RUNS` runs per
- * contender (default 3). Rows: p50/p99 of the run time in us per document and docs/s.
+ * `SEARCH_BENCH_BULK_DOCS` documents per run (default 50,000; 2,000 in `--quick` mode),
+ * `SEARCH_BENCH_BULK_RUNS` runs per contender (default 3; 1 in `--quick` mode). Rows: p50/p99 of
+ * the run time in us per document and docs/s. The 1,000,000-document load of the issue is in
+ * `search-query` (written as `search-load`).
  */
 import { bulkIndex, createSearchClient, defineIndex, field } from '@ayala/search'
 import type { ResultRow } from '../report.js'
-import { writeResult } from '../report.js'
+import { runConfig, writeResult } from '../report.js'
 
-const DOCS = Number(process.env.SEARCH_BENCH_BULK_DOCS ?? 50_000)
-const RUNS = Number(process.env.SEARCH_BENCH_BULK_RUNS ?? 3)
 const NODE = process.env.OPENSEARCH_URL ?? 'http://127.0.0.1:9200'
 const CONCURRENCY = 2
 
@@ -29,7 +29,7 @@ const definition = (name: string) =>
     },
   })
 
-const docs = Array.from({ length: DOCS }, (_, i) => ({
+const invoice = (i: number) => ({
   id: `inv-${i}`,
   number: `FAC-2026-${String(i).padStart(7, '0')}`,
   description: `servicio de mantenimiento ${i % 97} y reparación de equipos de electrónica`,
@@ -37,14 +37,18 @@ const docs = Array.from({ length: DOCS }, (_, i) => ({
   status: ['draft', 'issued', 'paid', 'overdue'][i % 4] as string,
   issuedAt: new Date(Date.UTC(2024, 0, 1) + (i % 900) * 86_400_000).toISOString().slice(0, 10),
   totalCents: 100 + ((i * 7_919) % 1_000_000),
-}))
+})
 
 function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number
 }
 
-export async function run(): Promise<void> {
+export async function run() {
+  const quick = runConfig().quick
+  const DOCS = Number(process.env.SEARCH_BENCH_BULK_DOCS ?? (quick ? 2_000 : 50_000))
+  const RUNS = Number(process.env.SEARCH_BENCH_BULK_RUNS ?? (quick ? 1 : 3))
+  const docs = Array.from({ length: DOCS }, (_, i) => invoice(i))
   const search = createSearchClient({ node: NODE, engine: 'opensearch' })
   const raw = await search.raw()
   const times: Record<string, number[]> = { '@ayala/search bulkIndex': [], 'official helpers.bulk': [] }
@@ -95,7 +99,7 @@ export async function run(): Promise<void> {
       ratioToBaseline: p50 / baseP50,
     }
   })
-  writeResult(
+  return writeResult(
     'search-bulk',
     `Bulk indexing ${DOCS.toLocaleString('en')} invoices into OpenSearch, concurrency ${CONCURRENCY}, ${RUNS} runs each (us per document; ops/s = docs/s)`,
     data,
