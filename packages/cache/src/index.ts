@@ -30,7 +30,13 @@ export {
 } from './errors.js'
 export type { CacheStats } from './observability/channels.js'
 export { CACHE_CHANNELS } from './observability/channels.js'
-export type { HasStats } from './observability/prometheus.js'
+export type {
+  CacheMetricDescriptor,
+  CacheMetricSample,
+  CacheMetricType,
+} from './observability/metrics.js'
+export { CACHE_METRICS } from './observability/metrics.js'
+export type { HasStats, PrometheusMetricsOptions } from './observability/prometheus.js'
 export { prometheusMetrics } from './observability/prometheus.js'
 export type { CacheOptions, RedisInput, ResolvedCacheOptions, SetOptions } from './options.js'
 export { DEFAULT_CACHE_OPTIONS } from './options.js'
