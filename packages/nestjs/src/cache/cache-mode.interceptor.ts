@@ -1,8 +1,12 @@
 /**
  * Sets the request's cache mode: from `@UseCacheMode()` on the handler or its class, else (when
- * the module option `honorCacheControl` is on, HTTP only) from the request's `Cache-Control`
- * header: `no-cache` refreshes (load and overwrite), `no-store` bypasses (load, store nothing).
- * Off by default: letting any client force loads is a way to hammer the database.
+ * the module option `honorCacheControl` is on) from the request's `Cache-Control` header:
+ * `no-cache` refreshes (load and overwrite), `no-store` bypasses (load, store nothing). Off by
+ * default: letting any client force loads is a way to hammer the database.
+ *
+ * The header is read from HTTP requests and from GraphQL operations sent over HTTP: Nest's
+ * GraphQL drivers (Apollo, Mercurius) put the HTTP request in the GraphQL context as `req`
+ * (the resolver's third argument). Every resolver of the operation then runs in that mode.
  */
 import {
   type CallHandler,
@@ -30,6 +34,20 @@ function modeFromHeader(value: unknown): CacheMode | undefined {
   return undefined
 }
 
+interface RequestLike {
+  headers?: Record<string, unknown> | undefined
+}
+
+/** The HTTP request behind a handler call: the request itself, or a GraphQL context's `req`. */
+function requestOf(context: ExecutionContext): RequestLike | undefined {
+  const type = context.getType<string>()
+  if (type === 'http') return context.switchToHttp().getRequest<RequestLike>()
+  if (type === 'graphql') {
+    return context.getArgByIndex<{ req?: RequestLike | undefined } | undefined>(2)?.req
+  }
+  return undefined
+}
+
 /** Runs each handler in the cache mode its metadata or request asks for. */
 @Injectable()
 export class CacheModeInterceptor implements NestInterceptor {
@@ -44,9 +62,8 @@ export class CacheModeInterceptor implements NestInterceptor {
       context.getHandler(),
       context.getClass(),
     ])
-    if (mode === undefined && this.honorCacheControl && context.getType() === 'http') {
-      const request = context.switchToHttp().getRequest<{ headers?: Record<string, unknown> }>()
-      mode = modeFromHeader(request.headers?.['cache-control'])
+    if (mode === undefined && this.honorCacheControl) {
+      mode = modeFromHeader(requestOf(context)?.headers?.['cache-control'])
     }
     return mode === undefined ? next.handle() : runWithCacheMode(mode, () => next.handle())
   }

@@ -11,9 +11,15 @@ import type { RequestCacheStats } from './request-cache-stats.js'
 export interface SlowRequestEvent {
   /** `http`, `rpc`, `graphql` or `ws` (Nest's `ExecutionContext.getType()`). */
   transport: string
-  /** HTTP method, or the transport name for other contexts. */
+  /**
+   * HTTP method; for GraphQL the operation type (`QUERY`, `MUTATION`, `SUBSCRIPTION`); the
+   * transport name (`RPC`, `WS`) elsewhere.
+   */
   method: string
-  /** The route pattern (`/invoices/:id`), or `Controller.handler` outside HTTP. */
+  /**
+   * The route pattern (`/invoices/:id`); for GraphQL the resolved schema field
+   * (`Query.invoice`, `Invoice.client`); `Controller.handler` elsewhere.
+   */
   route: string
   /** The response status (HTTP), or `500` / `200` for failed / succeeded calls elsewhere. */
   statusCode: number
