@@ -35,6 +35,7 @@ import { type CacheStats, channels } from './observability/channels.js'
 import {
   type CacheOptions,
   durationOrOff,
+  type GetOrSetOptions,
   type ResolvedCacheOptions,
   resolveCacheOptions,
   type SetOptions,
@@ -68,8 +69,11 @@ export type BatchLoader<T> = (
   context: { readonly signal: AbortSignal },
 ) => Promise<Map<string, T> | readonly T[]> | Map<string, T> | readonly T[]
 
-/** Options of `getOrSetMany`: those of `set`, with tags optionally computed per key. */
-export interface SetManyOptions extends Omit<SetOptions, 'tags'> {
+/**
+ * Options of `getOrSetMany`: those of `getOrSet` (`refresh: true`, `bypass: true` included, for
+ * the whole batch), with tags optionally computed per key.
+ */
+export interface SetManyOptions extends Omit<GetOrSetOptions, 'tags'> {
   tags?: readonly string[] | ((key: string) => readonly string[]) | undefined
 }
 
@@ -112,6 +116,16 @@ interface Flight {
   promise: Promise<unknown>
   /** Set by delete/clear while the load runs: its result is returned but not stored. */
   invalidated: boolean
+  /**
+   * True once the flight's value can only come from a loader (a refresh, or a loader started):
+   * a `refresh` caller joins such a flight, never one that may still answer from the cache.
+   */
+  loading: boolean
+  /**
+   * A refresh: after storing, tell the other instances to drop their L1 copy (they may hold the
+   * value this load overwrites), as `set` does.
+   */
+  announce: boolean
   /** The load still running after its callers were served stale (soft/hard timeout). */
   background?: Promise<unknown> | undefined
 }
@@ -129,6 +143,8 @@ const INVALID: RecordState = 2
 const NEVER_ABORTED = new AbortController().signal
 const GENERATION_ONLY: readonly string[] = Object.freeze([GENERATION_SUFFIX])
 const NO_VERSIONS: readonly number[] = Object.freeze([])
+/** The snapshot of a load whose value is never stored (`bypass`). */
+const NO_SNAPSHOT: number[] = []
 const NO_TAGS: readonly string[] = Object.freeze([])
 
 function sleep(ms: number): Promise<void> {
@@ -230,8 +246,14 @@ export class Cache {
   /**
    * The value of `key`, from L1, else L2, else `loader` (run once however many callers miss
    * together). A loader result of `undefined` or `null` is cached for `negativeTtl`.
+   *
+   * Per call, `{ refresh: true }` skips reading and overwrites the entry with the loader's value
+   * (coalesced, and protected against the refill race like a miss); `{ bypass: true }` runs the
+   * loader without touching the cache. See {@link GetOrSetOptions}.
    */
-  async getOrSet<T>(key: string, loader: Loader<T>, options?: SetOptions): Promise<T> {
+  async getOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions): Promise<T> {
+    if (options !== undefined && (options.refresh === true || options.bypass === true))
+      return this.getOrSetForced(key, loader, options) as Promise<T>
     const record = this.l1.get(key)
     if (record !== undefined && record.seq === this.seq && record.freshUntil > Date.now()) {
       this.counters.l1Hits++
@@ -311,6 +333,11 @@ export class Cache {
   /**
    * The values of `keys`: L1, then one L2 round trip for all L1 misses, then ONE `batchLoader`
    * call for what is still missing, written back in one pipelined round trip.
+   *
+   * `{ refresh: true }` skips both reads: one MGET of the tag versions (the refill-race snapshot),
+   * ONE `batchLoader` call for every key not already being loaded, the values written back and
+   * other instances told to drop their L1 copies. `{ bypass: true }` is one `batchLoader` call
+   * and nothing else. See {@link GetOrSetOptions}.
    */
   async getOrSetMany<T>(
     keys: readonly string[],
@@ -318,6 +345,14 @@ export class Cache {
     options?: SetManyOptions,
   ): Promise<T[]> {
     this.assertOpen()
+    const refresh = options?.refresh === true
+    if (options?.bypass === true) {
+      if (refresh) throw new InvalidOptionError('bypass', 'cannot be combined with refresh')
+      const result = await this.callBatchLoader(keys, batchLoader)
+      return keys.map(
+        (key, k) => (result instanceof Map ? result.get(key) : (result as readonly T[])[k]) as T,
+      )
+    }
     const tagsOf = options?.tags
     const base = this.callOptions(options === undefined ? undefined : { ...options, tags: undefined })
     const out = new Array<T>(keys.length).fill(undefined as T)
@@ -325,14 +360,15 @@ export class Cache {
     const joined: Array<Promise<void>> = []
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as string
-      const record = this.l1.get(key)
+      const record = refresh ? undefined : this.l1.get(key)
       if (record !== undefined && this.check(record, key) === FRESH) {
         this.l1Hit(key)
         out[i] = this.out(record) as T
         continue
       }
       const flight = this.flights.get(key)
-      if (flight !== undefined) {
+      // A refresh joins only a load that cannot answer from the cache (see Flight.loading).
+      if (flight !== undefined && (!refresh || flight.loading)) {
         this.counters.coalesced++
         joined.push(
           flight.promise.then((value) => {
@@ -364,12 +400,26 @@ export class Cache {
           reject = rej
         })
         promise.catch(this.swallowFlightError)
-        const flight: Flight = { promise, invalidated: false }
+        const flight: Flight = { promise, invalidated: false, loading: refresh, announce: refresh }
         this.flights.set(key, flight)
         settle.set(key, { resolve, reject, flight })
       }
       try {
-        if (this.l2 !== undefined) {
+        if (this.l2 !== undefined && refresh) {
+          // No read: only the versions to snapshot (local ones if Redis is unavailable).
+          const suffixes = [GENERATION_SUFFIX, ...requested]
+          try {
+            const current = await this.l2.versions(suffixes)
+            suffixes.forEach((s, k) => {
+              const v = current[k] ?? 0
+              versions.set(s, v)
+              this.observe(s, v)
+            })
+          } catch (error) {
+            if (!(error instanceof L2UnavailableError)) throw error
+          }
+          for (let j = 0; j < missing.length; j++) toLoad.push(j)
+        } else if (this.l2 !== undefined) {
           try {
             const read = await this.l2.read(
               missing.map((i) => this.keys.entry(keys[i] as string)),
@@ -400,19 +450,15 @@ export class Cache {
         }
         if (toLoad.length > 0) {
           const loadKeys = toLoad.map((j) => keys[missing[j] as number] as string)
-          this.counters.misses += loadKeys.length
-          const started = performance.now()
-          this.counters.loaderCalls++
-          let result: Map<string, T> | readonly T[]
-          try {
-            result = await batchLoader(loadKeys, { signal: NEVER_ABORTED })
-          } catch (error) {
-            this.counters.loaderErrors++
-            throw error
-          } finally {
-            this.recordLoader(loadKeys.join(','), started)
+          if (!refresh) this.counters.misses += loadKeys.length
+          for (const key of loadKeys) {
+            const pending = settle.get(key)
+            if (pending !== undefined) pending.flight.loading = true
           }
+          const result = await this.callBatchLoader(loadKeys, batchLoader)
           const writes: Array<{ key: string; bytes: Buffer; ttlMs: number }> = []
+          const dropped: string[] = []
+          const announced: string[] = []
           for (let k = 0; k < toLoad.length; k++) {
             const j = toLoad[k] as number
             const i = missing[j] as number
@@ -430,10 +476,14 @@ export class Cache {
               snapshotOf(tagSuffixes, versions),
             )
             if (write !== undefined) writes.push(write)
+            else if (refresh) dropped.push(this.keys.entry(key))
+            if (refresh) announced.push(key)
           }
           if (writes.length > 0 && this.l2 !== undefined) {
             await this.l2.writeMany(writes).catch(this.tolerate)
           }
+          if (dropped.length > 0 && this.l2 !== undefined) await this.l2.delete(dropped).catch(this.tolerate)
+          if (announced.length > 0) this.publish({ i: this.instanceId, at: Date.now(), d: announced })
         }
       } catch (error) {
         for (const { reject } of settle.values()) reject(error)
@@ -444,6 +494,23 @@ export class Cache {
     }
     if (joined.length > 0) await Promise.all(joined)
     return out
+  }
+
+  /** One batch loader run, counted (calls, errors, time) and published on the loader channel. */
+  private async callBatchLoader<T>(
+    keys: readonly string[],
+    batchLoader: BatchLoader<T>,
+  ): Promise<Map<string, T> | readonly T[]> {
+    const started = performance.now()
+    this.counters.loaderCalls++
+    try {
+      return await batchLoader([...keys], { signal: NEVER_ABORTED })
+    } catch (error) {
+      this.counters.loaderErrors++
+      throw error
+    } finally {
+      this.recordLoader(keys.join(','), started)
+    }
   }
 
   // ---------------------------------------------------------------- writes
@@ -603,7 +670,7 @@ export class Cache {
   private async getOrSetSlow(
     key: string,
     loader: Loader<unknown>,
-    options: SetOptions | undefined,
+    options: GetOrSetOptions | undefined,
     record: L1Record | undefined,
   ): Promise<unknown> {
     this.assertOpen()
@@ -617,14 +684,59 @@ export class Cache {
       if (state === STALE) stale = { value: record.value, staleUntil: record.staleUntil }
     }
     const existing = this.flights.get(key)
-    if (existing !== undefined) {
-      this.counters.coalesced++
-      if (channels.coalesced.hasSubscribers)
-        channels.coalesced.publish({ namespace: this.options.namespace, key })
-      return existing.promise
+    if (existing !== undefined) return this.join(key, existing)
+    return this.startFlight(key, loader, this.callOptions(options), stale, false)
+  }
+
+  /** `getOrSet` with `refresh` or `bypass` (see {@link GetOrSetOptions}). */
+  private async getOrSetForced(
+    key: string,
+    loader: Loader<unknown>,
+    options: GetOrSetOptions,
+  ): Promise<unknown> {
+    this.assertOpen()
+    if (options.refresh === true && options.bypass === true)
+      throw new InvalidOptionError('bypass', 'cannot be combined with refresh')
+    const call = this.callOptions(options)
+    if (options.bypass === true) {
+      // A flight that is not registered and already marked invalidated: the loader runs under the
+      // call's timeouts and counters, and its value is returned but stored nowhere.
+      const detached: Flight = {
+        promise: undefined as unknown as Promise<unknown>,
+        invalidated: true,
+        loading: true,
+        announce: false,
+      }
+      return this.runLoader(key, loader, call, NO_SNAPSHOT, undefined, detached, undefined)
     }
-    const flight: Flight = { promise: undefined as unknown as Promise<unknown>, invalidated: false }
-    const promise = this.fly(key, loader, this.callOptions(options), stale, flight)
+    const existing = this.flights.get(key)
+    if (existing?.loading) return this.join(key, existing)
+    // No flight, or one that may still answer from the cache: this refresh takes its place
+    // (callers already on the old flight keep its result; later callers join the refresh).
+    return this.startFlight(key, loader, call, undefined, true)
+  }
+
+  private join(key: string, flight: Flight): Promise<unknown> {
+    this.counters.coalesced++
+    if (channels.coalesced.hasSubscribers)
+      channels.coalesced.publish({ namespace: this.options.namespace, key })
+    return flight.promise
+  }
+
+  private startFlight(
+    key: string,
+    loader: Loader<unknown>,
+    call: CallOptions,
+    stale: Candidate | undefined,
+    refresh: boolean,
+  ): Promise<unknown> {
+    const flight: Flight = {
+      promise: undefined as unknown as Promise<unknown>,
+      invalidated: false,
+      loading: refresh,
+      announce: refresh,
+    }
+    const promise = this.fly(key, loader, call, stale, flight, refresh)
     flight.promise = promise
     this.flights.set(key, flight)
     promise.then(
@@ -640,21 +752,36 @@ export class Cache {
     if (this.flights.get(key) === flight) this.flights.delete(key)
   }
 
+  /**
+   * The load of one key: read L2 (entry and tag versions in one MGET) or, for a refresh, only the
+   * tag versions; then the loader (behind the lease when asked), stored with the versions read
+   * BEFORE it ran (the refill race).
+   */
   private async fly(
     key: string,
     loader: Loader<unknown>,
     call: CallOptions,
     stale: Candidate | undefined,
     flight: Flight,
+    refresh: boolean,
   ): Promise<unknown> {
-    let read: { generation: number; requested: number[] } | undefined
+    // The server's versions read before the loader runs, generation first.
+    let snapshot: number[] | undefined
     let l2Up = false
     const entryKey = this.l2 === undefined ? '' : this.keys.entry(key)
-    if (this.l2 !== undefined) {
+    if (this.l2 !== undefined && refresh) {
+      try {
+        snapshot = await this.l2.versions(call.tagSuffixes)
+        l2Up = true
+        this.observeAll(call.tagSuffixes, snapshot)
+      } catch (error) {
+        if (!(error instanceof L2UnavailableError)) throw error
+      }
+    } else if (this.l2 !== undefined) {
       try {
         const requestedTags = call.tagSuffixes.length === 1 ? NO_TAGS : call.tagSuffixes.slice(1)
         const reply = await this.l2.readOne(entryKey, requestedTags)
-        read = reply
+        snapshot = [reply.generation, ...reply.requested]
         l2Up = true
         this.observe(GENERATION_SUFFIX, reply.generation)
         for (let i = 0; i < requestedTags.length; i++)
@@ -676,11 +803,12 @@ export class Cache {
         if (!(error instanceof L2UnavailableError)) throw error
       }
     }
-    // The server's versions read before the loader runs (the refill race), else the local ones.
-    const snapshot =
-      read === undefined ? this.tags.snapshot(call.tagSuffixes) : [read.generation, ...read.requested]
-    this.counters.misses++
-    if (channels.miss.hasSubscribers) channels.miss.publish({ namespace: this.options.namespace, key })
+    // Without Redis (or while it is unavailable), the versions this instance knows.
+    if (snapshot === undefined) snapshot = this.tags.snapshot(call.tagSuffixes)
+    if (!refresh) {
+      this.counters.misses++
+      if (channels.miss.hasSubscribers) channels.miss.publish({ namespace: this.options.namespace, key })
+    }
 
     let leaseToken: string | undefined
     if (call.lease && l2Up && this.l2 !== undefined) {
@@ -693,7 +821,7 @@ export class Cache {
         if (!(error instanceof L2UnavailableError)) throw error
       }
       if (acquired) leaseToken = token
-      else {
+      else if (!refresh) {
         this.counters.leaseWaits++
         const found = await this.waitForLease(key, entryKey, leaseKey, call.l1Ttl)
         if (found !== undefined) return found.value
@@ -767,6 +895,7 @@ export class Cache {
   ): Promise<unknown> {
     const controller = call.hardTimeout > 0 ? new AbortController() : undefined
     const context: LoaderContext = { key, signal: controller?.signal ?? NEVER_ABORTED, stale: stale?.value }
+    flight.loading = true
     const started = performance.now()
     this.counters.loaderCalls++
     let loading: Promise<unknown>
@@ -782,6 +911,12 @@ export class Cache {
           const write = this.prepare(key, value, call, snapshot)
           if (write !== undefined && this.l2 !== undefined) {
             await this.l2.write(write.key, write.bytes, write.ttlMs).catch(this.tolerate)
+          }
+          if (flight.announce) {
+            // Nothing to store (a negative result with `negativeTtl: false`): the old entry must go.
+            if (write === undefined && this.l2 !== undefined)
+              await this.l2.delete([this.keys.entry(key)]).catch(this.tolerate)
+            this.publish({ i: this.instanceId, at: Date.now(), d: [key] })
           }
         }
         if (leaseToken !== undefined) await this.releaseLease(key, leaseToken)

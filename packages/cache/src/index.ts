@@ -38,7 +38,13 @@ export type {
 export { CACHE_METRICS } from './observability/metrics.js'
 export type { HasStats, PrometheusMetricsOptions } from './observability/prometheus.js'
 export { prometheusMetrics } from './observability/prometheus.js'
-export type { CacheOptions, RedisInput, ResolvedCacheOptions, SetOptions } from './options.js'
+export type {
+  CacheOptions,
+  GetOrSetOptions,
+  RedisInput,
+  ResolvedCacheOptions,
+  SetOptions,
+} from './options.js'
 export { DEFAULT_CACHE_OPTIONS } from './options.js'
 export type { Codec } from './serialization/msgpack-codec.js'
 export { msgpackCodec } from './serialization/msgpack-codec.js'

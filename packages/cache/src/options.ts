@@ -108,6 +108,30 @@ export interface SetOptions {
   lease?: boolean | undefined
 }
 
+/**
+ * Per-call options of `getOrSet` and `getOrSetMany`: those of {@link SetOptions}, plus how this
+ * call reads. `refresh` and `bypass` are exclusive (both set: `InvalidOptionError` naming `bypass`).
+ */
+export interface GetOrSetOptions extends SetOptions {
+  /**
+   * `refresh: true` skips reading (neither L1 nor L2 is consulted), runs the loader and overwrites
+   * the entry in both tiers. Still coalesced: concurrent callers of the same key (refreshing or
+   * not) share one loader run, but a refresh never joins a load that may still answer from the
+   * cache (it takes its place). Still safe against the refill race: the tag versions are read
+   * from Redis (one MGET) before the loader runs, so a tag invalidated during the load makes the
+   * stored entry stale at once. With `lease`, a refresh takes the lease when it is free but never
+   * waits for another process's lease (that process may be serving the old value).
+   * @default false
+   */
+  refresh?: boolean | undefined
+  /**
+   * `bypass: true` runs the loader without reading or writing either tier (the hard timeout and
+   * the loader counters still apply); the cached entry, if any, is left as it is.
+   * @default false
+   */
+  bypass?: boolean | undefined
+}
+
 /** Default values of {@link CacheOptions}. */
 export const DEFAULT_CACHE_OPTIONS = Object.freeze({
   namespace: 'cache',

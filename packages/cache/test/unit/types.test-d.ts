@@ -10,6 +10,7 @@ import {
   CacheInvalidate,
   CachePut,
   createCache,
+  type GetOrSetOptions,
   type SetOptions,
 } from '../../src/index.js'
 
@@ -88,6 +89,16 @@ describe('option and method types', () => {
     createCache({ tll: '1m' })
     const options: SetOptions = { ttl: process.env.TTL as '1m' | undefined, tags: ['a'] }
     expectTypeOf(options.tags).toEqualTypeOf<readonly string[] | undefined>()
+  })
+
+  it('refresh and bypass are read options of getOrSet and getOrSetMany, not of set', () => {
+    const cache = createCache()
+    const read: GetOrSetOptions = { refresh: process.env.REFRESH === '1' ? true : undefined, tags: ['a'] }
+    cache.getOrSet('k', () => 1, read)
+    cache.getOrSet('k', () => 1, { bypass: true })
+    cache.getOrSetMany(['k'], () => [1], { refresh: true, tags: (key) => [key] })
+    // @ts-expect-error set always writes: no read options
+    cache.set('k', 1, { refresh: true })
   })
 
   it('reads are typed', () => {
