@@ -1,5 +1,5 @@
 import 'reflect-metadata'
-import type { SearchClient } from '@ayala/search'
+import type { EngineKind, SearchClient } from '@ayala/search'
 import { serviceUrls, uniqueName } from '@ayala/testkit'
 import { Controller, Get, type INestApplication, NotFoundException, Param } from '@nestjs/common'
 import { Test } from '@nestjs/testing'
@@ -22,87 +22,97 @@ class ItemsController {
   }
 }
 
-describe('AyalaRequestMetricsSinkModule: request metrics bulk-written to a search index (real OpenSearch)', () => {
-  const services = serviceUrls()
-  const index = uniqueName('nest-requests')
-  let app: INestApplication
-  let client: SearchClient
+const services = serviceUrls()
 
-  beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        AyalaMetricsModule.forRoot({ isGlobal: true, path: false }),
-        AyalaSearchModule.forRoot({
-          isGlobal: true,
-          client: { node: services.opensearch, engine: 'opensearch' },
-        }),
-        AyalaRequestMetricsSinkModule.forRoot({ index, flushInterval: '100ms', maxBatch: 3 }),
-      ],
-      controllers: [ItemsController],
-    }).compile()
-    app = moduleRef.createNestApplication({ logger: false })
-    await app.listen(0, '127.0.0.1')
-    client = app.get<SearchClient>(AYALA_SEARCH_CLIENT)
-  })
+/** Both real nodes of the harness. */
+const ENGINES: Array<{ engine: EngineKind; node: string }> = [
+  { engine: 'elasticsearch', node: services.elasticsearch },
+  { engine: 'opensearch', node: services.opensearch },
+]
 
-  afterAll(async () => {
-    const raw = await client?.raw()
-    await raw?.indices.delete({ index, ignore_unavailable: true })
-    await app?.close()
-  })
+describe.each(ENGINES)(
+  'AyalaRequestMetricsSinkModule on $engine: request metrics bulk-written to a search index',
+  ({ engine, node }) => {
+    const index = uniqueName('nest-requests')
+    let app: INestApplication
+    let client: SearchClient
 
-  it('writes one document per request, with route pattern, status and cache figures', async () => {
-    const url = baseUrl(app)
-    for (const id of ['1', '2', '3', '4', 'missing']) await fetch(`${url}/items/${id}`)
-    const sink = app.get(RequestMetricsSink)
-    await waitFor(() => sink.stats().written === 5, 'five request documents written')
-    expect(sink.stats()).toMatchObject({ dropped: 0, rejected: 0, failedFlushes: 0, buffered: 0 })
-
-    const raw = await client.raw()
-    await raw.indices.refresh({ index })
-    const { hits } = await client.search(sink.definition, {
-      filter: sink.definition.q.term('route', '/items/:id'),
-      size: 10,
+    beforeAll(async () => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          AyalaMetricsModule.forRoot({ isGlobal: true, path: false }),
+          AyalaSearchModule.forRoot({
+            isGlobal: true,
+            client: { node, engine },
+          }),
+          AyalaRequestMetricsSinkModule.forRoot({ index, flushInterval: '100ms', maxBatch: 3 }),
+        ],
+        controllers: [ItemsController],
+      }).compile()
+      app = moduleRef.createNestApplication({ logger: false })
+      await app.listen(0, '127.0.0.1')
+      client = app.get<SearchClient>(AYALA_SEARCH_CLIENT)
     })
-    expect(hits).toHaveLength(5)
-    expect(hits.map((h) => h.source.statusCode).sort()).toEqual([200, 200, 200, 200, 404])
-    expect(hits.every((h) => h.source.method === 'GET' && h.source.transport === 'http')).toBe(true)
-    expect(hits.every((h) => typeof h.source.durationMs === 'number' && h.source.misses === 0)).toBe(true)
-  })
 
-  it('keeps serving when the engine is unreachable: failed flushes counted, the buffer bounded', async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        AyalaMetricsModule.forRoot({ isGlobal: true, path: false }),
-        AyalaSearchModule.forRoot({
-          isGlobal: true,
-          // Port 9 on loopback: nothing listens, every request is refused.
-          client: { node: 'http://127.0.0.1:9', engine: 'opensearch', maxRetries: 0, requestTimeout: '2s' },
-        }),
-        AyalaRequestMetricsSinkModule.forRoot({
-          index,
-          flushInterval: '50ms',
-          maxBatch: 100,
-          maxBuffer: 2,
-          retries: 0,
-        }),
-      ],
-      controllers: [ItemsController],
-    }).compile()
-    const down = moduleRef.createNestApplication({ logger: false })
-    await down.listen(0, '127.0.0.1')
-    try {
-      const url = baseUrl(down)
-      for (const id of ['1', '2', '3', '4']) expect((await fetch(`${url}/items/${id}`)).status).toBe(200)
-      const sink = down.get(RequestMetricsSink)
-      await waitFor(() => sink.stats().failedFlushes >= 1, 'a failed flush')
-      const stats = sink.stats()
-      expect(stats.written).toBe(0)
-      expect(stats.buffered + stats.writing).toBeLessThanOrEqual(2)
-      expect(stats.dropped).toBeGreaterThanOrEqual(2)
-      expect(stats.buffered + stats.writing + stats.dropped).toBe(4)
-    } finally {
-      await down.close()
-    }
-  })
-})
+    afterAll(async () => {
+      const raw = await client?.raw()
+      await raw?.indices.delete({ index, ignore_unavailable: true })
+      await app?.close()
+    })
+
+    it('writes one document per request, with route pattern, status and cache figures', async () => {
+      const url = baseUrl(app)
+      for (const id of ['1', '2', '3', '4', 'missing']) await fetch(`${url}/items/${id}`)
+      const sink = app.get(RequestMetricsSink)
+      await waitFor(() => sink.stats().written === 5, 'five request documents written')
+      expect(sink.stats()).toMatchObject({ dropped: 0, rejected: 0, failedFlushes: 0, buffered: 0 })
+
+      const raw = await client.raw()
+      await raw.indices.refresh({ index })
+      const { hits } = await client.search(sink.definition, {
+        filter: sink.definition.q.term('route', '/items/:id'),
+        size: 10,
+      })
+      expect(hits).toHaveLength(5)
+      expect(hits.map((h) => h.source.statusCode).sort()).toEqual([200, 200, 200, 200, 404])
+      expect(hits.every((h) => h.source.method === 'GET' && h.source.transport === 'http')).toBe(true)
+      expect(hits.every((h) => typeof h.source.durationMs === 'number' && h.source.misses === 0)).toBe(true)
+    })
+
+    it('keeps serving when the engine is unreachable: failed flushes counted, the buffer bounded', async () => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          AyalaMetricsModule.forRoot({ isGlobal: true, path: false }),
+          AyalaSearchModule.forRoot({
+            isGlobal: true,
+            // Port 9 on loopback: nothing listens, every request is refused.
+            client: { node: 'http://127.0.0.1:9', engine, maxRetries: 0, requestTimeout: '2s' },
+          }),
+          AyalaRequestMetricsSinkModule.forRoot({
+            index,
+            flushInterval: '50ms',
+            maxBatch: 100,
+            maxBuffer: 2,
+            retries: 0,
+          }),
+        ],
+        controllers: [ItemsController],
+      }).compile()
+      const down = moduleRef.createNestApplication({ logger: false })
+      await down.listen(0, '127.0.0.1')
+      try {
+        const url = baseUrl(down)
+        for (const id of ['1', '2', '3', '4']) expect((await fetch(`${url}/items/${id}`)).status).toBe(200)
+        const sink = down.get(RequestMetricsSink)
+        await waitFor(() => sink.stats().failedFlushes >= 1, 'a failed flush')
+        const stats = sink.stats()
+        expect(stats.written).toBe(0)
+        expect(stats.buffered + stats.writing).toBeLessThanOrEqual(2)
+        expect(stats.dropped).toBeGreaterThanOrEqual(2)
+        expect(stats.buffered + stats.writing + stats.dropped).toBe(4)
+      } finally {
+        await down.close()
+      }
+    })
+  },
+)

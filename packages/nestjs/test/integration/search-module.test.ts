@@ -1,5 +1,5 @@
 import 'reflect-metadata'
-import { defineIndex, field, type SearchClient } from '@ayala/search'
+import { defineIndex, type EngineKind, field, type SearchClient } from '@ayala/search'
 import { serviceUrls, uniqueName } from '@ayala/testkit'
 import { Body, Controller, Get, type INestApplication, Inject, Injectable, Param, Post } from '@nestjs/common'
 import { ConfigModule, ConfigService } from '@nestjs/config'
@@ -19,6 +19,14 @@ import { baseUrl, waitFor } from '../support/http.js'
 import { parsePrometheusText, sampleValue } from '../support/prometheus-parser.js'
 
 const services = serviceUrls()
+
+/** Both real nodes of the harness: the module is one contract, run on each engine. */
+const ENGINES: Array<{ engine: EngineKind; node: string }> = [
+  { engine: 'elasticsearch', node: services.elasticsearch },
+  { engine: 'opensearch', node: services.opensearch },
+]
+
+// One index name on both engines (separate servers); the tables are per engine (one MariaDB).
 const invoices = defineIndex({
   name: uniqueName('nest-invoices'),
   id: 'id',
@@ -29,8 +37,6 @@ const invoices = defineIndex({
     total: field.integer(),
   },
 })
-const table = uniqueName('nest_invoices').replace(/-/g, '_')
-const outboxTable = uniqueName('nest_outbox').replace(/-/g, '_')
 
 function pool(): Pool {
   const url = new URL(services.database)
@@ -58,6 +64,7 @@ interface NewInvoice {
 class InvoiceService {
   constructor(
     @Inject('DB') private readonly db: Pool,
+    @Inject('INVOICE_TABLE') private readonly table: string,
     @InjectSearchRepository(invoices) private readonly search: SearchRepositoryOf<typeof invoices>,
   ) {}
 
@@ -66,7 +73,7 @@ class InvoiceService {
     try {
       await tx.beginTransaction()
       await tx.query(
-        `INSERT INTO ${table} (id, client, description, total, version) VALUES (?, ?, ?, ?, 1)`,
+        `INSERT INTO ${this.table} (id, client, description, total, version) VALUES (?, ?, ?, ?, 1)`,
         [invoice.id, invoice.client, invoice.description, invoice.total],
       )
       await this.search.enqueueUpsert(tx, invoice, 1)
@@ -107,114 +114,125 @@ class InvoicesController {
   }
 }
 
-describe('AyalaSearchModule: typed repositories and the outbox worker (real OpenSearch + MariaDB)', () => {
-  const db = pool()
-  const registry = new Registry()
-  let app: INestApplication
-  let url: string
+describe.each(ENGINES)(
+  'AyalaSearchModule on $engine: typed repositories and the outbox worker (real engine + MariaDB)',
+  ({ engine, node }) => {
+    const table = uniqueName(`nest_invoices_${engine}`).replace(/-/g, '_')
+    const outboxTable = uniqueName(`nest_outbox_${engine}`).replace(/-/g, '_')
+    const db = pool()
+    const registry = new Registry()
+    let app: INestApplication
+    let url: string
 
-  beforeAll(async () => {
-    await db.query(
-      `CREATE TABLE ${table} (id VARCHAR(64) PRIMARY KEY, client VARCHAR(64), description TEXT, total INT, version INT)`,
-    )
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        ConfigModule.forRoot({
-          ignoreEnvFile: true,
-          load: [() => ({ search: { node: services.opensearch } })],
-        }),
-        AyalaMetricsModule.forRoot({ registry }),
-        AyalaSearchModule.forRootAsync({
-          isGlobal: true,
-          indexes: [invoices],
-          imports: [ConfigModule],
-          inject: [ConfigService],
-          useFactory: (config: ConfigService) => ({
-            client: { node: config.getOrThrow<string>('search.node'), engine: 'opensearch' },
-            ensureIndexes: true,
-            outbox: { db, table: outboxTable, worker: { pollInterval: '50ms' } },
-          }),
-        }),
-      ],
-      controllers: [InvoicesController],
-      providers: [InvoiceService, { provide: 'DB', useValue: db }],
-    }).compile()
-    app = moduleRef.createNestApplication({ logger: false })
-    await app.listen(0, '127.0.0.1')
-    url = baseUrl(app)
-  })
-
-  afterAll(async () => {
-    const client = app?.get<SearchClient>(AYALA_SEARCH_CLIENT)
-    const raw = await client?.raw()
-    await raw?.indices.delete({ index: invoices.name, ignore_unavailable: true })
-    await app?.close()
-    await db.query(`DROP TABLE IF EXISTS ${table}`)
-    await db.query(`DROP TABLE IF EXISTS ${outboxTable}`)
-    await db.end()
-  })
-
-  it('creates the index at start-up and indexes committed writes through the outbox worker', async () => {
-    const client = app.get<SearchClient>(AYALA_SEARCH_CLIENT)
-    expect(await (await client.raw()).indices.exists({ index: invoices.name })).toBe(true)
-
-    for (const [id, description] of [
-      ['A-1', 'reparación de tejado'],
-      ['A-2', 'instalación eléctrica'],
-    ] as const) {
-      const response = await fetch(`${url}/invoices`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ id, client: 'acme', description, total: 100 }),
-      })
-      expect(response.status).toBe(201)
-    }
-    const service = app.get(InvoiceService)
-    await expect(
-      service.create({ id: 'A-3', client: 'acme', description: 'never committed', total: 1 }, true),
-    ).rejects.toThrow('rolled back on purpose')
-
-    const repository = app.get<SearchRepositoryOf<typeof invoices>>(getSearchRepositoryToken(invoices))
-    await waitFor(async () => {
-      await repository.refresh()
-      return (await service.byClient('acme')).length === 2
-    }, 'both committed invoices searchable')
-    const found = (await (await fetch(`${url}/invoices/client/acme`)).json()) as NewInvoice[]
-    expect(found.map((i) => i.id).sort()).toEqual(['A-1', 'A-2'])
-    expect(await service.text('tejado')).toEqual(['A-1'])
-    const families = parsePrometheusText(await (await fetch(`${url}/metrics`)).text())
-    const searches = client.latency().count
-    expect(searches).toBeGreaterThanOrEqual(3)
-    expect(sampleValue(families, 'ayala_search_requests_total', 'ayala_search_requests_total')).toBe(searches)
-    const p50 = sampleValue(families, 'ayala_search_latency_seconds', 'ayala_search_latency_seconds', {
-      quantile: '0.5',
-    })
-    expect(p50).toBeGreaterThan(0)
-    const rows = (await db.query(`SELECT COUNT(*) AS n FROM ${table}`)) as Array<{ n: number }>
-    expect(rows[0]?.n).toBe(2)
-  })
-
-  it('rejects a repository write when no outbox is configured, and bad options by name', async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        AyalaSearchModule.forRoot({
-          client: { node: services.opensearch, engine: 'opensearch' },
-          indexes: [invoices],
-        }),
-      ],
-    }).compile()
-    const other = moduleRef.createNestApplication({ logger: false })
-    await other.init()
-    try {
-      const repository = other.get<SearchRepositoryOf<typeof invoices>>(getSearchRepositoryToken(invoices))
-      expect(() => repository.enqueueDelete(db, 'x', 1)).toThrow(
-        expect.objectContaining({ option: 'outbox' }),
+    beforeAll(async () => {
+      await db.query(
+        `CREATE TABLE ${table} (id VARCHAR(64) PRIMARY KEY, client VARCHAR(64), description TEXT, total INT, version INT)`,
       )
-    } finally {
-      await other.close()
-    }
-    expect(() =>
-      AyalaSearchModule.forRoot({ client: { node: services.opensearch }, indexes: [{} as never] }),
-    ).toThrow(expect.objectContaining({ option: 'indexes' }))
-  })
-})
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          ConfigModule.forRoot({
+            ignoreEnvFile: true,
+            load: [() => ({ search: { node } })],
+          }),
+          AyalaMetricsModule.forRoot({ registry }),
+          AyalaSearchModule.forRootAsync({
+            isGlobal: true,
+            indexes: [invoices],
+            imports: [ConfigModule],
+            inject: [ConfigService],
+            useFactory: (config: ConfigService) => ({
+              client: { node: config.getOrThrow<string>('search.node'), engine },
+              ensureIndexes: true,
+              outbox: { db, table: outboxTable, worker: { pollInterval: '50ms' } },
+            }),
+          }),
+        ],
+        controllers: [InvoicesController],
+        providers: [
+          InvoiceService,
+          { provide: 'DB', useValue: db },
+          { provide: 'INVOICE_TABLE', useValue: table },
+        ],
+      }).compile()
+      app = moduleRef.createNestApplication({ logger: false })
+      await app.listen(0, '127.0.0.1')
+      url = baseUrl(app)
+    })
+
+    afterAll(async () => {
+      const client = app?.get<SearchClient>(AYALA_SEARCH_CLIENT)
+      const raw = await client?.raw()
+      await raw?.indices.delete({ index: invoices.name, ignore_unavailable: true })
+      await app?.close()
+      await db.query(`DROP TABLE IF EXISTS ${table}`)
+      await db.query(`DROP TABLE IF EXISTS ${outboxTable}`)
+      await db.end()
+    })
+
+    it('creates the index at start-up and indexes committed writes through the outbox worker', async () => {
+      const client = app.get<SearchClient>(AYALA_SEARCH_CLIENT)
+      expect(await (await client.raw()).indices.exists({ index: invoices.name })).toBe(true)
+
+      for (const [id, description] of [
+        ['A-1', 'reparación de tejado'],
+        ['A-2', 'instalación eléctrica'],
+      ] as const) {
+        const response = await fetch(`${url}/invoices`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ id, client: 'acme', description, total: 100 }),
+        })
+        expect(response.status).toBe(201)
+      }
+      const service = app.get(InvoiceService)
+      await expect(
+        service.create({ id: 'A-3', client: 'acme', description: 'never committed', total: 1 }, true),
+      ).rejects.toThrow('rolled back on purpose')
+
+      const repository = app.get<SearchRepositoryOf<typeof invoices>>(getSearchRepositoryToken(invoices))
+      await waitFor(async () => {
+        await repository.refresh()
+        return (await service.byClient('acme')).length === 2
+      }, 'both committed invoices searchable')
+      const found = (await (await fetch(`${url}/invoices/client/acme`)).json()) as NewInvoice[]
+      expect(found.map((i) => i.id).sort()).toEqual(['A-1', 'A-2'])
+      expect(await service.text('tejado')).toEqual(['A-1'])
+      const families = parsePrometheusText(await (await fetch(`${url}/metrics`)).text())
+      const searches = client.latency().count
+      expect(searches).toBeGreaterThanOrEqual(3)
+      expect(sampleValue(families, 'ayala_search_requests_total', 'ayala_search_requests_total')).toBe(
+        searches,
+      )
+      const p50 = sampleValue(families, 'ayala_search_latency_seconds', 'ayala_search_latency_seconds', {
+        quantile: '0.5',
+      })
+      expect(p50).toBeGreaterThan(0)
+      const rows = (await db.query(`SELECT COUNT(*) AS n FROM ${table}`)) as Array<{ n: number }>
+      expect(rows[0]?.n).toBe(2)
+    })
+
+    it('rejects a repository write when no outbox is configured, and bad options by name', async () => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          AyalaSearchModule.forRoot({
+            client: { node, engine },
+            indexes: [invoices],
+          }),
+        ],
+      }).compile()
+      const other = moduleRef.createNestApplication({ logger: false })
+      await other.init()
+      try {
+        const repository = other.get<SearchRepositoryOf<typeof invoices>>(getSearchRepositoryToken(invoices))
+        expect(() => repository.enqueueDelete(db, 'x', 1)).toThrow(
+          expect.objectContaining({ option: 'outbox' }),
+        )
+      } finally {
+        await other.close()
+      }
+      expect(() => AyalaSearchModule.forRoot({ client: { node, engine }, indexes: [{} as never] })).toThrow(
+        expect.objectContaining({ option: 'indexes' }),
+      )
+    })
+  },
+)
