@@ -9,8 +9,8 @@
  * same as an untagged one.
  *
  * Miss path. Concurrent misses of one key share one flight (coalescing). The flight reads L2 with
- * one script call that also returns the current versions of the entry's tags and of the tags the
- * caller is about to snapshot; an L2 hit fills L1. Otherwise the loader runs (optionally behind a
+ * one MGET (no script) of the entry, the generation and the versions of the tags the caller is
+ * about to snapshot (`readEntry`, shared with `get`/`has`); an L2 hit fills L1. Otherwise the loader runs (optionally behind a
  * cross-process lease), under the soft and hard timeouts, with the stale value (grace) as the
  * fallback, and the result is written to both tiers with the version snapshot taken before the
  * loader ran.
@@ -133,6 +133,15 @@ interface Flight {
 interface Candidate {
   value: unknown
   staleUntil: number
+}
+
+/** What {@link Cache.readEntry} read: the entry if usable, and the versions read with it. */
+interface EntryRead {
+  /** Fresh (filled into L1) or stale (a grace fallback); undefined when absent, invalid or unreadable. */
+  hit: (Candidate & { fresh: boolean }) | undefined
+  generation: number
+  /** Versions of the requested tags, aligned with them. */
+  requested: number[]
 }
 
 type RecordState = 0 | 1 | 2
@@ -780,25 +789,12 @@ export class Cache {
     } else if (this.l2 !== undefined) {
       try {
         const requestedTags = call.tagSuffixes.length === 1 ? NO_TAGS : call.tagSuffixes.slice(1)
-        const reply = await this.l2.readOne(entryKey, requestedTags)
-        snapshot = [reply.generation, ...reply.requested]
+        const read = await this.readEntry(key, entryKey, requestedTags, call.l1Ttl)
+        const hit = read.hit
+        if (hit?.fresh) return hit.value
+        snapshot = [read.generation, ...read.requested]
         l2Up = true
-        this.observe(GENERATION_SUFFIX, reply.generation)
-        for (let i = 0; i < requestedTags.length; i++)
-          this.observe(requestedTags[i] as string, reply.requested[i] ?? 0)
-        const envelope = reply.bytes === null ? undefined : this.decode(key, reply.bytes)
-        if (envelope !== undefined) {
-          const hit = this.fromL2(
-            key,
-            reply.bytes as Buffer,
-            reply.generation,
-            await this.entryTagVersions(envelope.tags, requestedTags, reply.requested),
-            call.l1Ttl,
-            envelope,
-          )
-          if (hit?.fresh) return hit.value
-          if (hit !== undefined && (stale === undefined || hit.staleUntil > stale.staleUntil)) stale = hit
-        }
+        if (hit !== undefined && (stale === undefined || hit.staleUntil > stale.staleUntil)) stale = hit
       } catch (error) {
         if (!(error instanceof L2UnavailableError)) throw error
       }
@@ -828,6 +824,40 @@ export class Cache {
       }
     }
     return this.runLoader(key, loader, call, snapshot, stale, flight, leaseToken)
+  }
+
+  /**
+   * The single-key L2 read of `getOrSet`, `get`, `has` and lease waiters, without a script: ONE
+   * MGET of the entry, the generation and `requestedTags` (the caller's tags, or the tags the
+   * key's L1 record had), then the entry checked against the generation and its tags' versions
+   * by {@link fromL2} (a fresh hit fills L1). Tags in the entry's header that were not requested
+   * cost one more MGET ({@link entryTagVersions}), so every tag is checked whatever the caller
+   * guessed. Also returns the versions read (generation, then `requestedTags`): the snapshot of
+   * a load that follows a miss.
+   */
+  private async readEntry(
+    key: string,
+    entryKey: string,
+    requestedTags: readonly string[],
+    l1Ttl: number,
+  ): Promise<EntryRead> {
+    const reply = await (this.l2 as RedisTier).readOne(entryKey, requestedTags)
+    this.observe(GENERATION_SUFFIX, reply.generation)
+    for (let i = 0; i < requestedTags.length; i++)
+      this.observe(requestedTags[i] as string, reply.requested[i] ?? 0)
+    const envelope = reply.bytes === null ? undefined : this.decode(key, reply.bytes)
+    const hit =
+      envelope === undefined
+        ? undefined
+        : this.fromL2(
+            key,
+            reply.bytes as Buffer,
+            reply.generation,
+            await this.entryTagVersions(envelope.tags, requestedTags, reply.requested),
+            l1Ttl,
+            envelope,
+          )
+    return { hit, generation: reply.generation, requested: reply.requested }
   }
 
   /**
@@ -1037,12 +1067,10 @@ export class Cache {
     }
     if (this.l2 !== undefined) {
       try {
-        const read = await this.l2.read([this.keys.entry(key)], [])
-        this.observe(GENERATION_SUFFIX, read.generation)
-        const entry = read.entries[0]
-        const hit = entry?.bytes
-          ? this.fromL2(key, entry.bytes, read.generation, entry.versions, undefined)
-          : undefined
+        // The tags the L1 record had (stale, demoted or invalidated) are the likely tags of the
+        // L2 entry: read their versions in the same MGET.
+        const hint = record === undefined || record.tags.length === 1 ? NO_TAGS : record.tags.slice(1)
+        const { hit } = await this.readEntry(key, this.keys.entry(key), hint, this.options.l1Ttl)
         if (hit?.fresh) return hit
         this.counters.misses++
         return undefined
@@ -1058,11 +1086,6 @@ export class Cache {
 
   // ---------------------------------------------------------------- tiers
 
-  /**
-   * Decode an L2 entry and check its snapshot against the versions read with it. A fresh entry
-   * fills L1; a stale one (soft-bumped tag, or past freshness within grace) is returned as a
-   * fallback candidate; an invalid, foreign or corrupt one is a miss.
-   */
   /** The j-th entry of a multi-key L2 read when it is present and fresh (filled into L1), else undefined. */
   private freshFromRead(key: string, read: ReadResult, j: number): Candidate | undefined {
     const entry = read.entries[j]
@@ -1072,6 +1095,11 @@ export class Cache {
     return hit?.fresh ? hit : undefined
   }
 
+  /**
+   * Decode an L2 entry and check its snapshot against the versions read with it. A fresh entry
+   * fills L1; a stale one (soft-bumped tag, or past freshness within grace) is returned as a
+   * fallback candidate; an invalid, foreign or corrupt one is a miss.
+   */
   private fromL2(
     key: string,
     bytes: Buffer,

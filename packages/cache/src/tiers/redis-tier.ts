@@ -4,9 +4,10 @@
  * the breaker is open). Failures are reported, never thrown at readers: the cache treats an
  * unavailable L2 as a miss and falls back to L1 and the loader.
  *
- * Reads are Lua scripts that return an entry together with the current versions of the tags named
- * in its header (and of the tags the caller is about to snapshot), so a read and its tag check
- * are one round trip; `getMany` reads any number of keys in one script call. All keys of a
+ * Single-key reads (`readOne`) are one MGET of the entry, the generation and the tags the caller
+ * expects. Multi-key reads (`read`, for `getMany`) are a Lua script that returns the entries
+ * together with the current versions of the tags named in their headers (and of the tags the
+ * caller is about to snapshot): any number of keys and their tag checks in one round trip. All keys of a
  * namespace share the `{ns}` hash tag, which keeps these scripts valid on Redis Cluster.
  */
 import { Cluster, Redis } from 'ioredis'

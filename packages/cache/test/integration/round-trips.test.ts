@@ -2,7 +2,7 @@ import { serviceUrls } from '@ayala/testkit'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { createCache } from '../../src/index.js'
-import { Fixture } from './helpers.js'
+import { Fixture, sleep } from './helpers.js'
 
 /** An ioredis client that records the name of every command it sends. */
 function countingClient(): { client: Redis; commands: string[] } {
@@ -33,7 +33,7 @@ describe('round trips', () => {
     const { client, commands } = countingClient()
     clients.push(client)
     const reader = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s' })
-    await reader.get('warm-up-the-script')
+    await reader.getMany(['warm-up-the-script'])
     commands.length = 0
     const values = await reader.getMany(keys)
     expect(values).toEqual(keys.map((key) => ({ key })))
@@ -42,18 +42,48 @@ describe('round trips', () => {
     expect(client.status).toBe('ready') // a borrowed client is not closed by the cache
   })
 
-  it('a cold read with its tag check is one command; an L1 hit is none', async () => {
+  it('get reads without a script: one MGET with its tag check when L1 knows the tags, one more when it does not', async () => {
     const ns = fx.namespace()
     const writer = fx.cache({ namespace: ns })
     await writer.set('k', 1, { tags: ['a', 'b', 'c'] })
+    await writer.set('plain', 2)
+    const { client, commands } = countingClient()
+    clients.push(client)
+    // l1Ttl 1 ms: the L1 record turns stale at once but stays, holding the entry's tags.
+    const reader = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s', l1Ttl: 1 })
+    await reader.get('warm-up-the-connection')
+    commands.length = 0
+    expect(await reader.get('plain')).toBe(2)
+    expect(commands).toEqual(['mget']) // entry + generation
+    commands.length = 0
+    expect(await reader.get('k')).toBe(1)
+    expect(commands).toEqual(['mget', 'mget']) // cold: entry + generation, then the entry's 3 tags
+    await sleep(5)
+    commands.length = 0
+    expect(await reader.get('k')).toBe(1)
+    expect(commands).toEqual(['mget']) // the stale L1 record named the tags: one command
+    // The check is real: a tag invalidated elsewhere makes the entry a miss.
+    await writer.invalidateTags(['b'])
+    await sleep(5)
+    commands.length = 0
+    expect(await reader.get('k')).toBeUndefined()
+    expect(await reader.has('k')).toBe(false)
+    expect(commands).toEqual(['mget', 'mget'])
+    await reader.close()
+  })
+
+  it('an L1 hit of get is no command', async () => {
+    const ns = fx.namespace()
+    const writer = fx.cache({ namespace: ns })
+    await writer.set('k', 1, { tags: ['a'] })
     const { client, commands } = countingClient()
     clients.push(client)
     const reader = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s' })
-    await reader.get('warm-up-the-script')
+    await reader.get('warm-up-the-connection')
     commands.length = 0
     expect(await reader.get('k')).toBe(1)
     expect(await reader.get('k')).toBe(1)
-    expect(commands).toEqual(['evalsha'])
+    expect(commands).toEqual(['mget', 'mget'])
     await reader.close()
   })
 
@@ -104,7 +134,7 @@ describe('round trips', () => {
     const { client, commands } = countingClient()
     clients.push(client)
     const cache = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s' })
-    await cache.get('warm-up-the-script')
+    await cache.getMany(['warm-up-the-script'])
     commands.length = 0
     let batches = 0
     const keys = Array.from({ length: 50 }, (_, i) => `k${i}`)
