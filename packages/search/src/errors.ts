@@ -1,3 +1,5 @@
+import type { OutboxEvent } from './sync/outbox.js'
+
 /**
  * Every error this package throws is a {@link SearchError} with a stable `code`, so callers
  * branch on codes, never on messages.
@@ -15,7 +17,8 @@
  * - `E_SEARCH_ENGINE`: the engine answered with an error or could not be reached.
  * - `E_SEARCH_BULK_FAILED`: some documents of a bulk load were rejected (see `failures`).
  * - `E_SEARCH_REINDEX_FAILED`: a reindex failed and was rolled back.
- * - `E_SEARCH_OUTBOX`: the outbox table could not be read or written.
+ * - `E_SEARCH_OUTBOX`: the outbox table could not be read or written (an {@link OutboxEnqueueError}
+ *   when events of a write could not be recorded).
  */
 export type SearchErrorCode =
   | 'E_SEARCH_INVALID_OPTION'
@@ -92,6 +95,23 @@ export class BulkIndexError extends SearchError {
       context,
     )
     this.failures = failures
+  }
+}
+
+/**
+ * Outbox events of a repository write could not be recorded (`E_SEARCH_OUTBOX`). Thrown by
+ * `@IndexOnWrite` / `indexOnWrite` for a write made outside a transaction, which has already
+ * committed: `events` are the ones to record again (`outbox.enqueue(db, error.events)`) once the
+ * database is reachable, or the document to reindex.
+ */
+export class OutboxEnqueueError extends SearchError {
+  override readonly name: string = 'OutboxEnqueueError'
+  /** The events that were not recorded. */
+  readonly events: readonly OutboxEvent[]
+
+  constructor(events: readonly OutboxEvent[], message: string, context: SearchErrorContext = {}) {
+    super('E_SEARCH_OUTBOX', message, { index: events[0]?.index, retriable: true, ...context })
+    this.events = events
   }
 }
 

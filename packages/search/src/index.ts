@@ -19,7 +19,7 @@ export {
   SearchClient,
 } from './engine/search-client.js'
 export type { BulkFailure, SearchErrorCode, SearchErrorContext } from './errors.js'
-export { BulkIndexError, SearchError } from './errors.js'
+export { BulkIndexError, OutboxEnqueueError, SearchError } from './errors.js'
 export { queryFingerprint, queryShape } from './observability/fingerprint.js'
 export type { LatencySnapshot } from './observability/latency-histogram.js'
 export { LatencyHistogram } from './observability/latency-histogram.js'
@@ -84,6 +84,14 @@ export type {
   ValueOf,
 } from './schema/fields.js'
 export { field } from './schema/fields.js'
+export type {
+  IndexOnWriteOptions,
+  InstanceLocator,
+  WriteEvents,
+  WriteMethod,
+  WriteMethodDecorator,
+} from './sync/index-on-write.js'
+export { IndexOnWrite, indexOnWrite } from './sync/index-on-write.js'
 export type {
   DeadLetter,
   DrainResult,

@@ -2,7 +2,8 @@
  * Sync on writes through a transactional outbox.
  *
  * Mechanism: the application writes its row and an outbox event in the same database
- * transaction (`outbox.enqueue(tx, ...)`, or a repository method wrapped with `outbox.after`), so
+ * transaction (`outbox.enqueue(tx, ...)`, or a repository write wrapped with `@IndexOnWrite` /
+ * `indexOnWrite` / `outbox.after`), so
  * an event exists if and only if the write committed. A worker drains the table in `seq` order:
  * it claims a batch with `SELECT ... FOR UPDATE SKIP LOCKED` (several workers never apply the same
  * event), sends it as one bulk request with `version_type: external` and deletes the applied rows
@@ -120,6 +121,42 @@ interface Row {
   version: number
   payload: string | null
   attempts: number
+}
+
+/** Reject an event the worker could never apply, before it reaches the table. */
+function checkEvent(event: OutboxEvent): void {
+  if (typeof event !== 'object' || event === null)
+    throw new SearchError('E_SEARCH_INVALID_VALUE', 'Outbox event must be an object')
+  const { op, index, id, version } = event
+  if (op !== 'upsert' && op !== 'delete')
+    throw new SearchError(
+      'E_SEARCH_INVALID_VALUE',
+      `Outbox event op must be 'upsert' or 'delete', got ${String(op)}`,
+      {
+        index,
+      },
+    )
+  if (typeof index !== 'string' || index.length === 0 || index.length > 255)
+    throw new SearchError(
+      'E_SEARCH_INVALID_VALUE',
+      'Outbox event index must be a non-empty string (<= 255 chars)',
+    )
+  if (typeof id !== 'string' || id.length === 0 || id.length > 512)
+    throw new SearchError(
+      'E_SEARCH_INVALID_VALUE',
+      'Outbox event id must be a non-empty string (<= 512 chars)',
+      {
+        index,
+      },
+    )
+  if (!Number.isSafeInteger(version) || version < 0)
+    throw new SearchError('E_SEARCH_INVALID_VALUE', 'Outbox event version must be a non-negative integer', {
+      index,
+    })
+  if (op === 'upsert' && (typeof event.document !== 'object' || event.document === null))
+    throw new SearchError('E_SEARCH_INVALID_VALUE', 'Outbox upsert event document must be an object', {
+      index,
+    })
 }
 
 function rowsOf<T>(result: unknown): T[] {
@@ -350,15 +387,7 @@ export class Outbox {
     if (list.length === 0) return
     const params: unknown[] = []
     for (const event of list) {
-      if (!Number.isSafeInteger(event.version) || event.version < 0) {
-        throw new SearchError(
-          'E_SEARCH_INVALID_VALUE',
-          `Outbox event version must be a non-negative integer`,
-          {
-            index: event.index,
-          },
-        )
-      }
+      checkEvent(event)
       params.push(
         event.index,
         event.id,
@@ -367,10 +396,18 @@ export class Outbox {
         event.op === 'upsert' ? JSON.stringify(event.document) : null,
       )
     }
-    await tx.query(
-      `INSERT INTO ${this.table} (index_name, doc_id, op, version, payload) VALUES ${list.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
-      params,
-    )
+    try {
+      await tx.query(
+        `INSERT INTO ${this.table} (index_name, doc_id, op, version, payload) VALUES ${list.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
+        params,
+      )
+    } catch (error) {
+      throw new SearchError('E_SEARCH_OUTBOX', `Outbox insert into ${this.table} failed: ${String(error)}`, {
+        index: list[0]?.index,
+        retriable: true,
+        cause: error,
+      })
+    }
   }
 
   /**
