@@ -10,7 +10,7 @@ import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { AYALA } from './cache/contenders.js'
 import { configureRun, type ScenarioResult } from './report.js'
-import { SCENARIO_ORDER as ORDER, writeSummary } from './summary.js'
+import { loadResults, SCENARIO_ORDER as ORDER, writeSummary } from './summary.js'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -50,7 +50,8 @@ for (const name of scenarios) {
   }
 }
 
-if (!quick) writeSummary(results)
+// Every scenario's last result, not only this run's: running one scenario keeps the others' tables.
+if (!quick) writeSummary(loadResults(config.resultsDir))
 console.log(
   `\n[bench] ${scenarios.length} scenario(s) in ${((Date.now() - started) / 1000).toFixed(1)} s${quick ? ' (quick mode)' : ''}; results in ${config.resultsDir}`,
 )

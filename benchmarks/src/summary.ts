@@ -3,7 +3,7 @@
  * `docs/benchmarks.md` (between its two marker comments), and `docs/benchmarks-cache.svg`, a bar
  * chart of p50 per contender for each cache scenario on a log scale, ours highlighted.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { AYALA } from './cache/contenders.js'
@@ -132,12 +132,27 @@ export function writeSummary(results: readonly ScenarioResult[]): void {
   }
 }
 
+/**
+ * Every result file in `dir`, the scenarios of {@link SCENARIO_ORDER} first, then the others by
+ * name. The summary is built from these, so running one scenario refreshes its own tables and
+ * keeps every other scenario's last figures.
+ */
+export function loadResults(dir: string): ScenarioResult[] {
+  const rank = (name: string) => {
+    const index = SCENARIO_ORDER.indexOf(name)
+    return index === -1 ? SCENARIO_ORDER.length : index
+  }
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.json'))
+    .map((file) => file.slice(0, -'.json'.length))
+    .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
+    .map((name) => JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as ScenarioResult)
+}
+
 // `tsx src/summary.ts`: rebuild summary.md and the chart from the JSON results already written.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const dir = runConfig().resultsDir
-  const results = SCENARIO_ORDER.map((name) => join(dir, `${name}.json`))
-    .filter((file) => existsSync(file))
-    .map((file) => JSON.parse(readFileSync(file, 'utf8')) as ScenarioResult)
+  const results = loadResults(dir)
   writeSummary(results)
   console.log(
     `summary of ${results.length} scenario(s) written to ${dir}/summary.md and docs/benchmarks-cache.svg`,
