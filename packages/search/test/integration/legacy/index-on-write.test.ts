@@ -142,6 +142,23 @@ class InvoiceRepository {
   }
 }
 
+/** Which decorator calling convention this file was compiled with (legacy: 3 arguments). */
+const conventions: string[] = []
+function probe(...args: unknown[]): void {
+  conventions.push(args.length === 3 ? 'legacy' : 'standard')
+}
+class Probe {
+  @probe
+  method(): string {
+    return 'probe'
+  }
+}
+
+it('is compiled with legacy decorators, as NestJS code is', () => {
+  expect(new Probe().method()).toBe('probe')
+  expect(conventions).toEqual(['legacy'])
+})
+
 describe.each(ENGINES)('repository writes synced through the outbox on $engine', ({ engine }) => {
   let search: SearchClient
   const invoices = basicInvoices(uniqueName('iow'))
