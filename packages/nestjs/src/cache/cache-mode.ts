@@ -6,6 +6,10 @@
  * - `'refresh'`: reads skip the cache, the loader runs and its value overwrites the entry;
  * - `'default'`: the cache as usual.
  *
+ * `getOrSet` / `getOrSetMany` pass the mode to the cache as its per-call `refresh` / `bypass`
+ * option, so a refresh is coalesced and protected against the refill race like a miss; `get`,
+ * `has` and `getMany` answer a miss.
+ *
  * Writes and invalidations (`set`, `delete`, `invalidateTags`, `@CacheInvalidate`) are never
  * skipped. The mode follows the async work `fn` starts, so it reaches every provider,
  * repository and decorated method the request calls, on any transport.

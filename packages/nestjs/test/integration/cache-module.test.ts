@@ -271,6 +271,74 @@ describe('AyalaCacheModule under Nest DI (real Redis, HTTP and TCP microservice)
     await cache.invalidateTags(['item:m:1'])
     expect(await cache.getMany(['m:1', 'm:2'])).toEqual([undefined, 'fresh m:2'])
   })
+
+  it('a refresh racing an invalidation does not leave the value it loaded before the write', async () => {
+    const cache = app.get<Cache>(AYALA_CACHE)
+    table.rows.set('7', { id: '7', total: 70 })
+    await repository.find('7')
+    table.rows.set('7', { id: '7', total: 71 })
+    const started = deferred()
+    const release = deferred()
+    // A loader that reads the row, then is held while a write lands and invalidates the tag.
+    const refreshing = runWithCacheMode('refresh', () =>
+      cache.getOrSet(
+        'invoice:7',
+        async () => {
+          const row = table.rows.get('7')
+          started.resolve()
+          await release.promise
+          return row
+        },
+        { ttl: '1m', tags: ['invoice:7'] },
+      ),
+    )
+    await started.promise
+    await repository.update('7', 72)
+    release.resolve()
+    // The refresh answers what it loaded, but the entry it stored is stale at once: the tag
+    // versions were read before its loader ran.
+    expect(await refreshing).toEqual({ id: '7', total: 71 })
+    const other = createCache({ redis, namespace, redisTimeout: '5s' })
+    try {
+      expect(await other.get('invoice:7')).toBeUndefined()
+    } finally {
+      await other.close()
+    }
+    const reads = table.reads
+    expect(await repository.find('7')).toEqual({ id: '7', total: 72 })
+    expect(table.reads - reads).toBe(1)
+  })
+
+  it('concurrent refreshes of one key share one loader run (Cache-Control: no-cache from many clients)', async () => {
+    table.rows.set('8', { id: '8', total: 80 })
+    await repository.find('8')
+    table.rows.set('8', { id: '8', total: 81 })
+    const cache = app.get<Cache>(AYALA_CACHE)
+    const gate = deferred()
+    table.gate = gate.promise
+    const reads = table.reads
+    const coalesced = cache.stats().coalesced
+    try {
+      const responses = Array.from({ length: 5 }, () =>
+        fetch(`${url}/invoices/8`, { headers: { 'cache-control': 'no-cache' } }),
+      )
+      // Held until the first refresh is loading and the four others have joined it.
+      await waitFor(
+        () => table.loading === 1 && cache.stats().coalesced - coalesced === 4,
+        'one refresh loading, four joined',
+      )
+      gate.resolve()
+      for (const response of await Promise.all(responses)) {
+        expect(await response.json()).toEqual({ id: '8', total: 81 })
+      }
+    } finally {
+      table.gate = undefined
+      gate.resolve()
+    }
+    expect(table.reads - reads).toBe(1)
+    expect(await repository.find('8')).toEqual({ id: '8', total: 81 })
+    expect(table.reads - reads).toBe(1)
+  })
 })
 
 describe('AyalaCacheModule shutdown', () => {
