@@ -135,6 +135,14 @@ interface Candidate {
   staleUntil: number
 }
 
+/** A caller waiting for another process's lease: woken by a release notice on the bus. */
+interface LeaseWaiter {
+  /** A notice arrived since the waiter's last check. */
+  notified: boolean
+  /** Ends the current wait early; set only while waiting. */
+  wake: (() => void) | undefined
+}
+
 /** What {@link Cache.readEntry} read: the entry if usable, and the versions read with it. */
 interface EntryRead {
   /** Fresh (filled into L1) or stale (a grace fallback); undefined when absent, invalid or unreadable. */
@@ -156,10 +164,6 @@ const NO_VERSIONS: readonly number[] = Object.freeze([])
 const NO_SNAPSHOT: number[] = []
 const NO_TAGS: readonly string[] = Object.freeze([])
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref())
-}
-
 /** The cache. Create it with {@link createCache}. */
 export class Cache {
   /** The validated options, frozen. */
@@ -173,6 +177,8 @@ export class Cache {
   private readonly codec: Codec
   private readonly tags = new LocalTagVersions()
   private readonly flights = new Map<string, Flight>()
+  /** Processes waiting here for another process's lease, by key (see waitForLease). */
+  private readonly leaseWaiters = new Map<string, Set<LeaseWaiter>>()
   private readonly defaults: CallOptions
   private readonly clone: boolean
   private seq = 0
@@ -653,6 +659,7 @@ export class Cache {
     if (this.closed) return
     this.closed = true
     this.l1.clear()
+    this.notifyLeaseWaiters(undefined)
     await this.bus?.close()
     await this.l2?.close()
   }
@@ -819,7 +826,8 @@ export class Cache {
       if (acquired) leaseToken = token
       else if (!refresh) {
         this.counters.leaseWaits++
-        const found = await this.waitForLease(key, entryKey, leaseKey, call.l1Ttl)
+        const requestedTags = call.tagSuffixes.length === 1 ? NO_TAGS : call.tagSuffixes.slice(1)
+        const found = await this.waitForLease(key, entryKey, leaseKey, requestedTags, call.l1Ttl)
         if (found !== undefined) return found.value
       }
     }
@@ -883,35 +891,92 @@ export class Cache {
     return out
   }
 
-  /** Another process holds the lease: poll L2 for its value, at most `leaseWait`. */
+  /**
+   * Another process holds the lease of `key`: wait for its value, at most `leaseWait`.
+   *
+   * The holder writes the entry, releases the lease, then publishes a release notice (`l`) on the
+   * bus. A waiter registers for the notice BEFORE its first check (lease held? entry fresh?), so
+   * a notice that arrives at any point makes the next wait return at once: no lost wake-up. While
+   * the bus is connected the waiter checks Redis only then (and once at the start); while it is
+   * down (or `bus: false`), it polls, every `leasePoll` doubling up to 8x `leasePoll`. A lease
+   * seen gone with no fresh entry means the holder failed (or died): the caller loads itself.
+   */
   private async waitForLease(
     key: string,
     entryKey: string,
     leaseKey: string,
+    requestedTags: readonly string[],
     l1Ttl: number,
   ): Promise<Candidate | undefined> {
     const l2 = this.l2 as RedisTier
     const deadline = Date.now() + this.options.leaseWait
-    while (Date.now() < deadline && !this.closed) {
-      await sleep(this.options.leasePoll)
-      try {
-        // Lease first, then the value: the holder writes before it releases, so a lease seen
-        // gone followed by a read that misses means the holder failed (or died): load here
-        // instead of waiting for the deadline.
-        const held = await l2.leaseHeld(leaseKey)
-        const read = await l2.read([entryKey], [])
-        const entry = read.entries[0]
-        if (entry?.bytes) {
-          const hit = this.fromL2(key, entry.bytes, read.generation, entry.versions, l1Ttl)
+    const waiter: LeaseWaiter = { notified: false, wake: undefined }
+    let waiters = this.leaseWaiters.get(key)
+    if (waiters === undefined) {
+      waiters = new Set()
+      this.leaseWaiters.set(key, waiters)
+    }
+    waiters.add(waiter)
+    let poll = this.options.leasePoll
+    try {
+      while (!this.closed) {
+        waiter.notified = false
+        try {
+          // Lease first, then the value: the holder writes before it releases.
+          const held = await l2.leaseHeld(leaseKey)
+          const { hit } = await this.readEntry(key, entryKey, requestedTags, l1Ttl)
           if (hit?.fresh) return hit
+          if (!held) return undefined
+        } catch (error) {
+          if (!(error instanceof L2UnavailableError)) throw error
+          return undefined
         }
-        if (!held) return undefined
-      } catch (error) {
-        if (!(error instanceof L2UnavailableError)) throw error
-        return undefined
+        const remaining = deadline - Date.now()
+        if (remaining <= 0 || this.closed) return undefined
+        if (waiter.notified) continue
+        const busUp = this.bus?.connected === true
+        await this.leaseNotice(waiter, busUp ? remaining : Math.min(poll, remaining))
+        if (!busUp) poll = Math.min(poll * 2, this.options.leasePoll * 8)
+      }
+      return undefined
+    } finally {
+      waiters.delete(waiter)
+      if (waiters.size === 0 && this.leaseWaiters.get(key) === waiters) this.leaseWaiters.delete(key)
+    }
+  }
+
+  /** Resolves on the waiter's next notice (release, bus state change, close) or after `ms`. */
+  private leaseNotice(waiter: LeaseWaiter, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        waiter.wake = undefined
+        resolve()
+      }, ms)
+      timer.unref()
+      waiter.wake = () => {
+        clearTimeout(timer)
+        waiter.wake = undefined
+        resolve()
+      }
+    })
+  }
+
+  /** Wake the lease waiters of `keys` (all of them when undefined). */
+  private notifyLeaseWaiters(keys: readonly unknown[] | undefined): void {
+    if (this.leaseWaiters.size === 0) return
+    const sets = keys === undefined ? [...this.leaseWaiters.values()] : []
+    if (keys !== undefined) {
+      for (const key of keys) {
+        const set = typeof key === 'string' ? this.leaseWaiters.get(key) : undefined
+        if (set !== undefined) sets.push(set)
       }
     }
-    return undefined
+    for (const set of sets) {
+      for (const waiter of set) {
+        waiter.notified = true
+        waiter.wake?.()
+      }
+    }
   }
 
   private runLoader(
@@ -1034,8 +1099,10 @@ export class Cache {
     return this.clone ? structuredClone(stale.value) : stale.value
   }
 
+  /** Release our lease of `key`, then tell the waiters of other instances (bus notice `l`). */
   private async releaseLease(key: string, token: string): Promise<void> {
     await this.l2?.releaseLease(this.keys.lease(key), token).catch(this.tolerate)
+    if (this.bus !== undefined) this.publish({ i: this.instanceId, at: Date.now(), l: [key] })
   }
 
   private recordLoader(key: string, started: number, error?: unknown): void {
@@ -1335,6 +1402,7 @@ export class Cache {
       }
     }
     if (Array.isArray(message.x)) for (const key of message.x) if (typeof key === 'string') this.demote(key)
+    if (Array.isArray(message.l)) this.notifyLeaseWaiters(message.l)
     if (Array.isArray(message.t)) {
       for (const pair of message.t) {
         if (Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'number') {
@@ -1353,6 +1421,8 @@ export class Cache {
       this.seq++
     }
     if (!connected) this.busWasDown = true
+    // Waiters stop relying on notices (down) or go back to them (up): re-check now.
+    this.notifyLeaseWaiters(undefined)
     if (channels.busState.hasSubscribers) {
       channels.busState.publish({
         namespace: this.options.namespace,

@@ -78,7 +78,11 @@ export interface CacheOptions {
   leaseTtl?: Duration | undefined
   /** How long a process waits for another's lease before running the loader itself. @default '3s' */
   leaseWait?: Duration | undefined
-  /** How often a waiting process checks Redis for the leased value. @default '25ms' */
+  /**
+   * Lease waiters are woken by a release notice on the bus; while the bus is down (or with
+   * `bus: false`) they poll Redis instead, first after this long, then doubling up to 8x.
+   * @default '25ms'
+   */
   leasePoll?: Duration | undefined
   /**
    * Protect values shared by L1 callers: `'none'` shares them as is (never mutate them),

@@ -1,7 +1,8 @@
 /**
  * The bus keeps every instance's L1 coherent: Redis pub/sub on the namespace's channel, over a
  * dedicated subscriber connection (a subscribed connection can run no other command). Messages
- * are small invalidations, never values: delete keys, expire keys, new tag versions, clear. Each
+ * are small invalidations, never values: delete keys, expire keys, new tag versions, clear, and
+ * lease-release notices (which wake other processes' stampede waiters). Each
  * carries the sender's instance id (an instance ignores its own) and the send time (for lag).
  *
  * Pub/sub is at-most-once: a message sent while a subscriber is disconnected is lost. The cache
@@ -25,6 +26,11 @@ export interface BusMessage {
   t?: Array<[string, number]> | undefined
   /** Drop all of L1. */
   c?: 1 | undefined
+  /**
+   * Keys whose cross-process lease was just released (the value is stored, or the load failed):
+   * wakes the instances waiting for it.
+   */
+  l?: string[] | undefined
 }
 
 /** Callbacks of the bus into the cache. */
