@@ -1,0 +1,101 @@
+/**
+ * The application: the SDK's Nest modules wired to this backend's database, Redis, Kafka and
+ * search engine.
+ *
+ * - `AyalaCacheModule`: the two-tier cache, bound to every provider; `InvoiceRepository` and
+ *   `ReportRepository` use its decorators.
+ * - `AyalaSearchModule`: the invoice index (created at start-up if missing), the outbox table in
+ *   the application's database and the worker that drains it.
+ * - `AyalaMetricsStreamModule`: the Kafka -> Redis aggregator of invoice events running in this
+ *   application, the dashboard reads and their SSE push.
+ * - `AyalaMetricsModule`: the performance interceptor on every route and `GET /metrics`.
+ * - `AyalaHealthModule`: the Terminus indicators used by `GET /health`.
+ */
+import { kafkaSource } from '@ayala/metrics-stream'
+import { AyalaCacheModule } from '@ayala/nestjs'
+import { AyalaHealthModule } from '@ayala/nestjs/health'
+import { AyalaMetricsModule } from '@ayala/nestjs/metrics'
+import { AyalaMetricsStreamModule } from '@ayala/nestjs/metrics-stream'
+import { AyalaSearchModule, getSearchRepositoryToken } from '@ayala/nestjs/search'
+import { type DynamicModule, Module } from '@nestjs/common'
+import type { Kafka } from 'kafkajs'
+import { DashboardController } from './dashboard/dashboard.controller.ts'
+import type { Database } from './database/connection.ts'
+import { HealthController } from './health/health.controller.ts'
+import { type AppSettings, DATABASE, InfrastructureModule, KAFKA } from './infrastructure.ts'
+import { INVOICE_SEARCH, InvoiceRepository } from './invoices/invoice.repository.ts'
+import { dashboardView } from './invoices/invoice-events.ts'
+import { invoiceIndex } from './invoices/invoice-index.ts'
+import { InvoicesController } from './invoices/invoices.controller.ts'
+import { ReportRepository } from './reports/report.repository.ts'
+import { ReportsController } from './reports/reports.controller.ts'
+import { SearchController } from './search/search.controller.ts'
+
+/** The invoicing API's root module. */
+@Module({})
+// biome-ignore lint/complexity/noStaticOnlyClass: a Nest dynamic module is a class with static factories
+export class AppModule {
+  /** The application for `settings` (addresses and the dataset's resource names). */
+  static forRoot(settings: AppSettings): DynamicModule {
+    const { addresses, names } = settings
+    const invoices = invoiceIndex(names.index)
+    const infrastructure = InfrastructureModule.forRoot(settings)
+    return {
+      module: AppModule,
+      imports: [
+        infrastructure,
+        AyalaCacheModule.forRoot({
+          redis: addresses.redisUrl,
+          namespace: names.cacheNamespace,
+          isGlobal: true,
+        }),
+        AyalaSearchModule.forRootAsync({
+          isGlobal: true,
+          indexes: [invoices],
+          imports: [infrastructure],
+          inject: [DATABASE],
+          useFactory: (db: Database) => ({
+            client: { node: addresses.searchUrl },
+            ensureIndexes: true,
+            outbox: { db: db.outboxPool, table: names.outboxTable, worker: { pollInterval: '100ms' } },
+          }),
+        }),
+        AyalaMetricsStreamModule.forRootAsync({
+          isGlobal: true,
+          imports: [infrastructure],
+          inject: [KAFKA],
+          useFactory: (kafka: Kafka) => ({
+            redis: addresses.redisUrl,
+            namespace: names.dashboardNamespace,
+            view: dashboardView,
+            consumer: {
+              source: kafkaSource({
+                kafka,
+                groupId: names.groupId,
+                topics: [names.topic],
+                commitInterval: 1_000,
+              }),
+            },
+          }),
+        }),
+        AyalaMetricsModule.forRoot({
+          isGlobal: true,
+          slowThreshold: settings.slowThresholdMs ?? 200,
+        }),
+        AyalaHealthModule,
+      ],
+      controllers: [
+        InvoicesController,
+        SearchController,
+        DashboardController,
+        ReportsController,
+        HealthController,
+      ],
+      providers: [
+        { provide: INVOICE_SEARCH, useExisting: getSearchRepositoryToken(invoices) },
+        InvoiceRepository,
+        ReportRepository,
+      ],
+    }
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Start the application: read which dataset generation the database holds (the names of its
+ * Redis namespace, topic and index follow from it), then create and start the Nest app.
+ */
+import 'reflect-metadata'
+import type { INestApplication, LogLevel } from '@nestjs/common'
+import { NestFactory } from '@nestjs/core'
+import { createConnection } from 'mariadb'
+import { AppModule } from './app.module.ts'
+import { resourceNames, type ServiceAddresses } from './config.ts'
+import { poolConfig } from './database/connection.ts'
+import type { AppSettings } from './infrastructure.ts'
+
+/** The generation recorded by the last seed; throws when the database was never seeded. */
+export async function readGeneration(databaseUrl: string): Promise<string> {
+  const { connectionLimit: _, ...config } = poolConfig(databaseUrl)
+  const db = await createConnection(config)
+  try {
+    const [row] = (await db.query('SELECT generation FROM dataset WHERE id = 1')) as Array<{
+      generation: string
+    }>
+    if (row === undefined) throw new Error('the database holds no dataset: run `pnpm run seed` first')
+    return row.generation
+  } finally {
+    await db.end()
+  }
+}
+
+/** Options of {@link startApp}. */
+export interface StartOptions {
+  /** TCP port; 0 picks a free one. @default 0 */
+  port?: number | undefined
+  /** Nest log levels; false: silent. @default ['error', 'warn', 'log'] */
+  logger?: LogLevel[] | false | undefined
+  /** Slow-request threshold in ms. */
+  slowThresholdMs?: number | undefined
+}
+
+/** A started application and its base URL. */
+export interface StartedApp {
+  app: INestApplication
+  url: string
+  settings: AppSettings
+}
+
+/** Create the app for the database's current dataset and listen on 127.0.0.1. */
+export async function startApp(addresses: ServiceAddresses, options: StartOptions = {}): Promise<StartedApp> {
+  const settings: AppSettings = {
+    addresses,
+    names: resourceNames(await readGeneration(addresses.databaseUrl)),
+    slowThresholdMs: options.slowThresholdMs,
+  }
+  const app = await NestFactory.create(AppModule.forRoot(settings), {
+    logger: options.logger ?? ['error', 'warn', 'log'],
+  })
+  app.enableShutdownHooks()
+  await app.listen(options.port ?? 0, '127.0.0.1')
+  const address = app.getHttpServer().address() as { port: number }
+  return { app, url: `http://127.0.0.1:${address.port}`, settings }
+}

@@ -1,0 +1,28 @@
+/**
+ * GET /dashboard: every figure from Redis in one round trip, or from the in-process copy the
+ * aggregator's change notices invalidate (sub-millisecond either way). GET /dashboard/stream:
+ * the same figures pushed as Server-Sent Events on every change.
+ */
+import type { Dashboard, DashboardSnapshot } from '@ayala/metrics-stream'
+import { type DashboardMessageEvent, DashboardStream, InjectDashboard } from '@ayala/nestjs/metrics-stream'
+import { Controller, Get, Inject, Sse } from '@nestjs/common'
+import type { Observable } from 'rxjs'
+import type { dashboardAggregates } from '../invoices/invoice-events.ts'
+
+@Controller('dashboard')
+export class DashboardController {
+  constructor(
+    @InjectDashboard() private readonly dashboard: Dashboard<typeof dashboardAggregates>,
+    @Inject(DashboardStream) private readonly streams: DashboardStream,
+  ) {}
+
+  @Get()
+  read(): Promise<DashboardSnapshot<typeof dashboardAggregates>> {
+    return this.dashboard.read()
+  }
+
+  @Sse('stream')
+  stream(): Observable<DashboardMessageEvent> {
+    return this.streams.observe()
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * GET /health (Terminus): the database (a `SELECT 1` through Prisma), Redis, the search engine,
+ * Kafka and the dashboard aggregator's lag. 200 when all are up, 503 otherwise.
+ */
+import type { MetricsConsumer } from '@ayala/metrics-stream'
+import { KafkaHealthIndicator, RedisHealthIndicator, SearchHealthIndicator } from '@ayala/nestjs/health'
+import { InjectMetricsConsumer } from '@ayala/nestjs/metrics-stream'
+import { Controller, Get, Inject } from '@nestjs/common'
+import {
+  HealthCheck,
+  type HealthCheckResult,
+  HealthCheckService,
+  HealthIndicatorService,
+} from '@nestjs/terminus'
+import type { Kafka } from 'kafkajs'
+import type { Database } from '../database/connection.ts'
+import { type AppSettings, DATABASE, KAFKA, SETTINGS } from '../infrastructure.ts'
+
+/** The aggregator is unhealthy when it lags by more than this many events. */
+const MAX_DASHBOARD_LAG = 10_000
+
+@Controller('health')
+export class HealthController {
+  constructor(
+    @Inject(HealthCheckService) private readonly health: HealthCheckService,
+    @Inject(HealthIndicatorService) private readonly indicators: HealthIndicatorService,
+    @Inject(RedisHealthIndicator) private readonly redis: RedisHealthIndicator,
+    @Inject(SearchHealthIndicator) private readonly search: SearchHealthIndicator,
+    @Inject(KafkaHealthIndicator) private readonly kafka: KafkaHealthIndicator,
+    @Inject(SETTINGS) private readonly settings: AppSettings,
+    @Inject(DATABASE) private readonly db: Database,
+    @Inject(KAFKA) private readonly kafkaClient: Kafka,
+    @InjectMetricsConsumer() private readonly consumer: MetricsConsumer<any>,
+  ) {}
+
+  @Get()
+  @HealthCheck()
+  check(): Promise<HealthCheckResult> {
+    const { addresses } = this.settings
+    return this.health.check([
+      () =>
+        this.indicators
+          .check('database')
+          .attempt(async () => {
+            await this.db.prisma.$queryRaw`SELECT 1`
+          })
+          .withTimeout(2_000),
+      () => this.redis.pingCheck('redis', { url: addresses.redisUrl, timeout: '1s' }),
+      () => this.search.check('search', { url: addresses.searchUrl, timeout: '2s' }),
+      () => this.kafka.check('kafka', { kafka: this.kafkaClient, timeout: '3s' }),
+      () => this.kafka.lagCheck('dashboard-lag', { consumer: this.consumer, maxLag: MAX_DASHBOARD_LAG }),
+    ])
+  }
+}
