@@ -159,7 +159,9 @@ export class RequestMetricsSink implements OnModuleInit, OnApplicationShutdown {
     this.writing = batch.length
     try {
       await this.ensureIndex()
-      const report = await this.client.bulk(this.definition, batch, { retries: this.retries })
+      // No forced refresh per flush (a small segment every few seconds): the documents become
+      // searchable at the index's own refresh interval.
+      const report = await this.client.bulk(this.definition, batch, { retries: this.retries, refresh: false })
       this.counters.written += report.indexed
       this.counters.rejected += report.failed
     } catch (error) {

@@ -8,11 +8,15 @@ export function baseUrl(app: INestApplication): string {
   return `http://127.0.0.1:${address.port}`
 }
 
-/** Poll `check` until it returns true or `timeoutMs` passes (then throw `message`). */
+/**
+ * Poll `check` until it returns true or `timeoutMs` passes (then throw `message`). The default is
+ * generous: on the shared 2-core test machine a JVM engine (OpenSearch, Elasticsearch, Kafka)
+ * was seen to stall a single request for over 10 s.
+ */
 export async function waitFor(
   check: () => boolean | Promise<boolean>,
   message: string,
-  timeoutMs = 20_000,
+  timeoutMs = 45_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await check())) {
