@@ -9,7 +9,8 @@
  *    the batch beyond the stored offset + 1 (Redis lost data, or a new generation on an old
  *    group), the member seeks back to it; when a whole batch lies below it (Kafka committed rarely
  *    before a crash), it seeks forward to it. Redis, not Kafka's committed offset, is the truth.
- * 3. Each batch is cut into chunks of `chunkSize` records. A chunk is decoded, validated and
+ * 3. Each batch is cut into chunks of at most `chunkSize` records, fewer when the scripts run
+ *    longer than `scriptBudget` on the server (see `chunk-sizer.ts`). A chunk is decoded, validated and
  *    pre-aggregated in Node; bad records and late records are produced to their topics first
  *    (at-least-once there); then ONE script checks the owner token and the stored offset and
  *    applies the increments, the new offset, the counters, the version bump and the change notice
@@ -32,6 +33,7 @@ import { DeltaPlan } from '../aggregates/plan.js'
 import { type Duration, toMs } from '../duration.js'
 import { MetricsStreamError } from '../errors.js'
 import { type ViewKeys, viewKeys } from '../keys.js'
+import { ChunkSizer } from './chunk-sizer.js'
 import { APPLY, CLAIM, Script } from './scripts.js'
 import type { OutgoingMessage, Source, SourceBatch, SourceBatchContext, SourceMessage } from './source.js'
 
@@ -47,8 +49,21 @@ export interface MetricsConsumerOptions<E> {
   source: Source
   /** Generation written to. @default the generation readers use (the pointer), or 1 */
   generation?: number | undefined
-  /** Records per apply script (pre-aggregated in Node first), 1..5000. @default 200 */
+  /**
+   * Most records per apply script (pre-aggregated in Node first), 1..5000; with a
+   * `scriptBudget`, the first chunk's size and the ceiling of the adaptive size.
+   * @default 500
+   */
   chunkSize?: number | undefined
+  /**
+   * Target time one apply script may run on the Redis server. Redis runs nothing else meanwhile,
+   * so this bounds how long a dashboard read waits behind one script. After every script the
+   * consumer reads the script's server time (Redis `TIME` inside the script) and sizes the next
+   * chunk to fit, between 1 and `chunkSize` records. A number is milliseconds (`0.25` = 250 us);
+   * `Infinity`: fixed chunks of `chunkSize`.
+   * @default '0.25ms'
+   */
+  scriptBudget?: Duration | undefined
   /**
    * How far behind a partition's watermark (the latest event time it has seen) an event may be
    * and still count; later ones go to `lateTopic`. A number is milliseconds.
@@ -71,7 +86,8 @@ export interface MetricsConsumerOptions<E> {
 
 /** Defaults of {@link MetricsConsumerOptions}. */
 export const DEFAULT_METRICS_CONSUMER_OPTIONS = Object.freeze({
-  chunkSize: 200,
+  chunkSize: 500,
+  scriptBudget: '0.25ms' as Duration,
   allowedLateness: Number.POSITIVE_INFINITY as Duration,
   scriptTimeout: '5s' as Duration,
   retryDelay: '100ms' as Duration,
@@ -94,9 +110,14 @@ export interface MetricsConsumerStats {
   fenced: number
   /** Redis or Kafka failures retried. */
   retries: number
-  /** Total and longest apply-script time, milliseconds. */
+  /** Total and longest apply-script round trip (client side, queueing included), milliseconds. */
   scriptMsTotal: number
   scriptMsMax: number
+  /** Total and longest time apply scripts ran on the Redis server, milliseconds. */
+  scriptServerMsTotal: number
+  scriptServerMsMax: number
+  /** Records the next chunk will hold (adapted to `scriptBudget`). */
+  chunkSize: number
 }
 
 /** Emitted as `applied` after each chunk's script returned. */
@@ -108,8 +129,10 @@ export interface AppliedEvent {
   /** The view version the chunk produced. */
   version: number
   events: number
-  /** Script round-trip time, milliseconds. */
+  /** Script round-trip time (client side, queueing behind other commands included), milliseconds. */
   scriptMs: number
+  /** Time the script ran on the Redis server (its own clock), milliseconds. */
+  serverMs: number
   /** Now minus the oldest record timestamp of the chunk, milliseconds. */
   latencyMs: number
 }
@@ -136,6 +159,7 @@ interface Owned {
 
 interface ResolvedOptions {
   readonly chunkSize: number
+  readonly scriptBudget: number
   readonly allowedLateness: number
   readonly scriptTimeout: number
   readonly retryDelay: number
@@ -155,8 +179,13 @@ function resolve<E>(options: MetricsConsumerOptions<E>): ResolvedOptions {
       `chunkSize must be an integer in 1..5000, got ${chunkSize}`,
     )
   }
+  const scriptBudget = toMs(options.scriptBudget ?? d.scriptBudget, 'scriptBudget')
+  if (scriptBudget === 0) {
+    throw new MetricsStreamError('E_STREAM_INVALID_OPTION', 'scriptBudget must be above 0 (Infinity: off)')
+  }
   return Object.freeze({
     chunkSize,
+    scriptBudget,
     allowedLateness: toMs(options.allowedLateness ?? d.allowedLateness, 'allowedLateness'),
     scriptTimeout: toMs(options.scriptTimeout ?? d.scriptTimeout, 'scriptTimeout'),
     retryDelay: toMs(options.retryDelay ?? d.retryDelay, 'retryDelay'),
@@ -187,6 +216,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  */
 export class MetricsConsumer<E = unknown> extends EventEmitter {
   private readonly options: ResolvedOptions
+  private readonly sizer: ChunkSizer
   private readonly owned = new Map<string, Owned>()
   private readonly lost = new Map<string, number>()
   private keys: ViewKeys | undefined
@@ -201,11 +231,15 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
     retries: 0,
     scriptMsTotal: 0,
     scriptMsMax: 0,
+    scriptServerMsTotal: 0,
+    scriptServerMsMax: 0,
+    chunkSize: 0,
   }
 
   constructor(private readonly config: MetricsConsumerOptions<E>) {
     super()
     this.options = resolve(config)
+    this.sizer = new ChunkSizer(this.options.chunkSize, this.options.scriptBudget * 1_000)
     // Validates namespace and view name now, not at the first batch.
     viewKeys(config.namespace, config.view.name, config.generation ?? 1)
   }
@@ -235,7 +269,7 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
 
   /** Counters since start (a copy). */
   stats(): MetricsConsumerStats {
-    return { ...this.counters }
+    return { ...this.counters, chunkSize: this.sizer.size }
   }
 
   /** Lag of Redis's applied offsets behind Kafka's high watermarks, per partition. */
@@ -285,10 +319,10 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
       await context.commit(last.offset)
       return
     }
-    const { chunkSize } = this.options
-    for (let i = start; i < messages.length; i += chunkSize) {
+    for (let i = start; i < messages.length; ) {
       if (!context.isActive() || this.stopping) return
-      const chunk = messages.slice(i, i + chunkSize)
+      const chunk = messages.slice(i, i + this.sizer.size)
+      i += chunk.length
       const done = await this.retrying(context, () =>
         this.applyChunk(topic, partition, owned, chunk, context),
       )
@@ -378,7 +412,7 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
     const reply = (await withTimeout(
       applyScript.run(this.config.redis, scriptKeys, argv),
       this.options.scriptTimeout,
-    )) as [number, string | number]
+    )) as [number, string | number, number?]
     const scriptMs = performance.now() - began
     const id = `${topic}:${partition}`
     if (reply[0] === -1) {
@@ -407,6 +441,13 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
     c.chunks++
     c.scriptMsTotal += scriptMs
     if (scriptMs > c.scriptMsMax) c.scriptMsMax = scriptMs
+    // A retry answered "already applied" has no server time; it is not a sample of the cost.
+    const serverMs = reply[0] === 1 && typeof reply[2] === 'number' ? reply[2] / 1_000 : 0
+    if (reply[0] === 1) {
+      c.scriptServerMsTotal += serverMs
+      if (serverMs > c.scriptServerMsMax) c.scriptServerMsMax = serverMs
+      this.sizer.observe(chunk.length, serverMs * 1_000)
+    }
     if (this.listenerCount('applied') > 0) {
       const event: AppliedEvent = {
         topic,
@@ -415,6 +456,7 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
         version: reply[0] === 1 ? Number(reply[1]) : 0,
         events: applied,
         scriptMs,
+        serverMs,
         latencyMs: Number.isFinite(oldest) ? Date.now() - oldest : 0,
       }
       this.emit('applied', event)

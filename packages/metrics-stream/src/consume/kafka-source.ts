@@ -8,6 +8,8 @@
  *   ahead of it), which is immune to that race.
  * - `eachBatchAutoResolve: false`: records are resolved only after the Redis script returned, so
  *   Kafka's committed offset never runs ahead of Redis; an unresolved batch is fetched again.
+ *   With `autoCommit` on, kafkajs commits the resolved offsets after every batch (and within a
+ *   batch every `autoCommitInterval`): a crash replays at most the batch in hand.
  * - heartbeats are only sent between batches by kafkajs itself: the consumer heartbeats between
  *   chunks.
  */
@@ -25,7 +27,12 @@ export interface KafkaSourceOptions {
   topics: string[]
   /** Partitions handled in parallel by this member. @default 4 */
   partitionsConsumedConcurrently?: number | undefined
-  /** How often resolved offsets are committed to Kafka, in milliseconds. @default 5000 */
+  /**
+   * kafkajs `autoCommitInterval`: how often resolved offsets are committed *while* a batch is
+   * being handled, in milliseconds. kafkajs also commits every resolved offset after each batch
+   * it handed over, whatever this interval, so Kafka trails Redis by at most the batch in hand
+   * (never leads it: offsets are resolved only after their script). @default 5000
+   */
   commitInterval?: number | undefined
   /**
    * Extra kafkajs consumer settings (session timeout, heartbeat interval, max wait...).

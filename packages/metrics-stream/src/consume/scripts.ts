@@ -31,9 +31,12 @@ return {e, s[1] or '-1', s[2] or ''}
 /**
  * KEYS: state, meta, aggregate keys... ARGV: token, firstOffset, lastOffset, watermark, applied,
  * late, dead, channel, notice tail, then ops `kind keyIndex expireAt n (field delta)*n | member*n`.
- * Returns [1, version] applied, [-1, token] fenced, [-2, storedOffset] already applied.
+ * Returns [1, version, serverMicros] applied, [-1, token] fenced, [-2, storedOffset] already
+ * applied. `serverMicros` is the script's own run time by the server clock (TIME at both ends;
+ * Redis 7 replicates a script's effects, so reading the clock in it is allowed).
  */
 export const APPLY = `#!lua
+local t0 = redis.call('TIME')
 local cur = redis.call('HMGET', KEYS[1], 'token', 'offset')
 if cur[1] ~= ARGV[1] then return {-1, cur[1] or ''} end
 local stored = tonumber(cur[2] or '-1')
@@ -68,7 +71,8 @@ if ARGV[6] ~= '0' then redis.call('HINCRBY', KEYS[1], 'late', ARGV[6]) end
 if ARGV[7] ~= '0' then redis.call('HINCRBY', KEYS[1], 'dead', ARGV[7]) end
 local v = redis.call('HINCRBY', KEYS[2], 'version', 1)
 redis.call('PUBLISH', ARGV[8], v .. ' ' .. ARGV[9])
-return {1, v}
+local t1 = redis.call('TIME')
+return {1, v, (t1[1] - t0[1]) * 1000000 + (t1[2] - t0[2])}
 `
 
 /** A script with its SHA1, run by EVALSHA with an EVAL fallback. @internal */

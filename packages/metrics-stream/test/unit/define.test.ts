@@ -78,7 +78,7 @@ describe('defineAggregates / defineView', () => {
 describe('consumer and dashboard options', () => {
   it('exposes frozen defaults', () => {
     expect(Object.isFrozen(DEFAULT_METRICS_CONSUMER_OPTIONS)).toBe(true)
-    expect(DEFAULT_METRICS_CONSUMER_OPTIONS.chunkSize).toBe(200)
+    expect(DEFAULT_METRICS_CONSUMER_OPTIONS.chunkSize).toBe(500)
   })
 
   it('validates options once, at creation', () => {

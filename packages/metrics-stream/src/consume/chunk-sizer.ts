@@ -1,0 +1,54 @@
+/**
+ * How many records go into the next apply script when the consumer has a script time budget.
+ *
+ * While an apply script runs, Redis runs nothing else: a dashboard read that arrives meanwhile
+ * waits for it. The script's cost is mostly one Redis command per distinct figure field the chunk
+ * touches (pre-aggregation folds repeats), which depends on the data, not only on the record
+ * count, so a fixed `chunkSize` cannot promise a bound on that wait. The sizer measures instead:
+ * every applied script reports the microseconds it ran on the server (Redis `TIME` at its start
+ * and end, so queueing and network are not counted), the sizer keeps a moving average of server
+ * time per record over its last scripts and sizes the next chunk to fit the budget, between 1
+ * and `chunkSize` records.
+ *
+ * The estimate is the median of the last five scripts' time per record: a single slow script
+ * (Redis descheduled on a busy machine, a fork for a snapshot) does not shrink the next chunks,
+ * while a lasting change is followed after three scripts. With a fixed cost F per script and r
+ * per record, the size converges to (budget - F) / r.
+ */
+
+/** Scripts whose time per record make up the estimate. */
+const WINDOW = 5
+
+/** @internal */
+export class ChunkSizer {
+  private readonly rates: number[] = []
+  private next = 0
+  private current: number
+
+  /**
+   * @param max Largest chunk (the consumer's `chunkSize`), also the first chunk's size.
+   * @param budgetUs Target server time per script, microseconds; `Infinity`: always `max`.
+   */
+  constructor(
+    private readonly max: number,
+    private readonly budgetUs: number,
+  ) {
+    this.current = max
+  }
+
+  /** Records in the next chunk. */
+  get size(): number {
+    return this.current
+  }
+
+  /** Record what a script of `records` records cost on the server. */
+  observe(records: number, serverUs: number): void {
+    if (!Number.isFinite(this.budgetUs) || records <= 0 || !(serverUs >= 0)) return
+    this.rates[this.next] = serverUs / records
+    this.next = (this.next + 1) % WINDOW
+    const sorted = [...this.rates].sort((a, b) => a - b)
+    const median = sorted[(sorted.length - 1) >> 1] as number
+    const fit = median > 0 ? Math.floor(this.budgetUs / median) : this.max
+    this.current = Math.max(1, Math.min(this.max, fit))
+  }
+}
