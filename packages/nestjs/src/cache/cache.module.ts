@@ -32,7 +32,8 @@ export interface CacheModuleShape {
   shutdownTimeout?: Duration | undefined
   /**
    * Let clients choose the cache mode per request with `Cache-Control: no-cache` (refresh) or
-   * `no-store` (bypass). Off by default: any client could then force loads on the database.
+   * `no-store` (bypass), on HTTP routes and on GraphQL operations sent over HTTP. Off by default:
+   * any client could then force loads on the database.
    * Only the unnamed cache's module registers the interceptor. @default false
    */
   honorCacheControl?: boolean | undefined
