@@ -18,7 +18,7 @@ interface Internals {
     client: Redis & { ayalaCacheReadBuffer(...args: Array<string | number>): Promise<unknown[]> }
     keys: { base: string; entry(key: string): string }
     read(keys: readonly string[], tags: readonly string[]): Promise<unknown>
-    readPipelined?: (key: string, tags: readonly string[]) => Promise<unknown>
+    readOne(key: string, tags: readonly string[]): Promise<unknown>
   }
   fromL2(key: string, bytes: Buffer, generation: number, versions: number[], l1Ttl: undefined): unknown
 }
@@ -97,15 +97,12 @@ try {
       {},
     ],
     [
-      '6c our tier readPipelined() (GET entry + GET generation, one round trip)',
-      async () => {
-        const key = entryKeys[i++ % KEY_COUNT] as string
-        return inside.l2.readPipelined ? inside.l2.readPipelined(key, []) : inside.l2.read([key], [])
-      },
+      '6c our tier readOne() (one MGET entry + generation: the getOrSet/get read)',
+      async () => inside.l2.readOne(entryKeys[i++ % KEY_COUNT] as string, []),
       {},
     ],
     [
-      '6b our tier read() + fromL2 (decode, version check, L1 fill)',
+      '6b our tier read() (script, the getMany path) + fromL2 (decode, version check, L1 fill)',
       async () => {
         const key = keys[i++ % KEY_COUNT] as string
         const read = (await inside.l2.read([inside.l2.keys.entry(key)], [])) as {

@@ -374,14 +374,6 @@ export class RedisTier {
     return this.runSingle('read', () => this.client.mgetBuffer(keys).then(parseRead))
   }
 
-  /** Former name of {@link readOne} (the benchmark breakdown script calls it). */
-  readPipelined(
-    entryKey: string,
-    requestedTags: readonly string[],
-  ): Promise<{ bytes: Buffer | null; generation: number; requested: number[] }> {
-    return this.readOne(entryKey, requestedTags)
-  }
-
   /** Current versions of tag suffixes (one MGET). */
   versions(tagSuffixes: readonly string[]): Promise<number[]> {
     return this.runSingle('versions', async () => {
