@@ -10,10 +10,11 @@
  *
  * Miss path. Concurrent misses of one key share one flight (coalescing). The flight reads L2 with
  * one MGET (no script) of the entry, the generation and the versions of the tags the caller is
- * about to snapshot (`readEntry`, shared with `get`/`has`); an L2 hit fills L1. Otherwise the loader runs (optionally behind a
- * cross-process lease), under the soft and hard timeouts, with the stale value (grace) as the
- * fallback, and the result is written to both tiers with the version snapshot taken before the
- * loader ran.
+ * about to snapshot (`readEntry`, shared with `get`/`has`); an L2 hit fills L1. Otherwise the
+ * loader runs (optionally behind a cross-process lease whose waiters wake on a bus notice), under
+ * the soft and hard timeouts, with the stale value (grace) as the fallback, and the result is
+ * written to both tiers with the version snapshot taken before the loader ran. A `refresh` call
+ * skips the read but not the snapshot; a `bypass` call touches neither tier.
  *
  * Failure. Every L2 call is bounded by `redisTimeout` and a circuit breaker (tiers/redis-tier.ts):
  * reads treat an unavailable L2 as a miss, writes are best effort, and invalidations (which must
