@@ -16,7 +16,19 @@ interface KeyDelta {
   fields: Map<string, number>
 }
 
-/** Per aggregate: its name, its key without bucket, and the last bucket seen (memoized). */
+/** One time bucket of an aggregate: its bounds, key and expiry. */
+interface Bucket {
+  from: number
+  to: number
+  key: string
+  expireAt: number
+}
+
+/**
+ * Per aggregate: its name, its key without bucket, the last bucket seen, and every bucket seen in
+ * this chunk (events of a chunk often alternate between a few buckets; the label is a Date
+ * formatting, worth computing once per bucket, not per event).
+ */
 interface Slot {
   name: string
   aggregate: Aggregate<unknown, unknown>
@@ -26,6 +38,7 @@ interface Slot {
   bucketTo: number
   bucketKey: string
   bucketExpireAt: number
+  buckets: Map<number, Bucket>
 }
 
 const KIND: Record<Aggregate<unknown, unknown>['kind'], Kind> = {
@@ -61,6 +74,7 @@ export class DeltaPlan {
       bucketTo: -1,
       bucketKey: '',
       bucketExpireAt: 0,
+      buckets: new Map(),
     }))
     this.keys = keys
   }
@@ -109,12 +123,22 @@ export class DeltaPlan {
         const at = toMillis(bucket.time(row))
         if (!Number.isFinite(at)) throw invalid(`${slot.name}: event time is not a valid date`)
         if (at < slot.bucketFrom || at >= slot.bucketTo) {
-          slot.bucketFrom = bucketStart(bucket.unit, at)
-          slot.bucketTo = nextBucket(bucket.unit, slot.bucketFrom)
-          slot.bucketKey = this.keys.aggregate(slot.name, bucketLabel(bucket.unit, at))
-          slot.bucketExpireAt = Number.isFinite(aggregate.retentionMs)
-            ? slot.bucketTo + aggregate.retentionMs
-            : 0
+          const from = bucketStart(bucket.unit, at)
+          let seen = slot.buckets.get(from)
+          if (!seen) {
+            const to = nextBucket(bucket.unit, from)
+            seen = {
+              from,
+              to,
+              key: this.keys.aggregate(slot.name, bucketLabel(bucket.unit, at)),
+              expireAt: Number.isFinite(aggregate.retentionMs) ? to + aggregate.retentionMs : 0,
+            }
+            slot.buckets.set(from, seen)
+          }
+          slot.bucketFrom = seen.from
+          slot.bucketTo = seen.to
+          slot.bucketKey = seen.key
+          slot.bucketExpireAt = seen.expireAt
         }
         key = slot.bucketKey
         expireAt = slot.bucketExpireAt
