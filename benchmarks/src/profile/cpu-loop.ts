@@ -1,6 +1,6 @@
 /**
  * Diagnostic (not a scenario): a tight loop of one cache operation, for `node --cpu-prof`.
- * `tsx src/profile/cpu-loop.ts <l1-hit|l2-hit|raw-l2> [iterations]` then read the profile with
+ * `tsx src/profile/cpu-loop.ts <l1-hit|l2-hit|raw-l2|get-many|raw-many> [iterations]` then read the profile with
  * `tsx src/profile/cpu-summary.ts <file.cpuprofile>`.
  */
 import { Redis } from 'ioredis'
@@ -24,13 +24,20 @@ for (let i = 0; i < KEY_COUNT; i++) {
   await raw.set(`${prefix}:raw:${keys[i]}`, pack(values[i]), 'PX', TTL_MS)
 }
 const options = { ttl: TTL_MS }
+const rawKeys = keys.map((key) => `${prefix}:raw:${key}`)
 const started = process.hrtime.bigint()
 for (let n = 0; n < iterations; n++) {
   const i = n % KEY_COUNT
   const key = keys[i] as string
   if (mode === 'l1-hit') await cache.getOrSet(key, loaders[i] as () => Promise<unknown>, options)
   else if (mode === 'raw-l2') unpack((await raw.getBuffer(`${prefix}:raw:${key}`)) as Buffer)
-  else {
+  else if (mode === 'get-many') {
+    // All 100 keys from a cold L1: one multi-key read, 100 decodes and L1 fills.
+    for (const k of keys) l1.delete(k)
+    await cache.getMany(keys)
+  } else if (mode === 'raw-many') {
+    for (const bytes of await raw.mgetBuffer(rawKeys)) unpack(bytes as Buffer)
+  } else {
     l1.delete(key)
     await cache.getOrSet(key, loaders[i] as () => Promise<unknown>, options)
   }
