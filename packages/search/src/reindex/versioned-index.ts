@@ -17,13 +17,21 @@
  * 5. swaps the read alias in one `_aliases` call (remove old + add new: atomic for readers);
  * 6. deletes versions beyond the `keep` most recent old ones.
  *
- * On failure in steps 2-5 it rolls back: copies what the new version received into the old one,
- * points both aliases back at the old version in one `_aliases` call, copies once more with
- * `create` (documents created meanwhile), deletes the new version and throws
- * `E_SEARCH_REINDEX_FAILED`. With internal versioning, an update to an existing document in the
- * milliseconds between the first rollback copy and the alias switch can be lost; externally
- * versioned writers (the outbox) are exact in every case. Deletes racing the backfill also need
- * external versions (a delete's tombstone then beats the older copy).
+ * On failure in steps 2-5 it rolls back: copies what the new version received into the old one
+ * (writes still land in the new version meanwhile), points both aliases back at the old version
+ * in one `_aliases` call, then reconciles the writes that reached the new version during that
+ * copy, deletes the new version and throws `E_SEARCH_REINDEX_FAILED`.
+ *
+ * Reconciling without external versions uses sequence numbers. Before the copy, each shard's
+ * `max_seq_no` of the new version is recorded: a document above it was written after the copy's
+ * snapshot. After the copy, each shard's `max_seq_no` of the old version is recorded: no writer
+ * writes there until the alias switch, so a document above it was written by a writer after the
+ * switch and is newer than anything in the new version. Each late document of the new version is
+ * then written into the old one only if the old copy is at or below that mark, guarded by
+ * `if_seq_no`/`if_primary_term` (or `create` when absent), so a writer landing in between wins
+ * (409, skipped). Externally versioned writers (the outbox) are reconciled by their versions.
+ * Deletes racing the backfill still need external versions (a delete's tombstone then beats the
+ * older copy).
  */
 import type { estypes } from '@elastic/elasticsearch'
 import type { BulkReport } from '../bulk/bulk-indexer.js'
@@ -63,8 +71,20 @@ export interface ReindexReport {
   durationMs: number
 }
 
-/** Phases of a reindex, in order. */
-export type ReindexPhase = 'created' | 'writes-moved' | 'backfilled' | 'caught-up' | 'swapped'
+/**
+ * Phases of a reindex, in order. On failure after `writes-moved` the rollback reports
+ * `rollback-copied` (the new version's documents copied back; writes still land in the new
+ * version) and `rollback-switched` (both aliases on the old version, late writes not yet
+ * reconciled).
+ */
+export type ReindexPhase =
+  | 'created'
+  | 'writes-moved'
+  | 'backfilled'
+  | 'caught-up'
+  | 'swapped'
+  | 'rollback-copied'
+  | 'rollback-switched'
 
 /** Options of one reindex. */
 export interface ReindexOptions<F extends FieldMap> {
@@ -237,7 +257,7 @@ export class VersionedIndex<F extends FieldMap> {
       const deleted = await this.#retain(to)
       return { from, to, backfilled, caughtUp, deleted, durationMs: performance.now() - started }
     } catch (error) {
-      await this.#rollback(oldIndex, newIndex, writesMoved, error)
+      await this.#rollback(oldIndex, newIndex, writesMoved, error, options.onPhase)
       throw new SearchError(
         'E_SEARCH_REINDEX_FAILED',
         `Reindex of "${this.readAlias}" to v${to} failed and was rolled back to v${from}: ${error instanceof Error ? error.message : String(error)}`,
@@ -246,17 +266,30 @@ export class VersionedIndex<F extends FieldMap> {
     }
   }
 
-  async #rollback(oldIndex: string, newIndex: string, writesMoved: boolean, cause: unknown): Promise<void> {
+  async #rollback(
+    oldIndex: string,
+    newIndex: string,
+    writesMoved: boolean,
+    cause: unknown,
+    onPhase: ReindexOptions<F>['onPhase'],
+  ): Promise<void> {
     try {
       if (writesMoved) {
+        // Marks before the copy: a document of the new version above them arrived during it.
+        const lateAfter = await this.#seqNoMarks(newIndex)
         // What the new version received (writes since step 2) goes back to the old one.
         await this.#copy(newIndex, oldIndex, 'index')
+        // The old version receives no writer's write until the switch below.
+        const writerAfter = await this.#seqNoMarks(oldIndex)
+        await onPhase?.('rollback-copied')
         await this.#aliases([
           { remove: { index: newIndex, alias: this.writeAlias } },
           { add: { index: oldIndex, alias: this.writeAlias, is_write_index: true } },
           { add: { index: oldIndex, alias: this.readAlias } },
         ])
-        await this.#copy(newIndex, oldIndex, 'create')
+        await onPhase?.('rollback-switched')
+        if (this.#external) await this.#copy(newIndex, oldIndex, 'index')
+        else await this.#reconcile(newIndex, oldIndex, lateAfter, writerAfter)
       }
       await this.#search.deleteIndex(newIndex)
     } catch (rollbackError) {
@@ -264,6 +297,115 @@ export class VersionedIndex<F extends FieldMap> {
         'E_SEARCH_REINDEX_FAILED',
         `Reindex of "${this.readAlias}" failed and its rollback failed too; check aliases ${this.readAlias} and ${this.writeAlias}`,
         { index: this.readAlias, cause: new AggregateError([cause, rollbackError]) },
+      )
+    }
+  }
+
+  /** `max_seq_no` of each primary shard of `index`. */
+  async #seqNoMarks(index: string): Promise<Map<string, number>> {
+    const client = await this.#search.raw()
+    const stats = (await client.indices.stats({ index, level: 'shards', metric: 'docs' })) as unknown as {
+      indices?: Record<
+        string,
+        {
+          shards?: Record<
+            string,
+            Array<{ routing?: { primary?: boolean }; seq_no?: { max_seq_no?: number } }>
+          >
+        }
+      >
+    }
+    const marks = new Map<string, number>()
+    for (const [shard, copies] of Object.entries(stats.indices?.[index]?.shards ?? {})) {
+      const primary = copies.find((copy) => copy.routing?.primary)
+      marks.set(shard, primary?.seq_no?.max_seq_no ?? -1)
+    }
+    return marks
+  }
+
+  /**
+   * After the rollback switch (internal versioning): write into `oldIndex` every document of
+   * `newIndex` above `lateAfter` (written during the rollback copy), unless the old copy is above
+   * `writerAfter` (a writer updated it since the switch). Guarded by `if_seq_no`/`if_primary_term`
+   * or `create`, so a write landing in between wins.
+   */
+  async #reconcile(
+    newIndex: string,
+    oldIndex: string,
+    lateAfter: Map<string, number>,
+    writerAfter: Map<string, number>,
+  ): Promise<void> {
+    const client = await this.#search.raw()
+    await client.indices.refresh({ index: [newIndex, oldIndex] })
+    const idField = this.#definition.id
+    for (const [shard, mark] of lateAfter) {
+      let after: estypes.SortResults | undefined
+      for (;;) {
+        const response = await client.search<Record<string, unknown>>({
+          index: newIndex,
+          preference: `_shards:${shard}`,
+          size: 500,
+          query: { range: { _seq_no: { gt: mark } } },
+          sort: [{ [idField]: { order: 'asc' } }],
+          ...(after ? { search_after: after } : {}),
+        })
+        const hits = response.hits.hits
+        if (hits.length > 0) await this.#reconcileBatch(oldIndex, hits, writerAfter)
+        if (hits.length < 500) break
+        after = hits.at(-1)?.sort
+      }
+    }
+  }
+
+  async #reconcileBatch(
+    oldIndex: string,
+    hits: Array<estypes.SearchHit<Record<string, unknown>>>,
+    writerAfter: Map<string, number>,
+  ): Promise<void> {
+    const client = await this.#search.raw()
+    const ids = hits.map((hit) => hit._id as string)
+    // Old copies a writer touched since the switch: newer, left alone.
+    const newer = new Set<string>()
+    for (const [shard, mark] of writerAfter) {
+      const found = await client.search({
+        index: oldIndex,
+        preference: `_shards:${shard}`,
+        size: ids.length,
+        _source: false,
+        query: { bool: { filter: [{ ids: { values: ids } }, { range: { _seq_no: { gt: mark } } }] } },
+      })
+      for (const hit of found.hits.hits) newer.add(hit._id as string)
+    }
+    const current = await client.mget({ index: oldIndex, ids, _source: false })
+    const operations: unknown[] = []
+    for (const [i, hit] of hits.entries()) {
+      const id = ids[i] as string
+      if (newer.has(id)) continue
+      const doc = current.docs[i] as { found?: boolean; _seq_no?: number; _primary_term?: number }
+      operations.push(
+        doc?.found
+          ? {
+              index: {
+                _index: oldIndex,
+                _id: id,
+                if_seq_no: doc._seq_no,
+                if_primary_term: doc._primary_term,
+              },
+            }
+          : { create: { _index: oldIndex, _id: id } },
+        hit._source,
+      )
+    }
+    if (operations.length === 0) return
+    const response = await client.bulk({ operations: operations as estypes.BulkOperationContainer[] })
+    const failed = response.items
+      .map((item) => Object.values(item)[0])
+      .filter((answer) => answer && answer.status !== 409 && (answer.status < 200 || answer.status >= 300))
+    if (failed.length > 0) {
+      throw new SearchError(
+        'E_SEARCH_REINDEX_FAILED',
+        `Rollback could not restore ${failed.length} late write(s) into ${oldIndex}; first: ${failed[0]?._id} (${failed[0]?.error?.type}: ${failed[0]?.error?.reason})`,
+        { index: this.readAlias },
       )
     }
   }

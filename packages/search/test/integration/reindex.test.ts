@@ -117,6 +117,47 @@ describe.each(ENGINES)('versioned reindex on $engine', ({ engine }) => {
     expect(doc._source?.status).toBe('during-failed')
   })
 
+  it('rolls back without losing a write racing the rollback copy, nor overwriting one made after the switch', async () => {
+    const vi = managed()
+    const live = await vi.init()
+    const versions = await vi.versions()
+    const raced = basicInvoice(10)
+    const later = basicInvoice(11)
+    const created = { ...basicInvoice(12), id: 'inv-888888' }
+    const write = (doc: { id: string }, status: string) =>
+      raw.index({ index: vi.writeAlias, id: doc.id, document: { ...doc, status } })
+    const error = await vi
+      .reindex({
+        beforeSwap: () => {
+          throw new Error('disk full')
+        },
+        onPhase: async (phase) => {
+          // The new version's documents are copied back; writes still land in the new version.
+          if (phase === 'rollback-copied') {
+            await write(raced, 'during-rollback-copy')
+            await write(later, 'during-rollback-copy')
+            await write(created, 'created-during-rollback-copy')
+          }
+          // Both aliases are back on the old version: this write is the newest of all.
+          if (phase === 'rollback-switched') await write(later, 'after-switch')
+        },
+      })
+      .catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'E_SEARCH_REINDEX_FAILED' })
+    expect(await vi.current()).toBe(live)
+    expect(await vi.versions()).toEqual(versions)
+    await raw.indices.refresh({ index: vi.readAlias })
+    const found = await raw.mget<{ status: string }>({
+      index: vi.readAlias,
+      ids: [raced.id, later.id, created.id],
+    })
+    expect(found.docs.map((doc) => ('_source' in doc ? doc._source?.status : 'missing'))).toEqual([
+      'during-rollback-copy',
+      'after-switch',
+      'created-during-rollback-copy',
+    ])
+  })
+
   it('with external versions, neither a newer write nor a delete made during the backfill is undone', async () => {
     const external = basicInvoices(uniqueName('reindex-ext'))
     const vi = versionedIndex(search, external, { versioning: 'external', keep: 0 })
