@@ -196,6 +196,28 @@ describe('per-call refresh and bypass (getOrSet, getOrSetMany)', () => {
     expect(a.stats().loaderCalls).toBe(2)
   })
 
+  it('with lease, a refresh does not wait for another process holding the lease', async () => {
+    const ns = fx.namespace()
+    const holder = fx.cache({ namespace: ns, lease: true, leaseWait: '10m' })
+    const refresher = fx.cache({ namespace: ns, lease: true, leaseWait: '10m' })
+    const release = deferred()
+    const started = deferred()
+    const held = holder.getOrSet('k', async () => {
+      started.resolve()
+      await release.promise
+      return 'held'
+    })
+    await started.promise
+    let calls = 0
+    // The holder's lease is still held: a refresh runs its loader at once (it would wait 10m otherwise).
+    expect(await refresher.getOrSet('k', async () => `refreshed ${++calls}`, { refresh: true })).toBe(
+      'refreshed 1',
+    )
+    expect(refresher.stats().leaseWaits).toBe(0)
+    release.resolve()
+    expect(await held).toBe('held')
+  })
+
   it('refresh and bypass together are rejected, naming bypass', async () => {
     const cache = fx.cache()
     await expect(cache.getOrSet('k', () => 1, { refresh: true, bypass: true })).rejects.toThrow(

@@ -183,4 +183,51 @@ describe('L1-only cache', () => {
     expect(hits).toEqual([{ namespace: 'events-test', key: 'k', tier: 'l1' }])
     expect(cache.stats()).toMatchObject({ l1Hits: 2, misses: 1, loaderCalls: 1 })
   })
+
+  it('refresh: a refresh straddling an invalidation is stale at once; a refresh of a batch too', async () => {
+    const cache = createCache()
+    await cache.set('a', 'v1', { tags: ['t'] })
+    const gate = deferred()
+    const pending = cache.getOrSet(
+      'a',
+      async () => {
+        await gate.promise
+        return 'read-before-the-write'
+      },
+      { tags: ['t'], refresh: true },
+    )
+    await cache.invalidateTags(['t'])
+    gate.resolve()
+    expect(await pending).toBe('read-before-the-write')
+    let calls = 0
+    expect(await cache.getOrSet('a', async () => `v${++calls + 1}`, { tags: ['t'] })).toBe('v2')
+    expect(
+      await cache.getOrSetMany(['a', 'b'], (keys) => keys.map((k) => `${k}!`), { refresh: true }),
+    ).toEqual(['a!', 'b!'])
+    expect(await cache.getMany(['a', 'b'])).toEqual(['a!', 'b!'])
+    expect(calls).toBe(1)
+  })
+
+  it('bypass: the hard timeout applies and nothing is stored, whatever the outcome', async () => {
+    const cache = createCache({ hardTimeout: '20ms' })
+    await cache.set('k', 'cached')
+    let signal: AbortSignal | undefined
+    const error = await cache
+      .getOrSet(
+        'k',
+        (ctx) => {
+          signal = ctx.signal
+          return new Promise(() => undefined)
+        },
+        { bypass: true },
+      )
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(LoaderTimeoutError)
+    expect(signal?.aborted).toBe(true)
+    expect(await cache.getOrSet('k', () => 'live', { bypass: true })).toBe('live')
+    expect(await cache.getOrSet('other', () => 'live', { bypass: true })).toBe('live')
+    expect(await cache.get('k')).toBe('cached')
+    expect(await cache.has('other')).toBe(false)
+    expect(cache.stats()).toMatchObject({ loaderCalls: 3, misses: 1 }) // the miss is has('other')
+  })
 })
