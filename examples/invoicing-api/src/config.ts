@@ -20,10 +20,27 @@ export interface ServiceAddresses {
 /** The default database: one of its own on the machine's MariaDB. */
 export const DEFAULT_DATABASE_URL = 'mysql://root@127.0.0.1:3306/ayala_invoicing'
 
-/** Read the addresses from `env` (`DATABASE_URL`, `REDIS_URL`, `ELASTICSEARCH`/`OPENSEARCH`(`_URL`), `KAFKA_BROKERS`). */
+/**
+ * The database URL: `INVOICING_DATABASE_URL` as given; otherwise the server and credentials of
+ * `DATABASE_URL` (the services' `.services/env` names a shared `test` database there) with this
+ * application's own database, `ayala_invoicing`.
+ */
+function databaseUrl(env: NodeJS.ProcessEnv): string {
+  if (env.INVOICING_DATABASE_URL) return env.INVOICING_DATABASE_URL
+  if (!env.DATABASE_URL) return DEFAULT_DATABASE_URL
+  const url = new URL(env.DATABASE_URL)
+  url.pathname = new URL(DEFAULT_DATABASE_URL).pathname
+  return url.toString()
+}
+
+/**
+ * Read the addresses from `env`: `INVOICING_DATABASE_URL` or `DATABASE_URL` (see
+ * {@link databaseUrl}), `REDIS_URL`, `ELASTICSEARCH` / `OPENSEARCH` (or `..._URL`),
+ * `KAFKA_BROKERS`.
+ */
 export function serviceAddresses(env: NodeJS.ProcessEnv = process.env): ServiceAddresses {
   return {
-    databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
+    databaseUrl: databaseUrl(env),
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
     searchUrl:
       env.ELASTICSEARCH ||

@@ -58,7 +58,7 @@ describe('invoicing API on the real services', () => {
     const base = serviceAddresses()
     const databaseUrl = new URL(base.databaseUrl)
     databaseUrl.pathname = `/ayala_invoicing_test_${randomBytes(4).toString('hex')}`
-    addresses = { ...base, databaseUrl: databaseUrl.toString() }
+    addresses = serviceAddresses({ ...process.env, INVOICING_DATABASE_URL: databaseUrl.toString() })
     await migrate(addresses.databaseUrl)
     names = (await seed(addresses, { count: INVOICES, log: () => undefined })).names
     const started = await startApp(addresses, { logger: false })
