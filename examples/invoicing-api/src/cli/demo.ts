@@ -230,6 +230,46 @@ try {
         .map((route) => `${route} ${format((serverP50(route) ?? Number.NaN) * 1e6)}`)
         .join(', '),
   )
+
+  // A second instance of the API (another process in production): its L1 is empty, so its first
+  // read of each invoice is an L2 hit (Redis), filled by the first instance. An update through
+  // the first instance reaches the second's L1 through the cache's bus.
+  const second = await startApp(addresses, { logger: ['error'], slowThresholdMs: 1_000 })
+  try {
+    const getB = async <T>(path: string): Promise<T> => {
+      const response = await fetch(`${second.url}${path}`)
+      if (!response.ok) fail(`instance B: GET ${path} answered ${response.status}`)
+      return (await response.json()) as T
+    }
+    // Warm instance B's HTTP path on other invoices first (its first requests set up connections).
+    for (let i = 1; i <= 20; i++) await getB(`/invoices/${count + 1 - i}`)
+    const l2 = await time(ids.length, (i) => getB(`/invoices/${ids[i]}`))
+    // Shown right under the L1 row.
+    rows.splice(2, 0, [
+      'GET /invoices/:id (second instance: L2, Redis)',
+      ...percentiles(sqlOne),
+      ...percentiles(l2),
+      'equal',
+    ])
+    const id = ids[0] as number
+    if (!isDeepStrictEqual(await getB(`/invoices/${id}`), await sqlInvoice(db.prisma, id))) {
+      fail(`instance B: GET /invoices/${id} differs from SQL`)
+    }
+    const written = await patch(id, { description: 'Mantenimiento de climatización revisado' })
+    const deadline = Date.now() + 5_000
+    let seen = await getB<InvoiceView>(`/invoices/${id}`)
+    while (seen.version !== written.version && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      seen = await getB<InvoiceView>(`/invoices/${id}`)
+    }
+    if (seen.version !== written.version)
+      fail(`instance B still serves version ${seen.version} of invoice ${id}`)
+    checks.push(
+      `two instances: an update through A is served by B (version ${seen.version}) after the bus invalidation`,
+    )
+  } finally {
+    await second.app.close()
+  }
 } finally {
   await app.close()
   await db.close()
