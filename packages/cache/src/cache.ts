@@ -684,12 +684,17 @@ export class Cache {
 
   // ---------------------------------------------------------------- miss path
 
-  private async getOrSetSlow(
+  /**
+   * The rest of `getOrSet` after its inlined L1 check: the value, or the promise of the flight it
+   * starts or joins. Not `async` (one promise fewer per L2 hit): it runs inside `getOrSet`, which
+   * turns a throw (a closed cache) into a rejection.
+   */
+  private getOrSetSlow(
     key: string,
     loader: Loader<unknown>,
     options: GetOrSetOptions | undefined,
     record: L1Record | undefined,
-  ): Promise<unknown> {
+  ): unknown {
     this.assertOpen()
     let stale: Candidate | undefined
     if (record !== undefined) {
@@ -756,10 +761,8 @@ export class Cache {
     const promise = this.fly(key, loader, call, stale, flight, refresh)
     flight.promise = promise
     this.flights.set(key, flight)
-    promise.then(
-      () => this.endFlight(key, flight),
-      () => this.endFlight(key, flight),
-    )
+    const end = (): void => this.endFlight(key, flight)
+    promise.then(end, end)
     return promise
   }
 
