@@ -16,7 +16,9 @@
  * is 1,000,000). Engine: `SEARCH_BENCH_ENGINE=opensearch|elasticsearch` (default opensearch;
  * the harness's Elasticsearch has no analysis-common/mapper-extras, so there the text fields use
  * the standard analyzer and there is no autocomplete row: every strategy the package offers needs
- * those modules; the baseline there is the plain relevance search). Results: `search-query` (latency) and `search-load` (bulk), with the
+ * those modules; the baseline there is the plain relevance search).
+ * `SEARCH_BENCH_COMPARE_BULK=0` loads with ours only and writes no `search-load` result (to rerun
+ * the queries without the 15-minute peer load). Results: `search-query` (latency) and `search-load` (bulk), with the
  * engine's name appended for Elasticsearch. Both indices are deleted at the end, also on failure.
  */
 import { createSearchClient, defineIndex, type EngineKind, field, type SearchClient } from '@ayala/search'
@@ -204,6 +206,7 @@ const OFFICIAL = 'official helpers.bulk (same settings)'
 
 export async function run() {
   const quick = runConfig().quick
+  const compareBulk = process.env.SEARCH_BENCH_COMPARE_BULK !== '0'
   const docs = Number(process.env.SEARCH_BENCH_DOCS ?? (quick ? 2_000 : 50_000))
   if (!Number.isSafeInteger(docs) || docs < 100)
     throw new Error(`SEARCH_BENCH_DOCS must be >= 100, got ${docs}`)
@@ -266,58 +269,63 @@ export async function run() {
     const warm = Math.min(20_000, Math.max(500, Math.floor(docs / 20)))
     for (const index of warmups) await search.createIndex(invoices, { name: index })
     await loadOurs(warmups[0] as string, warm)
-    await loadOfficial(warmups[1] as string, warm)
+    if (compareBulk) await loadOfficial(warmups[1] as string, warm)
     await search.deleteIndex(warmups)
 
     await search.createIndex(invoices)
-    await search.createIndex(invoices, { name: officialIndex })
     const ours = await sampled(search, () => loadOurs(invoices.name, docs))
-    const official = await sampled(search, () => loadOfficial(officialIndex, docs))
-    for (const index of [invoices.name, officialIndex]) {
+    if (compareBulk) await search.createIndex(invoices, { name: officialIndex })
+    const official = compareBulk ? await sampled(search, () => loadOfficial(officialIndex, docs)) : undefined
+    for (const index of compareBulk ? [invoices.name, officialIndex] : [invoices.name]) {
       const count = (await raw.count({ index })).count
       if (count !== docs) throw new Error(`${index}: ${count} of ${docs} documents indexed`)
     }
     const oursMb = await storeMb(search, invoices.name)
-    const officialMb = await storeMb(search, officialIndex)
-    await search.deleteIndex(officialIndex)
-    const load: ResultRow[] = [[OURS, ours] as const, [OFFICIAL, official] as const].map(
-      ([name, result]) => ({
-        name,
-        p50Us: (result.ms * 1_000) / docs,
-        p99Us: Number.NaN,
-        opsPerSec: (docs * 1_000) / result.ms,
-        ratioToBaseline: Number.NaN,
-        samples: 1,
-        status: 'ok',
-        note: `${(result.ms / 1_000).toFixed(1)} s; engine heap peak ${result.enginePeakMb.toFixed(0)} MB; Node heap peak ${result.nodePeakMb.toFixed(0)} MB`,
-      }),
+    notes.push(
+      `load: ours ${Math.round((docs * 1_000) / ours.ms).toLocaleString('en')} docs/s, engine heap peak ${ours.enginePeakMb.toFixed(0)} MB`,
     )
-    withRatios(load, OFFICIAL)
-    const bulkRatio = official.ms / ours.ms
-    const heap = await engineHeap(search)
-    const loadGoals: Goal[] = [
-      {
-        goal: 'bulk indexer at least as fast as helpers.bulk (docs/s ours / official)',
-        measured: `${bulkRatio.toFixed(2)}x`,
-        target: '>= 1x',
-        met: bulkRatio >= 1,
-      },
-    ]
-    writeResult(
-      `search-load${suffix}`,
-      `Bulk load of ${docs.toLocaleString('en')} invoices into ${engineLabel}, ours vs the official helper in one run (us per document; ops/s = docs/s)`,
-      load,
-      OFFICIAL,
-      {
-        description:
-          'One load per contender into its own fresh index (same mappings, refresh_interval -1 and 0 replicas during the load, refresh at the end, concurrency 2), after a warm-up load of each. A single timed load each, so the ratio carries the machine noise of one run.',
-        goals: loadGoals,
-        notes: [
-          `index size before force-merge: ours ${oursMb.toFixed(1)} MB, official ${officialMb.toFixed(1)} MB (primaries)`,
-          `engine heap after both loads ${heap.usedMb.toFixed(0)} MB of ${heap.maxMb.toFixed(0)} MB`,
-        ],
-      },
-    )
+    if (official) {
+      const officialMb = await storeMb(search, officialIndex)
+      await search.deleteIndex(officialIndex)
+      const load: ResultRow[] = [[OURS, ours] as const, [OFFICIAL, official] as const].map(
+        ([name, result]) => ({
+          name,
+          p50Us: (result.ms * 1_000) / docs,
+          p99Us: Number.NaN,
+          opsPerSec: (docs * 1_000) / result.ms,
+          ratioToBaseline: Number.NaN,
+          samples: 1,
+          status: 'ok',
+          note: `${(result.ms / 1_000).toFixed(1)} s; engine heap peak ${result.enginePeakMb.toFixed(0)} MB; Node heap peak ${result.nodePeakMb.toFixed(0)} MB`,
+        }),
+      )
+      withRatios(load, OFFICIAL)
+      const bulkRatio = official.ms / ours.ms
+      const heap = await engineHeap(search)
+      const loadGoals: Goal[] = [
+        {
+          goal: 'bulk indexer at least as fast as helpers.bulk (docs/s ours / official)',
+          measured: `${bulkRatio.toFixed(2)}x`,
+          target: '>= 1x',
+          met: bulkRatio >= 1,
+        },
+      ]
+      writeResult(
+        `search-load${suffix}`,
+        `Bulk load of ${docs.toLocaleString('en')} invoices into ${engineLabel}, ours vs the official helper in one run (us per document; ops/s = docs/s)`,
+        load,
+        OFFICIAL,
+        {
+          description:
+            'One load per contender into its own fresh index (same mappings, refresh_interval -1 and 0 replicas during the load, refresh at the end, concurrency 2), after a warm-up load of each. A single timed load each, so the ratio carries the machine noise of one run.',
+          goals: loadGoals,
+          notes: [
+            `index size before force-merge: ours ${oursMb.toFixed(1)} MB, official ${officialMb.toFixed(1)} MB (primaries)`,
+            `engine heap after both loads ${heap.usedMb.toFixed(0)} MB of ${heap.maxMb.toFixed(0)} MB`,
+          ],
+        },
+      )
+    }
 
     const merge = performance.now()
     await raw.indices.forcemerge({ index: invoices.name, max_num_segments: 1 })
@@ -377,6 +385,46 @@ export async function run() {
       })
       .add('search: relevance, top 20', async () => {
         await search.search(invoices, { query: q.match('description', terms[next()] as string), size: 20 })
+      })
+      // Where the filtered search spends its time: one ingredient at a time.
+      .add('  text + status filter', async () => {
+        const i = next()
+        await search.search(invoices, {
+          query: q.match('description', terms[i] as string),
+          filter: [q.term('status', STATUSES[i % 4] as string)],
+          size: 20,
+        })
+      })
+      .add('  text + amount range filter', async () => {
+        await search.search(invoices, {
+          query: q.match('description', terms[next()] as string),
+          filter: [q.range('totalCents', { gte: 10_000, lte: 500_000 })],
+          size: 20,
+        })
+      })
+      .add('  text + both filters, no highlight', async () => {
+        const i = next()
+        await search.search(invoices, {
+          query: q.match('description', terms[i] as string),
+          filter: [
+            q.term('status', STATUSES[i % 4] as string),
+            q.range('totalCents', { gte: 10_000, lte: 500_000 }),
+          ],
+          size: 20,
+        })
+      })
+      .add('  text + both filters + highlight, no total count', async () => {
+        const i = next()
+        await search.search(invoices, {
+          query: q.match('description', terms[i] as string),
+          filter: [
+            q.term('status', STATUSES[i % 4] as string),
+            q.range('totalCents', { gte: 10_000, lte: 500_000 }),
+          ],
+          highlight: ['description'],
+          size: 20,
+          trackTotalHits: false,
+        })
       })
     await bench.run()
     const after = await engineHeap(search)
