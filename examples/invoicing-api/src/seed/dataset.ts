@@ -3,7 +3,7 @@
  * invoices and lines (a small PRNG seeded with a constant), with accents everywhere a search for
  * unaccented words must see through ("climatizacion" -> "climatización").
  */
-import { INVOICE_STATUSES, type InvoiceStatus } from '../invoices/invoice.ts'
+import type { InvoiceStatus } from '../invoices/invoice.ts'
 
 /** A client row. */
 export interface SeedClient {
@@ -196,6 +196,3 @@ export function seedInvoices(from: number, to: number, clients: number): SeedInv
   }
   return invoices
 }
-
-/** Every status, for validation. */
-export const STATUSES: readonly string[] = INVOICE_STATUSES
