@@ -10,10 +10,13 @@
  * time per record over its last scripts and sizes the next chunk to fit the budget, between 1
  * and `chunkSize` records.
  *
- * The estimate is the median of the last five scripts' time per record: a single slow script
- * (Redis descheduled on a busy machine, a fork for a snapshot) does not shrink the next chunks,
- * while a lasting change is followed after three scripts. With a fixed cost F per script and r
- * per record, the size converges to (budget - F) / r.
+ * The estimate is the second lowest time per record of the last five scripts. A script's server
+ * time is wall-clock time: on a busy machine Redis is descheduled in the middle of some scripts,
+ * which inflates them without any more work being done; a low order statistic reads the work
+ * itself, so the chunks (and the throughput) do not collapse when the machine is loaded, while
+ * one unusually fast script cannot oversize the next chunk either. A lasting change of the work
+ * per record (new data, more distinct members) is followed after four scripts. With a fixed cost
+ * F per script and r per record, the size converges to (budget - F) / r.
  */
 
 /** Scripts whose time per record make up the estimate. */
@@ -47,8 +50,8 @@ export class ChunkSizer {
     this.rates[this.next] = serverUs / records
     this.next = (this.next + 1) % WINDOW
     const sorted = [...this.rates].sort((a, b) => a - b)
-    const median = sorted[(sorted.length - 1) >> 1] as number
-    const fit = median > 0 ? Math.floor(this.budgetUs / median) : this.max
+    const estimate = sorted[Math.min(1, sorted.length - 1)] as number
+    const fit = estimate > 0 ? Math.floor(this.budgetUs / estimate) : this.max
     this.current = Math.max(1, Math.min(this.max, fit))
   }
 }

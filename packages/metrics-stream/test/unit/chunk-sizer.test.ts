@@ -34,12 +34,18 @@ describe('ChunkSizer', () => {
     expect(run(new ChunkSizer(300, 10_000), 10, 0, 0.5).at(-1)).toBe(300)
   })
 
-  it('one slow script (Redis descheduled) does not shrink the next chunk; a lasting slowdown does', () => {
+  it('slow scripts (Redis descheduled) do not shrink the next chunk; a lasting slowdown does', () => {
     const sizer = new ChunkSizer(500, 500)
     run(sizer, 60, 50, 2)
     const settled = sizer.size
+    // Three of five scripts interrupted: the work per record is still read from the other two.
     sizer.observe(settled, 20_000)
+    sizer.observe(settled, 5_000)
+    sizer.observe(settled, 9_000)
     expect(sizer.size).toBeGreaterThanOrEqual(settled - 5)
+    // One unusually fast script does not oversize the next chunk.
+    sizer.observe(settled, 10)
+    expect(sizer.size).toBeLessThanOrEqual(settled + 5)
     run(sizer, 10, 50, 2)
     // Ten times slower from now on: (500 - 500) / 20 leaves room for the smallest chunks only.
     const slower = run(sizer, 6, 500, 20)
