@@ -18,10 +18,13 @@ export interface AppSettings {
   slowThresholdMs?: number | undefined
 }
 
-/** Injection tokens of {@link InfrastructureModule}. */
+/** Token of the {@link AppSettings}. */
 export const SETTINGS = Symbol('invoicing:settings')
+/** Token of the {@link Database} (Prisma and the pools). */
 export const DATABASE = Symbol('invoicing:database')
+/** Token of the kafkajs client. */
 export const KAFKA = Symbol('invoicing:kafka')
+/** Token of the {@link InvoiceEvents} producer. */
 export const INVOICE_EVENTS = Symbol('invoicing:invoice-events')
 
 /** The Kafka client of the application. */

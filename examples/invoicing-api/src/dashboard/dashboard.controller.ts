@@ -9,6 +9,7 @@ import { Controller, Get, Inject, Sse } from '@nestjs/common'
 import type { Observable } from 'rxjs'
 import type { dashboardAggregates } from '../invoices/invoice-events.ts'
 
+/** GET /dashboard and GET /dashboard/stream. */
 @Controller('dashboard')
 export class DashboardController {
   constructor(

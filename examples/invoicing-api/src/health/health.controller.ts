@@ -19,6 +19,7 @@ import { type AppSettings, DATABASE, KAFKA, SETTINGS } from '../infrastructure.t
 /** The aggregator is unhealthy when it lags by more than this many events. */
 const MAX_DASHBOARD_LAG = 10_000
 
+/** GET /health. */
 @Controller('health')
 export class HealthController {
   constructor(

@@ -43,6 +43,7 @@ function size(raw: string | undefined, fallback: number): number {
 
 const INVOICE_NUMBER_PREFIX = /^fac-[\d-]*$/i
 
+/** GET /search and GET /autocomplete over the invoice index. */
 @Controller()
 export class SearchController {
   constructor(@Inject(INVOICE_SEARCH) private readonly invoices: SearchRepositoryOf<InvoiceIndex>) {}
