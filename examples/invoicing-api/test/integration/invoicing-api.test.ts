@@ -143,6 +143,8 @@ describe('invoicing API on the real services', () => {
     const served = await until(
       async () => (await get<{ figures: unknown }>('/dashboard')).body.figures,
       (figures) => isDeepStrictEqual(figures, expected),
+      // The aggregator joins its consumer group at start-up; on a loaded machine that takes seconds.
+      90_000,
     )
     expect(served).toEqual(expected)
     expect((served as { invoices: number }).invoices).toBe(INVOICES)
@@ -160,7 +162,7 @@ describe('invoicing API on the real services', () => {
     controller.abort()
     const data = text.split('\n').find((line) => line.startsWith('data:'))
     expect(JSON.parse(data?.slice(5) ?? 'null')?.figures).toEqual(expected)
-  })
+  }, 120_000)
 
   it('serves the monthly report equal to the SQL aggregation', async () => {
     const { ReportRepository } = await import('../../src/reports/report.repository.ts')
