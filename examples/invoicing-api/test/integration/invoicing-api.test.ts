@@ -211,4 +211,29 @@ describe('invoicing API on the real services', () => {
     )
     expect(routeHits?.value).toBeGreaterThanOrEqual(1)
   })
+
+  it('serves an update made through another instance, not its own stale copy', async () => {
+    const { startApp } = await import('../../src/bootstrap.ts')
+    const second = await startApp(addresses, { logger: false })
+    try {
+      const before = (await (await fetch(`${second.url}/invoices/11`)).json()) as InvoiceView
+      expect(before).toEqual(await sql.sqlInvoice(db.prisma, 11))
+      // Now in the second instance's L1; the update goes through the first instance.
+      const response = await fetch(`${url}/invoices/11`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ description: 'Auditoría de seguridad informática revisada' }),
+      })
+      expect(response.status).toBe(200)
+      const seen = await until(
+        async () => (await (await fetch(`${second.url}/invoices/11`)).json()) as InvoiceView,
+        (invoice) => invoice.version === before.version + 1,
+        10_000,
+      )
+      expect(seen).toEqual(await sql.sqlInvoice(db.prisma, 11))
+      expect(seen.description).toBe('Auditoría de seguridad informática revisada')
+    } finally {
+      await second.app.close()
+    }
+  }, 120_000)
 })
