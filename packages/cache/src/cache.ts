@@ -10,7 +10,9 @@
  *
  * Miss path. Concurrent misses of one key share one flight (coalescing). The flight reads L2 with
  * one MGET (no script) of the entry, the generation and the versions of the tags the caller is
- * about to snapshot (`readEntry`, shared with `get`/`has`); an L2 hit fills L1. Otherwise the
+ * about to snapshot (`readEntry`, shared with `get`/`has` when an L1 record names the entry's tags;
+ * a cold `get`/`has` runs the read script, which checks the header's tags in the same round trip);
+ * an L2 hit fills L1. Otherwise the
  * loader runs (optionally behind a cross-process lease whose waiters wake on a bus notice), under
  * the soft and hard timeouts, with the stale value (grace) as the fallback, and the result is
  * written to both tiers with the version snapshot taken before the loader ran. A `refresh` call
@@ -1138,9 +1140,19 @@ export class Cache {
     }
     if (this.l2 !== undefined) {
       try {
+        if (record === undefined) {
+          // Nothing here names the entry's tags: the read script returns the entry with the
+          // versions of the tags in its header, so the read and its tag check stay one round trip.
+          const read = await this.l2.read([this.keys.entry(key)], NO_TAGS)
+          this.observe(GENERATION_SUFFIX, read.generation)
+          const hit = this.freshFromRead(key, read, 0)
+          if (hit !== undefined) return hit
+          this.counters.misses++
+          return undefined
+        }
         // The tags the L1 record had (stale, demoted or invalidated) are the likely tags of the
-        // L2 entry: read their versions in the same MGET.
-        const hint = record === undefined || record.tags.length === 1 ? NO_TAGS : record.tags.slice(1)
+        // L2 entry: read their versions in the same MGET, no script.
+        const hint = record.tags.length === 1 ? NO_TAGS : record.tags.slice(1)
         const { hit } = await this.readEntry(key, this.keys.entry(key), hint, this.options.l1Ttl)
         if (hit?.fresh) return hit
         this.counters.misses++

@@ -42,7 +42,7 @@ describe('round trips', () => {
     expect(client.status).toBe('ready') // a borrowed client is not closed by the cache
   })
 
-  it('get reads without a script: one MGET with its tag check when L1 knows the tags, one more when it does not', async () => {
+  it('get: one command with its tag check, cold (the read script) or with the tags of an L1 record (one MGET)', async () => {
     const ns = fx.namespace()
     const writer = fx.cache({ namespace: ns })
     await writer.set('k', 1, { tags: ['a', 'b', 'c'] })
@@ -51,24 +51,29 @@ describe('round trips', () => {
     clients.push(client)
     // l1Ttl 1 ms: the L1 record turns stale at once but stays, holding the entry's tags.
     const reader = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s', l1Ttl: 1 })
-    await reader.get('warm-up-the-connection')
+    await reader.get('warm-up-the-script')
     commands.length = 0
     expect(await reader.get('plain')).toBe(2)
-    expect(commands).toEqual(['mget']) // entry + generation
+    expect(commands).toEqual(['evalsha']) // cold: entry + generation + the header's tags, one script
     commands.length = 0
     expect(await reader.get('k')).toBe(1)
-    expect(commands).toEqual(['mget', 'mget']) // cold: entry + generation, then the entry's 3 tags
+    expect(commands).toEqual(['evalsha']) // cold and tagged: still one round trip
     await sleep(5)
     commands.length = 0
     expect(await reader.get('k')).toBe(1)
-    expect(commands).toEqual(['mget']) // the stale L1 record named the tags: one command
-    // The check is real: a tag invalidated elsewhere makes the entry a miss.
+    expect(commands).toEqual(['mget']) // the stale L1 record named the tags: one MGET, no script
+    // The check is real on both paths: a tag invalidated elsewhere makes the entry a miss.
     await writer.invalidateTags(['b'])
     await sleep(5)
     commands.length = 0
     expect(await reader.get('k')).toBeUndefined()
     expect(await reader.has('k')).toBe(false)
     expect(commands).toEqual(['mget', 'mget'])
+    const cold = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s' })
+    commands.length = 0
+    expect(await cold.get('k')).toBeUndefined()
+    expect(commands).toEqual(['evalsha'])
+    await cold.close()
     await reader.close()
   })
 
@@ -79,11 +84,11 @@ describe('round trips', () => {
     const { client, commands } = countingClient()
     clients.push(client)
     const reader = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s' })
-    await reader.get('warm-up-the-connection')
+    await reader.get('warm-up-the-script')
     commands.length = 0
     expect(await reader.get('k')).toBe(1)
     expect(await reader.get('k')).toBe(1)
-    expect(commands).toEqual(['mget', 'mget'])
+    expect(commands).toEqual(['evalsha']) // the first read fills L1; the second is no command
     await reader.close()
   })
 
