@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main demo, from a fresh clone: set-up (toolchain, install, build), the services, then the
-# example.
+# example invoicing API (examples/invoicing-api): migrate, seed, serve, measure, check.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/setup.sh

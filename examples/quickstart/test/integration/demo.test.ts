@@ -1,5 +1,5 @@
 /**
- * The README's demo must keep working: run it as a user would (`pnpm run demo` runs the same file)
+ * The README's demo must keep working: run it as a user would (`pnpm run demo:quickstart` runs the same file)
  * and check that it completes, verified its own figures, and printed the tier table.
  */
 import { execFile } from 'node:child_process'
