@@ -76,3 +76,15 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): 
   })
   return { promise, resolve }
 }
+
+/** An ioredis client (its own connection) that records the name of every command it sends. */
+export function countingClient(): { client: Redis; commands: string[] } {
+  const client = new Redis(serviceUrls().redis)
+  const commands: string[] = []
+  const send = client.sendCommand.bind(client)
+  client.sendCommand = ((command: { name: string }, stream?: unknown) => {
+    commands.push(command.name)
+    return send(command as never, stream as never)
+  }) as typeof client.sendCommand
+  return { client, commands }
+}

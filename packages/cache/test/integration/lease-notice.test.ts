@@ -1,20 +1,7 @@
-import { serviceUrls } from '@ayala/testkit'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { type Cache, type CacheOptions, createCache } from '../../src/index.js'
-import { deferred, eventually, Fixture, sleep } from './helpers.js'
-
-/** An ioredis client (its own connection) that records the name of every command it sends. */
-function countingClient(): { client: Redis; commands: string[] } {
-  const client = new Redis(serviceUrls().redis)
-  const commands: string[] = []
-  const send = client.sendCommand.bind(client)
-  client.sendCommand = ((command: { name: string }, stream?: unknown) => {
-    commands.push(command.name)
-    return send(command as never, stream as never)
-  }) as typeof client.sendCommand
-  return { client, commands }
-}
+import { countingClient, deferred, eventually, Fixture, sleep } from './helpers.js'
 
 describe('lease waiters wake on the release notice (two instances, separate connections)', () => {
   const fx = new Fixture()

@@ -1,20 +1,7 @@
-import { serviceUrls } from '@ayala/testkit'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { createCache } from '../../src/index.js'
-import { Fixture, sleep } from './helpers.js'
-
-/** An ioredis client that records the name of every command it sends. */
-function countingClient(): { client: Redis; commands: string[] } {
-  const client = new Redis(serviceUrls().redis)
-  const commands: string[] = []
-  const send = client.sendCommand.bind(client)
-  client.sendCommand = ((command: { name: string }, stream?: unknown) => {
-    commands.push(command.name)
-    return send(command as never, stream as never)
-  }) as typeof client.sendCommand
-  return { client, commands }
-}
+import { countingClient, Fixture, sleep } from './helpers.js'
 
 describe('round trips', () => {
   const fx = new Fixture()
