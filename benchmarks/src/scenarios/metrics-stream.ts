@@ -295,37 +295,58 @@ interface Spawned {
 }
 
 function spawnChild(kind: 'ours' | 'naive' | 'burn', env: Record<string, string>): Spawned {
-  const proc = spawn(process.execPath, ['--import', 'tsx', import.meta.filename], {
-    env: {
-      ...process.env,
-      ...env,
-      [CHILD]: kind,
-      KAFKAJS_NO_PARTITIONER_WARNING: '1',
-      NODE_NO_WARNINGS: '1',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  let proc: ChildProcess | undefined
   let started: () => void = () => undefined
   const applying = new Promise<void>((resolve) => {
     started = resolve
   })
   const done = new Promise<ChildReport>((resolve, reject) => {
-    let buffer = ''
-    proc.stdout?.setEncoding('utf8')
-    proc.stdout?.on('data', (chunk: string) => {
-      buffer += chunk
-      for (const text of buffer.split('\n').slice(0, -1)) {
-        const parsed = JSON.parse(text) as { event: string } & ChildReport
-        if (parsed.event === 'done') resolve(parsed)
-        else started()
-      }
-      buffer = buffer.slice(buffer.lastIndexOf('\n') + 1)
-    })
-    proc.once('exit', (code, signal) => reject(new Error(`${kind} child exited with ${code ?? signal}`)))
+    let attempts = 0
+    const launch = () => {
+      attempts++
+      const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename], {
+        env: {
+          ...process.env,
+          ...env,
+          [CHILD]: kind,
+          KAFKAJS_NO_PARTITIONER_WARNING: '1',
+          NODE_NO_WARNINGS: '1',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
+      proc = child
+      let said = false
+      let buffer = ''
+      child.stdout?.setEncoding('utf8')
+      child.stdout?.on('data', (chunk: string) => {
+        said = true
+        buffer += chunk
+        for (const text of buffer.split('\n').slice(0, -1)) {
+          const parsed = JSON.parse(text) as { event: string } & ChildReport
+          if (parsed.event === 'done') resolve(parsed)
+          else started()
+        }
+        buffer = buffer.slice(buffer.lastIndexOf('\n') + 1)
+      })
+      child.once('exit', (code, signal) => {
+        // The checkout is shared: a build by someone else empties the package's dist/ for a few
+        // seconds, and a child starting then fails to import it. Such a child (exit code, no
+        // output) is started again, four times at most.
+        if (!said && signal === null && code !== 0 && attempts < 5) setTimeout(launch, 3_000)
+        else reject(new Error(`${kind} child exited with ${code ?? signal}`))
+      })
+    }
+    launch()
   })
   // A child that dies before applying must not leave `applying` pending forever.
   done.catch(() => started())
-  return { process: proc, applying, done }
+  return {
+    get process() {
+      return proc as ChildProcess
+    },
+    applying,
+    done,
+  }
 }
 
 function stop(proc: ChildProcess): Promise<void> {
@@ -549,7 +570,7 @@ export async function run(): Promise<ScenarioResult> {
   // Every server-side command time is logged; reset after each phase.
   const server = await startPrivateRedis(['--slowlog-log-slower-than', '0', '--slowlog-max-len', '1000000'])
   const redis = new Redis(server.url)
-  const children: ChildProcess[] = []
+  const children: Spawned[] = []
   const dashboards: Array<{ close(): Promise<void> }> = []
   let phase = 0
   const env = (spec: ConsumerSpec) => ({
@@ -636,7 +657,7 @@ export async function run(): Promise<ScenarioResult> {
         childEnv.BENCH_NS,
         async () => {
           spawned = spawnChild('ours', childEnv)
-          children.push(spawned.process)
+          children.push(spawned)
           return { applying: spawned.applying, over: spawned.done }
         },
         withCached,
@@ -655,7 +676,7 @@ export async function run(): Promise<ScenarioResult> {
         const burners = Array.from({ length: count }, () =>
           spawnChild('burn', { BENCH_DUTY: String(Math.min(1, weight / count)) }),
         )
-        children.push(...burners.map((b) => b.process))
+        children.push(...burners)
         const applying = Promise.all(burners.map((b) => b.applying)).then(
           () => new Promise<void>((done) => setTimeout(done, 200)),
         )
@@ -761,7 +782,7 @@ export async function run(): Promise<ScenarioResult> {
     // 2. Throughput without reads.
     const throughput = async (spec: ConsumerSpec): Promise<ChildReport> => {
       const spawned = spawnChild('ours', env(spec))
-      children.push(spawned.process)
+      children.push(spawned)
       const report = await spawned.done
       await stop(spawned.process)
       await redis.flushall()
@@ -803,7 +824,7 @@ export async function run(): Promise<ScenarioResult> {
     for (const [label, spec] of fetchVariants) variants.push([label, await throughput(spec)])
 
     const naive = spawnChild('naive', env({}))
-    children.push(naive.process)
+    children.push(naive)
     const naiveRate = (await naive.done).eventsPerSec
     await stop(naive.process)
     await redis.flushall()
@@ -955,7 +976,7 @@ export async function run(): Promise<ScenarioResult> {
     )
     return result
   } finally {
-    await Promise.all(children.map(stop))
+    await Promise.all(children.map((c) => stop(c.process)))
     await Promise.all(dashboards.map((d) => d.close()))
     await producer.disconnect()
     await admin.deleteTopics({ topics: [topic] })

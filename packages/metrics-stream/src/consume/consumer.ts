@@ -7,8 +7,8 @@
  *    at every new group assignment.
  * 2. Records at or below the stored offset are skipped (counted as duplicates). When Kafka starts
  *    the batch beyond the stored offset + 1 (Redis lost data, or a new generation on an old
- *    group), the member seeks back to it; when a whole batch lies below it (Kafka committed rarely
- *    before a crash), it seeks forward to it. Redis, not Kafka's committed offset, is the truth.
+ *    group), the member seeks back to it; when a whole batch lies below it (a new group, or a
+ *    lost Kafka commit), it seeks forward to it. Redis, not Kafka's committed offset, is the truth.
  * 3. Each batch is cut into chunks of at most `chunkSize` records, fewer when the scripts run
  *    longer than `scriptBudget` on the server (see `chunk-sizer.ts`). A chunk is decoded, validated and
  *    pre-aggregated in Node; bad records and late records are produced to their topics first
@@ -57,7 +57,8 @@ export interface MetricsConsumerOptions<E> {
   chunkSize?: number | undefined
   /**
    * Target time one apply script may run on the Redis server. Redis runs nothing else meanwhile,
-   * so this bounds how long a dashboard read waits behind one script. After every script the
+   * so this bounds how long a dashboard read waits behind one script (a read may queue behind
+   * one script per partition in flight, see `partitionsConsumedConcurrently`). After every script the
    * consumer reads the script's server time (Redis `TIME` inside the script) and sizes the next
    * chunk to fit, between 1 and `chunkSize` records. A number is milliseconds (`0.25` = 250 us);
    * `Infinity`: fixed chunks of `chunkSize`.
