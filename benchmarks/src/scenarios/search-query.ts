@@ -10,7 +10,9 @@
  * 2. Queries, on our index after a force-merge (the official one is deleted first to give the
  *    node its heap back): a relevance search with two filters and highlighting, a plain
  *    relevance search, and the autocomplete strategies on the same text. Query terms are
- *    generated outside the timed loop and cycled; calls are sequential awaits.
+ *    generated outside the timed loop and cycled; calls are sequential awaits. Tasks run in
+ *    interleaved rounds (a slice of each per round, order rotated, samples merged) so the
+ *    engine's caches and the machine's load drift are the same for every row.
  *
  * Size: `SEARCH_BENCH_DOCS` invoices (default 50,000; 2,000 in `--quick` mode; the issue's target
  * is 1,000,000). Engine: `SEARCH_BENCH_ENGINE=opensearch|elasticsearch` (default opensearch;
@@ -22,16 +24,7 @@
  * engine's name appended for Elasticsearch. Both indices are deleted at the end, also on failure.
  */
 import { createSearchClient, defineIndex, type EngineKind, field, type SearchClient } from '@ayala/search'
-import { Bench } from 'tinybench'
-import {
-  benchOptions,
-  type Goal,
-  type ResultRow,
-  rows,
-  runConfig,
-  withRatios,
-  writeResult,
-} from '../report.js'
+import { type Goal, type ResultRow, rowFromSamples, runConfig, withRatios, writeResult } from '../report.js'
 
 const WORDS = [
   'mantenimiento',
@@ -201,6 +194,54 @@ async function sampled<T>(
   }
 }
 
+/**
+ * Interleaved rounds: after a warm-up of each task, every round runs each task for a time slice
+ * (at least `minSamples` calls), in an order rotated by one each round; samples are merged.
+ */
+interface RoundTask {
+  name: string
+  fn: () => Promise<void>
+  samples: number[]
+}
+
+class Rounds {
+  readonly #tasks: RoundTask[] = []
+
+  constructor(readonly plan: { rounds: number; sliceMs: number; warmupMs: number; minSamples: number }) {}
+
+  add(name: string, fn: () => Promise<void>): this {
+    this.#tasks.push({ name, fn, samples: [] })
+    return this
+  }
+
+  async run(): Promise<void> {
+    const { rounds, sliceMs, warmupMs, minSamples } = this.plan
+    for (const task of this.#tasks) {
+      const end = performance.now() + warmupMs
+      while (performance.now() < end) await task.fn()
+    }
+    const n = this.#tasks.length
+    for (let round = 0; round < rounds; round++) {
+      for (let k = 0; k < n; k++) {
+        const task = this.#tasks[(round + k) % n] as RoundTask
+        const end = performance.now() + sliceMs
+        for (let count = 0; count < minSamples || performance.now() < end; count++) {
+          const t0 = performance.now()
+          await task.fn()
+          task.samples.push(performance.now() - t0)
+        }
+      }
+    }
+  }
+
+  rows(baseline: string): ResultRow[] {
+    return withRatios(
+      this.#tasks.map((task) => rowFromSamples(task.name, task.samples)),
+      baseline,
+    )
+  }
+}
+
 const OURS = '@ayala/search bulk (fastIngest)'
 const OFFICIAL = 'official helpers.bulk (same settings)'
 
@@ -340,7 +381,11 @@ export async function run() {
     )
     let n = 0
     const next = () => n++ % terms.length
-    const bench = new Bench(quick ? benchOptions() : { time: 5_000, warmupTime: 1_000 })
+    const bench = new Rounds(
+      quick
+        ? { rounds: 2, sliceMs: 50, warmupMs: 20, minSamples: 3 }
+        : { rounds: 8, sliceMs: 700, warmupMs: 500, minSamples: 5 },
+    )
     const q = invoices.q
     if (spanish) {
       const sp = spanishDefinition(invoices.name)
@@ -429,7 +474,7 @@ export async function run() {
     await bench.run()
     const after = await engineHeap(search)
     const baseline = spanish ? 'completion suggester (prefix)' : 'search: relevance, top 20'
-    const data = rows(bench, baseline)
+    const data = bench.rows(baseline)
     const p = (name: string) => data.find((row) => row.name === name)
     const msGoal = (
       goal: string,
