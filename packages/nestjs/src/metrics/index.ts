@@ -21,6 +21,7 @@ export {
   emptyRequestCacheStats,
   runWithRequestCacheStats,
 } from './request-cache-stats.js'
+export { messagePatternRoute } from './route-info.js'
 export type { ConsumerStatsSource, SearchStatsSource } from './service-metrics.js'
 export { registerConsumerMetrics, registerSearchMetrics } from './service-metrics.js'
 export { AYALA_HTTP_METRICS, AYALA_METRICS_REGISTRY, AYALA_PERFORMANCE_OPTIONS } from './tokens.js'

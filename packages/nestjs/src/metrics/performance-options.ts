@@ -12,13 +12,16 @@ export interface SlowRequestEvent {
   /** `http`, `rpc`, `graphql` or `ws` (Nest's `ExecutionContext.getType()`). */
   transport: string
   /**
-   * HTTP method; for GraphQL the operation type (`QUERY`, `MUTATION`, `SUBSCRIPTION`); the
-   * transport name (`RPC`, `WS`) elsewhere.
+   * HTTP method; for GraphQL the operation type (`QUERY`, `MUTATION`, `SUBSCRIPTION`); for a
+   * microservice handler its transport (`REDIS`, `TCP`, `KAFKA`, `GRPC`, ..., `RPC` when unknown);
+   * the transport name (`WS`) elsewhere.
    */
   method: string
   /**
    * The route pattern (`/invoices/:id`); for GraphQL the resolved schema field
-   * (`Query.invoice`, `Invoice.client`); `Controller.handler` elsewhere.
+   * (`Query.invoice`, `Invoice.client`); for a microservice handler its `@MessagePattern` /
+   * `@EventPattern` (`invoice.find`, `{"cmd":"find","v":1}`: see `messagePatternRoute`);
+   * `Controller.handler` elsewhere.
    */
   route: string
   /** The response status (HTTP), or `500` / `200` for failed / succeeded calls elsewhere. */
