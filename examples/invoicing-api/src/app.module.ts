@@ -57,7 +57,7 @@ export class AppModule {
           useFactory: (db: Database) => ({
             client: { node: addresses.searchUrl },
             ensureIndexes: true,
-            outbox: { db: db.outboxPool, table: names.outboxTable, worker: { pollInterval: '100ms' } },
+            outbox: { db: db.pool, table: names.outboxTable, worker: { pollInterval: '100ms' } },
           }),
         }),
         AyalaMetricsStreamModule.forRootAsync({

@@ -7,7 +7,8 @@
  * an event exists if and only if the write committed. A worker drains the table in `seq` order:
  * it claims a batch with `SELECT ... FOR UPDATE SKIP LOCKED` (several workers never apply the same
  * event), sends it as one bulk request with `version_type: external` and deletes the applied rows
- * in the same transaction. External versions make application order irrelevant: an event older
+ * in the same transaction. That transaction runs at READ COMMITTED, so it locks only the claimed
+ * rows (no gap lock): writers recording new events never wait for the engine. External versions make application order irrelevant: an event older
  * than the indexed document is answered 409 and counted as stale, never applied, so two
  * transactions committing out of order (or a redelivered batch) cannot make the index go back in
  * time. Deletes carry a version too; the engine keeps their tombstone for `index.gc_deletes`
@@ -207,6 +208,10 @@ export class OutboxWorker extends EventEmitter<{ drained: [DrainResult]; error: 
     const table = this.#outbox.table
     const connection = await db.getConnection()
     try {
+      // READ COMMITTED for this transaction only: under InnoDB's default REPEATABLE READ the
+      // claim's `FOR UPDATE` also locks the gap after the last event, so every writer recording an
+      // event would wait until the engine answers this drain's bulk request.
+      await connection.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
       await connection.beginTransaction()
       const rows = rowsOf<Row>(
         await connection.query(

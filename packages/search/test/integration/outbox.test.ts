@@ -1,6 +1,9 @@
 /**
  * Transactional outbox on MariaDB, drained into both engines with external versioning.
  */
+import { once } from 'node:events'
+import { createServer, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { uniqueName } from '@ayala/testkit'
 import type { Pool } from 'mariadb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -13,7 +16,7 @@ import {
 } from '../../src/index.js'
 import { basicInvoice, basicInvoices } from '../fixtures/invoices.js'
 import { dbPool } from './db.js'
-import { clientFor, ENGINES } from './helpers.js'
+import { clientFor, ENGINES, urls } from './helpers.js'
 
 type Invoice = DocumentOf<ReturnType<typeof basicInvoices>>
 
@@ -32,6 +35,52 @@ afterAll(async () => {
   for (const table of created) await pool.query(`DROP TABLE IF EXISTS ${table}`)
   await pool.end()
 })
+
+/**
+ * An HTTP proxy to `target` that holds every `POST /_bulk` until `release()`: an engine that
+ * takes its time, with the requests still answered by the real node.
+ */
+async function holdingProxy(target: string) {
+  const upstream = new URL(target)
+  let release!: () => void
+  const released = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  let arrived!: () => void
+  const bulkArrived = new Promise<void>((resolve) => {
+    arrived = resolve
+  })
+  const server = createServer(async (req, res) => {
+    if (req.method === 'POST' && req.url?.startsWith('/_bulk')) {
+      arrived()
+      await released
+    }
+    const forward = request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: upstream.host },
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(res)
+      },
+    )
+    forward.on('error', (error) => res.destroy(error))
+    req.pipe(forward)
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    bulkArrived,
+    release,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}
 
 function freshOutbox() {
   const table = uniqueName('ob').replace('-', '_')
@@ -171,6 +220,44 @@ describe.each(ENGINES)('outbox sync on $engine', ({ engine }) => {
     expect(dead?.lastError).toMatch(/^400 /)
     expect(await get('inv-000010')).toBeDefined()
     expect(errors).toEqual([])
+  })
+
+  it('a drain waiting on the engine does not block writers: their events commit meanwhile', async () => {
+    const outbox = freshOutbox()
+    await outbox.ensureTable(pool)
+    const event = (i: number) =>
+      ({
+        op: 'upsert',
+        index: invoices.name,
+        id: `inv-0000${i}`,
+        version: 1,
+        document: basicInvoice(i),
+      }) as const
+    await outbox.enqueue(pool, [event(30)])
+    const proxy = await holdingProxy(engine === 'opensearch' ? urls.opensearch : urls.elasticsearch)
+    const slow = createSearchClient({ node: proxy.url, engine })
+    const writer = await pool.getConnection()
+    try {
+      const worker = outbox.worker({ search: slow, db: pool })
+      const draining = worker.drainOnce()
+      await proxy.bulkArrived // the claim transaction is open; its bulk request is held
+      // A writer's transaction recording an event must not queue behind the drain's locks (a
+      // lock held until the engine answers turns every write into a wait on the search engine).
+      // 3 s: a lock wait fails the test instead of hanging it until the proxy is released.
+      await writer.query('SET SESSION innodb_lock_wait_timeout = 3')
+      await writer.beginTransaction()
+      await outbox.enqueue(writer, [event(31)])
+      await writer.commit()
+      proxy.release()
+      expect(await draining).toMatchObject({ claimed: 1, applied: 1 })
+      expect(await worker.drainAll()).toMatchObject({ claimed: 1, applied: 1 })
+    } finally {
+      proxy.release()
+      await writer.release()
+      await slow.close()
+      await proxy.close()
+    }
+    expect(await get('inv-000031')).toBeDefined()
   })
 
   it('runs in the background until stopped', async () => {
