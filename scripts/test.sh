@@ -24,8 +24,10 @@ else
   # machine, and some of them freeze, stop or fail over servers they started themselves.
   log "integration tests (vitest, real services, one file at a time)"
   pnpm exec vitest run --project '*:integration' --maxWorkers=1
-  # The benchmark suite runs in CI too (short mode, the cache scenarios against the peers and the
-  # stream's throughput): it fails only when a scenario crashes, never on a timing.
+  # The benchmark suite runs in CI too, every scenario in its quick mode (the cache against its
+  # peers, search bulk and queries on 2,000 documents, the stream consumer against the naive one):
+  # it fails only when a scenario crashes, never on a timing.
   log "benchmarks (quick)"
-  pnpm bench --quick codec cache-l1-hit cache-tagged-l1-hit cache-l2-hit cache-get-many cache-miss-set
+  pnpm bench --quick codec cache-l1-hit cache-tagged-l1-hit cache-l2-hit cache-get-many cache-miss-set \
+    search-bulk search-query metrics-stream
 fi
