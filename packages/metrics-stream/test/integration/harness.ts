@@ -78,13 +78,22 @@ export class World {
   async init(): Promise<this> {
     this.admin = this.kafka.admin()
     await this.admin.connect()
+    const topics = [this.topic, this.dlq, this.late]
     await this.admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: [
         { topic: this.topic, numPartitions: this.partitions },
         { topic: this.dlq, numPartitions: 1 },
         { topic: this.late, numPartitions: 1 },
       ],
+    })
+    // kafkajs's own leader wait (`waitForLeaders`) gives up on UNKNOWN_TOPIC_OR_PARTITION, which a
+    // loaded broker still answers for a moment after the creation: poll the metadata instead.
+    await waitFor('the new topics to have leaders', async () => {
+      const metadata = await this.admin.fetchTopicMetadata({ topics })
+      return metadata.topics.every(
+        (t) => t.partitions.length > 0 && t.partitions.every((partition) => partition.leader >= 0),
+      )
     })
     // Idempotent: a produce request retried under load must not write its records twice, or
     // the topic itself would hold duplicates (which the consumer rightly applies).
