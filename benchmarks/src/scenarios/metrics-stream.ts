@@ -615,6 +615,9 @@ export async function run(): Promise<ScenarioResult> {
         throw error
       },
     )
+    // Awaited after the read loop; a handler now keeps a child's failure during the loop from
+    // being an unhandled rejection (which ended the process before `finally` cleaned up).
+    ended.catch(() => undefined)
     const reads: number[] = []
     const cachedReads: number[] = []
     while (!finished) {
