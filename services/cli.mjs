@@ -698,6 +698,7 @@ async function javaCommand(name, jdk) {
       ...settings,
     ]
   }
+  const nativeLibs = elasticsearchNativeLibs(dir)
   // Lucene 10 and ES 9 use the foreign-function API and the Vector API when allowed; granting
   // them avoids warnings and the slower fallbacks.
   return [
@@ -706,12 +707,66 @@ async function javaCommand(name, jdk) {
     '--add-modules=jdk.incubator.vector',
     // Netty 4.1 still allocates through sun.misc.Unsafe; JDK 24+ warns on every start without this.
     ...(jdk.major >= 24 ? ['--sun-misc-unsafe-memory-access=allow'] : []),
+    ...(nativeLibs
+      ? [
+          `-Des.nativelibs.path=${nativeLibs}`,
+          // libvec (SIMD vector distances) is Elastic's own build, not on Maven Central nor in
+          // Debian; a missing libvec would switch the whole native provider off again. Lucene's
+          // Panama vector code (the default without it) is what the node used before anyway.
+          '-Dorg.elasticsearch.nativeaccess.enableVectorLibrary=false',
+        ]
+      : []),
     ...extraOpts(name),
     '-cp',
     classpath(name),
     'dev.ayala.services.ElasticsearchLauncher',
     ...settings,
   ]
+}
+
+// The machine's libzstd (Debian's libzstd1, a pre-dependency of dpkg, so on every Debian/Ubuntu).
+const ZSTD_CANDIDATES = [
+  process.arch === 'arm64'
+    ? '/usr/lib/aarch64-linux-gnu/libzstd.so.1'
+    : '/usr/lib/x86_64-linux-gnu/libzstd.so.1',
+  '/usr/lib64/libzstd.so.1',
+  '/usr/lib/libzstd.so.1',
+]
+
+/**
+ * ES 9's native access (org.elasticsearch.nativeaccess) loads its libraries by file name from
+ * -Des.nativelibs.path, else from <es.path.home>/lib/platform/<os>-<arch>, a system property only
+ * the distribution's launcher sets. An embedded node has neither: the loader's static init throws
+ * a NullPointerException and the whole native provider is off ("Unable to load native provider"),
+ * which leaves ES without zstd: an index with `index.codec: best_compression` (zstd stored fields)
+ * fails its shard on the first refresh. The distribution's libzstd.so is not on Maven Central, but
+ * the stable zstd API ES binds (ZSTD_compress, ZSTD_decompress, ...) is the system library's, so a
+ * directory holding `libzstd.so` (the exact name ES asks for) linked to it is enough. Returns that
+ * directory, or null when no libzstd is found (the node then starts as before, without native access).
+ */
+function elasticsearchNativeLibs(dir) {
+  if (process.platform !== 'linux') return null
+  const lib = ZSTD_CANDIDATES.find((f) => fs.existsSync(f))
+  if (!lib) {
+    warn(
+      '[elasticsearch] no libzstd.so.1 found (apt-get install -y libzstd1): starting without native access',
+    )
+    return null
+  }
+  const libDir = path.join(dir, 'native')
+  const link = path.join(libDir, 'libzstd.so')
+  fs.mkdirSync(libDir, { recursive: true })
+  let current = null
+  try {
+    current = fs.readlinkSync(link)
+  } catch {
+    // no link yet (or a plain file left by hand): recreated below
+  }
+  if (current !== lib) {
+    fs.rmSync(link, { force: true })
+    fs.symlinkSync(lib, link)
+  }
+  return libDir
 }
 
 async function startJvm(name) {

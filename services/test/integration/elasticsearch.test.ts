@@ -61,6 +61,24 @@ describe('Elasticsearch through @elastic/elasticsearch', () => {
     expect(byRange.hits.total).toEqual({ value: 5, relation: 'eq' })
   })
 
+  // best_compression stores fields with zstd through ES's native access (libzstd). Without it the
+  // embedded node failed the shard on the first refresh (NullPointerException in ZstdCompressor);
+  // cli.mjs points -Des.nativelibs.path at the machine's libzstd.
+  it('stores and reads zstd-compressed documents (index.codec best_compression)', async () => {
+    const index = uniqueName('services-test')
+    created.push(index)
+    await client.indices.create({
+      index,
+      settings: { number_of_shards: 1, number_of_replicas: 0, 'index.codec': 'best_compression' },
+    })
+    const description = 'Factura electrónica de suministro eléctrico, Sevilla'
+    await client.index({ index, id: '1', document: { description }, refresh: true })
+    await client.indices.flush({ index })
+    expect((await client.get<{ description: string }>({ index, id: '1' }))._source).toEqual({ description })
+    const hits = await client.search({ index, query: { match: { description: 'sevilla' } } })
+    expect(hits.hits.hits.map((h) => h._id)).toEqual(['1'])
+  })
+
   it.skipIf(process.env.ELASTICSEARCH_URL !== undefined)(
     'is the bare server jar: no analysis-common, so no "spanish" analyzer',
     async () => {
