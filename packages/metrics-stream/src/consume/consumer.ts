@@ -66,6 +66,15 @@ export interface MetricsConsumerOptions<E> {
    */
   scriptBudget?: Duration | undefined
   /**
+   * Most apply scripts this consumer has sent to Redis and not yet seen answered, across all its
+   * partitions. Redis runs scripts one after another, so a dashboard read can queue behind every
+   * script in flight: with `1`, a read waits behind at most one script (about `scriptBudget`),
+   * at the price of Redis idling for a round trip between two scripts. `Infinity`: one per
+   * partition being processed (kafkajs `partitionsConsumedConcurrently`).
+   * @default Infinity
+   */
+  maxScriptsInFlight?: number | undefined
+  /**
    * How far behind a partition's watermark (the latest event time it has seen) an event may be
    * and still count; later ones go to `lateTopic`. A number is milliseconds.
    * @default Infinity (no event is late)
@@ -89,6 +98,7 @@ export interface MetricsConsumerOptions<E> {
 export const DEFAULT_METRICS_CONSUMER_OPTIONS = Object.freeze({
   chunkSize: 500,
   scriptBudget: '0.25ms' as Duration,
+  maxScriptsInFlight: Number.POSITIVE_INFINITY,
   allowedLateness: Number.POSITIVE_INFINITY as Duration,
   scriptTimeout: '5s' as Duration,
   retryDelay: '100ms' as Duration,
@@ -161,6 +171,7 @@ interface Owned {
 interface ResolvedOptions {
   readonly chunkSize: number
   readonly scriptBudget: number
+  readonly maxScriptsInFlight: number
   readonly allowedLateness: number
   readonly scriptTimeout: number
   readonly retryDelay: number
@@ -184,9 +195,20 @@ function resolve<E>(options: MetricsConsumerOptions<E>): ResolvedOptions {
   if (scriptBudget === 0) {
     throw new MetricsStreamError('E_STREAM_INVALID_OPTION', 'scriptBudget must be above 0 (Infinity: off)')
   }
+  const maxScriptsInFlight = options.maxScriptsInFlight ?? d.maxScriptsInFlight
+  if (
+    maxScriptsInFlight !== Number.POSITIVE_INFINITY &&
+    (!Number.isInteger(maxScriptsInFlight) || maxScriptsInFlight < 1)
+  ) {
+    throw new MetricsStreamError(
+      'E_STREAM_INVALID_OPTION',
+      `maxScriptsInFlight must be a positive integer or Infinity, got ${maxScriptsInFlight}`,
+    )
+  }
   return Object.freeze({
     chunkSize,
     scriptBudget,
+    maxScriptsInFlight,
     allowedLateness: toMs(options.allowedLateness ?? d.allowedLateness, 'allowedLateness'),
     scriptTimeout: toMs(options.scriptTimeout ?? d.scriptTimeout, 'scriptTimeout'),
     retryDelay: toMs(options.retryDelay ?? d.retryDelay, 'retryDelay'),
@@ -196,6 +218,27 @@ function resolve<E>(options: MetricsConsumerOptions<E>): ResolvedOptions {
 }
 
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms))
+
+/** Lets at most `limit` holders in at a time, in arrival order (`maxScriptsInFlight`). */
+class Gate {
+  #free: number
+  readonly #waiting: Array<() => void> = []
+  constructor(limit: number) {
+    this.#free = limit
+  }
+  async enter(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--
+      return
+    }
+    await new Promise<void>((resolve) => this.#waiting.push(resolve))
+  }
+  leave(): void {
+    const next = this.#waiting.shift()
+    if (next === undefined) this.#free++
+    else next()
+  }
+}
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined
@@ -218,6 +261,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 export class MetricsConsumer<E = unknown> extends EventEmitter {
   private readonly options: ResolvedOptions
   private readonly sizer: ChunkSizer
+  /** Bounds the apply scripts in flight; undefined when unbounded. */
+  private readonly gate: Gate | undefined
   private readonly owned = new Map<string, Owned>()
   private readonly lost = new Map<string, number>()
   private keys: ViewKeys | undefined
@@ -241,6 +286,10 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
     super()
     this.options = resolve(config)
     this.sizer = new ChunkSizer(this.options.chunkSize, this.options.scriptBudget * 1_000)
+    this.gate =
+      this.options.maxScriptsInFlight === Number.POSITIVE_INFINITY
+        ? undefined
+        : new Gate(this.options.maxScriptsInFlight)
     // Validates namespace and view name now, not at the first batch.
     viewKeys(config.namespace, config.view.name, config.generation ?? 1)
   }
@@ -409,11 +458,18 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
       `${keys.generation} ${topic} ${partition} ${lastOffset} ${Number.isFinite(oldest) ? oldest : 0}`,
     ]
     plan.encode(scriptKeys, argv)
+    const gate = this.gate
+    if (gate !== undefined) await gate.enter()
     const began = performance.now()
-    const reply = (await withTimeout(
-      applyScript.run(this.config.redis, scriptKeys, argv),
-      this.options.scriptTimeout,
-    )) as [number, string | number, number?]
+    let reply: [number, string | number, number?]
+    try {
+      reply = (await withTimeout(
+        applyScript.run(this.config.redis, scriptKeys, argv),
+        this.options.scriptTimeout,
+      )) as [number, string | number, number?]
+    } finally {
+      gate?.leave()
+    }
     const scriptMs = performance.now() - began
     const id = `${topic}:${partition}`
     if (reply[0] === -1) {

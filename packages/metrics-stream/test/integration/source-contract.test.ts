@@ -53,12 +53,12 @@ class ScriptedSource implements Source {
   async stop(): Promise<void> {
     this.handle = undefined
   }
-  /** Deliver records `from`..`to` (inclusive) of `log` as one batch of partition 0. */
-  async deliver(log: readonly SourceMessage[], from: number, to: number): Promise<void> {
+  /** Deliver records `from`..`to` (inclusive) of `log` as one batch of `partition`. */
+  async deliver(log: readonly SourceMessage[], from: number, to: number, partition = 0): Promise<void> {
     if (!this.handle) throw new Error('not started')
     let active = true
     await this.handle(
-      { topic: TOPIC, partition: 0, messages: log.slice(from, to + 1) },
+      { topic: TOPIC, partition, messages: log.slice(from, to + 1) },
       {
         assignment: this.assignment,
         isActive: () => active,
@@ -99,14 +99,17 @@ describe('exactly-once rules through the Source interface (real Redis)', () => {
   function setup() {
     const namespace = uniqueName('ms')
     namespaces.push(namespace)
-    const make = () => {
+    const make = (options: { redis?: Redis; maxScriptsInFlight?: number } = {}) => {
       const source = new ScriptedSource()
       const consumer = createMetricsConsumer<InvoiceEvent>({
-        redis,
+        redis: options.redis ?? redis,
         namespace,
         view: invoiceView,
         source,
         chunkSize: 4,
+        ...(options.maxScriptsInFlight === undefined
+          ? {}
+          : { maxScriptsInFlight: options.maxScriptsInFlight }),
       })
       return { source, consumer }
     }
@@ -257,5 +260,59 @@ describe('exactly-once rules through the Source interface (real Redis)', () => {
     expect(consumer.stats().retries).toBe(0)
     expect(source.commits).toEqual([])
     expect(await redis.hget(keys.partition(TOPIC, 0), 'offset')).toBeNull()
+  })
+
+  it('maxScriptsInFlight bounds the apply scripts awaiting Redis across partitions; figures stay exact', async () => {
+    const events = generateEvents(120, 127)
+    // Four partitions keyed by invoice, each with its own offsets (an invoice's events stay in order).
+    const byPartition: InvoiceEvent[][] = [[], [], [], []]
+    for (const event of events)
+      (byPartition[Number(event.id.split('-')[1]) % 4] as InvoiceEvent[]).push(event)
+    const logs = byPartition.map(asLog)
+    const peak = async (limit: number | undefined) => {
+      const { make, read } = setup()
+      // A client of its own that counts the scripts sent and not yet answered.
+      const client = new Redis(serviceUrls().redis)
+      let inFlight = 0
+      let max = 0
+      const send = client.sendCommand.bind(client)
+      client.sendCommand = ((command: { name: string; promise: Promise<unknown> }, stream?: unknown) => {
+        if (command.name === 'evalsha' || command.name === 'eval') {
+          inFlight++
+          max = Math.max(max, inFlight)
+          command.promise.then(
+            () => inFlight--,
+            () => inFlight--,
+          )
+        }
+        return send(command as never, stream as never)
+      }) as typeof client.sendCommand
+      const { source, consumer } = make({
+        redis: client,
+        ...(limit === undefined ? {} : { maxScriptsInFlight: limit }),
+      })
+      await consumer.start()
+      // Claims first, one partition at a time; then every partition's backlog at once.
+      for (let p = 0; p < 4; p++) await source.deliver(logs[p] as SourceMessage[], 0, 0, p)
+      max = 0
+      await Promise.all(logs.map((log, p) => source.deliver(log, 1, log.length - 1, p)))
+      expect(consumer.stats().applied).toBe(events.length)
+      expect(asTruth(await read())).toEqual(groundTruth(events))
+      await consumer.stop()
+      client.disconnect()
+      return max
+    }
+    expect(await peak(1)).toBe(1)
+    // The same load without the bound keeps several partitions' scripts in flight at once.
+    expect(await peak(undefined)).toBeGreaterThan(1)
+  })
+
+  it('refuses a maxScriptsInFlight that is not a positive integer', () => {
+    const { make } = setup()
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      expect(() => make({ maxScriptsInFlight: bad })).toThrow(
+        expect.objectContaining({ code: 'E_STREAM_INVALID_OPTION' }),
+      )
+    }
   })
 })
