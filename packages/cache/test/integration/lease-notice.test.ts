@@ -14,12 +14,14 @@ describe('lease waiters wake on the release notice (two instances, separate conn
   })
   afterAll(() => fx.dispose())
 
-  it('waiters get the holder value with no extra loader call and no polling while the bus is up', async () => {
-    const ns = fx.namespace()
-    // A tiny poll period: a waiter that polled would send many commands while the load runs. A
-    // wait longer than the test's timeout: a waiter not woken by the notice fails the test.
+  /**
+   * Two instances of one namespace, the waiter on a connection of its own that records its
+   * commands. A tiny poll period: a waiter that polled would send many commands while a load
+   * runs. A wait longer than the test's timeout: a waiter not woken by the notice fails the test.
+   */
+  async function holderAndWaiter() {
     const options: CacheOptions = {
-      namespace: ns,
+      namespace: fx.namespace(),
       lease: true,
       leaseWait: '10m',
       leasePoll: 2,
@@ -31,6 +33,11 @@ describe('lease waiters wake on the release notice (two instances, separate conn
     const waiter = createCache({ redis: client, ...options })
     owned.push(waiter)
     await eventually(() => holder.busConnected && waiter.busConnected)
+    return { holder, waiter, commands }
+  }
+
+  it('waiters get the holder value with no extra loader call and no polling while the bus is up', async () => {
+    const { holder, waiter, commands } = await holderAndWaiter()
 
     const release = deferred()
     const started = deferred()
@@ -72,20 +79,7 @@ describe('lease waiters wake on the release notice (two instances, separate conn
   })
 
   it('a holder whose loader fails notifies too: the waiter loads itself at once', async () => {
-    const ns = fx.namespace()
-    const options: CacheOptions = {
-      namespace: ns,
-      lease: true,
-      leaseWait: '10m',
-      leasePoll: 2,
-      redisTimeout: '5s',
-    }
-    const holder = fx.cache(options)
-    const { client, commands } = countingClient()
-    clients.push(client)
-    const waiter = createCache({ redis: client, ...options })
-    owned.push(waiter)
-    await eventually(() => holder.busConnected && waiter.busConnected)
+    const { holder, waiter, commands } = await holderAndWaiter()
     const release = deferred()
     const started = deferred()
     const failed = holder
