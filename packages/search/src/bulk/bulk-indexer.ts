@@ -8,9 +8,10 @@
  *   (up to `maxBatchSize` documents and `maxBatchBytes` bytes); when it drops under two thirds of
  *   the best the size halves, and a 429 halves it too. This is the "start near 100 and double
  *   until throughput stops rising" rule, applied continuously.
- * - Concurrency with backpressure: at most `concurrency` requests are in flight; the source is only
- *   read while a slot is free, so a fast database reader never runs ahead of the engine by more
- *   than one batch.
+ * - Concurrency with backpressure: at most `concurrency` requests are in flight. The next batch is
+ *   read and serialized while they are (so the engine is not idle while Node builds a request),
+ *   then waits for a free slot: a fast database reader never runs ahead of the engine by more
+ *   than that one batch.
  * - Retries: a whole-request 429, a 502-504 or a transport error (connection refused/reset,
  *   timeout) retries the batch; per-item 429s retry only those items. Waits are exponential with
  *   full jitter (`random(0, min(maxBackoff, initialBackoff * 2^attempt))`). When retries run out
@@ -349,11 +350,13 @@ export async function bulkIndex<D, C = unknown>(
       if (batch.length === 0) return
       const position =
         lastDoc !== undefined && options.checkpointOf ? options.checkpointOf(lastDoc) : undefined
-      launch(batch, position)
+      const ready = batch
       batch = []
       batchBytes = 0
-      // Backpressure: do not read further while every slot is busy.
+      // Backpressure: the next batch is built while `concurrency` requests are in flight, then
+      // waits for a free slot; the source runs ahead of the engine by that one batch, no more.
       while (inFlight.size >= o.concurrency) await Promise.race(inFlight)
+      launch(ready, position)
     }
 
     try {

@@ -125,6 +125,34 @@ describe.each(ENGINES)('bulk indexer on $engine', ({ engine, node }) => {
     expect(search.bulkStats()).toMatchObject({ loads: 1, failed: badIds.length })
   })
 
+  it('builds the next batch while requests are in flight, and reads no further than that batch', async () => {
+    const invoices = await freshIndex()
+    const batch = 50
+    const concurrency = 2
+    let read = 0
+    let settled = 0
+    let furthestAhead = 0
+    async function* source() {
+      for (let i = 0; i < 2_000; i++) {
+        read++
+        furthestAhead = Math.max(furthestAhead, read - settled)
+        yield basicInvoice(i)
+      }
+    }
+    const report = await search.bulk(invoices, source(), {
+      initialBatchSize: batch,
+      maxBatchSize: batch,
+      concurrency,
+      onProgress: (p) => {
+        settled = p.indexed + p.failed
+      },
+    })
+    expect(report.indexed).toBe(2_000)
+    // The batch that waits for a slot is read while `concurrency` batches are in flight (so the
+    // engine is never idle while Node builds a request), plus the one document that closes it.
+    expect(furthestAhead).toBe((concurrency + 1) * batch + 1)
+  })
+
   it('resumes from the checkpoint after the source fails mid-way', async () => {
     const invoices = await freshIndex()
     let saved: number | undefined
