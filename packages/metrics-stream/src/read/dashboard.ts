@@ -1,9 +1,7 @@
 /**
- * Dashboard reads and push. A read is one EVALSHA of a read-only script on the view's slot: the
- * pointer (which generation readers use), the version and every figure come back as one array
- * reply, atomically; if the pointer names another generation than assumed, the read is repeated
- * once with it. (A MULTI of the same commands is atomic too but costs the client a promise and a
- * QUEUED reply per command: with 30-odd keys per view that was most of the read's client time.)
+ * Dashboard reads and push. A read is one MULTI/EXEC round trip to the view's slot: the pointer
+ * (which generation readers use), the version and every figure; if the pointer names another
+ * generation than assumed, the read is repeated once with it.
  *
  * The in-process cache is coherent by push, not by TTL: the dashboard subscribes to the view's
  * change channel, every applied chunk publishes its version atomically with its writes, and a
@@ -20,7 +18,6 @@ import type { Cluster, Redis } from 'ioredis'
 import { bucketLabel, bucketStart, nextBucket } from '../aggregates/buckets.js'
 import type { Aggregate, Aggregates, Figures, Ranked, View } from '../aggregates/define.js'
 import { MetricsStreamError } from '../errors.js'
-import { Script } from '../consume/scripts.js'
 import { type ViewKeys, viewKeys } from '../keys.js'
 
 /** Options of {@link createDashboard}. */
@@ -82,44 +79,17 @@ export interface ChangeNotice {
 
 type Decoder = (replies: unknown[], index: number) => [unknown, number]
 
-/** The keys and per-key operations of one read script call. */
-interface Reads {
-  keys: string[]
-  ops: string[]
-}
-
 const MAX_BUCKETS = 1_000
 
 function ms(value: number | Date): number {
   return typeof value === 'number' ? value : value.getTime()
 }
 
-/** HGETALL's flat `[field, value, ...]` reply as numbers by field. */
-function toNumbers(flat: readonly string[]): Record<string, number> {
+function toNumbers(hash: Record<string, string>): Record<string, number> {
   const result: Record<string, number> = {}
-  for (let i = 0; i < flat.length; i += 2) result[flat[i] as string] = Number(flat[i + 1])
+  for (const field in hash) result[field] = Number(hash[field])
   return result
 }
-
-/**
- * KEYS: pointer, meta, then one key per figure; ARGV: one op per figure key (`h` HGETALL, `p`
- * PFCOUNT, a number N: the top N of a sorted set with scores). Reads only, but not flagged
- * `no-writes`: PFCOUNT may store the cardinality it computed, which Redis counts as a write.
- */
-const READ = new Script(`#!lua
-local out = {redis.call('GET', KEYS[1]), redis.call('HGET', KEYS[2], 'version')}
-for i = 3, #KEYS do
-  local op = ARGV[i - 2]
-  if op == 'h' then
-    out[i] = redis.call('HGETALL', KEYS[i])
-  elseif op == 'p' then
-    out[i] = redis.call('PFCOUNT', KEYS[i])
-  else
-    out[i] = redis.call('ZREVRANGE', KEYS[i], 0, tonumber(op) - 1, 'WITHSCORES')
-  end
-end
-return out
-`)
 
 /** Parse a change notice published by the apply script. */
 export function parseNotice(message: string): ChangeNotice | undefined {
@@ -350,16 +320,23 @@ export class Dashboard<A extends Aggregates<any>> {
   private async fetch(params: ReadParams | undefined, attempt = 0): Promise<DashboardSnapshot<A>> {
     const generation = this.generation
     const keys = viewKeys(this.namespace, this.view.name, generation)
-    const reads: Reads = { keys: [keys.pointer, keys.meta], ops: [] }
+    const multi = this.redis.multi()
+    multi.get(keys.pointer)
+    multi.hget(keys.meta, 'version')
     const decoders: Array<[string, Decoder]> = []
     for (const [name, aggregate] of Object.entries(this.view.aggregates) as Array<
       [string, Aggregate<unknown, unknown>]
     >) {
-      decoders.push([name, this.plan(reads, keys, name, aggregate, params)])
+      decoders.push([name, this.plan(multi, keys, name, aggregate, params)])
     }
     let replies: unknown[]
     try {
-      replies = (await READ.run(this.redis, reads.keys, reads.ops)) as unknown[]
+      const result = await multi.exec()
+      if (!result) throw new Error('MULTI aborted')
+      replies = result.map(([error, value]) => {
+        if (error) throw error
+        return value
+      })
     } catch (error) {
       throw new MetricsStreamError('E_STREAM_REDIS', 'Reading the dashboard failed', {
         view: this.view.name,
@@ -389,7 +366,7 @@ export class Dashboard<A extends Aggregates<any>> {
   }
 
   private plan(
-    reads: Reads,
+    multi: ReturnType<Redis['multi']>,
     keys: ViewKeys,
     name: string,
     aggregate: Aggregate<unknown, unknown>,
@@ -397,14 +374,14 @@ export class Dashboard<A extends Aggregates<any>> {
   ): Decoder {
     const grouped = aggregate.kind === 'count' || aggregate.kind === 'sum'
     const hasGroups = aggregate.dimensions.length > 0
-    const op = grouped ? 'h' : aggregate.kind === 'top' ? String(aggregate.size) : 'p'
     const queue = (key: string) => {
-      reads.keys.push(key)
-      reads.ops.push(op)
+      if (grouped) multi.hgetall(key)
+      else if (aggregate.kind === 'top') multi.zrevrange(key, 0, aggregate.size - 1, 'WITHSCORES')
+      else multi.pfcount(key)
     }
     const decodeOne = (reply: unknown): unknown => {
       if (grouped) {
-        const numbers = toNumbers(reply as string[])
+        const numbers = toNumbers(reply as Record<string, string>)
         return hasGroups ? numbers : (numbers._ ?? 0)
       }
       if (aggregate.kind === 'top') {
@@ -427,7 +404,11 @@ export class Dashboard<A extends Aggregates<any>> {
       const result: Record<string, unknown> = {}
       labels.forEach((label, i) => {
         const reply = replies[index + i]
-        const empty = grouped || aggregate.kind === 'top' ? (reply as unknown[]).length === 0 : Number(reply) === 0
+        const empty = grouped
+          ? Object.keys(reply as object).length === 0
+          : aggregate.kind === 'top'
+            ? (reply as unknown[]).length === 0
+            : Number(reply) === 0
         if (!empty) result[label] = decodeOne(reply)
       })
       return [result, index + labels.length]

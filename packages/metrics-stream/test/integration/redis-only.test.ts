@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net'
 import { serviceUrls, uniqueName } from '@ayala/testkit'
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -37,33 +36,6 @@ describe('dashboard and generations on real Redis (no Kafka)', () => {
     await expect(dashboard.read()).rejects.toSatisfy(
       (error) => error instanceof MetricsStreamError && error.code === 'E_STREAM_CLOSED',
     )
-  })
-
-  it('sends one command per read: the figures, version and pointer come back from one script call', async () => {
-    const reader = new Redis(serviceUrls().redis)
-    const monitor = await redis.monitor()
-    try {
-      const dashboard = createDashboard({ redis: reader, namespace, view: invoiceView, cache: false })
-      const port = (reader.stream as Socket).localPort
-      const sent: string[] = []
-      monitor.on('monitor', (_time: string, args: string[], source: string) => {
-        if (source.endsWith(`:${port}`)) sent.push(args.map(String).join(' ').toLowerCase())
-      })
-      // MONITOR lines arrive asynchronously: an ECHO marker closes each step.
-      await dashboard.read() // loads the script (EVALSHA, then EVAL after NOSCRIPT on a fresh server)
-      await reader.echo('warm')
-      await waitFor('the monitor to see the first marker', () => sent.includes('echo warm'))
-      sent.length = 0
-      const snapshot = await dashboard.read()
-      await reader.echo('read')
-      await waitFor('the monitor to see the second marker', () => sent.includes('echo read'))
-      expect(sent.map((line) => line.split(' ')[0])).toEqual(['evalsha', 'echo'])
-      expect(snapshot.figures.amountByDay).toEqual({})
-      await dashboard.close()
-    } finally {
-      monitor.disconnect()
-      reader.disconnect()
-    }
   })
 
   it('promotes with a compare-and-set and raises the version above the old generation', async () => {
