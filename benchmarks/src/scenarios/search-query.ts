@@ -450,7 +450,8 @@ export async function run() {
     }
     // The filtered search and its ingredients, one request shape: text, then what each row adds.
     const filtered =
-      (parts: { status?: boolean; amount?: boolean; highlight?: boolean; total?: false | number }) => async () => {
+      (parts: { status?: boolean; amount?: boolean; highlight?: boolean; total?: false | number }) =>
+      async () => {
         const i = next()
         await search.search(invoices, {
           query: q.match('description', terms[i] as string),
