@@ -20,7 +20,9 @@
  * the standard analyzer and there is no autocomplete row: every strategy the package offers needs
  * those modules; the baseline there is the plain relevance search).
  * `SEARCH_BENCH_COMPARE_BULK=0` loads with ours only and writes no `search-load` result (to rerun
- * the queries without the 15-minute peer load). Results: `search-query` (latency) and `search-load` (bulk), with the
+ * the queries without the 15-minute peer load). `SEARCH_BENCH_LOAD_ROUNDS=N` repeats the A-B-B-A
+ * load block N times (default 1); `SEARCH_BENCH_BULK_OPTIONS` (JSON) passes extra bulk options to
+ * ours, for experiments. Results: `search-query` (latency) and `search-load` (bulk), with the
  * engine's name appended for Elasticsearch. Both indices are deleted at the end, also on failure.
  */
 import { createSearchClient, defineIndex, type EngineKind, field, type SearchClient } from '@ayala/search'
@@ -352,7 +354,12 @@ export async function run() {
       each: runs.map((r) => `${(r.ms / 1_000).toFixed(1)} s`).join(' + '),
     })
     let officialMb = 0
-    const runs = await loadsOf(compareBulk ? ['ours', 'official', 'official', 'ours'] : ['ours'])
+    // SEARCH_BENCH_LOAD_ROUNDS=N repeats the A-B-B-A block N times (more loads, less noise).
+    const loadRounds = Number(process.env.SEARCH_BENCH_LOAD_ROUNDS ?? 1)
+    if (!Number.isSafeInteger(loadRounds) || loadRounds < 1)
+      throw new Error(`SEARCH_BENCH_LOAD_ROUNDS must be >= 1, got ${loadRounds}`)
+    const abba: Array<'ours' | 'official'> = ['ours', 'official', 'official', 'ours']
+    const runs = await loadsOf(compareBulk ? Array.from({ length: loadRounds }, () => abba).flat() : ['ours'])
     const ours = mean(runs.ours)
     const official = compareBulk ? mean(runs.official) : undefined
     const oursMb = await storeMb(search, invoices.name)
@@ -389,8 +396,7 @@ export async function run() {
         load,
         OFFICIAL,
         {
-          description:
-            'Two timed loads per contender in A-B-B-A order (ours, official, official, ours), each into its own fresh index (same mappings, refresh_interval -1 and 0 replicas during the load, refresh at the end, concurrency 2), after a warm-up load of each; each figure is the mean of its two loads. Still two runs each, so the ratio carries machine noise.',
+          description: `${loadRounds === 1 ? 'Two timed loads' : `${2 * loadRounds} timed loads`} per contender in A-B-B-A order (ours, official, official, ours${loadRounds > 1 ? `, the block repeated ${loadRounds} times` : ''}), each into its own fresh index (same mappings, refresh_interval -1 and 0 replicas during the load, refresh at the end, concurrency 2), after a warm-up load of each; each figure is the mean of its loads.${loadRounds === 1 ? ' Still two runs each, so the ratio carries machine noise (SEARCH_BENCH_LOAD_ROUNDS repeats the block).' : ''}`,
           goals: loadGoals,
           notes: [
             `index size before force-merge: ours ${oursMb.toFixed(1)} MB, official ${officialMb.toFixed(1)} MB (primaries)`,
