@@ -24,6 +24,9 @@
  *    (~2,000/s); for every change notice, now minus the oldest record timestamp of the chunk
  *    (producer create time), i.e. the worst event of each chunk.
  *
+ * Setups (environment): METRICS_BENCH_PIN_REDIS=1 (Redis on a CPU of its own),
+ * METRICS_BENCH_READ_REPLICA=1 (reads from a replica), METRICS_BENCH_CHILD_NICE=N; see below.
+ *
  * kafkajs and `@ayala/testkit` are not dependencies of the benchmarks package: they are loaded
  * from `@ayala/metrics-stream`'s own (dev) dependencies.
  */
@@ -302,6 +305,15 @@ interface Spawned {
  * private redis-server and this (reading) process are pinned to the last CPU, the consumer and
  * burner children to the others; the Kafka broker and the rest of the machine are left alone.
  */
+/**
+ * METRICS_BENCH_READ_REPLICA=1: the consumer applies to the primary and the dashboard is read
+ * from a replica of it (`--replicaof`), the usual way to keep reads off a write-heavy primary. The
+ * replica applies the scripts' effects (Redis 7 replicates a script as the commands it ran, in a
+ * MULTI/EXEC), so a read waits behind those, not behind the Lua. With METRICS_BENCH_PIN_REDIS=1
+ * the replica and the reader take the last CPU and the primary goes with the consumer children.
+ */
+const REPLICA = process.env.METRICS_BENCH_READ_REPLICA === '1'
+
 // Decided in the parent only: a child pinned to one CPU sees one CPU.
 const PIN = process.env.METRICS_BENCH_PIN_REDIS === '1' && !process.env[CHILD] ? pinning() : undefined
 
@@ -317,7 +329,9 @@ function pinning(): { redisCpu: string; childCpus: string; nice: number; label: 
     redisCpu,
     childCpus,
     nice,
-    label: `redis-server and the reading process pinned to CPU ${redisCpu}${nice !== 0 ? ` at nice ${nice}` : ''}, consumer/burner children to CPU ${childCpus} (taskset); the Kafka broker and everything else unpinned`,
+    label: REPLICA
+      ? `the replica redis-server and the reading process pinned to CPU ${redisCpu}${nice !== 0 ? ` at nice ${nice}` : ''}, the primary redis-server and the consumer/burner children to CPU ${childCpus} (taskset); the Kafka broker and everything else unpinned`
+      : `redis-server and the reading process pinned to CPU ${redisCpu}${nice !== 0 ? ` at nice ${nice}` : ''}, consumer/burner children to CPU ${childCpus} (taskset); the Kafka broker and everything else unpinned`,
   }
 }
 
@@ -441,6 +455,17 @@ async function redisCpuSeconds(redis: Redis): Promise<number> {
   const info = await redis.info('cpu')
   const read = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0)
   return read('used_cpu_user') + read('used_cpu_sys')
+}
+
+/** Wait until `replica` has every write `primary` had when called (WAIT for one replica). */
+async function replicaInSync(primary: Redis, replica: Redis): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (!/master_link_status:up/.test(await replica.info('replication'))) {
+    if (Date.now() > deadline) throw new Error('the replica did not connect to the primary in 10 s')
+    await new Promise((done) => setTimeout(done, 50))
+  }
+  const acked = (await primary.call('WAIT', '1', '10000')) as number
+  if (acked < 1) throw new Error('the replica did not acknowledge the primary in 10 s')
 }
 
 /** Server-side durations (us) of the apply scripts and of the reads' EXEC since the last reset. */
@@ -615,10 +640,26 @@ export async function run(): Promise<ScenarioResult> {
   // Every server-side command time is logged; reset after each phase.
   const server = await startPrivateRedis(['--slowlog-log-slower-than', '0', '--slowlog-max-len', '1000000'])
   const redis = new Redis(server.url)
+  // The dashboard's server: the primary, or its replica (METRICS_BENCH_READ_REPLICA=1).
+  const replica = REPLICA
+    ? await startPrivateRedis([
+        '--replicaof',
+        '127.0.0.1',
+        String(new URL(server.url).port),
+        '--slowlog-log-slower-than',
+        '0',
+        '--slowlog-max-len',
+        '1000000',
+      ])
+    : undefined
+  const reader = replica ? new Redis(replica.url) : redis
+  if (replica) await replicaInSync(redis, reader)
   if (PIN) {
-    const info = await redis.info('server')
-    const redisPid = Number(/process_id:(\d+)/.exec(info)?.[1])
+    const pidOf = async (connection: Redis) =>
+      Number(/process_id:(\d+)/.exec(await connection.info('server'))?.[1])
+    const redisPid = await pidOf(reader)
     pin(redisPid, PIN.redisCpu)
+    if (replica) pin(await pidOf(redis), PIN.childCpus)
     // The reader goes with Redis: on the consumer's CPU at a higher priority it starved the
     // consumer (16,000 ev/s instead of 60,000), which is no longer "applying at full speed".
     pin(process.pid, PIN.redisCpu)
@@ -628,7 +669,7 @@ export async function run(): Promise<ScenarioResult> {
     }
   }
   const pinned = PIN ? ` ${PIN.label[0]?.toUpperCase()}${PIN.label.slice(1)}.` : ''
-  const resultSuffix = PIN ? '-redis-own-cpu' : ''
+  const resultSuffix = `${REPLICA ? '-read-replica' : ''}${PIN ? '-redis-own-cpu' : ''}`
   const children: Spawned[] = []
   const dashboards: Array<{ close(): Promise<void> }> = []
   let phase = 0
@@ -640,8 +681,8 @@ export async function run(): Promise<ScenarioResult> {
     BENCH_SPEC: JSON.stringify(spec),
   })
   const dashboardsOf = (ns: string) => {
-    const fromRedis = createDashboard({ redis, namespace: ns, view, cache: false })
-    const cached = createDashboard({ redis, namespace: ns, view, cache: true })
+    const fromRedis = createDashboard({ redis: reader, namespace: ns, view, cache: false })
+    const cached = createDashboard({ redis: reader, namespace: ns, view, cache: true })
     dashboards.push(fromRedis, cached)
     return { fromRedis, cached }
   }
@@ -659,7 +700,8 @@ export async function run(): Promise<ScenarioResult> {
     const { applying, over } = await start()
     await applying
     await slowlog(redis)
-    const cpu0 = await redisCpuSeconds(redis)
+    if (replica) await slowlog(reader)
+    const cpu0 = (await redisCpuSeconds(redis)) + (replica ? await redisCpuSeconds(reader) : 0)
     const machine0 = machineCpu()
     const began = performance.now()
     let finished = false
@@ -692,8 +734,10 @@ export async function run(): Promise<ScenarioResult> {
     await ended
     const seconds = (performance.now() - began) / 1_000
     const machine1 = machineCpu()
-    const redisCores = ((await redisCpuSeconds(redis)) - cpu0) / seconds
-    const { scripts, reads: execs } = await slowlog(redis)
+    const cpu1 = (await redisCpuSeconds(redis)) + (replica ? await redisCpuSeconds(reader) : 0)
+    const redisCores = (cpu1 - cpu0) / seconds
+    const { scripts, reads: primaryExecs } = await slowlog(redis)
+    const execs = replica ? (await slowlog(reader)).reads : primaryExecs
     return {
       label,
       ns,
@@ -969,7 +1013,7 @@ export async function run(): Promise<ScenarioResult> {
       throughputRows,
       NAIVE,
       {
-        description: `${total.toLocaleString('en')} invoice events (a third corrections) on ${PARTITIONS} partitions, applied to a private redis-server; each consumer in its own process, nothing reading meanwhile; "p50" of the consumer rows is the mean time per event. Load average at start ${loadAtStart}, at the end ${loadAverage()}.${pinned}`,
+        description: `${total.toLocaleString('en')} invoice events (a third corrections) on ${PARTITIONS} partitions, applied to a private redis-server; each consumer in its own process, nothing reading meanwhile; "p50" of the consumer rows is the mean time per event. Load average at start ${loadAtStart}, at the end ${loadAverage()}.${pinned}${REPLICA ? ' The reads go to a replica of the primary the consumer applies to (redis-server --replicaof); the server times and Redis CPU above include both servers.' : ''}`,
         goals: [
           ratioGoal(
             'exactly-once events/s vs the naive consumer',
@@ -1035,11 +1079,11 @@ export async function run(): Promise<ScenarioResult> {
     const controlRow = readRows[3] as ResultRow
     writeResult(
       `metrics-dashboard${resultSuffix}`,
-      `metrics-stream: dashboard reads during full-speed apply${PIN ? ' (Redis on a CPU of its own)' : ''}`,
+      `metrics-stream: dashboard reads during full-speed apply${REPLICA ? ', read from a replica' : ''}${PIN ? ` (${REPLICA ? 'the replica' : 'Redis'} on a CPU of its own)` : ''}`,
       readRows,
       base.name,
       {
-        description: `All 5 figures of the view (7 day buckets) per read, sequential awaits in the reading process, counted while another process applies the ${total.toLocaleString('en')}-event backlog (from its first applied chunk to its last), on a private redis-server with SLOWLOG timing every command (server times below are SLOWLOG's). ${rounds} rounds, phase order rotated each round, samples merged. The sweep rows change only the consumer's chunk sizing; the control row replaces the consumer by busy-looping processes of the same CPU weight as the fixed-500 consumer phase of the same round (consumer process + Redis) that touch no network, so the reader has the same share of the machine without any script to wait behind; both control rows read the figures the defaults phase of the same round had just applied. Load average at start ${loadAtStart}, at the end ${loadAverage()}.${pinned}`,
+        description: `All 5 figures of the view (7 day buckets) per read, sequential awaits in the reading process, counted while another process applies the ${total.toLocaleString('en')}-event backlog (from its first applied chunk to its last), on a private redis-server with SLOWLOG timing every command (server times below are SLOWLOG's). ${rounds} rounds, phase order rotated each round, samples merged. The sweep rows change only the consumer's chunk sizing; the control row replaces the consumer by busy-looping processes of the same CPU weight as the fixed-500 consumer phase of the same round (consumer process + Redis) that touch no network, so the reader has the same share of the machine without any script to wait behind; both control rows read the figures the defaults phase of the same round had just applied. Load average at start ${loadAtStart}, at the end ${loadAverage()}.${pinned}${REPLICA ? ' The reads go to a replica of the primary the consumer applies to (redis-server --replicaof); the server times and Redis CPU above include both servers.' : ''}`,
         goals: [
           ratioGoal('Redis read p99 vs 1 ms, library defaults', base.p99Us / 1_000, 1),
           ratioGoal(
@@ -1063,6 +1107,10 @@ export async function run(): Promise<ScenarioResult> {
     await admin.deleteTopics({ topics: [topic] })
     await admin.disconnect()
     redis.disconnect()
+    if (replica) {
+      reader.disconnect()
+      await replica.dispose()
+    }
     await server.dispose()
     // Scenarios run after this one in the same process get every CPU back.
     if (PIN) pin(process.pid, `0-${availableParallelism() - 1}`)

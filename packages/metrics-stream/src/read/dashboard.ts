@@ -22,7 +22,11 @@ import { type ViewKeys, viewKeys } from '../keys.js'
 
 /** Options of {@link createDashboard}. */
 export interface DashboardOptions<A extends Aggregates<any>> {
-  /** ioredis client (or Cluster) to read from. */
+  /**
+   * ioredis client (or Cluster) to read from: the server the consumer writes to, or a replica of
+   * it (reads only; Redis 7 replicates each apply script as one MULTI/EXEC, notice included, so a
+   * replica's readers and subscribers see whole batches in order).
+   */
   redis: Redis | Cluster
   /** Key namespace the consumer writes to. */
   namespace: string
