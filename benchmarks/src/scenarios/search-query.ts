@@ -175,7 +175,7 @@ async function storeMb(search: SearchClient, index: string): Promise<number> {
 async function sampled<T>(
   search: SearchClient,
   work: () => Promise<T>,
-): Promise<{ value: T; ms: number; enginePeakMb: number; nodePeakMb: number }> {
+): Promise<{ value: T; ms: number; enginePeakMb: number; nodePeakMb: number; nodeCpuS: number }> {
   let enginePeakMb = 0
   let nodePeakMb = 0
   let sampling = true
@@ -187,9 +187,13 @@ async function sampled<T>(
     }
   })()
   const t0 = performance.now()
+  const cpu0 = process.cpuUsage()
   try {
     const value = await work()
-    return { value, ms: performance.now() - t0, enginePeakMb, nodePeakMb }
+    const cpu = process.cpuUsage(cpu0)
+    // Node CPU of the load (user + system), the sampler's few calls included for both contenders.
+    const nodeCpuS = (cpu.user + cpu.system) / 1e6
+    return { value, ms: performance.now() - t0, enginePeakMb, nodePeakMb, nodeCpuS }
   } finally {
     sampling = false
     await sampler
@@ -278,6 +282,7 @@ export async function run() {
   // SEARCH_BENCH_BULK_OPTIONS='{"maxBatchBytes":5000000}': extra bulk options for ours (experiments).
   const oursOptions = JSON.parse(process.env.SEARCH_BENCH_BULK_OPTIONS ?? '{}') as Record<string, unknown>
   const batchSizes: number[] = []
+  const requestMb: number[] = []
   const loadOurs = async (index: string, count: number) => {
     const report = await search.bulk(
       invoices,
@@ -288,6 +293,7 @@ export async function run() {
     )
     if (report.failed > 0) throw new Error(`ours rejected ${report.failed}: ${report.failures[0]?.reason}`)
     batchSizes.push(report.batchSize)
+    requestMb.push(report.bytes / Math.max(1, report.requests) / 1_048_576)
   }
   const loadOfficial = async (index: string, count: number) => {
     // The same fast-ingest switch ours makes, done by hand, inside the timed region.
@@ -353,6 +359,7 @@ export async function run() {
       ms: runs.reduce((sum, r) => sum + r.ms, 0) / runs.length,
       enginePeakMb: Math.max(...runs.map((r) => r.enginePeakMb)),
       nodePeakMb: Math.max(...runs.map((r) => r.nodePeakMb)),
+      nodeCpuS: runs.reduce((sum, r) => sum + r.nodeCpuS, 0) / runs.length,
       each: runs.map((r) => `${(r.ms / 1_000).toFixed(1)} s`).join(' + '),
     })
     let officialMb = 0
@@ -378,7 +385,7 @@ export async function run() {
           ratioToBaseline: Number.NaN,
           samples: 1,
           status: 'ok',
-          note: `mean of ${result.each}; engine heap peak ${result.enginePeakMb.toFixed(0)} MB; Node heap peak ${result.nodePeakMb.toFixed(0)} MB`,
+          note: `mean of ${result.each}; engine heap peak ${result.enginePeakMb.toFixed(0)} MB; Node heap peak ${result.nodePeakMb.toFixed(0)} MB; Node CPU ${result.nodeCpuS.toFixed(1)} s per load`,
         }),
       )
       withRatios(load, OFFICIAL)
@@ -402,7 +409,7 @@ export async function run() {
           goals: loadGoals,
           notes: [
             `index size before force-merge: ours ${oursMb.toFixed(1)} MB, official ${officialMb.toFixed(1)} MB (primaries)`,
-            `ours' adaptive batch size at the end of each load: ${batchSizes.join(', ')} documents${Object.keys(oursOptions).length > 0 ? `; ours with ${JSON.stringify(oursOptions)}` : ''}`,
+            `ours' adaptive batch size at the end of each load: ${batchSizes.join(', ')} documents (mean request ${requestMb.map((mb) => mb.toFixed(1)).join(', ')} MB)${Object.keys(oursOptions).length > 0 ? `; ours with ${JSON.stringify(oursOptions)}` : ''}`,
             `engine heap after both loads ${heap.usedMb.toFixed(0)} MB of ${heap.maxMb.toFixed(0)} MB`,
           ],
         },

@@ -73,7 +73,11 @@ export interface BulkOptions<D, C = unknown> {
   initialBatchSize?: number | undefined
   /** Most documents in one request (the byte cap usually binds first). @default 20000 */
   maxBatchSize?: number | undefined
-  /** Most NDJSON bytes in one request. @default 10485760 (10 MiB) */
+  /**
+   * Most NDJSON bytes in one request. 5 MiB, the official helper's flush size: at 1M invoices
+   * 10 MiB requests were 0.90-0.95x of the helper on OpenSearch, 5 MiB 0.99-1.12x.
+   * @default 5242880 (5 MiB)
+   */
   maxBatchBytes?: number | undefined
   /** Requests in flight at once. @default 2 */
   concurrency?: number | undefined
@@ -102,7 +106,7 @@ export const DEFAULT_BULK_OPTIONS = Object.freeze({
   action: 'index' as 'index' | 'create',
   initialBatchSize: 100,
   maxBatchSize: 20_000,
-  maxBatchBytes: 10 * 1024 * 1024,
+  maxBatchBytes: 5 * 1024 * 1024,
   concurrency: 2,
   retries: 5,
   initialBackoff: '100ms' as Duration,
