@@ -21,7 +21,8 @@
  * those modules; the baseline there is the plain relevance search).
  * `SEARCH_BENCH_COMPARE_BULK=0` loads with ours only and writes no `search-load` result (to rerun
  * the queries without the 15-minute peer load). `SEARCH_BENCH_LOAD_ROUNDS=N` repeats the A-B-B-A
- * load block N times (default 1); `SEARCH_BENCH_BULK_OPTIONS` (JSON) passes extra bulk options to
+ * load block N times (default 1); `SEARCH_BENCH_WARMUP_DOCS` sizes the untimed warm-up load of each
+ * contender (default a tenth of the load, at most 100,000); `SEARCH_BENCH_BULK_OPTIONS` (JSON) passes extra bulk options to
  * ours, for experiments. Results: `search-query` (latency) and `search-load` (bulk), with the
  * engine's name appended for Elasticsearch. Both indices are deleted at the end, also on failure.
  */
@@ -321,7 +322,12 @@ export async function run() {
     // Warm-up: both code paths and the node's indexing path see a few thousand documents first.
     // A tenth of the load (at most 100,000): with 20,000, the first timed load (always ours) ran
     // 20-30% slower than the three after it in two of three 1M runs, a penalty on ours alone.
-    const warm = Math.min(100_000, Math.max(500, Math.floor(docs / 10)))
+    // SEARCH_BENCH_WARMUP_DOCS=N overrides it (e.g. the full size, to take the opening penalty out).
+    const warm = Number(
+      process.env.SEARCH_BENCH_WARMUP_DOCS ?? Math.min(100_000, Math.max(500, Math.floor(docs / 10))),
+    )
+    if (!Number.isSafeInteger(warm) || warm < 1)
+      throw new Error(`SEARCH_BENCH_WARMUP_DOCS must be >= 1, got ${warm}`)
     for (const index of warmups) await search.createIndex(invoices, { name: index })
     await loadOurs(warmups[0] as string, warm)
     if (compareBulk) await loadOfficial(warmups[1] as string, warm)
@@ -405,7 +411,7 @@ export async function run() {
         load,
         OFFICIAL,
         {
-          description: `${loadRounds === 1 ? 'Two timed loads' : `${2 * loadRounds} timed loads`} per contender in A-B-B-A order (ours, official, official, ours${loadRounds > 1 ? `, the block repeated ${loadRounds} times` : ''}), each into its own fresh index (same mappings, refresh_interval -1 and 0 replicas during the load, refresh at the end, concurrency 2), after a warm-up load of each; each figure is the mean of its loads.${loadRounds === 1 ? ' Still two runs each, so the ratio carries machine noise (SEARCH_BENCH_LOAD_ROUNDS repeats the block).' : ''}`,
+          description: `${loadRounds === 1 ? 'Two timed loads' : `${2 * loadRounds} timed loads`} per contender in A-B-B-A order (ours, official, official, ours${loadRounds > 1 ? `, the block repeated ${loadRounds} times` : ''}), each into its own fresh index (same mappings, refresh_interval -1 and 0 replicas during the load, refresh at the end, concurrency 2), after an untimed warm-up load of ${warm.toLocaleString('en')} documents by each; each figure is the mean of its loads.${loadRounds === 1 ? ' Still two runs each, so the ratio carries machine noise (SEARCH_BENCH_LOAD_ROUNDS repeats the block).' : ''}`,
           goals: loadGoals,
           notes: [
             `index size before force-merge: ours ${oursMb.toFixed(1)} MB, official ${officialMb.toFixed(1)} MB (primaries)`,
