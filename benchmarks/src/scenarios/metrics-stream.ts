@@ -58,14 +58,15 @@ const { Kafka, logLevel } = require('kafkajs') as any
 
 /** The part of `@ayala/testkit` used here. */
 interface PrivateRedis {
+  port: number
   url: string
   dispose(): Promise<void>
 }
-async function startPrivateRedis(args: string[]): Promise<PrivateRedis> {
+async function startPrivateRedis(options: { args: string[]; replicaOf?: number }): Promise<PrivateRedis> {
   const testkit = (await import(pathToFileURL(require.resolve('@ayala/testkit')).href)) as {
-    startPrivateRedis(options: { args: string[] }): Promise<PrivateRedis>
+    startPrivateRedis(options: { args: string[]; replicaOf?: number }): Promise<PrivateRedis>
   }
-  return testkit.startPrivateRedis({ args })
+  return testkit.startPrivateRedis(options)
 }
 
 const BROKERS = (process.env.KAFKA_BROKERS || '127.0.0.1:9092').split(',')
@@ -329,9 +330,7 @@ function pinning(): { redisCpu: string; childCpus: string; nice: number; label: 
     redisCpu,
     childCpus,
     nice,
-    label: REPLICA
-      ? `the replica redis-server and the reading process pinned to CPU ${redisCpu}${nice !== 0 ? ` at nice ${nice}` : ''}, the primary redis-server and the consumer/burner children to CPU ${childCpus} (taskset); the Kafka broker and everything else unpinned`
-      : `redis-server and the reading process pinned to CPU ${redisCpu}${nice !== 0 ? ` at nice ${nice}` : ''}, consumer/burner children to CPU ${childCpus} (taskset); the Kafka broker and everything else unpinned`,
+    label: `${REPLICA ? 'the replica ' : ''}redis-server and the reading process pinned to CPU ${redisCpu}${nice !== 0 ? ` at nice ${nice}` : ''}, ${REPLICA ? 'the primary redis-server and the ' : ''}consumer/burner children to CPU ${childCpus} (taskset); the Kafka broker and everything else unpinned`,
   }
 }
 
@@ -455,17 +454,6 @@ async function redisCpuSeconds(redis: Redis): Promise<number> {
   const info = await redis.info('cpu')
   const read = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0)
   return read('used_cpu_user') + read('used_cpu_sys')
-}
-
-/** Wait until `replica` has every write `primary` had when called (WAIT for one replica). */
-async function replicaInSync(primary: Redis, replica: Redis): Promise<void> {
-  const deadline = Date.now() + 10_000
-  while (!/master_link_status:up/.test(await replica.info('replication'))) {
-    if (Date.now() > deadline) throw new Error('the replica did not connect to the primary in 10 s')
-    await new Promise((done) => setTimeout(done, 50))
-  }
-  const acked = (await primary.call('WAIT', '1', '10000')) as number
-  if (acked < 1) throw new Error('the replica did not acknowledge the primary in 10 s')
 }
 
 /** Server-side durations (us) of the apply scripts and of the reads' EXEC since the last reset. */
@@ -638,22 +626,17 @@ export async function run(): Promise<ScenarioResult> {
   for (let i = 0; i < backlog.length; i += 2_000) await events.send(backlog.slice(i, i + 2_000))
 
   // Every server-side command time is logged; reset after each phase.
-  const server = await startPrivateRedis(['--slowlog-log-slower-than', '0', '--slowlog-max-len', '1000000'])
+  const slowlogEverything = ['--slowlog-log-slower-than', '0', '--slowlog-max-len', '1000000']
+  const server = await startPrivateRedis({ args: slowlogEverything })
   const redis = new Redis(server.url)
-  // The dashboard's server: the primary, or its replica (METRICS_BENCH_READ_REPLICA=1).
+  // The dashboard's server: the primary, or its replica (METRICS_BENCH_READ_REPLICA=1), synced.
   const replica = REPLICA
-    ? await startPrivateRedis([
-        '--replicaof',
-        '127.0.0.1',
-        String(new URL(server.url).port),
-        '--slowlog-log-slower-than',
-        '0',
-        '--slowlog-max-len',
-        '1000000',
-      ])
+    ? await startPrivateRedis({ args: slowlogEverything, replicaOf: server.port })
     : undefined
   const reader = replica ? new Redis(replica.url) : redis
-  if (replica) await replicaInSync(redis, reader)
+  /** CPU seconds of every Redis server of the run (the primary, and the replica if any). */
+  const serversCpuSeconds = async () =>
+    (await redisCpuSeconds(redis)) + (replica ? await redisCpuSeconds(reader) : 0)
   if (PIN) {
     const pidOf = async (connection: Redis) =>
       Number(/process_id:(\d+)/.exec(await connection.info('server'))?.[1])
@@ -701,7 +684,7 @@ export async function run(): Promise<ScenarioResult> {
     await applying
     await slowlog(redis)
     if (replica) await slowlog(reader)
-    const cpu0 = (await redisCpuSeconds(redis)) + (replica ? await redisCpuSeconds(reader) : 0)
+    const cpu0 = await serversCpuSeconds()
     const machine0 = machineCpu()
     const began = performance.now()
     let finished = false
@@ -734,8 +717,7 @@ export async function run(): Promise<ScenarioResult> {
     await ended
     const seconds = (performance.now() - began) / 1_000
     const machine1 = machineCpu()
-    const cpu1 = (await redisCpuSeconds(redis)) + (replica ? await redisCpuSeconds(reader) : 0)
-    const redisCores = (cpu1 - cpu0) / seconds
+    const redisCores = ((await serversCpuSeconds()) - cpu0) / seconds
     const { scripts, reads: primaryExecs } = await slowlog(redis)
     const execs = replica ? (await slowlog(reader)).reads : primaryExecs
     return {

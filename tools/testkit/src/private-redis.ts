@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
 import { freePort } from './free-port.ts'
 
 export interface PrivateRedisOptions {
@@ -18,6 +19,11 @@ export interface PrivateRedisOptions {
   port?: number | undefined
   /** Extra `redis-server` arguments, e.g. `['--cluster-enabled', 'yes']`. */
   args?: string[] | undefined
+  /**
+   * Port of a loopback primary to replicate (`--replicaof`); `start()` then also waits until the
+   * replica has synced with it (`master_link_status:up`).
+   */
+  replicaOf?: number | undefined
 }
 
 export interface PrivateRedis {
@@ -70,6 +76,21 @@ function waitForPort(port: number, timeoutMs: number): Promise<void> {
   })
 }
 
+/** Wait until the replica on `port` reports its link to the primary up (initial sync done). */
+async function waitForSync(port: number, timeoutMs: number): Promise<void> {
+  const redis = new Redis(port, '127.0.0.1', { lazyConnect: true })
+  const deadline = Date.now() + timeoutMs
+  try {
+    while (!/master_link_status:up/.test(await redis.info('replication'))) {
+      if (Date.now() > deadline)
+        throw new Error(`private redis-server on ${port} did not sync with its primary`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  } finally {
+    redis.disconnect()
+  }
+}
+
 /** Start a private `redis-server` and return a handle to control it. */
 export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
   const binary = redisServerBinary()
@@ -95,11 +116,13 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
           'no',
           '--dir',
           dir,
+          ...(options.replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(options.replicaOf)]),
           ...(options.args ?? []),
         ],
         { stdio: 'ignore' },
       )
       await waitForPort(port, 5_000)
+      if (options.replicaOf !== undefined) await waitForSync(port, 10_000)
     },
     async stop() {
       const running = child

@@ -74,8 +74,8 @@ export interface BulkOptions<D, C = unknown> {
   /** Most documents in one request (the byte cap usually binds first). @default 20000 */
   maxBatchSize?: number | undefined
   /**
-   * Most NDJSON bytes in one request. 5 MiB, the official helper's flush size: at 1M invoices
-   * 10 MiB requests were 0.90-0.95x of the helper on OpenSearch, 5 MiB 0.99-1.12x.
+   * Most NDJSON bytes in one request; the default is the official helper's flush size (10 MiB
+   * requests were slower on OpenSearch: docs/search-bulk.md, "Measured").
    * @default 5242880 (5 MiB)
    */
   maxBatchBytes?: number | undefined
