@@ -5,4 +5,6 @@ export type { RedisCluster, RedisClusterNode, RedisClusterOptions } from './redi
 export { startRedisCluster } from './redis-cluster.ts'
 export type { ServiceUrls } from './services.ts'
 export { serviceUrls } from './services.ts'
+export type { TcpProxy, TcpProxyMode, TcpProxyOptions } from './tcp-proxy.ts'
+export { startTcpProxy } from './tcp-proxy.ts'
 export { uniqueName } from './unique-name.ts'
