@@ -3,8 +3,8 @@
 //
 //   node services/cli.mjs up|down|status|logs|clean [name...] [--lines N]
 //
-// Names: kafka, opensearch, elasticsearch (JVM servers this harness owns) and redis, mariadb (the
-// machine's own servers, checked and started when down). Default: all of them.
+// Names: kafka, opensearch, elasticsearch (JVM servers this harness owns) and redis, mariadb,
+// postgres (the machine's own servers, checked and started when down). Default: all of them.
 //
 // How it works
 // - Jars come from Maven Central through services/pom.xml: one Maven module per server writes the
@@ -18,9 +18,11 @@
 // - Health: Kafka answers an ApiVersions then a Metadata request (raw Kafka protocol over TCP) with
 //   at least one broker and a controller; OpenSearch/Elasticsearch answer GET /_cluster/health with
 //   green or yellow (and Elasticsearch with the X-Elastic-Product header the official client
-//   checks); Redis answers PING; MariaDB sends its handshake packet.
+//   checks); Redis answers PING; MariaDB sends its handshake packet; PostgreSQL answers an
+//   SSLRequest with 'S' or 'N'.
 // - A service whose URL is set in the environment (KAFKA_BROKERS, OPENSEARCH_URL,
-//   ELASTICSEARCH_URL, REDIS_URL, DATABASE_URL) is only checked, never started or stopped.
+//   ELASTICSEARCH_URL, REDIS_URL, DATABASE_URL, POSTGRES_URL) is only checked, never started or
+//   stopped.
 // - Every wait is bounded (SERVICES_TIMEOUT seconds, default 180, for health; fixed limits for
 //   Maven and the Kafka storage format) and fails with the tail of the service's log.
 //
@@ -44,7 +46,7 @@ const STOP_GRACE_MS = 20_000
 const LOG_TAIL_LINES = 40
 
 const JVM_NAMES = ['kafka', 'opensearch', 'elasticsearch']
-const ALL_NAMES = [...JVM_NAMES, 'redis', 'mariadb']
+const ALL_NAMES = [...JVM_NAMES, 'redis', 'mariadb', 'postgres']
 
 /** Defaults used when the corresponding environment variable is not set. */
 const DEFAULTS = {
@@ -53,6 +55,7 @@ const DEFAULTS = {
   elasticsearch: { env: 'ELASTICSEARCH_URL', url: 'http://127.0.0.1:9201' },
   redis: { env: 'REDIS_URL', url: 'redis://127.0.0.1:6379' },
   mariadb: { env: 'DATABASE_URL', url: 'mysql://root@127.0.0.1:3306/test' },
+  postgres: { env: 'POSTGRES_URL', url: 'postgres://postgres@127.0.0.1:5432/test' },
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -377,6 +380,26 @@ async function checkMariadb(url) {
   })
 }
 
+async function checkPostgres(url) {
+  const u = new URL(url)
+  // SSLRequest (length 8, code 80877103): a PostgreSQL server answers one byte, 'S' or 'N'.
+  const request = Buffer.alloc(8)
+  request.writeUInt32BE(8, 0)
+  request.writeUInt32BE(80877103, 4)
+  return tcpExchange({
+    host: u.hostname || '127.0.0.1',
+    port: Number(u.port || 5432),
+    onConnect: (s) => s.write(request),
+    onData: (buf) => {
+      if (buf.length < 1) return null
+      const answer = String.fromCharCode(buf[0])
+      return answer === 'S' || answer === 'N'
+        ? { ok: true, detail: `SSLRequest answered '${answer}'` }
+        : { ok: false, detail: `unexpected answer 0x${buf[0].toString(16)}` }
+    },
+  })
+}
+
 function check(name, url) {
   switch (name) {
     case 'kafka':
@@ -389,6 +412,8 @@ function check(name, url) {
       return checkRedis(url)
     case 'mariadb':
       return checkMariadb(url)
+    case 'postgres':
+      return checkPostgres(url)
     default:
       throw new HarnessError(`unknown service ${name}`)
   }
@@ -888,6 +913,30 @@ async function startMariadb() {
     })
 }
 
+/** The machine's PostgreSQL clusters (Debian's `pg_ctlcluster`), started when down. */
+async function startPostgres() {
+  if (!which('pg_ctlcluster') && !aptInstall('postgresql'))
+    throw new HarnessError('PostgreSQL is down and not installed (apt-get install -y postgresql)', {
+      service: 'postgres',
+    })
+  const versions = fs.existsSync('/etc/postgresql') ? fs.readdirSync('/etc/postgresql') : []
+  if (versions.length === 0)
+    throw new HarnessError('PostgreSQL is installed but has no cluster under /etc/postgresql', {
+      service: 'postgres',
+    })
+  for (const version of versions) {
+    const r = spawnSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'start'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    // Exit status 2: the cluster is already running.
+    if (r.status !== 0 && r.status !== 2)
+      throw new HarnessError(`pg_ctlcluster ${version} main start failed: ${r.stderr || r.stdout}`, {
+        service: 'postgres',
+      })
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // commands
 
@@ -964,7 +1013,7 @@ async function up(names) {
     let r = await check(name, url)
     if (!r.ok && !external) {
       log(`[${name}] not answering at ${url} (${r.detail}): starting it`)
-      await (name === 'redis' ? startRedis() : startMariadb())
+      await (name === 'redis' ? startRedis() : name === 'postgres' ? startPostgres() : startMariadb())
       r = await waitHealthy(name, url, null, Math.min(deadline, Date.now() + 60_000))
       results[name] = 'started'
     } else if (!r.ok) {
@@ -1169,7 +1218,7 @@ async function withLock(fn) {
 }
 
 const USAGE = `usage: node services/cli.mjs <up|down|status|logs|clean> [name...] [--lines N]
-  names: ${ALL_NAMES.join(', ')} (default: all; down/clean default to ${JVM_NAMES.join(', ')} plus redis/mariadb if this harness started them)
+  names: ${ALL_NAMES.join(', ')} (default: all; down/clean default to ${JVM_NAMES.join(', ')} plus redis/mariadb if this harness started them; postgres is never stopped)
   up      start what is not running, wait until healthy, print URLs, write .services/env and env.json
   down    stop what this harness started (SIGTERM, SIGKILL after ${STOP_GRACE_MS / 1000} s)
   status  state, pid, RSS and URL of each service (exit 3 when one is not healthy)

@@ -5,6 +5,8 @@ export interface ServiceUrls {
   opensearch: string
   elasticsearch: string
   database: string
+  /** PostgreSQL, `postgres://user@host:port/database`. */
+  postgres: string
 }
 
 /**
@@ -18,5 +20,6 @@ export function serviceUrls(env: NodeJS.ProcessEnv = process.env): ServiceUrls {
     opensearch: env.OPENSEARCH_URL || 'http://127.0.0.1:9200',
     elasticsearch: env.ELASTICSEARCH_URL || 'http://127.0.0.1:9201',
     database: env.DATABASE_URL || 'mysql://root@127.0.0.1:3306/test',
+    postgres: env.POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/test',
   }
 }

@@ -21,6 +21,7 @@ describe.each([
   '@ayala/cache',
   '@ayala/search',
   '@ayala/metrics-stream',
+  '@ayala/outbox',
   '@ayala/nestjs',
   '@ayala/nestjs/metrics',
   '@ayala/nestjs/health',

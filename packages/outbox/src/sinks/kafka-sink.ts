@@ -1,0 +1,120 @@
+/**
+ * The Kafka sink: produces recorded records with `acks: -1` (all in-sync replicas), in outbox
+ * order, each with an `x-outbox-seq` header (its identity, with the entity and version the value
+ * holds). Delivery is at least once: a relay that crashed after the broker acknowledged and before
+ * the rows were deleted produces them again, so the consumer must apply each record once by its
+ * identity (`@ayala/metrics-stream` entity views skip a version they already applied).
+ *
+ * A broker that cannot be reached (or times out) fails the whole batch: it is retried with backoff
+ * until `maxAge`. A record the broker refuses for good (too large, failing validation, a policy)
+ * is isolated (the batch is sent again one record at a time) and becomes a dead letter; the rest
+ * is delivered.
+ */
+
+import type { KafkaEffectPayload } from '../effects.js'
+import { describeError } from '../errors.js'
+import {
+  DELIVERED,
+  type DeliveryContext,
+  type DeliveryOutcome,
+  type OutboxDelivery,
+  type OutboxSink,
+} from './sink.js'
+
+/** The part of a kafkajs `Producer` the sink uses. */
+export interface KafkaProducerLike {
+  sendBatch(batch: {
+    topicMessages: Array<{
+      topic: string
+      messages: Array<{ key: string | null; value: string; headers: Record<string, string> }>
+    }>
+    acks?: number
+    timeout?: number
+  }): Promise<unknown>
+}
+
+/** Options of {@link kafkaSink}. */
+export interface KafkaSinkOptions {
+  /**
+   * A connected kafkajs producer. An idempotent one (`idempotent: true`) keeps kafkajs's own
+   * retries from writing a record twice.
+   */
+  producer: KafkaProducerLike
+  /** Broker-side timeout of one produce request (ms). @default 10000 */
+  timeout?: number | undefined
+}
+
+/** Broker answers that no retry can change. */
+const PERMANENT = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'INVALID_TIMESTAMP',
+  'UNSUPPORTED_FOR_MESSAGE_FORMAT',
+  'POLICY_VIOLATION',
+  'INVALID_TOPIC_EXCEPTION',
+])
+
+/** The permanent broker answer in `error`'s cause chain, if any. */
+function permanentType(error: unknown): string | undefined {
+  let current: unknown = error
+  for (let depth = 0; depth < 8 && current !== null && typeof current === 'object'; depth++) {
+    const type = (current as { type?: unknown }).type
+    if (typeof type === 'string' && PERMANENT.has(type)) return type
+    current =
+      (current as { cause?: unknown; originalError?: unknown }).cause ??
+      (current as { originalError?: unknown }).originalError
+  }
+  return undefined
+}
+
+function message(item: OutboxDelivery<KafkaEffectPayload>) {
+  const { key, value, headers } = item.payload
+  return { key, value, headers: { ...headers, 'x-outbox-seq': String(item.seq) } }
+}
+
+/** A sink producing `kafkaEffect` records. */
+export function kafkaSink(options: KafkaSinkOptions): OutboxSink<KafkaEffectPayload> {
+  const { producer } = options
+  const timeout = options.timeout ?? 10_000
+  const send = async (items: readonly OutboxDelivery<KafkaEffectPayload>[]) => {
+    const byTopic = new Map<string, ReturnType<typeof message>[]>()
+    for (const item of items) {
+      const list = byTopic.get(item.payload.topic)
+      if (list === undefined) byTopic.set(item.payload.topic, [message(item)])
+      else list.push(message(item))
+    }
+    await producer.sendBatch({
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      acks: -1,
+      timeout,
+    })
+  }
+  return {
+    async deliver(items, context: DeliveryContext): Promise<readonly DeliveryOutcome[]> {
+      try {
+        await send(items)
+        return items.map(() => DELIVERED)
+      } catch (error) {
+        const type = permanentType(error)
+        if (type === undefined) throw error
+        if (items.length === 1) return [{ status: 'rejected', error: `${type}: ${describeError(error)}` }]
+      }
+      // Some record was refused for good: find which, one at a time (the others are delivered).
+      const outcomes: DeliveryOutcome[] = []
+      for (const item of items) {
+        if (context.signal.aborted) throw context.signal.reason
+        try {
+          await send([item])
+          outcomes.push(DELIVERED)
+        } catch (error) {
+          const type = permanentType(error)
+          if (type === undefined) throw error
+          outcomes.push({ status: 'rejected', error: `${type}: ${describeError(error)}` })
+        }
+      }
+      return outcomes
+    },
+  }
+}
