@@ -19,6 +19,7 @@ import type { OutboxEvent } from './sync/outbox.js'
  * - `E_SEARCH_REINDEX_FAILED`: a reindex failed and was rolled back.
  * - `E_SEARCH_OUTBOX`: the outbox table could not be read or written (an {@link OutboxEnqueueError}
  *   when events of a write could not be recorded).
+ * - `E_SEARCH_RECONCILE`: a reconcile's database side (its `ReconcileSource`) failed.
  */
 export type SearchErrorCode =
   | 'E_SEARCH_INVALID_OPTION'
@@ -31,6 +32,7 @@ export type SearchErrorCode =
   | 'E_SEARCH_BULK_FAILED'
   | 'E_SEARCH_REINDEX_FAILED'
   | 'E_SEARCH_OUTBOX'
+  | 'E_SEARCH_RECONCILE'
 
 /** Context carried by a {@link SearchError}. */
 export interface SearchErrorContext {

@@ -39,6 +39,30 @@ export type {
   SortSpec,
 } from './query/types.js'
 export { DEFAULT_MAX_QUERY_LENGTH, escapeQueryText } from './query-text.js'
+export type { EnsureIndexOptions, EnsureIndexResult } from './reconcile/ensure-index.js'
+export { ensureIndex, indexTemplateName } from './reconcile/ensure-index.js'
+export type {
+  KeyRange,
+  KeyVersion,
+  LoadedDocument,
+  RangeDigest,
+  ReconcileKey,
+  ReconcileOptions,
+  ReconcileReport,
+  ReconcilerOptions,
+  ReconcilerStats,
+  ReconcileSource,
+} from './reconcile/reconcile.js'
+export {
+  createReconciler,
+  DEFAULT_RECONCILE_OPTIONS,
+  ensureIndexExists,
+  Reconciler,
+  reconcile,
+  splitRange,
+} from './reconcile/reconcile.js'
+export type { SqlReconcileSourceOptions } from './reconcile/sql-source.js'
+export { sqlReconcileSource } from './reconcile/sql-source.js'
 export type {
   ReindexOptions,
   ReindexPhase,
@@ -84,6 +108,8 @@ export type {
   ValueOf,
 } from './schema/fields.js'
 export { field } from './schema/fields.js'
+export type { IndexEventResult, IndexEventStatus } from './sync/apply-index-events.js'
+export { applyIndexEvents, classifyIndexItem } from './sync/apply-index-events.js'
 export type {
   IndexOnWriteOptions,
   InstanceLocator,
@@ -98,7 +124,9 @@ export type {
   OutboxEvent,
   OutboxLag,
   OutboxOptions,
+  OutboxRetryEvent,
   OutboxWorkerOptions,
+  OutboxWorkerStats,
   SqlConnectionSource,
   SqlExecutor,
   SqlTransactionalConnection,

@@ -1,28 +1,41 @@
 /**
  * Sync on writes through a transactional outbox.
  *
+ * @deprecated in favour of `@ayala/outbox` (one outbox for every derived copy: search
+ * documents, Kafka events, cache tags) whose search sink applies events with the same
+ * {@link applyIndexEvents}. This module stays supported; it is not removed.
+ *
  * Mechanism: the application writes its row and an outbox event in the same database
  * transaction (`outbox.enqueue(tx, ...)`, or a repository write wrapped with `@IndexOnWrite` /
  * `indexOnWrite` / `outbox.after`), so
  * an event exists if and only if the write committed. A worker drains the table in `seq` order:
  * it claims a batch with `SELECT ... FOR UPDATE SKIP LOCKED` (several workers never apply the same
- * event), sends it as one bulk request with `version_type: external` and deletes the applied rows
- * in the same transaction. That transaction runs at READ COMMITTED, so it locks only the claimed
- * rows (no gap lock): writers recording new events never wait for the engine. External versions make application order irrelevant: an event older
+ * event), sends it as one bulk request with `version_type: external` ({@link applyIndexEvents})
+ * and deletes the applied rows in the same transaction. That transaction runs at READ COMMITTED,
+ * so it locks only the claimed rows (no gap lock): writers recording new events never wait for
+ * the engine. External versions make application order irrelevant: an event older
  * than the indexed document is answered 409 and counted as stale, never applied, so two
  * transactions committing out of order (or a redelivered batch) cannot make the index go back in
  * time. Deletes carry a version too; the engine keeps their tombstone for `index.gc_deletes`
  * (60 s by default), which bounds how late an older upsert may arrive after a delete.
  *
- * Engine down: the claim transaction is rolled back, events stay in the table, the worker backs
- * off exponentially and retries; `lag()` shows how many events wait and how old the oldest is.
- * An event the engine rejects for good (e.g. a mapping conflict) is retried `maxAttempts` times,
- * then kept as a dead letter (`deadLetters()`) instead of blocking the queue.
+ * Transient and permanent failures are told apart per event (see `apply-index-events.ts`):
+ * - Engine unreachable, or an event it refuses for now (429, 5xx, `index.blocks.write`, an
+ *   index being recreated): the event stays in the table with its `attempts` unchanged, the
+ *   worker backs off exponentially (full jitter, up to `maxBackoff`) and claims it again, in
+ *   order, for as long as the engine refuses, up to `maxAge` after the event was recorded
+ *   (measured on the database clock). Only then does it become a dead letter.
+ * - An event the engine rejects for good (a mapping conflict) counts one attempt per rejection;
+ *   after `maxAttempts` it is kept as a dead letter (`deadLetters()`) instead of blocking the
+ *   queue, and the events behind it are applied.
+ * `lag()` shows how many events wait, how old the oldest is and how many are dead; the worker
+ * emits `retry` and `dead-letter` and keeps cumulative figures (`stats()`).
  */
 import { EventEmitter } from 'node:events'
 import { type Duration, toMs } from '../duration.js'
 import type { SearchClient } from '../engine/search-client.js'
 import { engineError, SearchError } from '../errors.js'
+import { applyBulkBody, type applyIndexEvents, type IndexEventResult } from './apply-index-events.js'
 
 /** The part of a database connection the outbox uses (a mariadb/mysql2 connection or pool fits). */
 export interface SqlExecutor {
@@ -61,6 +74,7 @@ export const DEFAULT_OUTBOX_OPTIONS = Object.freeze({
   pollInterval: '500ms' as Duration,
   maxBackoff: '30s' as Duration,
   maxAttempts: 5,
+  maxAge: '6h' as Duration,
 })
 
 /** Options of {@link Outbox.worker}. */
@@ -75,8 +89,18 @@ export interface OutboxWorkerOptions {
   pollInterval?: Duration | undefined
   /** Longest wait after failures (ms or `'30s'`). @default '30s' */
   maxBackoff?: Duration | undefined
-  /** Attempts before an event the engine rejects becomes a dead letter. @default 5 */
+  /**
+   * Permanent rejections (mapping or parse errors) before an event becomes a dead letter.
+   * Transient refusals (engine unreachable, 429, 5xx, write blocks) do not count.
+   * @default 5
+   */
   maxAttempts?: number | undefined
+  /**
+   * How long an event is retried while the engine refuses it for now, from the moment it was
+   * recorded (ms or `'6h'`; database clock); then it becomes a dead letter. `Infinity`: forever.
+   * @default '6h'
+   */
+  maxAge?: Duration | undefined
 }
 
 /** Result of one drain pass. */
@@ -87,8 +111,44 @@ export interface DrainResult {
   applied: number
   /** Events skipped because the index already holds a newer version. */
   stale: number
-  /** Events rejected by the engine this time (kept for retry or dead-lettered). */
+  /** Events the engine rejected for good this time (one attempt counted; dead letters at `maxAttempts`). */
   rejected: number
+  /** Events the engine refused for now (kept, attempts unchanged; claimed again after a backoff). */
+  retried: number
+  /** Events that became dead letters in this pass (`maxAttempts` rejections, or `maxAge` reached). */
+  deadLettered: number
+}
+
+/** Cumulative figures of a worker since it was created (see {@link OutboxWorker.stats}). */
+export interface OutboxWorkerStats {
+  /** Events applied. */
+  applied: number
+  /** Events found stale (the index held a newer version). */
+  stale: number
+  /** Permanent rejections counted. */
+  rejected: number
+  /** Transient refusals of single events (each one retried later). */
+  retried: number
+  /** Events that became dead letters. */
+  deadLettered: number
+  /** Drain passes that failed as a whole (engine unreachable, database error). */
+  failedPasses: number
+  /** Passes in a row that ended in a failure or a transient refusal (0 once the engine accepts again). */
+  consecutiveFailures: number
+  /** The last failure or refusal, until a pass succeeds. */
+  lastError: string | undefined
+}
+
+/** Payload of the worker's `retry` event: a pass the engine refused, the wait before the next. */
+export interface OutboxRetryEvent {
+  /** Events refused for now in this pass (0 when the request failed as a whole). */
+  events: number
+  /** Passes in a row that failed or were refused. */
+  consecutiveFailures: number
+  /** Wait before the next pass, in ms. */
+  delayMs: number
+  /** The engine's answer. */
+  error: string
 }
 
 /** Outbox backlog. */
@@ -164,8 +224,17 @@ function rowsOf<T>(result: unknown): T[] {
   return Array.from(result as Iterable<T>)
 }
 
-/** Worker events: `drained` after each non-empty pass, `error` when a pass fails (the worker continues). */
-export class OutboxWorker extends EventEmitter<{ drained: [DrainResult]; error: [SearchError] }> {
+/**
+ * Drains an outbox into the engine. Events: `drained` after each non-empty pass, `retry` when a
+ * pass failed or the engine refused events for now (with the wait before the next pass),
+ * `dead-letter` for each event that became one, `error` when a pass fails (the worker continues).
+ */
+export class OutboxWorker extends EventEmitter<{
+  drained: [DrainResult]
+  retry: [OutboxRetryEvent]
+  'dead-letter': [DeadLetter]
+  error: [SearchError]
+}> {
   readonly #outbox: Outbox
   readonly #options: Readonly<{
     search: SearchClient
@@ -174,7 +243,18 @@ export class OutboxWorker extends EventEmitter<{ drained: [DrainResult]; error: 
     pollMs: number
     maxBackoffMs: number
     maxAttempts: number
+    maxAgeMs: number
   }>
+  readonly #stats: OutboxWorkerStats = {
+    applied: 0,
+    stale: 0,
+    rejected: 0,
+    retried: 0,
+    deadLettered: 0,
+    failedPasses: 0,
+    consecutiveFailures: 0,
+    lastError: undefined,
+  }
   #running: Promise<void> | undefined
   #stopping = false
   #wake: (() => void) | undefined
@@ -188,6 +268,7 @@ export class OutboxWorker extends EventEmitter<{ drained: [DrainResult]; error: 
       throw new SearchError('E_SEARCH_INVALID_OPTION', 'batchSize must be a positive integer')
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
       throw new SearchError('E_SEARCH_INVALID_OPTION', 'maxAttempts must be a positive integer')
+    const maxAge = options.maxAge ?? d.maxAge
     this.#outbox = outbox
     this.#options = Object.freeze({
       search: options.search,
@@ -196,32 +277,53 @@ export class OutboxWorker extends EventEmitter<{ drained: [DrainResult]; error: 
       maxAttempts,
       pollMs: toMs(options.pollInterval ?? d.pollInterval, 'pollInterval'),
       maxBackoffMs: toMs(options.maxBackoff ?? d.maxBackoff, 'maxBackoff'),
+      maxAgeMs: maxAge === Number.POSITIVE_INFINITY ? maxAge : toMs(maxAge, 'maxAge'),
     })
+  }
+
+  /** The `maxAttempts` this worker dead-letters at (give it to `outbox.lag()` / `deadLetters()`). */
+  get maxAttempts(): number {
+    return this.#options.maxAttempts
+  }
+
+  /** Cumulative figures since the worker was created. */
+  stats(): Readonly<OutboxWorkerStats> {
+    return { ...this.#stats }
   }
 
   /**
    * Claim and apply one batch. Throws `E_SEARCH_ENGINE` (retriable) when the engine cannot be
-   * reached; the batch then stays in the outbox.
+   * reached; the batch then stays in the outbox (events past `maxAge` become dead letters).
    */
   async drainOnce(): Promise<DrainResult> {
-    const { db, search, batchSize, maxAttempts } = this.#options
+    const { db, search, batchSize, maxAttempts, maxAgeMs } = this.#options
     const table = this.#outbox.table
     const connection = await db.getConnection()
+    const dead: DeadLetter[] = []
     try {
       // READ COMMITTED for this transaction only: under InnoDB's default REPEATABLE READ the
       // claim's `FOR UPDATE` also locks the gap after the last event, so every writer recording an
       // event would wait until the engine answers this drain's bulk request.
       await connection.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
       await connection.beginTransaction()
-      const rows = rowsOf<Row>(
+      // The age is measured on the database clock (the one that wrote created_at).
+      const rows = rowsOf<Row & { age_ms: number | string | null }>(
         await connection.query(
-          `SELECT seq, index_name, doc_id, op, version, payload, attempts FROM ${table} WHERE attempts < ? ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED`,
+          `SELECT seq, index_name, doc_id, op, version, payload, attempts, TIMESTAMPDIFF(MICROSECOND, created_at, CURRENT_TIMESTAMP(3)) DIV 1000 AS age_ms FROM ${table} WHERE attempts < ? ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED`,
           [maxAttempts, batchSize],
         ),
       )
+      const result: DrainResult = {
+        claimed: rows.length,
+        applied: 0,
+        stale: 0,
+        rejected: 0,
+        retried: 0,
+        deadLettered: 0,
+      }
       if (rows.length === 0) {
         await connection.commit()
-        return { claimed: 0, applied: 0, stale: 0, rejected: 0 }
+        return result
       }
       let body = ''
       for (const row of rows) {
@@ -236,51 +338,81 @@ export class OutboxWorker extends EventEmitter<{ drained: [DrainResult]; error: 
             ? `${JSON.stringify({ delete: meta })}\n`
             : `${JSON.stringify({ index: meta })}\n${row.payload ?? '{}'}\n`
       }
-      const client = await search.raw()
-      let response: {
-        items?: Array<Record<string, { status?: number; error?: { type?: string; reason?: string } }>>
+      const expired = (row: { age_ms: number | string | null }) => Number(row.age_ms ?? 0) >= maxAgeMs
+      const markDead = async (row: Row, attempts: number, lastError: string) => {
+        await connection.query(`UPDATE ${table} SET attempts = ?, last_error = ? WHERE seq = ?`, [
+          attempts,
+          lastError.slice(0, 2_000),
+          row.seq,
+        ])
+        result.deadLettered++
+        dead.push({
+          seq: Number(row.seq),
+          index: row.index_name,
+          id: row.doc_id,
+          op: row.op,
+          version: Number(row.version),
+          attempts,
+          lastError: lastError.slice(0, 2_000),
+        })
       }
+      let answers: IndexEventResult[]
       try {
-        response = (await client.transport.request({
-          method: 'POST',
-          path: '/_bulk',
-          bulkBody: body,
-          querystring: { filter_path: 'items.*.status,items.*.error' },
-        })) as typeof response
+        answers = await applyBulkBody(
+          search,
+          rows.map((row) => ({ op: row.op, index: row.index_name })),
+          body,
+        )
       } catch (error) {
-        throw engineError(error)
+        const failure = engineError(error)
+        const old = rows.filter(expired)
+        if (old.length === 0) {
+          await connection.rollback()
+        } else {
+          // Events retried for maxAge while the engine stayed unreachable: dead letters now.
+          for (const row of old)
+            await markDead(row, maxAttempts, `expired after ${maxAgeMs} ms: ${failure.message}`)
+          await connection.commit()
+          this.#count(result, dead)
+        }
+        throw failure
       }
       const done: number[] = []
-      const result: DrainResult = { claimed: rows.length, applied: 0, stale: 0, rejected: 0 }
       for (const [i, row] of rows.entries()) {
-        const item = response.items?.[i]
-        const answer = item ? Object.values(item)[0] : undefined
-        const status = answer?.status ?? 0
-        if (status >= 200 && status < 300) {
-          result.applied++
+        const answer = answers[i] as IndexEventResult
+        if (answer.status === 'applied' || answer.status === 'stale') {
+          result[answer.status]++
           done.push(row.seq)
-        } else if (status === 409 || (status === 404 && row.op === 'delete')) {
-          // 409: the index holds a newer version; 404: deleting what is not there. Both are final.
-          result.stale++
-          done.push(row.seq)
+        } else if (answer.status === 'retry') {
+          result.retried++
+          if (expired(row)) await markDead(row, maxAttempts, `expired after ${maxAgeMs} ms: ${answer.error}`)
+          else
+            await connection.query(`UPDATE ${table} SET last_error = ? WHERE seq = ?`, [
+              answer.error ?? 'retry',
+              row.seq,
+            ])
         } else {
           result.rejected++
-          await connection.query(
-            `UPDATE ${table} SET attempts = attempts + 1, last_error = ? WHERE seq = ?`,
-            [
-              `${status} ${answer?.error?.type ?? 'unknown'}: ${answer?.error?.reason ?? 'no reason'}`.slice(
-                0,
-                2_000,
-              ),
+          const attempts = Number(row.attempts) + 1
+          if (attempts >= maxAttempts) await markDead(row, attempts, answer.error ?? 'rejected')
+          else
+            await connection.query(`UPDATE ${table} SET attempts = ?, last_error = ? WHERE seq = ?`, [
+              attempts,
+              answer.error ?? 'rejected',
               row.seq,
-            ],
-          )
+            ])
         }
       }
       if (done.length > 0) await connection.query(`DELETE FROM ${table} WHERE seq IN (?)`, [done])
       await connection.commit()
+      this.#count(result, dead)
+      if (result.retried > 0) {
+        const firstRefused = answers.find((answer) => answer.status === 'retry')
+        this.#stats.lastError = firstRefused?.error
+      }
       return result
     } catch (error) {
+      if (error instanceof SearchError && error.code === 'E_SEARCH_ENGINE') throw error
       await connection.rollback()
       throw error instanceof SearchError
         ? error
@@ -293,15 +425,31 @@ export class OutboxWorker extends EventEmitter<{ drained: [DrainResult]; error: 
     }
   }
 
-  /** Drain until the outbox is empty (dead letters excluded). */
+  #count(result: DrainResult, dead: readonly DeadLetter[]): void {
+    const stats = this.#stats
+    stats.applied += result.applied
+    stats.stale += result.stale
+    stats.rejected += result.rejected
+    stats.retried += result.retried
+    stats.deadLettered += result.deadLettered
+    if (this.listenerCount('dead-letter') > 0) for (const letter of dead) this.emit('dead-letter', letter)
+  }
+
+  /**
+   * Drain until the outbox is empty (dead letters excluded), or until the engine refuses events
+   * for now (the result's `retried` then says how many wait; call again later).
+   */
   async drainAll(): Promise<DrainResult> {
-    const total: DrainResult = { claimed: 0, applied: 0, stale: 0, rejected: 0 }
+    const total: DrainResult = { claimed: 0, applied: 0, stale: 0, rejected: 0, retried: 0, deadLettered: 0 }
     for (;;) {
       const pass = await this.drainOnce()
       total.claimed += pass.claimed
       total.applied += pass.applied
       total.stale += pass.stale
       total.rejected += pass.rejected
+      total.retried += pass.retried
+      total.deadLettered += pass.deadLettered
+      if (pass.retried > 0) return total
       if (pass.claimed < this.#options.batchSize && pass.rejected === 0) return total
     }
   }
@@ -313,21 +461,47 @@ export class OutboxWorker extends EventEmitter<{ drained: [DrainResult]; error: 
     this.#running = this.#loop()
   }
 
+  #backoff(): number {
+    const { maxBackoffMs, pollMs } = this.#options
+    return Math.random() * Math.min(maxBackoffMs, Math.max(pollMs, 50) * 2 ** this.#stats.consecutiveFailures)
+  }
+
   async #loop(): Promise<void> {
-    let failures = 0
+    const stats = this.#stats
     while (!this.#stopping) {
       let wait = this.#options.pollMs
       try {
         const result = await this.drainOnce()
-        failures = 0
-        if (result.claimed > 0) {
-          this.emit('drained', result)
+        if (result.claimed > 0) this.emit('drained', result)
+        if (result.retried > 0) {
+          // The engine answered but refuses for now (a write block, 429s): back off as if down.
+          stats.consecutiveFailures++
+          wait = this.#backoff()
+          if (this.listenerCount('retry') > 0)
+            this.emit('retry', {
+              events: result.retried,
+              consecutiveFailures: stats.consecutiveFailures,
+              delayMs: wait,
+              error: stats.lastError ?? 'retry',
+            })
+        } else {
+          stats.consecutiveFailures = 0
+          stats.lastError = undefined
           if (result.claimed === this.#options.batchSize) wait = 0
         }
       } catch (error) {
-        failures++
-        wait = Math.random() * Math.min(this.#options.maxBackoffMs, this.#options.pollMs * 2 ** failures)
+        stats.failedPasses++
+        stats.consecutiveFailures++
+        wait = this.#backoff()
         const wrapped = error instanceof SearchError ? error : engineError(error)
+        stats.lastError = wrapped.message
+        if (this.listenerCount('retry') > 0)
+          this.emit('retry', {
+            events: 0,
+            consecutiveFailures: stats.consecutiveFailures,
+            delayMs: wait,
+            error: wrapped.message,
+          })
         if (this.listenerCount('error') > 0) this.emit('error', wrapped)
       }
       if (wait > 0 && !this.#stopping) {
@@ -477,13 +651,40 @@ export class Outbox {
     }))
   }
 
+  /**
+   * Give dead letters another `maxAttempts` and `maxAge` (`attempts` set back to 0, the age
+   * counted from now): after the mapping
+   * or the data was fixed, or the engine is back after `maxAge`. `seqs` limits it to those
+   * events. @returns how many events were put back in the queue
+   */
+  async replayDeadLetters(
+    db: SqlExecutor,
+    options: { maxAttempts?: number | undefined; seqs?: readonly number[] | undefined } = {},
+  ): Promise<number> {
+    const maxAttempts = options.maxAttempts ?? DEFAULT_OUTBOX_OPTIONS.maxAttempts
+    if (options.seqs !== undefined && options.seqs.length === 0) return 0
+    const result = (await db.query(
+      `UPDATE ${this.table} SET attempts = 0, created_at = CURRENT_TIMESTAMP(3) WHERE attempts >= ?${options.seqs ? ' AND seq IN (?)' : ''}`,
+      options.seqs ? [maxAttempts, options.seqs] : [maxAttempts],
+    )) as { affectedRows?: number }
+    return Number(result.affectedRows ?? 0)
+  }
+
   /** A worker that drains this outbox into the engine. */
   worker(options: OutboxWorkerOptions): OutboxWorker {
     return new OutboxWorker(this, options)
   }
 }
 
-/** Create a transactional outbox over a SQL table. */
+/**
+ * Create a transactional outbox over a SQL table.
+ *
+ * @deprecated Use `@ayala/outbox`: one transactional outbox for every derived copy (search
+ * documents, Kafka events, cache tags), MariaDB/MySQL and PostgreSQL, whose search sink applies
+ * events with {@link applyIndexEvents} exactly as this worker does. This outbox keeps working
+ * (retries with backoff up to `maxAge`, dead letters after `maxAttempts` permanent rejections)
+ * and is not removed.
+ */
 export function createOutbox(options: OutboxOptions = {}): Outbox {
   return new Outbox(options)
 }
