@@ -9,6 +9,7 @@ export default defineConfig({
     opentelemetry: 'src/opentelemetry/index.ts',
     search: 'src/search/index.ts',
     'metrics-stream': 'src/metrics-stream/index.ts',
+    outbox: 'src/outbox/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

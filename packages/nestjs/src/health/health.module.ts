@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common'
 import { TerminusModule } from '@nestjs/terminus'
 import { KafkaHealthIndicator } from './kafka.health.js'
+import { OutboxHealthIndicator } from './outbox.health.js'
 import { RedisHealthIndicator } from './redis.health.js'
 import { SearchHealthIndicator } from './search.health.js'
 
@@ -15,13 +16,20 @@ import { SearchHealthIndicator } from './search.health.js'
  *     () => this.redis.pingCheck('redis', { url: process.env.REDIS_URL }),
  *     () => this.search.check('search', { url: process.env.OPENSEARCH_URL }),
  *     () => this.kafka.check('kafka', { kafka: this.kafkaClient }),
+ *     () => this.outbox.check('outbox', { relay: this.relay }),
  *   ])
  * }
  * ```
  */
 @Module({
   imports: [TerminusModule],
-  providers: [RedisHealthIndicator, SearchHealthIndicator, KafkaHealthIndicator],
-  exports: [TerminusModule, RedisHealthIndicator, SearchHealthIndicator, KafkaHealthIndicator],
+  providers: [RedisHealthIndicator, SearchHealthIndicator, KafkaHealthIndicator, OutboxHealthIndicator],
+  exports: [
+    TerminusModule,
+    RedisHealthIndicator,
+    SearchHealthIndicator,
+    KafkaHealthIndicator,
+    OutboxHealthIndicator,
+  ],
 })
 export class AyalaHealthModule {}

@@ -1,6 +1,8 @@
 export { AyalaHealthModule } from './health.module.js'
 export type { ConsumerLagOptions, KafkaHealthOptions, PartitionLagLike } from './kafka.health.js'
 export { KafkaHealthIndicator } from './kafka.health.js'
+export type { OutboxHealthOptions, OutboxHealthSource } from './outbox.health.js'
+export { OutboxHealthIndicator } from './outbox.health.js'
 export type { RedisPingOptions } from './redis.health.js'
 export { RedisHealthIndicator } from './redis.health.js'
 export type { SearchHealthOptions, SearchHealthSource } from './search.health.js'

@@ -16,9 +16,11 @@ import { Registry } from 'prom-client'
 import { getCacheToken } from '../cache/tokens.js'
 import { InvalidOptionError } from '../errors.js'
 import { AYALA_METRICS_CONSUMER } from '../metrics-stream/tokens.js'
+import { AYALA_OUTBOX_RELAY } from '../outbox/tokens.js'
 import { AYALA_SEARCH_CLIENT } from '../search/tokens.js'
 import { type CacheStatsSource, registerCacheMetrics } from './cache-metrics.js'
 import { createHttpMetrics } from './http-metrics.js'
+import { type OutboxStatsSource, registerOutboxMetrics } from './outbox-metrics.js'
 import { PerformanceInterceptor } from './performance.interceptor.js'
 import { PerformanceEvents } from './performance-events.js'
 import {
@@ -126,6 +128,9 @@ function build(
         )
         registerConsumerMetrics(registry, options.prefix, () =>
           optional<ConsumerStatsSource>(moduleRef, AYALA_METRICS_CONSUMER),
+        )
+        registerOutboxMetrics(registry, options.prefix, () =>
+          optional<OutboxStatsSource>(moduleRef, AYALA_OUTBOX_RELAY),
         )
         return true
       },

@@ -28,6 +28,7 @@ describe.each([
   '@ayala/nestjs/opentelemetry',
   '@ayala/nestjs/search',
   '@ayala/nestjs/metrics-stream',
+  '@ayala/nestjs/outbox',
 ])('%s from dist/', (pkg) => {
   it('imports as ESM and requires as CJS with the same public names', () => {
     const esm = exportedNames('esm', pkg)
