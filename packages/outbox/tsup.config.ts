@@ -2,7 +2,8 @@ import { defineConfig } from 'tsup'
 
 export default defineConfig([
   {
-    entry: ['src/index.ts'],
+    // The search sink is its own entry: only it loads the optional peer @ayala/search.
+    entry: { index: 'src/index.ts', search: 'src/search.ts' },
     format: ['esm', 'cjs'],
     dts: true,
     sourcemap: true,

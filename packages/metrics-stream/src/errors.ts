@@ -9,6 +9,10 @@
  * - `E_STREAM_INVALID_OPTION`: an option or a definition is invalid (thrown once, at creation).
  * - `E_STREAM_INVALID_EVENT`: a message could not be decoded or failed the view's validator; the
  *   consumer dead-letters it, it is never thrown out of the consumer.
+ * - `E_STREAM_INVALID_ENTITY`: an entity-mode view's `entity` function returned a bad key,
+ *   version or row (`undefined`); the consumer dead-letters the record, as for a failing decoder.
+ * - `E_STREAM_STATE_CORRUPT`: what Redis holds for the view cannot be decoded (an entity's stored
+ *   contribution); not retried.
  * - `E_STREAM_INVALID_READ`: read parameters are invalid (e.g. a bucket range too wide).
  * - `E_STREAM_REDIS`: a Redis call failed; retriable.
  * - `E_STREAM_KAFKA`: a Kafka call (dead-letter or late produce, admin) failed; retriable.
@@ -18,6 +22,8 @@
 export type MetricsStreamErrorCode =
   | 'E_STREAM_INVALID_OPTION'
   | 'E_STREAM_INVALID_EVENT'
+  | 'E_STREAM_INVALID_ENTITY'
+  | 'E_STREAM_STATE_CORRUPT'
   | 'E_STREAM_INVALID_READ'
   | 'E_STREAM_REDIS'
   | 'E_STREAM_KAFKA'

@@ -22,6 +22,19 @@
  *
  * Kafka's committed offset only ever trails Redis, so a crash at any point replays records that
  * Redis then refuses: nothing is lost, nothing is counted twice.
+ *
+ * Entity mode (a view with `entity`): offsets only guard redelivery of the same records; the same
+ * event produced again at a new offset (an outbox relay that crashed after producing and before
+ * marking its rows done), or an older version produced after a newer one by another relay, is
+ * caught by version. Redis keeps per entity `<version>:<contribution>` in the generation's
+ * entity hash. A chunk is decoded and validated first; then the consumer reads the stored entries
+ * of the chunk's entities (one HMGET), walks each entity's events in offset order against its
+ * stored version (above: applied; equal: duplicate; below: stale), and plans the deltas: retract
+ * the stored contribution, add the last applied version's, store that version and contribution
+ * (a tombstone keeps its version and contributes nothing). Only the highest version of a chunk
+ * reaches Redis. The apply script checks, besides the token and the offset, that every entity it
+ * writes still has the version the plan read; if another partition's script changed one in
+ * between it answers "conflict" without writing anything, and the consumer reads and plans again.
  */
 
 import { randomUUID } from 'node:crypto'
@@ -29,12 +42,13 @@ import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
 import type { Cluster, Redis } from 'ioredis'
 import type { Aggregates, View } from '../aggregates/define.js'
-import { DeltaPlan } from '../aggregates/plan.js'
+import { aggregateSignature, DeltaPlan, encodeContribution, type RowOp } from '../aggregates/plan.js'
 import { type Duration, toMs } from '../duration.js'
 import { MetricsStreamError } from '../errors.js'
 import { type ViewKeys, viewKeys } from '../keys.js'
 import { ChunkSizer } from './chunk-sizer.js'
-import { APPLY, CLAIM, Script } from './scripts.js'
+import { compareVersions, entityKey, entityVersion } from './entity.js'
+import { APPLY, CLAIM, ENTITY_SIGNATURE, Script } from './scripts.js'
 import type { OutgoingMessage, Source, SourceBatch, SourceBatchContext, SourceMessage } from './source.js'
 
 /** Options of {@link createMetricsConsumer}. */
@@ -111,6 +125,12 @@ export interface MetricsConsumerStats {
   applied: number
   /** Records skipped because Redis had already applied their offset. */
   duplicates: number
+  /** Entity mode: events whose version equals the stored one (produced again), not applied. */
+  versionDuplicates: number
+  /** Entity mode: events whose version is below the stored one (arrived late), not applied. */
+  staleVersions: number
+  /** Entity mode: apply scripts refused because an entity changed after the chunk was planned. */
+  conflicts: number
   /** Events beyond the allowed lateness (sent to the late topic). */
   late: number
   /** Records sent to the dead-letter topic. */
@@ -181,6 +201,21 @@ interface ResolvedOptions {
 
 const claimScript = new Script(CLAIM)
 const applyScript = new Script(APPLY)
+const signatureScript = new Script(ENTITY_SIGNATURE)
+
+/** Entity mode: consecutive conflicts of one chunk before it is retried with backoff instead. */
+const MAX_CONFLICTS = 50
+const NO_OPS: readonly RowOp[] = Object.freeze([])
+
+/** One validated event of an entity-mode chunk. */
+interface EntityEvent {
+  readonly version: string
+  readonly ops: readonly RowOp[]
+  /** What the entity hash stores when this version is applied. */
+  readonly value: string
+}
+
+type ApplyReply = [number, string | number, (number | string)?]
 
 function resolve<E>(options: MetricsConsumerOptions<E>): ResolvedOptions {
   const d = DEFAULT_METRICS_CONSUMER_OPTIONS
@@ -270,6 +305,9 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
   private readonly counters: MetricsConsumerStats = {
     applied: 0,
     duplicates: 0,
+    versionDuplicates: 0,
+    staleVersions: 0,
+    conflicts: 0,
     late: 0,
     deadLettered: 0,
     chunks: 0,
@@ -308,6 +346,7 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
       generation = pointer ? Number(pointer) : 1
     }
     this.keys = viewKeys(namespace, view.name, generation)
+    if (view.mode === 'entity') await this.checkEntityAggregates(this.keys)
     await this.config.source.start((batch, context) => this.handle(batch, context))
   }
 
@@ -326,6 +365,25 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
   async lag(): Promise<PartitionLag[]> {
     const keys = this.requireKeys()
     return computeLag(this.config.redis, keys, this.config.source)
+  }
+
+  /**
+   * An entity's stored contribution names aggregates by position: within a generation the view's
+   * aggregates may be appended to, never reordered, removed or changed (rebuild instead).
+   */
+  private async checkEntityAggregates(keys: ViewKeys): Promise<void> {
+    const signature = aggregateSignature(this.config.view.aggregates).join(' ')
+    const stored = (await withTimeout(
+      signatureScript.run(this.config.redis, [keys.meta], [signature]),
+      this.options.scriptTimeout,
+    )) as string
+    if (stored !== '') {
+      throw new MetricsStreamError(
+        'E_STREAM_INVALID_OPTION',
+        `The aggregates of entity view ${this.config.view.name} changed in generation ${keys.generation} (stored: ${stored}; now: ${signature}): only appending is allowed; rebuild into a new generation (startRebuild)`,
+        { view: this.config.view.name },
+      )
+    }
   }
 
   private requireKeys(): ViewKeys {
@@ -403,6 +461,7 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
   ): Promise<boolean> {
     const keys = this.requireKeys()
     const { view } = this.config
+    if (view.mode === 'entity') return this.applyEntityChunk(topic, partition, owned, chunk, context)
     const plan = new DeltaPlan(view.aggregates, keys)
     const dead: OutgoingMessage[] = []
     const late: OutgoingMessage[] = []
@@ -443,12 +502,33 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
     if (late.length > 0) await this.config.source.send(this.config.lateTopic ?? `${topic}.late`, late)
     if (!context.isActive()) return false
 
-    const firstOffset = (chunk[0] as SourceMessage).offset
+    const scriptKeys = [keys.partition(topic, partition), keys.meta, keys.entities]
+    const argv = this.fixedArgs(keys, topic, partition, owned, chunk, watermark, applied, late, dead, oldest)
+    argv.push('0', '0', '0')
+    plan.encode(scriptKeys, argv)
+    const began = performance.now()
+    const reply = await this.runApply(scriptKeys, argv)
+    const scriptMs = performance.now() - began
+    return this.settle(topic, partition, owned, chunk, reply, scriptMs, watermark, applied, late, dead, oldest)
+  }
+
+  /** Script ARGV 1..9, shared by both modes. */
+  private fixedArgs(
+    keys: ViewKeys,
+    topic: string,
+    partition: number,
+    owned: Owned,
+    chunk: SourceMessage[],
+    watermark: number,
+    applied: number,
+    late: OutgoingMessage[],
+    dead: OutgoingMessage[],
+    oldest: number,
+  ): string[] {
     const lastOffset = (chunk[chunk.length - 1] as SourceMessage).offset
-    const scriptKeys = [keys.partition(topic, partition), keys.meta]
-    const argv = [
+    return [
       owned.token,
-      firstOffset,
+      (chunk[0] as SourceMessage).offset,
       lastOffset,
       Number.isFinite(watermark) ? String(watermark) : '',
       String(applied),
@@ -457,20 +537,173 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
       keys.channel,
       `${keys.generation} ${topic} ${partition} ${lastOffset} ${Number.isFinite(oldest) ? oldest : 0}`,
     ]
-    plan.encode(scriptKeys, argv)
+  }
+
+  /** Run the apply script within `maxScriptsInFlight` and `scriptTimeout`. */
+  private async runApply(scriptKeys: string[], argv: string[]): Promise<ApplyReply> {
     const gate = this.gate
     if (gate !== undefined) await gate.enter()
-    const began = performance.now()
-    let reply: [number, string | number, number?]
     try {
-      reply = (await withTimeout(
+      return (await withTimeout(
         applyScript.run(this.config.redis, scriptKeys, argv),
         this.options.scriptTimeout,
-      )) as [number, string | number, number?]
+      )) as ApplyReply
     } finally {
       gate?.leave()
     }
-    const scriptMs = performance.now() - began
+  }
+
+  /**
+   * Entity mode: one chunk, planned against the stored versions and applied with a
+   * compare-and-set on them (see the module note). Resolves like {@link applyChunk}.
+   */
+  private async applyEntityChunk(
+    topic: string,
+    partition: number,
+    owned: Owned,
+    chunk: SourceMessage[],
+    context: SourceBatchContext,
+  ): Promise<boolean> {
+    const keys = this.requireKeys()
+    const { view } = this.config
+    const entity = view.entity as NonNullable<typeof view.entity>
+    // Computes each row's contribution (and validates it) before anything is planned.
+    const shapes = new DeltaPlan(view.aggregates, keys)
+    const changes = new Map<string, EntityEvent[]>()
+    const dead: OutgoingMessage[] = []
+    const late: OutgoingMessage[] = []
+    let watermark = owned.watermark
+    let oldest = Number.POSITIVE_INFINITY
+    for (const message of chunk) {
+      const ts = Number(message.timestamp)
+      if (ts < oldest) oldest = ts
+      let at: number
+      try {
+        if (message.value === null)
+          throw new MetricsStreamError('E_STREAM_INVALID_EVENT', 'Record has no value')
+        const event = view.decode(JSON.parse(message.value.toString('utf8')))
+        const time = view.eventTime(event)
+        at = typeof time === 'number' ? time : time.getTime()
+        if (!Number.isFinite(at))
+          throw new MetricsStreamError('E_STREAM_INVALID_EVENT', 'Event time is not a date')
+        if (at < watermark - this.options.allowedLateness) {
+          late.push(forward(message, topic, partition, { 'x-watermark': String(watermark) }))
+          continue
+        }
+        const change = entity(event)
+        if (change === null || typeof change !== 'object') {
+          throw new MetricsStreamError('E_STREAM_INVALID_ENTITY', 'entity() did not return an object')
+        }
+        const key = entityKey(change.key)
+        const version = entityVersion(change.version)
+        const row = change.row
+        if (row === undefined) {
+          throw new MetricsStreamError(
+            'E_STREAM_INVALID_ENTITY',
+            'entity() returned no row: return null for a deletion',
+          )
+        }
+        const ops = row === null ? NO_OPS : shapes.rowOps(row)
+        const value = `${version}:${row === null ? '' : encodeContribution(ops)}`
+        const list = changes.get(key)
+        if (list === undefined) changes.set(key, [{ version, ops, value }])
+        else list.push({ version, ops, value })
+      } catch (error) {
+        const code = error instanceof MetricsStreamError ? error.code : 'E_STREAM_INVALID_EVENT'
+        const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+        dead.push(
+          forward(message, topic, partition, { 'x-error-code': code, 'x-error': reason.slice(0, 1_000) }),
+        )
+        continue
+      }
+      if (at > watermark) watermark = at
+    }
+    if (dead.length > 0) await this.config.source.send(this.config.deadLetterTopic ?? `${topic}.dlq`, dead)
+    if (late.length > 0) await this.config.source.send(this.config.lateTopic ?? `${topic}.late`, late)
+
+    const names = [...changes.keys()]
+    for (let attempt = 1; ; attempt++) {
+      if (!context.isActive()) return false
+      const found: Array<string | null> =
+        names.length === 0
+          ? []
+          : await withTimeout(this.config.redis.hmget(keys.entities, ...names), this.options.scriptTimeout)
+      const plan = new DeltaPlan(view.aggregates, keys)
+      const writes: string[] = []
+      let applied = 0
+      let duplicates = 0
+      let stale = 0
+      for (let k = 0; k < names.length; k++) {
+        const name = names[k] as string
+        const stored = found[k] ?? null
+        const colon = stored === null ? -1 : stored.indexOf(':')
+        if (stored !== null && colon <= 0) {
+          throw new MetricsStreamError(
+            'E_STREAM_STATE_CORRUPT',
+            `Entity ${JSON.stringify(name)} of view ${view.name} holds ${JSON.stringify(stored.slice(0, 100))}`,
+            { view: view.name },
+          )
+        }
+        const storedVersion = stored === null ? '' : stored.slice(0, colon)
+        let current = storedVersion
+        let winner: EntityEvent | undefined
+        for (const change of changes.get(name) as EntityEvent[]) {
+          const order = current === '' ? 1 : compareVersions(change.version, current)
+          if (order > 0) {
+            applied++
+            current = change.version
+            winner = change
+            plan.mergeDistinct(change.ops)
+          } else if (order === 0) duplicates++
+          else stale++
+        }
+        if (winner === undefined) continue
+        if (stored !== null) plan.retractStored(stored.slice(colon + 1))
+        plan.mergeOps(winner.ops, 1)
+        writes.push(name, storedVersion, winner.value)
+      }
+      const scriptKeys = [keys.partition(topic, partition), keys.meta, keys.entities]
+      const argv = this.fixedArgs(keys, topic, partition, owned, chunk, watermark, applied, late, dead, oldest)
+      argv.push(String(writes.length / 3), String(duplicates), String(stale), ...writes)
+      plan.encode(scriptKeys, argv)
+      const began = performance.now()
+      const reply = await this.runApply(scriptKeys, argv)
+      const scriptMs = performance.now() - began
+      if (reply[0] === -3) {
+        // Another script changed one of these entities after the HMGET: read and plan again.
+        this.counters.conflicts++
+        if (attempt >= MAX_CONFLICTS) {
+          throw new MetricsStreamError(
+            'E_STREAM_REDIS',
+            `${attempt} conflicts in a row on one chunk of ${topic}/${partition} (entity ${String(reply[1])})`,
+            { topic, partition, view: view.name, retriable: true },
+          )
+        }
+        continue
+      }
+      if (reply[0] === 1) {
+        this.counters.versionDuplicates += duplicates
+        this.counters.staleVersions += stale
+      }
+      return this.settle(topic, partition, owned, chunk, reply, scriptMs, watermark, applied, late, dead, oldest)
+    }
+  }
+
+  /** Account for an apply script's reply. Resolves true when applied, false to drop the batch. */
+  private settle(
+    topic: string,
+    partition: number,
+    owned: Owned,
+    chunk: SourceMessage[],
+    reply: ApplyReply,
+    scriptMs: number,
+    watermark: number,
+    applied: number,
+    late: OutgoingMessage[],
+    dead: OutgoingMessage[],
+    oldest: number,
+  ): boolean {
+    const lastOffset = (chunk[chunk.length - 1] as SourceMessage).offset
     const id = `${topic}:${partition}`
     if (reply[0] === -1) {
       this.counters.fenced++
