@@ -5,5 +5,10 @@ export type { OutboxHealthOptions, OutboxHealthSource } from './outbox.health.js
 export { OutboxHealthIndicator } from './outbox.health.js'
 export type { RedisPingOptions } from './redis.health.js'
 export { RedisHealthIndicator } from './redis.health.js'
-export type { SearchHealthOptions, SearchHealthSource } from './search.health.js'
+export type {
+  SearchHealthOptions,
+  SearchHealthSource,
+  SearchSyncHealthOptions,
+  SearchSyncSource,
+} from './search.health.js'
 export { SearchHealthIndicator } from './search.health.js'

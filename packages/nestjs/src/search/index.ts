@@ -14,14 +14,23 @@ export type {
   SearchModuleOptions,
   SearchModuleShape,
   SearchOutboxConfig,
+  SearchReconcileConfig,
   SearchRepositoryOf,
 } from './search.module.js'
 export { AyalaSearchModule } from './search.module.js'
 export { SearchRepository } from './search-repository.js'
+export type {
+  SearchSyncIndexStatus,
+  SearchSyncOutboxStatus,
+  SearchSyncStatus,
+} from './search-sync.js'
+export { SearchSync } from './search-sync.js'
 export {
   AYALA_SEARCH_CLIENT,
   AYALA_SEARCH_OUTBOX,
+  AYALA_SEARCH_SYNC,
   getSearchRepositoryToken,
   InjectSearchClient,
   InjectSearchRepository,
+  InjectSearchSync,
 } from './tokens.js'

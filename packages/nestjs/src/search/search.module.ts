@@ -3,19 +3,30 @@
  * definition, optional index creation at start-up, and the transactional outbox with its worker
  * running inside the application.
  *
- * Lifecycle: indexes and the outbox table are ensured in `onModuleInit`; the worker starts in
- * `onApplicationBootstrap` and is stopped in `beforeApplicationShutdown` (its batch in flight
- * finishes; events not yet applied stay in the outbox for the next start); an owned client is
- * closed in `onApplicationShutdown`, after the HTTP server stopped serving searches.
+ * Lifecycle: indexes and the outbox table are ensured in `onModuleInit` (with `ensureIndex`:
+ * created from their definitions with a template that recreates them the same way, and, for an
+ * index given a `reconcile` source, backfilled or reported when it is missing or empty while the
+ * table has rows); the worker and the scheduled reconcilers start in `onApplicationBootstrap`
+ * and are stopped in `beforeApplicationShutdown` (a batch or run in flight finishes; events not
+ * yet applied stay in the outbox for the next start); an owned client is closed in
+ * `onApplicationShutdown`, after the HTTP server stopped serving searches. The sync state
+ * (outbox backlog, dead letters, drift, missing indexes) is the {@link SearchSync} provider, read
+ * by `SearchHealthIndicator.syncCheck`.
  */
 import {
   createOutbox,
+  createReconciler,
   createSearchClient,
+  type Duration,
+  ensureIndex,
   type FieldMap,
   type IndexDefinition,
   type Outbox,
   type OutboxWorker,
   type OutboxWorkerOptions,
+  type ReconcileKey,
+  type ReconcileOptions,
+  type ReconcileSource,
   SearchClient,
   type SearchClientOptions,
   type SqlConnectionSource,
@@ -35,7 +46,13 @@ import {
 } from '@nestjs/common'
 import { InvalidOptionError } from '../errors.js'
 import { SearchRepository } from './search-repository.js'
-import { AYALA_SEARCH_CLIENT, AYALA_SEARCH_OUTBOX, getSearchRepositoryToken } from './tokens.js'
+import { SearchSync } from './search-sync.js'
+import {
+  AYALA_SEARCH_CLIENT,
+  AYALA_SEARCH_OUTBOX,
+  AYALA_SEARCH_SYNC,
+  getSearchRepositoryToken,
+} from './tokens.js'
 
 /** The outbox part of {@link SearchModuleConfig}. */
 export interface SearchOutboxConfig {
@@ -49,14 +66,38 @@ export interface SearchOutboxConfig {
   worker?: Omit<OutboxWorkerOptions, 'search' | 'db'> | false | undefined
 }
 
+/** Drift checks of one index (see {@link SearchModuleConfig.reconcile}). */
+export interface SearchReconcileConfig {
+  /** Index name (a definition of `indexes`). */
+  index: string
+  /** The database side (e.g. `sqlReconcileSource` over the table). */
+  source: ReconcileSource<any, ReconcileKey>
+  /**
+   * At start-up (with `ensureIndexes`), an index missing or empty while the table has rows:
+   * `backfill` it, `report` it (health down until a reconcile repairs it), or `none` (no check).
+   * The same choice applies when a scheduled run finds the index missing. @default 'backfill'
+   */
+  onStart?: 'backfill' | 'report' | 'none' | undefined
+  /** Run `reconcile()` every `interval` (ms or `'10m'`); absent: no schedule. */
+  interval?: Duration | undefined
+  /** Options of each reconcile (key, versionField, writeIndex, fanout, leafSize, dryRun...). */
+  options?: Omit<ReconcileOptions<any>, 'search' | 'definition' | 'source'> | undefined
+}
+
 /** What `forRoot` takes and `forRootAsync`'s factory returns. */
 export interface SearchModuleConfig {
   /** Client options (the module owns and closes the client), or a client to borrow. */
   client: SearchClientOptions | SearchClient
-  /** Create missing indexes from their definitions at start-up. @default false */
+  /**
+   * Ensure the indexes at start-up: create missing ones from their definitions, install the
+   * template that recreates them the same way, and check those with a `reconcile` entry.
+   * @default false
+   */
   ensureIndexes?: boolean | undefined
   /** The transactional outbox; absent: no outbox. */
   outbox?: SearchOutboxConfig | undefined
+  /** Drift checks per index: start-up backfill and scheduled `reconcile()` runs. */
+  reconcile?: readonly SearchReconcileConfig[] | undefined
 }
 
 /** Options that shape the module (not resolvable asynchronously). */
@@ -84,6 +125,7 @@ interface Resolved {
   ensureIndexes: boolean
   outbox: Outbox | undefined
   outboxConfig: SearchOutboxConfig | undefined
+  reconcile: readonly SearchReconcileConfig[]
 }
 
 const RESOLVED = Symbol('@ayala/nestjs:search-resolved')
@@ -101,12 +143,23 @@ function resolve(config: SearchModuleConfig): Resolved {
   if (outboxConfig !== undefined && typeof outboxConfig.db?.getConnection !== 'function') {
     throw new InvalidOptionError('outbox.db', 'expected a connection pool with getConnection()')
   }
+  const reconcile = config.reconcile ?? []
+  if (!Array.isArray(reconcile)) throw new InvalidOptionError('reconcile', 'expected a list')
+  for (const [i, entry] of reconcile.entries()) {
+    if (typeof entry?.index !== 'string')
+      throw new InvalidOptionError(`reconcile[${i}].index`, 'expected an index name')
+    if (typeof entry.source?.digest !== 'function')
+      throw new InvalidOptionError(`reconcile[${i}].source`, 'expected a ReconcileSource')
+    if (entry.onStart !== undefined && !['backfill', 'report', 'none'].includes(entry.onStart))
+      throw new InvalidOptionError(`reconcile[${i}].onStart`, `expected 'backfill', 'report' or 'none'`)
+  }
   return {
     client,
     owned,
     ensureIndexes: config.ensureIndexes ?? false,
     outbox: outboxConfig === undefined ? undefined : createOutbox({ table: outboxConfig.table }),
     outboxConfig,
+    reconcile,
   }
 }
 
@@ -116,18 +169,61 @@ class SearchLifecycle
 {
   private readonly logger = new Logger('AyalaSearchModule')
   private worker: OutboxWorker | undefined
+  private readonly reconcilers: Array<{ start(): void; stop(): Promise<void> }> = []
 
   constructor(
     private readonly resolved: Resolved,
     private readonly indexes: readonly IndexDefinition<any>[],
+    private readonly sync: SearchSync,
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const { client, ensureIndexes, outbox, outboxConfig } = this.resolved
+    const { client, ensureIndexes, outbox, outboxConfig, reconcile } = this.resolved
+    for (const entry of reconcile) {
+      const definition = this.indexes.find((d) => d.name === entry.index)
+      if (definition === undefined)
+        throw new InvalidOptionError('reconcile', `index "${entry.index}" is not one of the module's indexes`)
+      const reconciler = createReconciler({
+        ...entry.options,
+        search: client,
+        definition,
+        source: entry.source,
+        interval: entry.interval,
+        onMissing: entry.onStart === 'report' ? 'report' : 'backfill',
+      })
+      reconciler.on('drift', (report) =>
+        this.logger.warn(
+          `index "${report.index}" drifted from the database: ${report.missing} missing, ${report.extra} extra, ${report.stale} stale; ${report.remaining} left after repair`,
+        ),
+      )
+      reconciler.on('error', (error) =>
+        this.logger.warn(`reconcile of "${entry.index}": ${error.code} ${error.message}`),
+      )
+      this.sync.attachReconciler(reconciler)
+      if (entry.interval !== undefined) this.reconcilers.push(reconciler)
+    }
     if (ensureIndexes) {
-      const raw = await client.raw()
       for (const definition of this.indexes) {
-        if (!(await raw.indices.exists({ index: definition.name }))) await client.createIndex(definition)
+        const entry = reconcile.find((r) => r.index === definition.name)
+        const check = entry !== undefined && entry.onStart !== 'none'
+        const result = await ensureIndex(client, definition, {
+          ...(check
+            ? {
+                source: entry.source,
+                onEmpty: entry.onStart === 'report' ? 'report' : 'backfill',
+                reconcile: entry.options,
+              }
+            : {}),
+        })
+        this.sync.recordStartup(result)
+        if (result.state === 'empty')
+          this.logger.warn(
+            `index "${result.index}" is empty while the table has ${result.rows} rows (reported only)`,
+          )
+        else if (result.state === 'backfilled')
+          this.logger.log(
+            `index "${result.index}" was missing or empty: ${result.report?.repaired.indexed} rows backfilled`,
+          )
       }
     }
     if (outbox !== undefined && outboxConfig !== undefined && (outboxConfig.ensureTable ?? true)) {
@@ -137,13 +233,21 @@ class SearchLifecycle
 
   onApplicationBootstrap(): void {
     const { client, outbox, outboxConfig } = this.resolved
+    for (const reconciler of this.reconcilers) reconciler.start()
     if (outbox === undefined || outboxConfig === undefined || outboxConfig.worker === false) return
     this.worker = outbox.worker({ ...(outboxConfig.worker ?? {}), search: client, db: outboxConfig.db })
     this.worker.on('error', (error) => this.logger.warn(`outbox worker: ${error.code} ${error.message}`))
+    this.worker.on('dead-letter', (letter) =>
+      this.logger.error(
+        `outbox dead letter #${letter.seq} (${letter.op} ${letter.index}/${letter.id} v${letter.version}): ${letter.lastError}`,
+      ),
+    )
+    this.sync.attachWorker(this.worker)
     this.worker.start()
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    await Promise.all(this.reconcilers.map((reconciler) => reconciler.stop()))
     await this.worker?.stop()
   }
 
@@ -178,15 +282,27 @@ function build(
       { provide: AYALA_SEARCH_CLIENT, useFactory: (r: Resolved) => r.client, inject: [RESOLVED] },
       { provide: AYALA_SEARCH_OUTBOX, useFactory: (r: Resolved) => r.outbox ?? null, inject: [RESOLVED] },
       {
-        provide: SearchLifecycle,
-        useFactory: (r: Resolved) => new SearchLifecycle(r, indexes),
+        provide: AYALA_SEARCH_SYNC,
+        useFactory: (r: Resolved) =>
+          new SearchSync(
+            r.client,
+            indexes.map((d) => d.name),
+            r.outbox,
+            r.outboxConfig?.db,
+          ),
         inject: [RESOLVED],
+      },
+      {
+        provide: SearchLifecycle,
+        useFactory: (r: Resolved, sync: SearchSync) => new SearchLifecycle(r, indexes, sync),
+        inject: [RESOLVED, AYALA_SEARCH_SYNC],
       },
       ...repositories,
     ],
     exports: [
       AYALA_SEARCH_CLIENT,
       AYALA_SEARCH_OUTBOX,
+      AYALA_SEARCH_SYNC,
       ...repositories.map((p) => (p as { provide: symbol }).provide),
     ],
   }

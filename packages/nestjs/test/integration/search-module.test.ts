@@ -163,6 +163,8 @@ describe.each(ENGINES)(
       const client = app?.get<SearchClient>(AYALA_SEARCH_CLIENT)
       const raw = await client?.raw()
       await raw?.indices.delete({ index: invoices.name, ignore_unavailable: true })
+      // ensureIndexes installs a template that recreates the index from its definition.
+      await raw?.indices.deleteIndexTemplate({ name: `ayala-search-${invoices.name}` }, { ignore: [404] })
       await app?.close()
       await db.query(`DROP TABLE IF EXISTS ${table}`)
       await db.query(`DROP TABLE IF EXISTS ${outboxTable}`)
