@@ -60,7 +60,12 @@ export interface OutboxRelayOptions {
   degradedAfter?: Duration | undefined
   /** Oldest pending effect older than this: health `down`. @default '10m' */
   downAfter?: Duration | undefined
-  /** This relay's id in `claimed_by` (at most 64 characters). @default `<hostname>:<pid>:<random>` */
+  /**
+   * This relay's id in `claimed_by` (at most 64 characters). Give each instance a stable id (its
+   * pod or host name and port): a relay restarted after a crash then takes back the batch its
+   * previous incarnation had claimed at once, instead of waiting for `claimTimeout`. Two live
+   * relays must never share an id. @default `<hostname>:<pid>:<random>`
+   */
   id?: string | undefined
 }
 
@@ -273,12 +278,29 @@ export class OutboxRelay extends EventEmitter<OutboxRelayEvents> {
     return this.#running
   }
 
-  /** Start one background loop per sink. Failures are emitted as `error` and retried with backoff. */
+  /**
+   * Start one background loop per sink. Failures are emitted as `error` and retried with backoff.
+   * First, the leases held under this relay's id (by a previous incarnation that crashed) are
+   * released, so that batch is delivered now rather than after `claimTimeout`.
+   */
   start(): void {
     if (this.#running) return
     this.#running = true
     this.#stop = new AbortController()
-    this.#loops = [...this.#sinks.keys()].map((name) => this.#loop(name))
+    const recovered = this.#releaseOwnClaims()
+    this.#loops = [...this.#sinks.keys()].map(async (name) => {
+      await recovered
+      await this.#loop(name)
+    })
+  }
+
+  async #releaseOwnClaims(): Promise<void> {
+    try {
+      await this.#db.runner.run(this.#outbox.sql.releaseOwn(), [this.#options.id])
+    } catch (error) {
+      // The table is unreachable now: the leases expire by themselves; the loops report the outage.
+      if (this.listenerCount('error') > 0) this.emit('error', sqlError(error, '*'))
+    }
   }
 
   /** Stop the loops after their current pass (a delivery in flight is aborted). */

@@ -27,6 +27,8 @@ export interface DialectSql {
   deleteDone(rows: number): string
   retryOne(): string
   releaseMany(rows: number): string
+  /** Drop every lease held by a relay id (its previous incarnation's, at start). */
+  releaseOwn(): string
   deadOne(): string
   lag(): string
   /** Parameters: the sink when `bySink`, then the limit. */
@@ -79,6 +81,7 @@ function mysql(name: string): DialectSql {
       `UPDATE ${t} SET attempts = attempts + 1, last_error = ?, available_at = DATE_ADD(NOW(3), INTERVAL ? MICROSECOND), claimed_by = NULL, claimed_until = NULL WHERE seq = ? AND claimed_by = ?`,
     releaseMany: (rows) =>
       `UPDATE ${t} SET attempts = attempts + 1, last_error = ?, claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ? AND seq IN (${list(rows)})`,
+    releaseOwn: () => `UPDATE ${t} SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?`,
     deadOne: () =>
       `UPDATE ${t} SET dead_at = NOW(3), attempts = attempts + 1, last_error = ?, claimed_by = NULL, claimed_until = NULL WHERE seq = ? AND claimed_by = ?`,
     lag: () =>
@@ -126,6 +129,7 @@ function postgres(name: string): DialectSql {
       `UPDATE ${t} SET attempts = attempts + 1, last_error = $1, available_at = now() + ($2::double precision * interval '1 microsecond'), claimed_by = NULL, claimed_until = NULL WHERE seq = $3 AND claimed_by = $4`,
     releaseMany: (rows) =>
       `UPDATE ${t} SET attempts = attempts + 1, last_error = $1, claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $2 AND seq IN (${list(3, rows)})`,
+    releaseOwn: () => `UPDATE ${t} SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1`,
     deadOne: () =>
       `UPDATE ${t} SET dead_at = now(), attempts = attempts + 1, last_error = $1, claimed_by = NULL, claimed_until = NULL WHERE seq = $2 AND claimed_by = $3`,
     lag: () =>

@@ -22,14 +22,14 @@ const effect = (n: number, extra: Record<string, unknown> = {}) => ({
   payload: { n, ...extra },
 })
 
-describe.each(DRIVERS.map((make) => [make().name, make] as const))('outbox contract on %s', (_name, make) => {
+describe.each(DRIVERS)('outbox contract on $name', ({ open }) => {
   let db: DriverUnderTest
   let outbox: Outbox
   let items: string
   const relays: OutboxRelay[] = []
 
   beforeAll(async () => {
-    db = make()
+    db = open()
   })
   afterAll(async () => {
     await db.close()
@@ -213,6 +213,22 @@ describe.each(DRIVERS.map((make) => [make().name, make] as const))('outbox contr
     expect((await r.drainOnce())[0]?.claimed).toBe(0)
     await waitFor(async () => ((await r.drainOnce())[0]?.claimed ?? 0) === 3, 10_000, 'lease expiry')
     expect(sink.delivered.map((d) => (d.payload as { n: number }).n)).toEqual([1, 2, 3])
+  })
+
+  it('takes back the batch of its own crashed incarnation at start (stable id), not after the lease', async () => {
+    await fresh()
+    for (let i = 1; i <= 3; i++) await write(i, [effect(i)])
+    const lease =
+      db.dialect === 'postgres'
+        ? `UPDATE ${outbox.tableName} SET claimed_by = 'pod-a', claimed_until = now() + interval '1 hour'`
+        : `UPDATE ${outbox.tableName} SET claimed_by = 'pod-a', claimed_until = DATE_ADD(NOW(3), INTERVAL 1 HOUR)`
+    await db.exec(lease)
+    const other = recordingSink()
+    expect((await relay(other, { id: 'pod-b' }).drainOnce())[0]?.claimed).toBe(0)
+    const sink = recordingSink()
+    relay(sink, { id: 'pod-a' }).start()
+    await waitFor(() => sink.delivered.length === 3, 10_000, 'own batch delivered')
+    expect(other.delivered).toHaveLength(0)
   })
 
   it('bounds a hung sink by deliveryTimeout, and a writer never waits for a delivery', async () => {

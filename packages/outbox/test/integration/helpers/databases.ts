@@ -132,5 +132,9 @@ export function pgDriver(): DriverUnderTest {
   }
 }
 
-/** Every driver of the contract. */
-export const DRIVERS: Array<() => DriverUnderTest> = [mariadbDriver, mysql2Driver, pgDriver]
+/** Every driver of the contract, by name (opened by the suite that runs it). */
+export const DRIVERS: Array<{ name: string; open: () => DriverUnderTest }> = [
+  { name: 'mariadb', open: mariadbDriver },
+  { name: 'mysql2', open: mysql2Driver },
+  { name: 'pg', open: pgDriver },
+]
