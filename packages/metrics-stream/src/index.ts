@@ -9,6 +9,7 @@ export type {
   Contribution,
   Dimension,
   DistinctOptions,
+  EntityChange,
   Figures,
   GroupedFigure,
   GroupedOptions,
@@ -24,12 +25,14 @@ export type {
   MetricsConsumerOptions,
   MetricsConsumerStats,
   PartitionLag,
+  SourceProblem,
 } from './consume/consumer.js'
 export {
   createMetricsConsumer,
   DEFAULT_METRICS_CONSUMER_OPTIONS,
   MetricsConsumer,
 } from './consume/consumer.js'
+export { MAX_ENTITY_KEY_LENGTH } from './consume/entity.js'
 export type { KafkaSourceOptions } from './consume/kafka-source.js'
 export { kafkaSource } from './consume/kafka-source.js'
 export type {
@@ -37,7 +40,9 @@ export type {
   Source,
   SourceBatch,
   SourceBatchContext,
+  SourceEvents,
   SourceMessage,
+  UndecodableBatch,
 } from './consume/source.js'
 export type { Duration } from './duration.js'
 export type { MetricsStreamErrorCode, MetricsStreamErrorContext } from './errors.js'

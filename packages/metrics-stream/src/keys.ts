@@ -46,7 +46,8 @@ export function partitionKeys(namespace: string, topic: string, partition: numbe
 /**
  * The keys of one view, all under the view's hash tag `{<namespace>:<view>}`: every generation's
  * aggregates, the per-partition state (applied offset, owner token, watermark, counters), the
- * version counter and the pointer to the generation readers use. One tag per view means a chunk's
+ * version counter, the entities of an entity-mode view and the pointer to the generation readers
+ * use. One tag per view means a chunk's
  * deltas, its partition offset and the version bump are one atomic script on a single node or a
  * Redis Cluster alike, and a dashboard read is one single-slot round trip with nothing to merge.
  * The trade-off on a cluster: a view lives on one shard (spread load with several views, not by
@@ -63,6 +64,11 @@ export interface ViewKeys {
   readonly meta: string
   /** Pub/sub channel of change notices (shared by all generations). */
   readonly channel: string
+  /**
+   * Hash of the generation's entities (entity-mode views): entity key -> `<version>:<stored
+   * contribution>` (see `aggregates/plan.ts`).
+   */
+  readonly entities: string
   /** Hash of one topic partition's state in this generation. */
   partition(topic: string, partition: number): string
   /** Key of one aggregate, with its time bucket label when bucketed. */
@@ -88,6 +94,7 @@ export function viewKeys(namespace: string, view: string, generation: number): V
     generation,
     pointer: `${slot}:current`,
     meta: `${base}meta`,
+    entities: `${base}e`,
     channel: `${namespace}:${view}:changes`,
     partition: (topic, partition) => `${base}p:${topic}:${partition}`,
     aggregate: (name, bucket) => (bucket === undefined ? `${base}a:${name}` : `${base}a:${name}:${bucket}`),

@@ -11,11 +11,19 @@
  * | `top` | `ZINCRBY` member score | yes (members at or below 0 are removed) |
  * | `distinct` | `PFADD` (HyperLogLog, ~0.81 % standard error) | no: a HyperLogLog cannot forget |
  *
- * Why events carry their previous state rather than the aggregator keeping each entity's last
- * state in Redis: the service that emits "invoice paid" has the invoice row at hand, so the event
- * costs nothing more, and the consumer stays a pure function of the log. Chunks pre-aggregate in
- * Node with no per-entity read in the script (that is what keeps 500-event scripts short), and
- * Redis memory does not grow with the number of entities ever seen.
+ * Two modes. **Delta** (`rows`, the default): events carry their previous state, so the service
+ * that emits "invoice paid" sends the row it retracts; the consumer stays a pure function of the
+ * log, chunks pre-aggregate in Node with no per-entity read (that is what keeps 500-event scripts
+ * short), and Redis memory does not grow with the number of entities ever seen. Its exactly-once
+ * rests on Kafka offsets, so the same event produced twice (an outbox relay that crashed after
+ * producing, before marking its rows done) counts twice.
+ *
+ * **Entity** (`entity`, an upsert): each event states an entity's row after the change (null:
+ * deleted) and its version. The consumer keeps per entity the version and the contribution it
+ * currently makes (see `consume/consumer.ts`), applies an event only when its version is above
+ * the stored one, and moves the entity's contribution from the stored row to the new one. A
+ * duplicate, whatever its offset, and an older version arriving after a newer one change nothing.
+ * The price: one hash field per entity in Redis, and one HMGET round trip per chunk.
  */
 
 import { type Duration, toMs } from '../duration.js'
@@ -260,6 +268,30 @@ export interface Contribution<R> {
   retract?: R | null | undefined
 }
 
+/**
+ * What an entity-mode view reads from an event: which entity changed, its version after the
+ * change, and its whole row after the change.
+ */
+export interface EntityChange<R> {
+  /**
+   * The entity's identity (an invoice id): a non-empty string of at most 1024 characters, or a
+   * safe integer. Anything else dead-letters the event (`E_STREAM_INVALID_ENTITY`).
+   */
+  key: string | number
+  /**
+   * The entity's version after this change: a non-negative safe integer or bigint that rises with
+   * every change of the entity (a row version column, an outbox sequence). An event whose version
+   * is not above the stored one is a duplicate (equal) or stale (below) and changes nothing.
+   */
+  version: number | bigint
+  /**
+   * The entity's row after the change, or `null` when it was deleted (a tombstone: its version is
+   * kept so that an older event replayed later cannot bring the row back). `undefined`
+   * dead-letters the event, so that a missing field never reads as a deletion.
+   */
+  row: R | null
+}
+
 /** The definition of a view, given to {@link defineView}. */
 export interface ViewDefinition<E, R, A extends Aggregates<R>> {
   /** The view's name, part of its Redis keys (`[A-Za-z0-9_-]`). */
@@ -271,8 +303,16 @@ export interface ViewDefinition<E, R, A extends Aggregates<R>> {
   decode?: ((value: unknown) => E) | undefined
   /** Event time in epoch milliseconds or a Date: drives watermarks and lateness. */
   eventTime: (event: E) => number | Date
-  /** The rows an event adds and retracts. @default the event itself is the row it adds */
+  /**
+   * Delta mode: the rows an event adds and retracts. Give `rows` or `entity`, not both.
+   * @default the event itself is the row it adds
+   */
   rows?: ((event: E) => Contribution<R>) | undefined
+  /**
+   * Entity (upsert) mode: the entity an event changes, its version and its row after the change.
+   * Exactly once per entity version, whatever the offsets: see {@link EntityChange}.
+   */
+  entity?: ((event: E) => EntityChange<R>) | undefined
   /** The aggregates, from {@link defineAggregates}. */
   aggregates: A
 }
@@ -285,8 +325,12 @@ export interface View<E, R = E, A extends Aggregates<R> = Aggregates<R>> {
   readonly decode: (value: unknown) => E
   /** Event time of an event. */
   readonly eventTime: (event: E) => number | Date
-  /** The rows an event adds and retracts. */
+  /** The rows an event adds and retracts (delta mode). */
   readonly rows: (event: E) => Contribution<R>
+  /** `delta` (events carry the rows they add and retract) or `entity` (upserts by version). */
+  readonly mode: 'delta' | 'entity'
+  /** The entity an event changes (entity mode), else undefined. */
+  readonly entity: ((event: E) => EntityChange<R>) | undefined
   /** The aggregates, by name. */
   readonly aggregates: A
 }
@@ -297,10 +341,11 @@ export type Figures<A> = { [K in keyof A]: A[K] extends Aggregate<any, infer F> 
 const identity = <T>(value: unknown) => value as T
 
 /**
- * Define a view: how events decode, when they happened, what rows they add and retract, and the
- * aggregates over those rows.
+ * Define a view: how events decode, when they happened, what rows they add and retract (or, in
+ * entity mode, which entity version they carry), and the aggregates over those rows.
  *
- * @throws MetricsStreamError `E_STREAM_INVALID_OPTION` for an invalid name or no aggregates
+ * @throws MetricsStreamError `E_STREAM_INVALID_OPTION` for an invalid name, no aggregates, or both
+ * `rows` and `entity`
  */
 export function defineView<E, R = E, const A extends Aggregates<R> = Aggregates<R>>(
   definition: ViewDefinition<E, R, A>,
@@ -314,11 +359,22 @@ export function defineView<E, R = E, const A extends Aggregates<R> = Aggregates<
   if (Object.keys(definition.aggregates).length === 0) {
     throw new MetricsStreamError('E_STREAM_INVALID_OPTION', `View ${definition.name} has no aggregates`)
   }
+  if (definition.rows !== undefined && definition.entity !== undefined) {
+    throw new MetricsStreamError(
+      'E_STREAM_INVALID_OPTION',
+      `View ${definition.name}: give rows (delta mode) or entity (entity mode), not both`,
+    )
+  }
+  const entity = definition.entity
   return Object.freeze({
     name: definition.name,
     decode: definition.decode ?? identity<E>,
     eventTime: definition.eventTime,
-    rows: definition.rows ?? ((event: E) => ({ add: event as unknown as R })),
+    rows:
+      definition.rows ??
+      (entity ? (event: E) => ({ add: entity(event).row }) : (event: E) => ({ add: event as unknown as R })),
+    mode: entity ? 'entity' : 'delta',
+    entity,
     aggregates: definition.aggregates,
   })
 }

@@ -217,6 +217,16 @@ interface EntityEvent {
 
 type ApplyReply = [number, string | number, (number | string)?]
 
+/** What a chunk's decoding counted, for the script arguments and the counters. */
+interface Tally {
+  watermark: number
+  applied: number
+  late: OutgoingMessage[]
+  dead: OutgoingMessage[]
+  /** Oldest record timestamp of the chunk (epoch ms). */
+  oldest: number
+}
+
 function resolve<E>(options: MetricsConsumerOptions<E>): ResolvedOptions {
   const d = DEFAULT_METRICS_CONSUMER_OPTIONS
   const chunkSize = options.chunkSize ?? d.chunkSize
@@ -503,13 +513,13 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
     if (!context.isActive()) return false
 
     const scriptKeys = [keys.partition(topic, partition), keys.meta, keys.entities]
-    const argv = this.fixedArgs(keys, topic, partition, owned, chunk, watermark, applied, late, dead, oldest)
+    const tally: Tally = { watermark, applied, late, dead, oldest }
+    const argv = this.fixedArgs(keys, topic, partition, owned, chunk, tally)
     argv.push('0', '0', '0')
     plan.encode(scriptKeys, argv)
     const began = performance.now()
     const reply = await this.runApply(scriptKeys, argv)
-    const scriptMs = performance.now() - began
-    return this.settle(topic, partition, owned, chunk, reply, scriptMs, watermark, applied, late, dead, oldest)
+    return this.settle(topic, partition, owned, chunk, reply, performance.now() - began, tally)
   }
 
   /** Script ARGV 1..9, shared by both modes. */
@@ -519,11 +529,7 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
     partition: number,
     owned: Owned,
     chunk: SourceMessage[],
-    watermark: number,
-    applied: number,
-    late: OutgoingMessage[],
-    dead: OutgoingMessage[],
-    oldest: number,
+    { watermark, applied, late, dead, oldest }: Tally,
   ): string[] {
     const lastOffset = (chunk[chunk.length - 1] as SourceMessage).offset
     return [
@@ -663,7 +669,8 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
         writes.push(name, storedVersion, winner.value)
       }
       const scriptKeys = [keys.partition(topic, partition), keys.meta, keys.entities]
-      const argv = this.fixedArgs(keys, topic, partition, owned, chunk, watermark, applied, late, dead, oldest)
+      const tally: Tally = { watermark, applied, late, dead, oldest }
+      const argv = this.fixedArgs(keys, topic, partition, owned, chunk, tally)
       argv.push(String(writes.length / 3), String(duplicates), String(stale), ...writes)
       plan.encode(scriptKeys, argv)
       const began = performance.now()
@@ -685,7 +692,7 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
         this.counters.versionDuplicates += duplicates
         this.counters.staleVersions += stale
       }
-      return this.settle(topic, partition, owned, chunk, reply, scriptMs, watermark, applied, late, dead, oldest)
+      return this.settle(topic, partition, owned, chunk, reply, scriptMs, tally)
     }
   }
 
@@ -697,11 +704,7 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
     chunk: SourceMessage[],
     reply: ApplyReply,
     scriptMs: number,
-    watermark: number,
-    applied: number,
-    late: OutgoingMessage[],
-    dead: OutgoingMessage[],
-    oldest: number,
+    { watermark, applied, late, dead, oldest }: Tally,
   ): boolean {
     const lastOffset = (chunk[chunk.length - 1] as SourceMessage).offset
     const id = `${topic}:${partition}`

@@ -1,8 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { join } from 'node:path'
 import { startPrivateRedis } from '@ayala/testkit'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type AppliedEvent, createDashboard, type MetricsConsumerStats } from '../../src/index.js'
+import { type AppliedEvent, createDashboard } from '../../src/index.js'
 import {
   asTruth,
   generateEvents,
@@ -11,9 +9,7 @@ import {
   invoiceView,
   READ_RANGE,
 } from '../invoices.js'
-import { urls, World, waitFor } from './harness.js'
-
-const repoRoot = join(import.meta.dirname, '..', '..', '..', '..')
+import { Child, World, waitFor } from './harness.js'
 
 async function expectTruth(world: World, events: readonly InvoiceEvent[], generation = 1): Promise<void> {
   const dashboard = createDashboard({
@@ -45,57 +41,6 @@ async function flow(
   for (let i = 0; i < slices; i++) {
     await world.produce(events.slice(i * size, (i + 1) * size))
     await between()
-  }
-}
-
-class Child {
-  readonly process: ChildProcess
-  last: MetricsConsumerStats | undefined
-  started = false
-  stderr = ''
-  private buffer = ''
-  constructor(world: World, group: string) {
-    this.process = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'consumer-process.ts')],
-      {
-        cwd: repoRoot,
-        env: {
-          ...process.env,
-          KAFKA_BROKERS: urls.kafkaBrokers.join(','),
-          REDIS_URL: urls.redis,
-          MS_NAMESPACE: world.namespace,
-          MS_TOPIC: world.topic,
-          MS_GROUP: group,
-          KAFKAJS_NO_PARTITIONER_WARNING: '1',
-          NODE_NO_WARNINGS: '1',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    )
-    this.process.stderr?.setEncoding('utf8')
-    this.process.stderr?.on('data', (chunk: string) => {
-      this.stderr = (this.stderr + chunk).slice(-4_000)
-    })
-    this.process.stdout?.setEncoding('utf8')
-    this.process.stdout?.on('data', (chunk: string) => {
-      this.buffer += chunk
-      const lines = this.buffer.split('\n')
-      this.buffer = lines.pop() ?? ''
-      for (const line of lines) {
-        if (line === 'started') this.started = true
-        else if (line.startsWith('{')) this.last = JSON.parse(line) as MetricsConsumerStats
-      }
-    })
-  }
-  get running(): boolean {
-    return this.process.exitCode === null && this.process.signalCode === null
-  }
-  kill(): Promise<void> {
-    if (!this.running) return Promise.resolve()
-    const exited = new Promise<void>((done) => this.process.once('exit', () => done()))
-    this.process.kill('SIGKILL')
-    return exited
   }
 }
 

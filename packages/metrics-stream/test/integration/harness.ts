@@ -3,6 +3,8 @@
  * short group timeouts, the ground-truth comparison, bounded polling, and cleanup of topics and
  * keys. Every test owns its namespace and topics.
  */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { join } from 'node:path'
 import { serviceUrls, uniqueName } from '@ayala/testkit'
 import { Redis } from 'ioredis'
 import { type Admin, Kafka, logLevel, type Producer } from 'kafkajs'
@@ -12,6 +14,7 @@ import {
   kafkaSource,
   type MetricsConsumer,
   type MetricsConsumerOptions,
+  type MetricsConsumerStats,
   viewKeys,
 } from '../../src/index.js'
 import { type InvoiceEvent, invoiceView } from '../invoices.js'
@@ -19,6 +22,8 @@ import { type InvoiceEvent, invoiceView } from '../invoices.js'
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1'
 
 export const urls = serviceUrls()
+
+const repoRoot = join(import.meta.dirname, '..', '..', '..', '..')
 
 export function kafkaClient(clientId = uniqueName('ms-client')): Kafka {
   return new Kafka({ clientId, brokers: urls.kafkaBrokers, logLevel: logLevel.NOTHING })
@@ -111,6 +116,21 @@ export class World {
     for (let i = 0; i < events.length; i += 500) await producer.send(events.slice(i, i + 500))
   }
 
+  /** Produce JSON values with their keys (a key picks the partition), in slices of 500. */
+  async produceJson(records: ReadonlyArray<{ key: string; value: unknown }>): Promise<void> {
+    for (let i = 0; i < records.length; i += 500) {
+      await this.producer.send({
+        topic: this.topic,
+        messages: records
+          .slice(i, i + 500)
+          .map(({ key, value }) => ({
+            key,
+            value: typeof value === 'string' ? value : JSON.stringify(value),
+          })),
+      })
+    }
+  }
+
   async produceRaw(values: Array<string | null>): Promise<void> {
     await this.producer.send({
       topic: this.topic,
@@ -141,9 +161,33 @@ export class World {
     return consumer
   }
 
+  /** A consumer of any view on this world's topic (`namespace` defaults to the world's). */
+  consumerOf<E>(
+    view: MetricsConsumerOptions<E>['view'],
+    groupId: string,
+    options: Partial<MetricsConsumerOptions<E>> = {},
+  ): MetricsConsumer<E> {
+    const consumer = createMetricsConsumer<E>({
+      redis: this.redis,
+      namespace: this.namespace,
+      view,
+      source: kafkaSource({
+        kafka: this.kafka,
+        groupId,
+        topics: [this.topic],
+        commitInterval: 1_000,
+        consumer: FAST_GROUP,
+      }),
+      chunkSize: 100,
+      ...options,
+    })
+    this.consumers.push(consumer as unknown as MetricsConsumer<InvoiceEvent>)
+    return consumer
+  }
+
   /** Records Kafka holds beyond what Redis applied, summed (public keys + admin offsets only). */
-  async lag(generation = 1): Promise<number> {
-    const keys = viewKeys(this.namespace, invoiceView.name, generation)
+  async lag(generation = 1, namespace = this.namespace): Promise<number> {
+    const keys = viewKeys(namespace, invoiceView.name, generation)
     const highs = await this.admin.fetchTopicOffsets(this.topic)
     let lag = 0
     for (const { partition, high } of highs) {
@@ -153,13 +197,17 @@ export class World {
     return lag
   }
 
-  async waitCaughtUp(generation = 1, timeoutMs = 90_000): Promise<void> {
-    await waitFor('Redis to catch up with Kafka', async () => (await this.lag(generation)) === 0, timeoutMs)
+  async waitCaughtUp(generation = 1, timeoutMs = 90_000, namespace = this.namespace): Promise<void> {
+    await waitFor(
+      'Redis to catch up with Kafka',
+      async () => (await this.lag(generation, namespace)) === 0,
+      timeoutMs,
+    )
   }
 
-  /** Sum of a partition-state counter (applied, late, dead) over partitions. */
-  async stateCounter(field: string, generation = 1): Promise<number> {
-    const keys = viewKeys(this.namespace, invoiceView.name, generation)
+  /** Sum of a partition-state counter (applied, late, dead, dupes, stale) over partitions. */
+  async stateCounter(field: string, generation = 1, namespace = this.namespace): Promise<number> {
+    const keys = viewKeys(namespace, invoiceView.name, generation)
     let total = 0
     for (let p = 0; p < this.partitions; p++)
       total += Number((await this.redis.hget(keys.partition(this.topic, p), field)) ?? 0)
@@ -195,10 +243,64 @@ export class World {
     await this.admin?.disconnect()
     let cursor = '0'
     do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `{${this.namespace}:*`, 'COUNT', 1000)
+      // Namespaces are unique random names: a prefix match also removes `<namespace>-delta` etc.
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `{${this.namespace}*`, 'COUNT', 1000)
       cursor = next
       if (keys.length > 0) await this.redis.unlink(...keys)
     } while (cursor !== '0')
     this.redis.disconnect()
+  }
+}
+
+/** A consumer in its own process (`fixtures/consumer-process.ts`), for SIGKILL tests. */
+export class Child {
+  readonly process: ChildProcess
+  last: MetricsConsumerStats | undefined
+  started = false
+  stderr = ''
+  private buffer = ''
+  constructor(world: World, group: string, view: 'delta' | 'entity' = 'delta') {
+    this.process = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'consumer-process.ts')],
+      {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          KAFKA_BROKERS: urls.kafkaBrokers.join(','),
+          REDIS_URL: urls.redis,
+          MS_NAMESPACE: world.namespace,
+          MS_TOPIC: world.topic,
+          MS_GROUP: group,
+          MS_VIEW: view,
+          KAFKAJS_NO_PARTITIONER_WARNING: '1',
+          NODE_NO_WARNINGS: '1',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    this.process.stderr?.setEncoding('utf8')
+    this.process.stderr?.on('data', (chunk: string) => {
+      this.stderr = (this.stderr + chunk).slice(-4_000)
+    })
+    this.process.stdout?.setEncoding('utf8')
+    this.process.stdout?.on('data', (chunk: string) => {
+      this.buffer += chunk
+      const lines = this.buffer.split('\n')
+      this.buffer = lines.pop() ?? ''
+      for (const line of lines) {
+        if (line === 'started') this.started = true
+        else if (line.startsWith('{')) this.last = JSON.parse(line) as MetricsConsumerStats
+      }
+    })
+  }
+  get running(): boolean {
+    return this.process.exitCode === null && this.process.signalCode === null
+  }
+  kill(): Promise<void> {
+    if (!this.running) return Promise.resolve()
+    const exited = new Promise<void>((done) => this.process.once('exit', () => done()))
+    this.process.kill('SIGKILL')
+    return exited
   }
 }
