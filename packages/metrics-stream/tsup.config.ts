@@ -8,4 +8,6 @@ export default defineConfig({
   clean: true,
   target: 'node22',
   platform: 'node',
+  // import.meta.url in the CJS build too (transactions.ts resolves kafkajs's own files).
+  shims: true,
 })

@@ -16,6 +16,9 @@
  * - `E_STREAM_INVALID_READ`: read parameters are invalid (e.g. a bucket range too wide).
  * - `E_STREAM_REDIS`: a Redis call failed; retriable.
  * - `E_STREAM_KAFKA`: a Kafka call (dead-letter or late produce, admin) failed; retriable.
+ * - `E_STREAM_UNDECODABLE`: the source fetched a record batch it cannot decode (a compression
+ *   codec that fails, corrupt bytes); reported by the consumer (`sourceError` event, `stats()`,
+ *   `sourceErrors()`), never thrown out of it.
  * - `E_STREAM_CLOSED`: the object was closed.
  * - `E_STREAM_NOT_CAUGHT_UP`: a rebuild generation was promoted before it caught up.
  */
@@ -27,6 +30,7 @@ export type MetricsStreamErrorCode =
   | 'E_STREAM_INVALID_READ'
   | 'E_STREAM_REDIS'
   | 'E_STREAM_KAFKA'
+  | 'E_STREAM_UNDECODABLE'
   | 'E_STREAM_CLOSED'
   | 'E_STREAM_NOT_CAUGHT_UP'
 

@@ -9,6 +9,20 @@
  *    the batch beyond the stored offset + 1 (Redis lost data, or a new generation on an old
  *    group), the member seeks back to it; when a whole batch lies below it (a new group, or a
  *    lost Kafka commit), it seeks forward to it. Redis, not Kafka's committed offset, is the truth.
+ *    "Starts" means where the source fetched from (`fetchedOffset`), not the first record: a
+ *    transactional topic has offsets that hold no record for us (commit/abort markers, aborted
+ *    records, which the source filters out), so a gap after the fetch offset is not data loss and
+ *    costs no seek. The offsets a batch covers after its last record (a trailing commit marker,
+ *    `lastOffset`), and fetches that held filtered records only, move the stored offset with a
+ *    small script of their own (`advance`): Redis's offset stays where Kafka's position is, lag
+ *    reaches 0 and the next batch starts at stored + 1.
+ * 2b. A record batch the source could not decode (`undecodable`) is never a silent stall: the
+ *    records before it are applied, then it is counted (`stats().undecodableBatches`), emitted
+ *    (`sourceError`) and listed by `sourceErrors()` until the partition gets past it. With
+ *    `undecodableBatches: 'pause'` (default) the partition stops at it and fetches it again after
+ *    a backoff (`retryDelay` doubling to `maxRetryDelay`), so nothing is skipped and the CPU is not
+ *    spun; the other partitions go on. With `'dead-letter'` its bytes go to the dead-letter topic
+ *    and the stored offset moves past it (its records counted as `dead`).
  * 3. Each batch is cut into chunks of at most `chunkSize` records, fewer when the scripts run
  *    longer than `scriptBudget` on the server (see `chunk-sizer.ts`). A chunk is decoded, validated and
  *    pre-aggregated in Node; bad records and late records are produced to their topics first
@@ -48,8 +62,15 @@ import { MetricsStreamError } from '../errors.js'
 import { type ViewKeys, viewKeys } from '../keys.js'
 import { ChunkSizer } from './chunk-sizer.js'
 import { compareVersions, entityKey, entityVersion } from './entity.js'
-import { APPLY, CLAIM, ENTITY_SIGNATURE, Script } from './scripts.js'
-import type { OutgoingMessage, Source, SourceBatch, SourceBatchContext, SourceMessage } from './source.js'
+import { ADVANCE, APPLY, CLAIM, ENTITY_SIGNATURE, Script } from './scripts.js'
+import type {
+  OutgoingMessage,
+  Source,
+  SourceBatch,
+  SourceBatchContext,
+  SourceMessage,
+  UndecodableBatch,
+} from './source.js'
 
 /** Options of {@link createMetricsConsumer}. */
 export interface MetricsConsumerOptions<E> {
@@ -106,6 +127,17 @@ export interface MetricsConsumerOptions<E> {
   maxRetryDelay?: Duration | undefined
   /** Label stored as the partition owner, for operators. @default `<hostname>:<pid>` */
   owner?: string | undefined
+  /**
+   * What happens to a partition at a record batch the source cannot decode (an unknown or
+   * failing compression codec, corrupt bytes). `'pause'`: the partition stops there and fetches
+   * the batch again after a backoff (`retryDelay` doubling to `maxRetryDelay`) until it decodes;
+   * nothing is skipped, `sourceErrors()` lists it meanwhile. `'dead-letter'`: the batch's bytes
+   * go to `deadLetterTopic` (headers `x-error-code: E_STREAM_UNDECODABLE`, `x-error`, `x-codec`,
+   * `x-source-*`, `x-source-last-offset`, `x-records`) and the partition moves past it: its
+   * events are then missing from the figures. Either way it is counted and emitted.
+   * @default 'pause'
+   */
+  undecodableBatches?: 'pause' | 'dead-letter' | undefined
 }
 
 /** Defaults of {@link MetricsConsumerOptions}. */
@@ -117,6 +149,7 @@ export const DEFAULT_METRICS_CONSUMER_OPTIONS = Object.freeze({
   scriptTimeout: '5s' as Duration,
   retryDelay: '100ms' as Duration,
   maxRetryDelay: '2s' as Duration,
+  undecodableBatches: 'pause' as 'pause' | 'dead-letter',
 })
 
 /** Counters of one consumer process since it started. */
@@ -149,6 +182,31 @@ export interface MetricsConsumerStats {
   scriptServerMsMax: number
   /** Records the next chunk will hold (adapted to `scriptBudget`). */
   chunkSize: number
+  /**
+   * Times this member repositioned a partition because Kafka's position and Redis's offset
+   * disagreed (not counting the filtered gaps of transactional topics, which cost none).
+   */
+  seeks: number
+  /**
+   * Fetched record batches the source could not decode (each attempt: a paused partition that
+   * fetches the same batch again counts again).
+   */
+  undecodableBatches: number
+  /** Source errors reported (`sourceError` events): undecodable batches and Kafka client crashes. */
+  sourceErrors: number
+}
+
+/** A source problem holding now (see {@link MetricsConsumer.sourceErrors}). */
+export interface SourceProblem {
+  /**
+   * `E_STREAM_UNDECODABLE` (a batch of `error.topic`/`error.partition` at `error.offset`) or
+   * `E_STREAM_KAFKA` (the Kafka client cannot fetch; no partition).
+   */
+  readonly error: MetricsStreamError
+  /** When it was first reported, epoch milliseconds. */
+  readonly since: number
+  /** Times it was reported since (a paused partition's fetch attempts). */
+  readonly attempts: number
 }
 
 /** Emitted as `applied` after each chunk's script returned. */
@@ -197,9 +255,11 @@ interface ResolvedOptions {
   readonly retryDelay: number
   readonly maxRetryDelay: number
   readonly owner: string
+  readonly undecodableBatches: 'pause' | 'dead-letter'
 }
 
 const claimScript = new Script(CLAIM)
+const advanceScript = new Script(ADVANCE)
 const applyScript = new Script(APPLY)
 const signatureScript = new Script(ENTITY_SIGNATURE)
 
@@ -250,6 +310,13 @@ function resolve<E>(options: MetricsConsumerOptions<E>): ResolvedOptions {
       `maxScriptsInFlight must be a positive integer or Infinity, got ${maxScriptsInFlight}`,
     )
   }
+  const undecodableBatches = options.undecodableBatches ?? d.undecodableBatches
+  if (undecodableBatches !== 'pause' && undecodableBatches !== 'dead-letter') {
+    throw new MetricsStreamError(
+      'E_STREAM_INVALID_OPTION',
+      `undecodableBatches must be 'pause' or 'dead-letter', got ${String(undecodableBatches)}`,
+    )
+  }
   return Object.freeze({
     chunkSize,
     scriptBudget,
@@ -259,6 +326,7 @@ function resolve<E>(options: MetricsConsumerOptions<E>): ResolvedOptions {
     retryDelay: toMs(options.retryDelay ?? d.retryDelay, 'retryDelay'),
     maxRetryDelay: toMs(options.maxRetryDelay ?? d.maxRetryDelay, 'maxRetryDelay'),
     owner: options.owner ?? `${hostname()}:${process.pid}`,
+    undecodableBatches,
   })
 }
 
@@ -301,7 +369,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 /**
  * A consumer maintaining one view's figures in Redis from a {@link Source}. Events: `applied`
- * ({@link AppliedEvent}), `retry` (the error being retried), `fenced` ({ topic, partition }).
+ * ({@link AppliedEvent}), `retry` (the error being retried), `fenced` ({ topic, partition }),
+ * `sourceError` (a {@link MetricsStreamError}: `E_STREAM_UNDECODABLE` for a batch the source
+ * cannot decode, `E_STREAM_KAFKA` when the Kafka client crashed; not `error`, which would kill a
+ * process that does not listen while the consumer goes on with the other partitions).
  */
 export class MetricsConsumer<E = unknown> extends EventEmitter {
   private readonly options: ResolvedOptions
@@ -328,7 +399,14 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
     scriptServerMsTotal: 0,
     scriptServerMsMax: 0,
     chunkSize: 0,
+    seeks: 0,
+    undecodableBatches: 0,
+    sourceErrors: 0,
   }
+  /** Source problems holding now, by `topic:partition` ('' for the source as a whole). */
+  private readonly problems = new Map<string, SourceProblem>()
+  /** Backoff of partitions paused at an undecodable batch, milliseconds. */
+  private readonly pauseDelays = new Map<string, number>()
 
   constructor(private readonly config: MetricsConsumerOptions<E>) {
     super()
@@ -357,13 +435,47 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
     }
     this.keys = viewKeys(namespace, view.name, generation)
     if (view.mode === 'entity') await this.checkEntityAggregates(this.keys)
-    await this.config.source.start((batch, context) => this.handle(batch, context))
+    await this.config.source.start((batch, context) => this.handle(batch, context), {
+      error: (error) => this.reportSourceError('', error),
+      recovered: () => {
+        this.problems.delete('')
+      },
+    })
   }
 
   /** Stop applying and leave the group. In-flight chunks finish or are abandoned unresolved. */
   async stop(): Promise<void> {
     this.stopping = true
     await this.config.source.stop()
+  }
+
+  /**
+   * Source problems holding now: a partition stopped at a batch it cannot decode (until it
+   * decodes, or is dead-lettered, or the partition is revoked), the Kafka client down (until it
+   * fetches again). Empty when the source is healthy; health is down while it is not.
+   */
+  sourceErrors(): SourceProblem[] {
+    const holding: SourceProblem[] = []
+    for (const [id, problem] of this.problems) {
+      const { topic, partition } = problem.error
+      if (id !== '' && (topic === undefined || partition === undefined || !this.config.source.isAssigned(topic, partition))) {
+        this.problems.delete(id)
+        continue
+      }
+      holding.push(problem)
+    }
+    return holding
+  }
+
+  private reportSourceError(id: string, error: MetricsStreamError): void {
+    const known = this.problems.get(id)
+    this.problems.set(id, {
+      error,
+      since: known?.since ?? Date.now(),
+      attempts: (known?.attempts ?? 0) + 1,
+    })
+    this.counters.sourceErrors++
+    if (this.listenerCount('sourceError') > 0) this.emit('sourceError', error)
   }
 
   /** Counters since start (a copy). */
@@ -402,10 +514,11 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
   }
 
   private async handle(batch: SourceBatch, context: SourceBatchContext): Promise<void> {
-    const { topic, partition, messages } = batch
+    const { topic, partition, messages, undecodable } = batch
     const first = messages[0]
-    const last = messages[messages.length - 1]
-    if (!first || !last || this.stopping) return
+    // The last offset the batch covers (records after its last message were filtered out).
+    const through = batch.lastOffset ?? messages[messages.length - 1]?.offset
+    if ((through === undefined && undecodable === undefined) || this.stopping) return
     if (!this.config.source.isAssigned(topic, partition)) return
     const id = `${topic}:${partition}`
     let owned = this.owned.get(id)
@@ -416,25 +529,29 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
       this.owned.set(id, owned)
     }
     const next = owned.offset + 1n
-    if (BigInt(first.offset) > next && owned.soughtTo !== next) {
+    const from = BigInt(batch.fetchedOffset ?? first?.offset ?? (undecodable as UndecodableBatch).firstOffset)
+    if (from > next && owned.soughtTo !== next) {
       // Kafka is ahead of Redis: Redis is the truth, go back (once; a gap that remains after the
       // seek is data Kafka no longer has).
       owned.soughtTo = next
+      this.counters.seeks++
       context.seek(String(next))
       return
     }
     let start = 0
     while (start < messages.length && BigInt((messages[start] as SourceMessage).offset) < next) start++
     this.counters.duplicates += start
-    if (start === messages.length) {
-      if (BigInt(last.offset) + 1n < next && owned.soughtTo !== next) {
-        // Redis is ahead of Kafka (Kafka committed rarely before a crash): jump instead of
-        // fetching and skipping every record in between (once per claim).
-        owned.soughtTo = next
-        context.seek(String(next))
-        return
-      }
-      await context.commit(last.offset)
+    if (
+      start === messages.length &&
+      undecodable === undefined &&
+      BigInt(through as string) + 1n < next &&
+      owned.soughtTo !== next
+    ) {
+      // Redis is ahead of Kafka (Kafka committed rarely before a crash): jump instead of
+      // fetching and skipping every record in between (once per claim).
+      owned.soughtTo = next
+      this.counters.seeks++
+      context.seek(String(next))
       return
     }
     for (let i = start; i < messages.length; ) {
@@ -448,6 +565,101 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
       await context.commit((chunk[chunk.length - 1] as SourceMessage).offset)
       await context.heartbeat()
     }
+    if (through !== undefined) {
+      if (BigInt(through) > owned.offset) {
+        // Filtered records close the batch (a commit marker, aborted records): step over them.
+        const done = await this.retrying(context, () => this.advance(topic, partition, owned, through, 0))
+        if (done !== true) return
+      }
+      await context.commit(through)
+    }
+    if (undecodable !== undefined) await this.onUndecodable(topic, partition, owned, undecodable, context)
+    else if (this.problems.has(id)) {
+      this.problems.delete(id)
+      this.pauseDelays.delete(id)
+    }
+  }
+
+  /**
+   * Move the stored offset to `offset` over records that count for nothing (filtered ones) or,
+   * with `dead` > 0, that were dead-lettered whole (an undecodable batch). Resolves like
+   * {@link applyChunk}. No version bump: the figures did not change.
+   */
+  private async advance(
+    topic: string,
+    partition: number,
+    owned: Owned,
+    offset: string,
+    dead: number,
+  ): Promise<boolean> {
+    const keys = this.requireKeys()
+    const id = `${topic}:${partition}`
+    const reply = (await withTimeout(
+      advanceScript.run(
+        this.config.redis,
+        [keys.partition(topic, partition)],
+        [owned.token, String(owned.offset + 1n), offset, String(dead)],
+      ),
+      this.options.scriptTimeout,
+    )) as [number, string]
+    if (reply[0] === -1) {
+      this.counters.fenced++
+      if (this.owned.get(id) === owned) this.owned.delete(id)
+      if (reply[1] !== '') this.lost.set(id, owned.assignment)
+      if (this.listenerCount('fenced') > 0) this.emit('fenced', { topic, partition })
+      return false
+    }
+    if (reply[0] === -2 && BigInt(reply[1]) < BigInt(offset)) {
+      owned.offset = BigInt(reply[1])
+      return false
+    }
+    owned.offset = BigInt(offset)
+    this.counters.deadLettered += reply[0] === 1 ? dead : 0
+    return true
+  }
+
+  /** A batch the source could not decode: see `undecodableBatches` and the module note (2b). */
+  private async onUndecodable(
+    topic: string,
+    partition: number,
+    owned: Owned,
+    bad: UndecodableBatch,
+    context: SourceBatchContext,
+  ): Promise<void> {
+    if (BigInt(bad.lastOffset) <= owned.offset || !context.isActive()) return
+    const id = `${topic}:${partition}`
+    this.counters.undecodableBatches++
+    this.reportSourceError(id, bad.error)
+    if (this.options.undecodableBatches === 'dead-letter') {
+      const letter: OutgoingMessage = {
+        key: null,
+        value: bad.raw,
+        headers: {
+          'x-error-code': bad.error.code,
+          'x-error': bad.error.message.slice(0, 1_000),
+          'x-source-topic': topic,
+          'x-source-partition': String(partition),
+          'x-source-offset': bad.firstOffset,
+          'x-source-last-offset': bad.lastOffset,
+          'x-records': String(bad.records),
+        },
+      }
+      const sent = await this.retrying(context, async () => {
+        await this.config.source.send(this.config.deadLetterTopic ?? `${topic}.dlq`, [letter])
+        return true
+      })
+      if (sent !== true || !context.isActive()) return
+      const done = await this.retrying(context, () =>
+        this.advance(topic, partition, owned, bad.lastOffset, bad.records),
+      )
+      if (done !== true) return
+      await context.commit(bad.lastOffset)
+      this.problems.delete(id)
+      return
+    }
+    const delay = this.pauseDelays.get(id) ?? this.options.retryDelay
+    this.pauseDelays.set(id, Math.min(delay * 2, this.options.maxRetryDelay))
+    context.pause?.(delay)
   }
 
   private async claim(topic: string, partition: number, assignment: number): Promise<Owned> {

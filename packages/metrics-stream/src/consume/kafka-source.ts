@@ -12,10 +12,47 @@
  *   batch every `autoCommitInterval`): a crash replays at most the batch in hand.
  * - heartbeats are only sent between batches by kafkajs itself: the consumer heartbeats between
  *   chunks.
+ * - Compression: kafkajs decodes gzip only; `installCodecs` (see `codecs.ts`) registers snappy,
+ *   lz4 and zstd once per process, and the kafkajs consumer runs inside `sourceScope`, so a batch
+ *   that cannot be decoded reaches `eachBatch` as stand-in records of its partition only. The
+ *   source hands the records before it, then the batch as {@link SourceBatch.undecodable}, and
+ *   drops what follows it in the fetch (fetched again later).
+ * - Transactions (Flink, Kafka Streams, any `transactional.id` producer): kafkajs reads
+ *   committed records only (`READ_COMMITTED`) and leaves control markers and aborted records
+ *   out of `batch.messages` (with the Java consumer's rule for which records are aborted, see
+ *   `transactions.ts`: kafkajs's own lets some through when producers interleave), so offsets
+ *   have gaps. Each batch carries the offset kafkajs fetched
+ *   from (`fetchedOffset`) and the last offset it covers (`lastOffset`, the trailing commit
+ *   marker included), so the consumer tells a filtered gap from Redis having lost data and moves
+ *   Redis's offset over the markers. A fetch that held filtered records only never reaches
+ *   `eachBatch` (kafkajs resolves it itself): the `START_BATCH_PROCESS` event with no message
+ *   reports it, and the source hands it to the consumer as an empty batch, in order with the
+ *   partition's other batches (one promise chain per partition).
+ * - kafkajs gives up for good on a crash it deems not retriable (it disconnects and emits
+ *   `CRASH` with `restart: false`): the source reports it (`SourceEvents.error`) and starts a new
+ *   kafkajs consumer after a backoff; a crash kafkajs restarts itself is reported too. The next
+ *   successful fetch reports `recovered`.
  */
-import type { Admin, Consumer, ConsumerConfig, Kafka, Producer } from 'kafkajs'
+import type { Admin, Batch, Consumer, ConsumerConfig, EachBatchPayload, Kafka, Producer } from 'kafkajs'
+import kafkajs from 'kafkajs'
 import { MetricsStreamError } from '../errors.js'
-import type { OutgoingMessage, Source, SourceBatch, SourceBatchContext } from './source.js'
+import {
+  installCodecs,
+  sourceScope,
+  UNDECODABLE_HEADER,
+  type UndecodableDetail,
+  undecodableSeen,
+} from './codecs.js'
+import type {
+  OutgoingMessage,
+  Source,
+  SourceBatch,
+  SourceBatchContext,
+  SourceEvents,
+  SourceMessage,
+  UndecodableBatch,
+} from './source.js'
+import { installReadCommittedFix } from './transactions.js'
 
 /** Options of {@link kafkaSource}. */
 export interface KafkaSourceOptions {
@@ -39,6 +76,20 @@ export interface KafkaSourceOptions {
    * `groupId` and `allowAutoTopicCreation` are set by the source.
    */
   consumer?: Omit<ConsumerConfig, 'groupId'> | undefined
+  /**
+   * After kafkajs gave up on its consumer (a crash it does not restart), how long the source
+   * waits before starting a new one, in milliseconds; doubles up to 30 s while it keeps failing.
+   * @default 1000
+   */
+  restartDelay?: number | undefined
+}
+
+const MAX_RESTART_DELAY = 30_000
+
+interface PartitionState {
+  /** The partition's batches and filtered-only ranges, handed to the consumer one at a time. */
+  chain: Promise<void>
+  resume: NodeJS.Timeout | undefined
 }
 
 /** Create a kafkajs-backed {@link Source} (consumes from the earliest offset on a new group). */
@@ -47,11 +98,24 @@ export function kafkaSource(options: KafkaSourceOptions): Source {
     throw new MetricsStreamError('E_STREAM_INVALID_OPTION', 'kafkaSource: topics must not be empty')
   }
   const { kafka } = options
+  if (!(kafka instanceof kafkajs.Kafka)) {
+    process.emitWarning(
+      'kafkaSource: the kafka client comes from another copy of kafkajs than @ayala/metrics-stream: the snappy, lz4 and zstd codecs are registered in this copy only (deduplicate kafkajs)',
+      { code: 'AYALA_KAFKAJS_COPY' },
+    )
+  }
+  installCodecs()
+  installReadCommittedFix()
   let consumer: Consumer | undefined
   let producer: Producer | undefined
   let admin: Admin | undefined
   let assignment = 0
   let assigned = new Set<string>()
+  let stopped = false
+  let failing = false
+  let restartDelay = options.restartDelay ?? 1_000
+  let restartTimer: NodeJS.Timeout | undefined
+  const partitions = new Map<string, PartitionState>()
 
   const ensureProducer = async (): Promise<Producer> => {
     if (!producer) {
@@ -61,28 +125,103 @@ export function kafkaSource(options: KafkaSourceOptions): Source {
     return producer
   }
 
-  return {
-    topics: Object.freeze([...options.topics]),
-    async start(handle) {
-      if (consumer) throw new MetricsStreamError('E_STREAM_INVALID_OPTION', 'kafkaSource already started')
-      const c = kafka.consumer({
-        sessionTimeout: 10_000,
-        rebalanceTimeout: 10_000,
-        heartbeatInterval: 1_000,
-        maxWaitTimeInMs: 500,
-        ...options.consumer,
-        groupId: options.groupId,
-        allowAutoTopicCreation: false,
+  const partitionState = (id: string): PartitionState => {
+    let state = partitions.get(id)
+    if (!state) {
+      state = { chain: Promise.resolve(), resume: undefined }
+      partitions.set(id, state)
+    }
+    return state
+  }
+
+  /** Run `task` after the partition's earlier batches, and let the next wait for it. */
+  const serialized = (id: string, task: () => Promise<void>): Promise<void> => {
+    const state = partitionState(id)
+    const run = state.chain.then(task)
+    // The chain only orders; each task's own caller sees (and reports) its failure.
+    state.chain = run.then(
+      () => undefined,
+      () => undefined,
+    )
+    return run
+  }
+
+  async function launch(
+    handle: (batch: SourceBatch, context: SourceBatchContext) => Promise<void>,
+    events: SourceEvents | undefined,
+  ): Promise<void> {
+    const c = kafka.consumer({
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      maxWaitTimeInMs: 500,
+      ...options.consumer,
+      groupId: options.groupId,
+      allowAutoTopicCreation: false,
+    })
+    consumer = c
+    c.on(c.events.GROUP_JOIN, (event) => {
+      const next = new Set<string>()
+      for (const [topic, list] of Object.entries(event.payload.memberAssignment)) {
+        for (const partition of list) next.add(`${topic}:${partition}`)
+      }
+      assigned = next
+      assignment++
+    })
+    c.on(c.events.FETCH, () => {
+      if (!failing) return
+      failing = false
+      restartDelay = options.restartDelay ?? 1_000
+      events?.recovered()
+    })
+    c.on(c.events.CRASH, (event) => {
+      const { error, restart } = event.payload
+      if (stopped) return
+      failing = true
+      events?.error(
+        new MetricsStreamError(
+          'E_STREAM_KAFKA',
+          `The kafkajs consumer of group ${options.groupId} crashed (${restart ? 'kafkajs restarts it' : 'restarting it'}): ${error.name}: ${error.message}`,
+          { retriable: true, cause: error },
+        ),
+      )
+      if (!restart) scheduleRestart(c, handle, events)
+    })
+    // A fetch that held filtered records only (transaction markers, aborted records) is
+    // resolved by kafkajs without calling eachBatch: hand it to the consumer as an empty batch.
+    c.on(c.events.START_BATCH_PROCESS, (event) => {
+      const { topic, partition, batchSize, firstOffset, lastOffset } = event.payload
+      if (batchSize !== 0 || stopped || consumer !== c) return
+      const id = `${topic}:${partition}`
+      const batch: SourceBatch = {
+        topic,
+        partition,
+        messages: [],
+        fetchedOffset: firstOffset ?? lastOffset,
+        lastOffset,
+      }
+      const context: SourceBatchContext = {
+        assignment,
+        isActive: () => !stopped && consumer === c && assigned.has(id),
+        // kafkajs resolved and commits this range itself.
+        commit: async () => undefined,
+        heartbeat: async () => undefined,
+        seek: (offset) => c.seek({ topic, partition, offset }),
+        pause: (ms) => pausePartition(c, topic, partition, ms),
+      }
+      serialized(id, () => handle(batch, context)).catch((error: unknown) => {
+        failing = true
+        events?.error(
+          new MetricsStreamError('E_STREAM_KAFKA', `Handling filtered records of ${id} failed`, {
+            topic,
+            partition,
+            retriable: true,
+            cause: error,
+          }),
+        )
       })
-      consumer = c
-      c.on(c.events.GROUP_JOIN, (event) => {
-        const next = new Set<string>()
-        for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
-          for (const partition of partitions) next.add(`${topic}:${partition}`)
-        }
-        assigned = next
-        assignment++
-      })
+    })
+    await sourceScope.run(true, async () => {
       await c.connect()
       await c.subscribe({ topics: options.topics, fromBeginning: true })
       await c.run({
@@ -90,26 +229,70 @@ export function kafkaSource(options: KafkaSourceOptions): Source {
         autoCommit: true,
         autoCommitInterval: options.commitInterval ?? 5_000,
         partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 4,
-        eachBatch: async (payload) => {
-          const { batch } = payload
-          const sourceBatch: SourceBatch = {
-            topic: batch.topic,
-            partition: batch.partition,
-            messages: batch.messages,
-          }
-          const context: SourceBatchContext = {
-            assignment,
-            isActive: () => payload.isRunning() && !payload.isStale(),
-            commit: async (offset) => {
-              payload.resolveOffset(offset)
-              await payload.commitOffsetsIfNecessary()
-            },
-            heartbeat: () => payload.heartbeat(),
-            seek: (offset) => c.seek({ topic: batch.topic, partition: batch.partition, offset }),
-          }
-          await handle(sourceBatch, context)
-        },
+        eachBatch: (payload) =>
+          serialized(`${payload.batch.topic}:${payload.batch.partition}`, () =>
+            handle(toSourceBatch(payload.batch), batchContext(c, payload)),
+          ),
       })
+    })
+  }
+
+  function batchContext(c: Consumer, payload: EachBatchPayload): SourceBatchContext {
+    const { topic, partition } = payload.batch
+    return {
+      assignment,
+      isActive: () => payload.isRunning() && !payload.isStale(),
+      commit: async (offset) => {
+        payload.resolveOffset(offset)
+        await payload.commitOffsetsIfNecessary()
+      },
+      heartbeat: () => payload.heartbeat(),
+      seek: (offset) => c.seek({ topic, partition, offset }),
+      pause: (ms) => pausePartition(c, topic, partition, ms),
+    }
+  }
+
+  function pausePartition(c: Consumer, topic: string, partition: number, ms: number): void {
+    const state = partitionState(`${topic}:${partition}`)
+    c.pause([{ topic, partitions: [partition] }])
+    clearTimeout(state.resume)
+    state.resume = setTimeout(() => {
+      state.resume = undefined
+      if (consumer === c && !stopped) c.resume([{ topic, partitions: [partition] }])
+    }, ms)
+    state.resume.unref()
+  }
+
+  function scheduleRestart(
+    crashed: Consumer,
+    handle: (batch: SourceBatch, context: SourceBatchContext) => Promise<void>,
+    events: SourceEvents | undefined,
+  ): void {
+    const delay = restartDelay
+    restartDelay = Math.min(restartDelay * 2, MAX_RESTART_DELAY)
+    clearTimeout(restartTimer)
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined
+      if (stopped || consumer !== crashed) return
+      crashed
+        .disconnect()
+        .catch((error: unknown) =>
+          events?.error(kafkaError('Disconnecting the crashed consumer failed', error)),
+        )
+        .then(() => (stopped ? undefined : launch(handle, events)))
+        .catch((error: unknown) => {
+          events?.error(kafkaError('Restarting the kafkajs consumer failed', error))
+          if (consumer !== undefined) scheduleRestart(consumer, handle, events)
+        })
+    }, delay)
+    restartTimer.unref()
+  }
+
+  return {
+    topics: Object.freeze([...options.topics]),
+    async start(handle, events) {
+      if (consumer) throw new MetricsStreamError('E_STREAM_INVALID_OPTION', 'kafkaSource already started')
+      await launch(handle, events)
     },
     isAssigned(topic, partition) {
       return assigned.has(`${topic}:${partition}`)
@@ -137,11 +320,79 @@ export function kafkaSource(options: KafkaSourceOptions): Source {
       return offsets.map(({ partition, high, low }) => ({ partition, high, low }))
     },
     async stop() {
+      stopped = true
+      clearTimeout(restartTimer)
+      for (const state of partitions.values()) clearTimeout(state.resume)
       const closing = [consumer?.disconnect(), producer?.disconnect(), admin?.disconnect()]
       consumer = undefined
       producer = undefined
       admin = undefined
       await Promise.all(closing)
     },
+  }
+}
+
+function kafkaError(message: string, cause: unknown): MetricsStreamError {
+  return new MetricsStreamError('E_STREAM_KAFKA', message, { retriable: true, cause })
+}
+
+/**
+ * kafkajs's batch as the consumer sees it: the offsets it covers, and the records up to the
+ * first stand-in record of an undecodable batch (see `codecs.ts`), if any.
+ */
+function toSourceBatch(batch: Batch): SourceBatch {
+  const { topic, partition, messages } = batch
+  const fetchedOffset = (batch as Batch & { fetchedOffset?: string }).fetchedOffset
+  const at =
+    undecodableSeen.count === 0
+      ? -1
+      : messages.findIndex((m) => m.headers?.[UNDECODABLE_HEADER] !== undefined)
+  if (at < 0) return { topic, partition, messages, fetchedOffset, lastOffset: batch.lastOffset() }
+  const standIn = messages[at] as (typeof messages)[number] & {
+    batchContext?: { firstOffset: string; lastOffsetDelta: number }
+  }
+  const context = standIn.batchContext
+  const firstOffset = context?.firstOffset ?? standIn.offset
+  const lastOffset = context
+    ? String(BigInt(context.firstOffset) + BigInt(context.lastOffsetDelta))
+    : standIn.offset
+  let end = at
+  let raw: Buffer | null = null
+  let detail: UndecodableDetail = { codec: 'unknown', error: 'unknown' }
+  while (
+    end < messages.length &&
+    (messages[end] as (typeof messages)[number]).headers?.[UNDECODABLE_HEADER] !== undefined
+  ) {
+    const message = messages[end] as (typeof messages)[number]
+    if (BigInt(message.offset) > BigInt(lastOffset)) break
+    if (message.value !== null && message.value.length > 0) {
+      raw = message.value
+      detail = JSON.parse(String(message.headers?.[UNDECODABLE_HEADER])) as UndecodableDetail
+    }
+    end++
+  }
+  const undecodable: UndecodableBatch = {
+    firstOffset,
+    lastOffset,
+    records: end - at,
+    raw,
+    error: new MetricsStreamError(
+      'E_STREAM_UNDECODABLE',
+      `Cannot decode the ${detail.codec} record batch at offsets ${firstOffset}..${lastOffset} of ${topic}/${partition}: ${detail.error}`,
+      { topic, partition, offset: firstOffset },
+    ),
+  }
+  const before = messages.slice(0, at) as SourceMessage[]
+  const previous = BigInt(firstOffset) - 1n
+  return {
+    topic,
+    partition,
+    messages: before,
+    fetchedOffset,
+    lastOffset:
+      fetchedOffset !== undefined && previous >= BigInt(fetchedOffset)
+        ? String(previous)
+        : before[before.length - 1]?.offset,
+    undecodable,
   }
 }

@@ -146,3 +146,20 @@ export class Script {
     }
   }
 }
+
+/**
+ * KEYS: state. ARGV: token, firstOffset (stored + 1), lastOffset, dead. Moves the stored offset
+ * over records that change no figure: transaction markers and aborted records the source filtered
+ * out, or (dead > 0) an undecodable batch sent whole to the dead-letter topic. Same checks as
+ * `apply` (owner token, offset); no version bump or change notice. Returns [1, offset] moved,
+ * [-1, token] fenced, [-2, storedOffset] already there.
+ */
+export const ADVANCE = `#!lua
+local cur = redis.call('HMGET', KEYS[1], 'token', 'offset')
+if cur[1] ~= ARGV[1] then return {-1, cur[1] or ''} end
+local stored = tonumber(cur[2] or '-1')
+if tonumber(ARGV[2]) <= stored then return {-2, cur[2]} end
+redis.call('HSET', KEYS[1], 'offset', ARGV[3])
+if ARGV[4] ~= '0' then redis.call('HINCRBY', KEYS[1], 'dead', ARGV[4]) end
+return {1, ARGV[3]}
+`
