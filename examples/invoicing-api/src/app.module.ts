@@ -4,25 +4,40 @@
  *
  * - `AyalaCacheModule`: the two-tier cache, bound to every provider; `InvoiceRepository` and
  *   `ReportRepository` use its decorators.
- * - `AyalaSearchModule`: the invoice index (created at start-up if missing), the outbox table in
- *   the application's database and the worker that drains it.
+ * - `AyalaSearchModule`: the invoice index (created at start-up if missing).
+ * - `AyalaOutboxModule`: the transactional outbox table in the application's database and, in
+ *   every instance, a relay delivering the effects writes record there to the search index, the
+ *   Kafka topic of invoice events and the cache (instances share the work).
  * - `AyalaMetricsStreamModule`: the Kafka -> Redis aggregator of invoice events running in this
  *   application, the dashboard reads and their SSE push.
  * - `AyalaMetricsModule`: the performance interceptor on every route and `GET /metrics`.
  * - `AyalaHealthModule`: the Terminus indicators used by `GET /health`.
  */
+
+import type { Cache } from '@ayala/cache'
 import { kafkaSource } from '@ayala/metrics-stream'
-import { AyalaCacheModule } from '@ayala/nestjs'
+import { AyalaCacheModule, getCacheToken } from '@ayala/nestjs'
 import { AyalaHealthModule } from '@ayala/nestjs/health'
 import { AyalaMetricsModule } from '@ayala/nestjs/metrics'
 import { AyalaMetricsStreamModule } from '@ayala/nestjs/metrics-stream'
-import { AyalaSearchModule, getSearchRepositoryToken } from '@ayala/nestjs/search'
+import { AyalaOutboxModule } from '@ayala/nestjs/outbox'
+import { AYALA_SEARCH_CLIENT, AyalaSearchModule, getSearchRepositoryToken } from '@ayala/nestjs/search'
+import { cacheSink, kafkaSink } from '@ayala/outbox'
+import { searchSink } from '@ayala/outbox/search'
+import type { SearchClient } from '@ayala/search'
 import { type DynamicModule, Module } from '@nestjs/common'
 import type { Kafka } from 'kafkajs'
 import { DashboardController } from './dashboard/dashboard.controller.ts'
 import type { Database } from './database/connection.ts'
 import { HealthController } from './health/health.controller.ts'
-import { type AppSettings, DATABASE, InfrastructureModule, KAFKA } from './infrastructure.ts'
+import {
+  type AppSettings,
+  DATABASE,
+  INVOICE_EVENTS,
+  InfrastructureModule,
+  type InvoiceEvents,
+  KAFKA,
+} from './infrastructure.ts'
 import { INVOICE_SEARCH, InvoiceRepository } from './invoices/invoice.repository.ts'
 import { dashboardView } from './invoices/invoice-events.ts'
 import { invoiceIndex } from './invoices/invoice-index.ts'
@@ -53,11 +68,27 @@ export class AppModule {
           isGlobal: true,
           indexes: [invoices],
           imports: [infrastructure],
-          inject: [DATABASE],
-          useFactory: (db: Database) => ({
-            client: { node: addresses.searchUrl },
-            ensureIndexes: true,
-            outbox: { db: db.pool, table: names.outboxTable, worker: { pollInterval: '100ms' } },
+          useFactory: () => ({ client: { node: addresses.searchUrl }, ensureIndexes: true }),
+        }),
+        AyalaOutboxModule.forRootAsync({
+          isGlobal: true,
+          imports: [infrastructure],
+          inject: [DATABASE, AYALA_SEARCH_CLIENT, getCacheToken(), INVOICE_EVENTS],
+          useFactory: (db: Database, search: SearchClient, cache: Cache, events: InvoiceEvents) => ({
+            db: db.pool,
+            table: names.outboxTable,
+            sinks: {
+              search: searchSink({ search }),
+              kafka: kafkaSink({ producer: events.producer }),
+              cache: cacheSink({ cache }),
+            },
+            relay: {
+              // A stable id per instance: restarted after a crash, it takes back its claimed batch at once.
+              id: settings.instanceId,
+              pollInterval: '100ms',
+              deliveryTimeout: '10s',
+              claimTimeout: '30s',
+            },
           }),
         }),
         AyalaMetricsStreamModule.forRootAsync({

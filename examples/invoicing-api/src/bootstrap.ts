@@ -34,6 +34,8 @@ export interface StartOptions {
   logger?: LogLevel[] | false | undefined
   /** Slow-request threshold in ms. */
   slowThresholdMs?: number | undefined
+  /** This instance's stable name (see `AppSettings.instanceId`). @default `INSTANCE_ID` or random */
+  instanceId?: string | undefined
 }
 
 /** A started application and its base URL. */
@@ -49,6 +51,7 @@ export async function startApp(addresses: ServiceAddresses, options: StartOption
     addresses,
     names: resourceNames(await readGeneration(addresses.databaseUrl)),
     slowThresholdMs: options.slowThresholdMs,
+    instanceId: options.instanceId ?? (process.env.INSTANCE_ID || undefined),
   }
   const app = await NestFactory.create(AppModule.forRoot(settings), {
     logger: options.logger ?? ['error', 'warn', 'log'],

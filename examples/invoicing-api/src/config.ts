@@ -81,6 +81,6 @@ export function resourceNames(generation: string): ResourceNames {
     topic: `${base}-invoice-events`,
     groupId: `${base}-dashboard`,
     index: `${base}-invoices`,
-    outboxTable: 'search_outbox',
+    outboxTable: 'ayala_outbox',
   }
 }

@@ -16,6 +16,11 @@ export interface AppSettings {
   names: ResourceNames
   /** Requests slower than this are logged and counted (ms). @default 200 */
   slowThresholdMs?: number | undefined
+  /**
+   * This instance's stable name (its outbox relay id): give each instance its own, the same after
+   * a restart. @default a random one
+   */
+  instanceId?: string | undefined
 }
 
 /** Token of the {@link AppSettings}. */

@@ -4,26 +4,29 @@
  * - `findById` is `@Cacheable`: L1 (in process) then L2 (Redis) then the database, tagged
  *   `invoice:<id>` and `client:<id>`; `AyalaCacheModule` binds its cache to this provider.
  * - `update` runs one transaction that checks the version (optimistic lock), writes the row and
- *   records the search-index event in the outbox (the outbox worker indexes it after the commit;
- *   a rollback indexes nothing). After the commit it produces the Kafka event the dashboard
- *   aggregator applies (carrying the previous figures to retract), and `@CacheInvalidate` drops
- *   `invoice:<id>` and the cached reports on every instance (the cache's bus), so the next read
- *   loads the new row.
- *
- * The Kafka event is produced after the commit, not through an outbox: if the process dies
- * between the two, the dashboard misses that change until a rebuild. The search index has no such
- * gap (its event is in the transaction).
+ *   records, in the same transaction, every effect the write owes the copies (`@ayala/outbox`):
+ *   the search document (external version = the row's version), the Kafka event the dashboard
+ *   aggregator applies (the invoice's figures at that version: an entity view applies each
+ *   version once, so a relay that delivers it twice cannot count it twice), and the cache tags
+ *   to invalidate. A rollback records nothing; a commit cannot lose an effect, even if the
+ *   process dies right after it: the relay of any instance delivers it, retrying for as long as a
+ *   copy is unreachable.
+ * - For latency, the write path also acts at once: `@CacheInvalidate` drops `invoice:<id>` and
+ *   the cached reports on every instance right after the commit (while Redis is unreachable it
+ *   applies locally and is replayed; the outbox's cache effect is the guarantee), and the relay is
+ *   woken so the event and the document leave within a round trip instead of the next poll.
+ *   A copy that is down never turns a committed write into an error.
  */
 import { Cacheable, CacheInvalidate } from '@ayala/cache'
-import type { SearchRepositoryOf } from '@ayala/nestjs/search'
-import type { SqlExecutor } from '@ayala/search'
+import { InjectOutbox, InjectOutboxRelay } from '@ayala/nestjs/outbox'
+import { cacheEffect, kafkaEffect, type Outbox, type OutboxEffect, type OutboxRelay } from '@ayala/outbox'
+import { indexEffect } from '@ayala/outbox/search'
 import { ConflictException, Inject, Injectable, NotFoundException } from '@nestjs/common'
 import type { Database } from '../database/connection.ts'
-import type { Prisma } from '../generated/prisma/client.ts'
-import { DATABASE, INVOICE_EVENTS, type InvoiceEvents } from '../infrastructure.ts'
+import { type AppSettings, DATABASE, SETTINGS } from '../infrastructure.ts'
 import { INVOICE_INCLUDE, type InvoiceView, toInvoiceView } from './invoice.ts'
-import { invoiceFigures } from './invoice-events.ts'
-import { type InvoiceIndex, toInvoiceDocument } from './invoice-index.ts'
+import { type InvoiceEvent, invoiceFigures } from './invoice-events.ts'
+import { toInvoiceDocument } from './invoice-index.ts'
 
 /** Token of the invoice search repository (an alias of the module's, whose name is per dataset). */
 export const INVOICE_SEARCH = Symbol('invoicing:invoice-search')
@@ -36,12 +39,30 @@ export interface InvoicePatch {
   dueAt?: string | undefined
 }
 
-/**
- * The outbox writes with Prisma's interactive transaction: the outbox runs one parameterized
- * `INSERT`, which `$executeRawUnsafe` runs on the transaction's connection.
- */
-function outboxExecutor(tx: Prisma.TransactionClient): SqlExecutor {
-  return { query: (sql, params = []) => tx.$executeRawUnsafe(sql, ...params) }
+/** The effects of one committed write of `invoice` (previously `before`). */
+export function invoiceEffects(
+  settings: AppSettings,
+  invoice: InvoiceView,
+  before: InvoiceView | undefined,
+): OutboxEffect[] {
+  const event: InvoiceEvent = {
+    invoiceId: String(invoice.id),
+    version: invoice.version,
+    at: Date.now(),
+    invoice: invoiceFigures(invoice),
+    previous: before === undefined ? undefined : invoiceFigures(before),
+  }
+  return [
+    indexEffect({
+      op: 'upsert',
+      index: settings.names.index,
+      id: String(invoice.id),
+      version: invoice.version,
+      document: { ...toInvoiceDocument(invoice) },
+    }),
+    kafkaEffect({ topic: settings.names.topic, key: event.invoiceId, value: event }),
+    cacheEffect({ tags: [`invoice:${invoice.id}`, 'reports'] }),
+  ]
 }
 
 /** Invoice reads and writes. */
@@ -49,8 +70,9 @@ function outboxExecutor(tx: Prisma.TransactionClient): SqlExecutor {
 export class InvoiceRepository {
   constructor(
     @Inject(DATABASE) private readonly db: Database,
-    @Inject(INVOICE_SEARCH) private readonly search: SearchRepositoryOf<InvoiceIndex>,
-    @Inject(INVOICE_EVENTS) private readonly events: InvoiceEvents,
+    @Inject(SETTINGS) private readonly settings: AppSettings,
+    @InjectOutbox() private readonly outbox: Outbox,
+    @InjectOutboxRelay() private readonly relay: OutboxRelay | null,
   ) {}
 
   /** The invoice (with client and lines), or null. Cached 10 minutes, tag-invalidated on writes. */
@@ -72,7 +94,7 @@ export class InvoiceRepository {
   /** Apply `patch`; returns the invoice as written. */
   @CacheInvalidate({ tags: (id: number) => [`invoice:${id}`, 'reports'] })
   async update(id: number, patch: InvoicePatch): Promise<InvoiceView> {
-    const { before, after } = await this.db.prisma.$transaction(async (tx) => {
+    const after = await this.db.prisma.$transaction(async (tx) => {
       const current = await tx.invoice.findUnique({ where: { id }, include: INVOICE_INCLUDE })
       if (current === null) throw new NotFoundException(`invoice ${id} not found`)
       const written = await tx.invoice.updateMany({
@@ -88,18 +110,12 @@ export class InvoiceRepository {
       const updated = toInvoiceView(
         await tx.invoice.findUniqueOrThrow({ where: { id }, include: INVOICE_INCLUDE }),
       )
-      await this.search.enqueueUpsert(outboxExecutor(tx), toInvoiceDocument(updated), updated.version)
-      return { before: toInvoiceView(current), after: updated }
+      // After the UPDATE that locked the row: effects of two writes of one invoice are recorded
+      // (and sequenced) in the order the writes committed.
+      await this.outbox.enqueue(tx, invoiceEffects(this.settings, updated, toInvoiceView(current)))
+      return updated
     })
-    await this.events.send([
-      {
-        invoiceId: String(id),
-        version: after.version,
-        at: Date.now(),
-        invoice: invoiceFigures(after),
-        previous: invoiceFigures(before),
-      },
-    ])
+    this.relay?.wake()
     return after
   }
 }
