@@ -189,6 +189,8 @@ export interface ReconcileReport {
 }
 
 const MAX_FILTERS = 200
+/** Rows of one key listing: adjacent leaves are listed together up to this. */
+const MERGED_ROWS = 10_000
 const MAX_FAILURES = 100
 
 function positiveInt(name: string, value: number, min = 1): number {
@@ -617,6 +619,7 @@ async function run<F extends FieldMap>(o: Readonly<Resolved<F>>): Promise<Reconc
     return report
   }
   const diff: Diff = { missing: [], stale: [], extra: [], ahead: [] }
+  const queued: Array<{ range: KeyRange; rows: number }> = []
   engine.requests++
   report.indexExisted = await indexExists(client, o.index)
   // A lost index is recreated from its definition (not left to a write's dynamic mapping).
@@ -628,7 +631,7 @@ async function run<F extends FieldMap>(o: Readonly<Resolved<F>>): Promise<Reconc
   report.counts.database = dbTopDigest.count
   if (!report.indexExisted) {
     // Nothing to compare against: every row is missing.
-    const rows = await db.list(top, 10_000)
+    const rows = await db.list(top, MERGED_ROWS)
     report.leaves = 1
     for (const row of rows) diff.missing.push(row.key)
   } else {
@@ -652,11 +655,12 @@ async function run<F extends FieldMap>(o: Readonly<Resolved<F>>): Promise<Reconc
         if (sameDigest(node.db, node.es, versions)) continue
         const small = Math.max(node.db.count, node.es.count) <= o.leafSize
         if (small || node.db.count === 0 || node.es.count === 0) {
-          await leaf(node.range)
+          leaf(node)
           continue
         }
         split.push(node)
       }
+      await listLeaves()
       if (split.length === 0) break
       if (bounds === undefined) {
         const a = await db.bounds()
@@ -674,12 +678,13 @@ async function run<F extends FieldMap>(o: Readonly<Resolved<F>>): Promise<Reconc
       for (const node of split) {
         const parts = splitRange(node.range, bounds, o.fanout)
         if (parts.length === 1) {
-          await leaf(node.range)
+          leaf(node)
           continue
         }
         groups.push(parts)
         children.push(...parts)
       }
+      await listLeaves()
       if (children.length === 0) break
       const esDigests = await engine.digest(children)
       const next: Node[] = []
@@ -694,17 +699,38 @@ async function run<F extends FieldMap>(o: Readonly<Resolved<F>>): Promise<Reconc
       report.ranges += children.length
       frontier = next
     }
+    await listLeaves()
   }
-  async function leaf(range: KeyRange) {
+  function leaf(node: Node) {
     report.leaves++
-    const [rows, docs] = [await db.list(range, 10_000), await engine.list(range)]
-    compareLeaf(rows, docs, diff)
+    queued.push({ range: node.range, rows: Math.max(node.db.count, node.es.count) })
+  }
+  /** List the queued leaves, adjacent ones merged into listings of up to MERGED_ROWS rows. */
+  async function listLeaves() {
+    const merged: Array<{ range: KeyRange; rows: number }> = []
+    for (const item of queued) {
+      const last = merged.at(-1)
+      if (
+        last !== undefined &&
+        last.range.lt !== undefined &&
+        last.range.lt === item.range.gte &&
+        last.rows + item.rows <= MERGED_ROWS
+      ) {
+        last.range = { gte: last.range.gte, lt: item.range.lt }
+        last.rows += item.rows
+      } else merged.push({ range: { ...item.range }, rows: item.rows })
+    }
+    queued.length = 0
+    for (const { range } of merged) {
+      const [rows, docs] = [await db.list(range, MERGED_ROWS), await engine.list(range)]
+      compareLeaf(rows, docs, diff)
+    }
   }
   report.missing = diff.missing.length
   report.stale = diff.stale.length
   report.extra = diff.extra.length
   report.ahead = diff.ahead.length
-  if (!o.dryRun) await repair(o, db, diff, report)
+  if (!o.dryRun) await repair(o, db, engine, diff, report)
   return finish()
 }
 
@@ -716,6 +742,7 @@ function recordFailure(report: ReconcileReport, failure: BulkFailure): void {
 async function repair<F extends FieldMap>(
   o: Readonly<Resolved<F>>,
   db: SourceSide,
+  engine: { requests: number },
   diff: Diff,
   report: ReconcileReport,
 ): Promise<void> {
@@ -761,12 +788,15 @@ async function repair<F extends FieldMap>(
       versionOf: (doc) => versions.get(definition.idOf(doc)) ?? 0,
       refresh: true,
     })
+    // Bulk requests plus the indexer's final refresh.
+    engine.requests += bulk.requests + 1
     report.repaired.indexed += bulk.indexed
     report.repaired.skipped += bulk.skipped + (toIndex.length - bulk.read)
     for (const failure of bulk.failures) recordFailure(report, failure)
   }
   for (let start = 0; start < deletes.length; start += 1_000) {
     const chunk = deletes.slice(start, start + 1_000)
+    engine.requests++
     const results = await applyIndexEvents(o.search, chunk)
     for (const [i, result] of results.entries()) {
       if (result.status === 'applied') report.repaired.deleted++
@@ -780,7 +810,10 @@ async function repair<F extends FieldMap>(
         })
     }
   }
-  if (deletes.length > 0) await o.search.refresh(o.writeIndex)
+  if (deletes.length > 0) {
+    engine.requests++
+    await o.search.refresh(o.writeIndex)
+  }
 }
 
 /**
