@@ -458,7 +458,10 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
     const holding: SourceProblem[] = []
     for (const [id, problem] of this.problems) {
       const { topic, partition } = problem.error
-      if (id !== '' && (topic === undefined || partition === undefined || !this.config.source.isAssigned(topic, partition))) {
+      if (
+        id !== '' &&
+        (topic === undefined || partition === undefined || !this.config.source.isAssigned(topic, partition))
+      ) {
         this.problems.delete(id)
         continue
       }

@@ -170,6 +170,16 @@ describe('records written by the Kafka Java client', () => {
     await consumer.start()
     await world.waitCaughtUp()
     expect(await read(world)).toEqual(groundTruth(sentCommitted))
+    // Then, on a consumer that caught up, a tail of aborted transactions only: those fetches hold
+    // filtered records only (kafkajs never hands them over), and lag must still reach 0.
+    const tail = new WriterScript()
+    const extra = generateEvents(40, 403, 'tail')
+    tail.begin(0)
+    for (const event of extra) tail.send(javaRecord(event, world.partitions), 0)
+    tail.flush(0).abort(0)
+    await java(world, { compression: 'zstd', script: tail, transactionalId: uniqueName('ms-tx-tail') })
+    await world.waitCaughtUp()
+    expect(await read(world)).toEqual(groundTruth(sentCommitted))
     const stats = consumer.stats()
     expect(stats.applied).toBe(committed.length)
     expect(stats.deadLettered).toBe(0)
