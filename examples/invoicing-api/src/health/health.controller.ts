@@ -1,10 +1,20 @@
 /**
  * GET /health (Terminus): the database (a `SELECT 1` through Prisma), Redis, the search engine,
- * Kafka and the dashboard aggregator's lag. 200 when all are up, 503 otherwise.
+ * Kafka, the dashboard aggregator's lag and the outbox (its effects reach every copy: down when the
+ * oldest pending effect is older than the relay's `downAfter`, or the table is unreachable). 200
+ * when all are up, 503 otherwise; a degraded outbox (a copy lagging, dead letters) is up with its
+ * reasons in the details.
  */
 import type { MetricsConsumer } from '@ayala/metrics-stream'
-import { KafkaHealthIndicator, RedisHealthIndicator, SearchHealthIndicator } from '@ayala/nestjs/health'
+import {
+  KafkaHealthIndicator,
+  OutboxHealthIndicator,
+  RedisHealthIndicator,
+  SearchHealthIndicator,
+} from '@ayala/nestjs/health'
 import { InjectMetricsConsumer } from '@ayala/nestjs/metrics-stream'
+import { InjectOutboxRelay } from '@ayala/nestjs/outbox'
+import type { OutboxRelay } from '@ayala/outbox'
 import { Controller, Get, Inject } from '@nestjs/common'
 import {
   HealthCheck,
@@ -28,6 +38,8 @@ export class HealthController {
     @Inject(RedisHealthIndicator) private readonly redis: RedisHealthIndicator,
     @Inject(SearchHealthIndicator) private readonly search: SearchHealthIndicator,
     @Inject(KafkaHealthIndicator) private readonly kafka: KafkaHealthIndicator,
+    @Inject(OutboxHealthIndicator) private readonly outbox: OutboxHealthIndicator,
+    @InjectOutboxRelay() private readonly relay: OutboxRelay,
     @Inject(SETTINGS) private readonly settings: AppSettings,
     @Inject(DATABASE) private readonly db: Database,
     @Inject(KAFKA) private readonly kafkaClient: Kafka,
@@ -50,6 +62,7 @@ export class HealthController {
       () => this.search.check('search', { url: addresses.searchUrl, timeout: '2s' }),
       () => this.kafka.check('kafka', { kafka: this.kafkaClient, timeout: '3s' }),
       () => this.kafka.lagCheck('dashboard-lag', { consumer: this.consumer, maxLag: MAX_DASHBOARD_LAG }),
+      () => this.outbox.check('outbox', { relay: this.relay, timeout: '2s' }),
     ])
   }
 }

@@ -181,6 +181,7 @@ describe('invoicing API on the real services', () => {
       'dashboard-lag',
       'database',
       'kafka',
+      'outbox',
       'redis',
       'search',
     ])
