@@ -17,7 +17,7 @@ import { getCacheToken } from '../cache/tokens.js'
 import { InvalidOptionError } from '../errors.js'
 import { AYALA_METRICS_CONSUMER } from '../metrics-stream/tokens.js'
 import { AYALA_OUTBOX_RELAY } from '../outbox/tokens.js'
-import { AYALA_SEARCH_CLIENT } from '../search/tokens.js'
+import { AYALA_SEARCH_CLIENT, AYALA_SEARCH_SYNC } from '../search/tokens.js'
 import { type CacheStatsSource, registerCacheMetrics } from './cache-metrics.js'
 import { createHttpMetrics } from './http-metrics.js'
 import { type OutboxStatsSource, registerOutboxMetrics } from './outbox-metrics.js'
@@ -29,6 +29,7 @@ import {
   resolvePerformanceOptions,
 } from './performance-options.js'
 import { createPrometheusController } from './prometheus.js'
+import { registerSearchSyncMetrics, type SearchSyncStatsSource } from './search-sync-metrics.js'
 import {
   type ConsumerStatsSource,
   registerConsumerMetrics,
@@ -125,6 +126,9 @@ function build(
         }
         registerSearchMetrics(registry, options.prefix, () =>
           optional<SearchStatsSource>(moduleRef, AYALA_SEARCH_CLIENT),
+        )
+        registerSearchSyncMetrics(registry, options.prefix, () =>
+          optional<SearchSyncStatsSource>(moduleRef, AYALA_SEARCH_SYNC),
         )
         registerConsumerMetrics(registry, options.prefix, () =>
           optional<ConsumerStatsSource>(moduleRef, AYALA_METRICS_CONSUMER),

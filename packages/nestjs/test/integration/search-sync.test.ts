@@ -14,8 +14,10 @@ import { Controller, Get, type INestApplication, Inject } from '@nestjs/common'
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus'
 import { Test } from '@nestjs/testing'
 import mariadb, { type Pool } from 'mariadb'
+import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AyalaHealthModule, SearchHealthIndicator } from '../../src/health/index.js'
+import { AyalaMetricsModule } from '../../src/metrics/index.js'
 import {
   AYALA_SEARCH_CLIENT,
   AYALA_SEARCH_OUTBOX,
@@ -24,6 +26,7 @@ import {
   type SearchSync,
 } from '../../src/search/index.js'
 import { baseUrl, waitFor } from '../support/http.js'
+import { parsePrometheusText, sampleValue } from '../support/prometheus-parser.js'
 
 const services = serviceUrls()
 
@@ -100,6 +103,7 @@ describe.each(ENGINES)(
 
       const moduleRef = await Test.createTestingModule({
         imports: [
+          AyalaMetricsModule.forRoot({ registry: new Registry() }),
           AyalaHealthModule,
           AyalaSearchModule.forRoot({
             client: { node, engine },
@@ -188,6 +192,25 @@ describe.each(ENGINES)(
       expect(status).toBe(200)
       expect(body.details['search-sync']).toMatchObject({ status: 'up', state: 'degraded' })
       expect(body.details['search-sync']?.reasons?.join(' ')).toMatch(/dead-lettered/)
+      const families = parsePrometheusText(await (await fetch(`${url}/metrics`)).text())
+      expect(
+        sampleValue(families, 'ayala_search_outbox_dead_letters', 'ayala_search_outbox_dead_letters'),
+      ).toBe(1)
+      expect(
+        sampleValue(families, 'ayala_search_index_exists', 'ayala_search_index_exists', {
+          index: invoices.name,
+        }),
+      ).toBe(1)
+      expect(
+        sampleValue(
+          families,
+          'ayala_search_index_drift_remaining_documents',
+          'ayala_search_index_drift_remaining_documents',
+          {
+            index: invoices.name,
+          },
+        ),
+      ).toBe(0)
       await db.query(`DELETE FROM ${outboxTable}`)
       expect((await health()).body.details['search-sync']).toMatchObject({ state: 'ok' })
     })
