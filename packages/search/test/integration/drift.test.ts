@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createOutbox,
   createReconciler,
+  createSearchClient,
   type DeadLetter,
   defineIndex,
   ensureIndex,
@@ -315,6 +316,51 @@ describe.each(ENGINES)('index drift and blocked writes on $engine', ({ engine })
     // The replay puts it back in the queue (here it is rejected again: the data is still wrong).
     expect(await outbox.replayDeadLetters(pool, { maxAttempts: 3 })).toBe(1)
     expect((await outbox.lag(pool, { maxAttempts: 3 })).pending).toBe(1)
+  })
+
+  it('retries transient refusals only up to maxAge, then keeps them as dead letters (engine refusing or unreachable)', async () => {
+    const def = newIndex('drift-age')
+    const table = await createTable('drift_age')
+    const outbox = freshOutbox()
+    await outbox.ensureTable(pool)
+    await ensureIndex(search, def)
+    const raw = await search.raw()
+    await raw.indices.putSettings({ index: def.name, settings: { 'index.blocks.write': true } })
+    try {
+      for (let id = 1; id <= 3; id++) await write(table, outbox, def.name, 'upsert', id)
+      const worker = outbox.worker({ search, db: pool, maxAge: '1h' })
+      expect(await worker.drainOnce()).toMatchObject({ claimed: 3, retried: 3, deadLettered: 0 })
+      expect(await outbox.lag(pool)).toMatchObject({ pending: 3, dead: 0 })
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const expiring = outbox.worker({ search, db: pool, maxAge: 10 })
+      expect(await expiring.drainOnce()).toMatchObject({ claimed: 3, retried: 3, deadLettered: 3 })
+      const letters = await outbox.deadLetters(pool)
+      expect(letters).toHaveLength(3)
+      expect(letters[0]?.lastError).toMatch(/^expired after 10 ms: 403 cluster_block_exception/)
+    } finally {
+      await raw.indices.putSettings({ index: def.name, settings: { 'index.blocks.write': false } })
+    }
+    // Unreachable engine: the pass fails as a whole, old events become dead letters all the same.
+    await write(table, outbox, def.name, 'upsert', 4)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const down = createSearchClient({
+      node: 'http://127.0.0.1:9',
+      engine,
+      maxRetries: 0,
+      requestTimeout: '2s',
+    })
+    try {
+      const worker = outbox.worker({ search: down, db: pool, maxAge: 10 })
+      await expect(worker.drainOnce()).rejects.toMatchObject({ code: 'E_SEARCH_ENGINE', retriable: true })
+      expect(worker.stats().deadLettered).toBe(1)
+    } finally {
+      await down.close()
+    }
+    expect(await outbox.lag(pool)).toMatchObject({ pending: 0, dead: 4 })
+    // Replayed once the engine accepts again: applied, the index equals the table.
+    expect(await outbox.replayDeadLetters(pool)).toBe(4)
+    expect(await outbox.worker({ search, db: pool }).drainAll()).toMatchObject({ applied: 4, retried: 0 })
+    expect(await differences(search, table, def.name)).toMatchObject({ rows: 4, ...NONE })
   })
 
   it('start on an empty engine: a missing index is created from its definition and backfilled, or reported', async () => {
