@@ -99,6 +99,14 @@ describe.each(ENGINES)(
         check() {
           return this.health.check([() => this.search.syncCheck('search-sync', { sync: this.sync })])
         }
+
+        @Get('strict')
+        @HealthCheck()
+        strict() {
+          return this.health.check([
+            () => this.search.syncCheck('search-sync', { sync: this.sync, maxOutboxAge: '300ms' }),
+          ])
+        }
       }
 
       const moduleRef = await Test.createTestingModule({
@@ -139,8 +147,8 @@ describe.each(ENGINES)(
       await db.end()
     })
 
-    async function health(): Promise<{ status: number; body: HealthBody }> {
-      const response = await fetch(`${url}/health`)
+    async function health(path = '/health'): Promise<{ status: number; body: HealthBody }> {
+      const response = await fetch(`${url}${path}`)
       return { status: response.status, body: (await response.json()) as HealthBody }
     }
 
@@ -176,6 +184,43 @@ describe.each(ENGINES)(
       await waitFor(async () => (await indexedCount()) === 1_500, 'index repaired', 60_000)
       expect(reconciler?.stats()).toMatchObject({ remaining: 0 })
       expect((await health()).body.details['search-sync']).toMatchObject({ status: 'up', state: 'ok' })
+    })
+
+    it('a write-blocked index makes health degraded once the oldest pending event is older than maxOutboxAge', async () => {
+      const client = app.get<SearchClient>(AYALA_SEARCH_CLIENT)
+      const outbox = app.get<Outbox>(AYALA_SEARCH_OUTBOX)
+      const raw = await client.raw()
+      await raw.indices.putSettings({ index: invoices.name, settings: { 'index.blocks.write': true } })
+      try {
+        await db.query(`UPDATE ${table} SET version = 2, total = 1 WHERE id = 1`)
+        await outbox.enqueue(db, {
+          op: 'upsert',
+          index: invoices.name,
+          id: '1',
+          version: 2,
+          document: { id: 1, version: 2, client: 'c1', total: 1 },
+        })
+        await waitFor(
+          async () => (await health('/health/strict')).body.details['search-sync']?.state === 'degraded',
+          'degraded',
+        )
+        const { status, body } = await health('/health/strict')
+        expect(status).toBe(200)
+        expect(body.details['search-sync']?.reasons?.join(' ')).toMatch(
+          /oldest pending outbox event.*cluster_block_exception/,
+        )
+        expect((await outbox.lag(db, { maxAttempts: 1 })).dead).toBe(0)
+      } finally {
+        await raw.indices.putSettings({ index: invoices.name, settings: { 'index.blocks.write': false } })
+      }
+      await waitFor(
+        async () => (await health('/health/strict')).body.details['search-sync']?.state === 'ok',
+        'ok again',
+        60_000,
+      )
+      const doc = await raw.get<{ total: number }>({ index: invoices.name, id: '1' })
+      expect(doc._version).toBe(2)
+      expect(doc._source?.total).toBe(1)
     })
 
     it('a dead letter makes health degraded (200, with the reason) while the index stays equal', async () => {
