@@ -2,8 +2,9 @@
  * Records written by the Kafka Java client, as a Java service, Flink or Kafka Streams would write
  * them: `RecordWriter.java` (next to this file) is compiled once per source and classpath with
  * `javac` against the Kafka client jars the services harness resolved
- * (`services/target/kafka/classpath.txt`, written by `node services/cli.mjs up`), into a
- * directory under the OS temp dir, then run with the commands of a {@link WriterScript} on stdin.
+ * (`services/target/kafka/classpath.txt`, written by `node services/cli.mjs up`; resolved with
+ * Maven here when it is missing), into a directory under the OS temp dir, then run with the
+ * commands of a {@link WriterScript} on stdin.
  */
 import { execFile, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -22,8 +23,25 @@ function repoRoot(): string {
   }
 }
 
-function kafkaClasspath(): string {
-  const file = path.join(repoRoot(), 'services', 'target', 'kafka', 'classpath.txt')
+/**
+ * The Kafka client jars. `node services/cli.mjs up` writes the list when it builds the Kafka
+ * launcher; a checkout whose Kafka was already running (started from another checkout) has no
+ * list yet, so resolve it the way the harness does (Maven, jars from ~/.m2).
+ */
+async function kafkaClasspath(): Promise<string> {
+  const root = repoRoot()
+  const file = path.join(root, 'services', 'target', 'kafka', 'classpath.txt')
+  if (!existsSync(file)) {
+    await run('mvn', [
+      '-B',
+      '-q',
+      '-f',
+      path.join(root, 'services', 'pom.xml'),
+      '-pl',
+      'launcher/kafka',
+      'compile',
+    ])
+  }
   if (!existsSync(file)) {
     throw new Error(`${file} is missing: run \`node services/cli.mjs up\` (it resolves the Kafka jars)`)
   }
@@ -40,7 +58,7 @@ let compiled: Promise<{ classes: string; classpath: string }> | undefined
 /** Compile the writer (once per source + classpath; concurrent test files share the result). */
 function compile(): Promise<{ classes: string; classpath: string }> {
   compiled ??= (async () => {
-    const classpath = kafkaClasspath()
+    const classpath = await kafkaClasspath()
     const source = readFileSync(SOURCE)
     const hash = createHash('sha1').update(source).update(classpath).digest('hex').slice(0, 16)
     const classes = path.join(tmpdir(), `ayala-record-writer-${hash}`)
