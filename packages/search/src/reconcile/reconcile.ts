@@ -664,6 +664,15 @@ async function run<F extends FieldMap>(o: Readonly<Resolved<F>>): Promise<Reconc
       if (split.length === 0) break
       if (bounds === undefined) {
         const a = await db.bounds()
+        if (a !== undefined && typeof a.min !== (o.numeric ? 'number' : 'string')) {
+          // Numeric SQL keys against a keyword field (or the reverse) order differently: every
+          // range would differ. Cut ranges on a field of the same kind as the source's key.
+          throw new SearchError(
+            'E_SEARCH_INVALID_OPTION',
+            `reconcile key field "${o.key}" is ${o.numeric ? 'numeric' : 'a keyword'} but the source's keys are ${typeof a.min}s: give the index a ${typeof a.min === 'number' ? 'long' : 'keyword'} field holding the key and pass it as \`key\``,
+            { index: o.index, field: o.key },
+          )
+        }
         const b = await engine.bounds()
         if (a === undefined || b === undefined) bounds = a ?? b
         else

@@ -484,6 +484,34 @@ describe.each(ENGINES)('index drift and blocked writes on $engine', ({ engine })
     })
   }
 
+  it('refuses to cut ranges on a keyword field when the source keys are numbers (they order differently)', async () => {
+    const def = defineIndex({
+      name: uniqueName('drift-kinds'),
+      id: 'id',
+      fields: { id: field.keyword(), version: field.long(), total: field.integer() },
+    })
+    indices.push(def.name)
+    const table = await createTable('drift_kinds')
+    await seedRows(table, 3_000)
+    const source = sqlReconcileSource({
+      db: pool,
+      table,
+      toDocument: (row) => ({ id: String(row.id), version: Number(row.version), total: Number(row.total) }),
+    })
+    // Backfilling an empty index needs no ranges.
+    expect((await ensureIndex(search, def, { source })).report).toMatchObject({
+      missing: 3_000,
+      remaining: 0,
+    })
+    await loseDocuments(search, def.name, ['10', '2999'])
+    await expect(
+      reconcile({ search, definition: def, source, versionField: 'version' }),
+    ).rejects.toMatchObject({
+      code: 'E_SEARCH_INVALID_OPTION',
+      field: 'id',
+    })
+  })
+
   it('compares string keys in byte order (keyword id, binary collation)', async () => {
     const def = defineIndex({
       name: uniqueName('drift-strings'),
