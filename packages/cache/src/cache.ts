@@ -19,8 +19,11 @@
  * skips the read but not the snapshot; a `bypass` call touches neither tier.
  *
  * Failure. Every L2 call is bounded by `redisTimeout` and a circuit breaker (tiers/redis-tier.ts):
- * reads treat an unavailable L2 as a miss, writes are best effort, and invalidations (which must
- * not be lost silently) apply locally and then reject with `L2UnavailableError`.
+ * reads treat an unavailable L2 as a miss and fills are best effort. Invalidations (and the bus
+ * notices of `set` and refreshes, and a `set` whose new value did not reach L2) must not be lost:
+ * they apply locally at once and are kept for a replay as soon as Redis answers, before this
+ * instance reads L2 again (recovery/auto-recovery.ts); the call resolves, or rejects with
+ * `L2UnavailableError` under `onL2Unavailable: 'reject'`.
  */
 import { randomBytes } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
@@ -39,10 +42,13 @@ import {
   type CacheOptions,
   durationOrOff,
   type GetOrSetOptions,
+  type InvalidationOptions,
   type ResolvedCacheOptions,
   resolveCacheOptions,
   type SetOptions,
 } from './options.js'
+import { AutoRecovery } from './recovery/auto-recovery.js'
+import { KeyEffect } from './recovery/pending-invalidations.js'
 import { decodeEnvelope, type Envelope, encodeEnvelope } from './serialization/envelope.js'
 import { type Codec, msgpackCodec } from './serialization/msgpack-codec.js'
 import { compareVersion, HARD_STEP, LocalTagVersions, VersionState } from './tags/tag-versions.js'
@@ -80,8 +86,8 @@ export interface SetManyOptions extends Omit<GetOrSetOptions, 'tags'> {
   tags?: readonly string[] | ((key: string) => readonly string[]) | undefined
 }
 
-/** Options of `invalidateTags`. */
-export interface InvalidateOptions {
+/** Options of `invalidateTags` (and, but `mode`, of `expireTags`). */
+export interface InvalidateOptions extends InvalidationOptions {
   /**
    * `'delete'` makes the tagged entries unusable; `'expire'` makes them stale but still servable
    * as a grace fallback (`expireTags`). @default 'delete'
@@ -166,6 +172,16 @@ const NO_VERSIONS: readonly number[] = Object.freeze([])
 /** The snapshot of a load whose value is never stored (`bypass`). */
 const NO_SNAPSHOT: number[] = []
 const NO_TAGS: readonly string[] = Object.freeze([])
+const EXPIRE_MODE: InvalidateOptions = Object.freeze({ mode: 'expire' })
+
+/** The error an invalidation rejects with under `onL2Unavailable: 'reject'` (applied here, kept for a replay). */
+function unreached(operation: string, cause: L2UnavailableError): L2UnavailableError {
+  return new L2UnavailableError(
+    cause.code as 'E_CACHE_L2_UNAVAILABLE',
+    `${operation} did not reach Redis (${cause.message}); it applies to this instance and is replayed when Redis answers`,
+    cause,
+  )
+}
 
 /** The cache. Create it with {@link createCache}. */
 export class Cache {
@@ -176,6 +192,8 @@ export class Cache {
   private readonly l1: LRUCache<string, L1Record>
   private readonly l2: RedisTier | undefined
   private readonly bus: Bus | undefined
+  /** Keeps and replays invalidations that could not reach Redis (with `redis` only). */
+  private readonly recovery: AutoRecovery | undefined
   private readonly keys: KeySpace
   private readonly codec: Codec
   private readonly tags = new LocalTagVersions()
@@ -247,14 +265,36 @@ export class Cache {
         if (error instanceof TypeError) throw new InvalidOptionError('redis', error.message)
         throw error
       }
+      this.recovery = new AutoRecovery(
+        this.l2,
+        {
+          namespace: o.namespace,
+          instanceId: this.instanceId,
+          bus: o.bus,
+          maxItems: o.recoveryMaxItems,
+          retryDelayMs: o.recoveryRetryDelay,
+          holdMs: o.recoveryHold,
+        },
+        {
+          demote: (key, bytes) => this.demotedBytes(key, bytes),
+          applied: (suffixes, versions, overflowed) => this.onReplayed(suffixes, versions, overflowed),
+          published: (message) => this.countOut(message),
+        },
+      )
       if (o.bus) {
-        this.bus = new Bus(this.l2.client, this.keys.channel, this.instanceId, {
-          onMessage: (message) => this.onBusMessage(message),
-          onConnected: () => this.onBusState(true),
-          onDisconnected: () => this.onBusState(false),
-          onError: (error) =>
-            this.onL2Error('bus', new L2UnavailableError('E_CACHE_L2_UNAVAILABLE', String(error), error)),
-        })
+        this.bus = new Bus(
+          this.l2.client,
+          this.keys.channel,
+          this.instanceId,
+          {
+            onMessage: (message) => this.onBusMessage(message),
+            onConnected: () => this.onBusState(true),
+            onDisconnected: () => this.onBusState(false),
+            onError: (error) =>
+              this.onL2Error('bus', new L2UnavailableError('E_CACHE_L2_UNAVAILABLE', String(error), error)),
+          },
+          o.busHeartbeat,
+        )
       }
     }
   }
@@ -336,9 +376,11 @@ export class Cache {
       }
     } catch (error) {
       if (!(error instanceof L2UnavailableError)) throw error
-      // Redis is unavailable: serve what L1 still holds within grace.
+      // Redis is unavailable: serve what L1 still holds within grace (not while L2 is only held
+      // after a recovery: it answers, and a peer's replay may be about to outdate these).
+      const holding = this.recovery?.holding === true
       for (let j = 0; j < missing.length; j++) {
-        const record = stale[j]
+        const record = holding ? undefined : stale[j]
         if (record !== undefined) {
           this.counters.staleServed++
           out[missing[j] as number] = this.out(record) as T
@@ -476,6 +518,7 @@ export class Cache {
           const result = await this.callBatchLoader(loadKeys, batchLoader)
           const writes: Array<{ key: string; bytes: Buffer; ttlMs: number }> = []
           const dropped: string[] = []
+          const droppedKeys: string[] = []
           const announced: string[] = []
           for (let k = 0; k < toLoad.length; k++) {
             const j = toLoad[k] as number
@@ -494,14 +537,29 @@ export class Cache {
               snapshotOf(tagSuffixes, versions),
             )
             if (write !== undefined) writes.push(write)
-            else if (refresh) dropped.push(this.keys.entry(key))
+            else if (refresh) {
+              dropped.push(this.keys.entry(key))
+              droppedKeys.push(key)
+            }
             if (refresh) announced.push(key)
           }
           if (writes.length > 0 && this.l2 !== undefined) {
-            await this.l2.writeMany(writes).catch(this.tolerate)
+            try {
+              await this.l2.writeMany(writes)
+            } catch (error) {
+              // A refresh's new values must replace the old ones: keep their removal for a replay.
+              if (refresh) this.keep(error, announced, KeyEffect.Delete)
+              else this.tolerate(error)
+            }
           }
-          if (dropped.length > 0 && this.l2 !== undefined) await this.l2.delete(dropped).catch(this.tolerate)
-          if (announced.length > 0) this.publish({ i: this.instanceId, at: Date.now(), d: announced })
+          if (dropped.length > 0 && this.l2 !== undefined) {
+            try {
+              await this.l2.delete(dropped)
+            } catch (error) {
+              this.keep(error, droppedKeys, KeyEffect.Delete)
+            }
+          }
+          if (announced.length > 0) this.publishDrop(announced)
         }
       } catch (error) {
         for (const { reject } of settle.values()) reject(error)
@@ -553,14 +611,23 @@ export class Cache {
     }
     const write = this.prepare(key, value, call, snapshot)
     if (write !== undefined && this.l2 !== undefined) {
-      await this.l2.write(write.key, write.bytes, write.ttlMs).catch(this.tolerate)
+      try {
+        await this.l2.write(write.key, write.bytes, write.ttlMs)
+      } catch (error) {
+        // The old value would stay in L2: keep its removal for a replay.
+        this.keep(error, [key], KeyEffect.Delete)
+      }
     }
-    this.publish({ i: this.instanceId, at: Date.now(), d: [key] })
+    this.publishDrop([key])
   }
 
-  /** Remove `key` (or keys) from both tiers and from every instance's L1. */
-  async delete(keys: string | readonly string[]): Promise<void> {
+  /**
+   * Remove `key` (or keys) from both tiers and from every instance's L1. Idempotent. Without
+   * Redis at hand it applies here at once and is replayed later (see {@link InvalidationOptions}).
+   */
+  async delete(keys: string | readonly string[], options?: InvalidationOptions): Promise<void> {
     this.assertOpen()
+    const reject = this.rejectsWhenUnreached(options)
     const list = typeof keys === 'string' ? [keys] : keys
     if (list.length === 0) return
     for (const key of list) {
@@ -568,43 +635,65 @@ export class Cache {
       this.invalidateFlight(key)
     }
     if (this.l2 === undefined) return
-    await this.l2.delete(list.map((key) => this.keys.entry(key)))
-    await this.publishStrict({ i: this.instanceId, at: Date.now(), d: [...list] })
+    try {
+      await this.l2.delete(list.map((key) => this.keys.entry(key)))
+      await this.publishStrict({ i: this.instanceId, at: Date.now(), d: [...list] })
+    } catch (error) {
+      if (!(error instanceof L2UnavailableError)) throw error
+      this.recovery?.deferKeys([...list], KeyEffect.Delete, error)
+      if (reject) throw unreached('delete', error)
+    }
   }
 
   /**
    * Make `key` (or keys) stale without removing it: the next read reloads, and the old value is
    * still served as a fallback within grace if the loader fails.
    */
-  async expire(keys: string | readonly string[]): Promise<void> {
+  async expire(keys: string | readonly string[], options?: InvalidationOptions): Promise<void> {
     this.assertOpen()
+    const reject = this.rejectsWhenUnreached(options)
     const list = typeof keys === 'string' ? [keys] : keys
     for (const key of list) this.demote(key)
     if (this.l2 === undefined || list.length === 0) return
     const l2 = this.l2
-    await Promise.all(
-      list.map(async (key) => {
-        const entryKey = this.keys.entry(key)
-        const bytes = await l2.run('expire', () => l2.client.getBuffer(entryKey))
-        if (bytes === null) return
-        const envelope = this.decode(key, bytes)
-        if (envelope === undefined) return
-        const now = Date.now()
-        if (envelope.freshUntil <= now) return
-        envelope.freshUntil = now
-        if (envelope.staleUntil < now) envelope.staleUntil = now
-        await l2.compareAndSet(entryKey, bytes, encodeEnvelope(this.codec, envelope))
-      }),
-    )
-    await this.publishStrict({ i: this.instanceId, at: Date.now(), x: [...list] })
+    try {
+      await Promise.all(
+        list.map(async (key) => {
+          const entryKey = this.keys.entry(key)
+          const bytes = await l2.run('expire', () => l2.client.getBuffer(entryKey))
+          if (bytes === null) return
+          const demoted = this.demotedBytes(key, bytes)
+          if (demoted !== undefined) await l2.compareAndSet(entryKey, bytes, demoted)
+        }),
+      )
+      await this.publishStrict({ i: this.instanceId, at: Date.now(), x: [...list] })
+    } catch (error) {
+      if (!(error instanceof L2UnavailableError)) throw error
+      this.recovery?.deferKeys([...list], KeyEffect.Expire, error)
+      if (reject) throw unreached('expire', error)
+    }
+  }
+
+  /** `bytes` (the L2 entry of `key`) made stale now, or undefined when it is not fresh (or unreadable). */
+  private demotedBytes(key: string, bytes: Buffer): Buffer | undefined {
+    const envelope = this.decode(key, bytes)
+    if (envelope === undefined) return undefined
+    const now = Date.now()
+    if (envelope.freshUntil <= now) return undefined
+    envelope.freshUntil = now
+    if (envelope.staleUntil < now) envelope.staleUntil = now
+    return encodeEnvelope(this.codec, envelope)
   }
 
   /**
    * Invalidate every entry that carries one of `tags`, on every instance: one atomic `INCRBY`
    * per tag on the server (in one script). Entries loading while this runs are stored stale.
+   * Idempotent in effect (versions only rise). Without Redis at hand the bump applies here at
+   * once and is replayed later (see {@link InvalidationOptions}).
    */
   async invalidateTags(tags: readonly string[], options?: InvalidateOptions): Promise<void> {
     this.assertOpen()
+    const reject = this.rejectsWhenUnreached(options)
     if (tags.length === 0) return
     const mode = options?.mode ?? 'delete'
     if (mode !== 'delete' && mode !== 'expire')
@@ -616,21 +705,43 @@ export class Cache {
       this.seq++
       return
     }
-    const versions = await this.l2.bump(
-      suffixes.map((s) => this.keys.tag(s)),
-      step,
-    )
+    let versions: number[]
+    try {
+      versions = await this.l2.bump(
+        suffixes.map((s) => this.keys.tag(s)),
+        step,
+      )
+    } catch (error) {
+      if (!(error instanceof L2UnavailableError)) throw error
+      // The bump the server will get at the replay, taken here now (see recovery/pending-invalidations.ts).
+      for (const s of suffixes) this.tags.bump(s, step)
+      this.seq++
+      this.recovery?.deferTags(suffixes, step, error)
+      if (reject) throw unreached('invalidateTags', error)
+      return
+    }
     this.observeAll(suffixes, versions)
-    await this.publishStrict({
-      i: this.instanceId,
-      at: Date.now(),
-      t: suffixes.map((s, k) => [s, versions[k] ?? 0]),
-    })
+    try {
+      await this.publishStrict({
+        i: this.instanceId,
+        at: Date.now(),
+        t: suffixes.map((s, k) => [s, versions[k] ?? 0]),
+      })
+    } catch (error) {
+      if (!(error instanceof L2UnavailableError)) throw error
+      this.recovery?.deferTags(suffixes, 0, error)
+      if (reject) throw unreached('invalidateTags', error)
+    }
   }
 
   /** `invalidateTags(tags, { mode: 'expire' })`: tagged entries become stale, kept as a fallback. */
-  expireTags(tags: readonly string[]): Promise<void> {
-    return this.invalidateTags(tags, { mode: 'expire' })
+  expireTags(tags: readonly string[], options?: InvalidationOptions): Promise<void> {
+    return this.invalidateTags(
+      tags,
+      options?.onL2Unavailable === undefined
+        ? EXPIRE_MODE
+        : { mode: 'expire', onL2Unavailable: options.onL2Unavailable },
+    )
   }
 
   /**
@@ -638,8 +749,9 @@ export class Cache {
    * (an implicit tag of every entry), which is O(1) on Redis and Redis Cluster alike. Old entries
    * then expire by their TTL.
    */
-  async clear(): Promise<void> {
+  async clear(options?: InvalidationOptions): Promise<void> {
     this.assertOpen()
+    const reject = this.rejectsWhenUnreached(options)
     this.l1.clear()
     for (const flight of this.flights.values()) flight.invalidated = true
     if (this.l2 === undefined) {
@@ -647,14 +759,30 @@ export class Cache {
       this.seq++
       return
     }
-    const [generation] = await this.l2.bump([this.keys.generation], HARD_STEP)
+    let generation: number | undefined
+    try {
+      ;[generation] = await this.l2.bump([this.keys.generation], HARD_STEP)
+    } catch (error) {
+      if (!(error instanceof L2UnavailableError)) throw error
+      this.tags.bump(GENERATION_SUFFIX, HARD_STEP)
+      this.seq++
+      this.recovery?.deferClear(HARD_STEP, error)
+      if (reject) throw unreached('clear', error)
+      return
+    }
     this.observe(GENERATION_SUFFIX, generation ?? 0)
-    await this.publishStrict({
-      i: this.instanceId,
-      at: Date.now(),
-      c: 1,
-      t: [[GENERATION_SUFFIX, generation ?? 0]],
-    })
+    try {
+      await this.publishStrict({
+        i: this.instanceId,
+        at: Date.now(),
+        c: 1,
+        t: [[GENERATION_SUFFIX, generation ?? 0]],
+      })
+    } catch (error) {
+      if (!(error instanceof L2UnavailableError)) throw error
+      this.recovery?.deferClear(0, error)
+      if (reject) throw unreached('clear', error)
+    }
   }
 
   /** Stop the bus, close owned connections and drop L1. Calls after this reject with `E_CACHE_CLOSED`. */
@@ -663,12 +791,15 @@ export class Cache {
     this.closed = true
     this.l1.clear()
     this.notifyLeaseWaiters(undefined)
+    // One last replay of what is still pending (what it cannot deliver is reported as dropped).
+    await this.recovery?.close()
     await this.bus?.close()
     await this.l2?.close()
   }
 
   /** Counters since creation, and the current tiers' state. */
   stats(): CacheStats {
+    const r = this.recovery
     return {
       namespace: this.options.namespace,
       ...this.counters,
@@ -676,6 +807,14 @@ export class Cache {
       breaker: this.l2?.breaker.state ?? 'none',
       l1Entries: this.l1.size,
       l1Bytes: this.l1.calculatedSize ?? 0,
+      degraded: r?.degraded ?? false,
+      pendingInvalidations: r?.pending ?? 0,
+      oldestPendingMs: r?.oldestMs ?? 0,
+      l2Held: r?.l2Held ?? false,
+      invalidationReplays: r?.replays ?? 0,
+      replayedInvalidations: r?.replayed ?? 0,
+      replayFailures: r?.replayFailures ?? 0,
+      pendingOverflows: r?.overflows ?? 0,
     }
   }
 
@@ -1011,13 +1150,24 @@ export class Cache {
         if (!flight.invalidated && !this.closed) {
           const write = this.prepare(key, value, call, snapshot)
           if (write !== undefined && this.l2 !== undefined) {
-            await this.l2.write(write.key, write.bytes, write.ttlMs).catch(this.tolerate)
+            try {
+              await this.l2.write(write.key, write.bytes, write.ttlMs)
+            } catch (error) {
+              // A refresh's value must replace the old one: keep the old one's removal.
+              if (flight.announce) this.keep(error, [key], KeyEffect.Delete)
+              else this.tolerate(error)
+            }
           }
           if (flight.announce) {
             // Nothing to store (a negative result with `negativeTtl: false`): the old entry must go.
-            if (write === undefined && this.l2 !== undefined)
-              await this.l2.delete([this.keys.entry(key)]).catch(this.tolerate)
-            this.publish({ i: this.instanceId, at: Date.now(), d: [key] })
+            if (write === undefined && this.l2 !== undefined) {
+              try {
+                await this.l2.delete([this.keys.entry(key)])
+              } catch (error) {
+                this.keep(error, [key], KeyEffect.Delete)
+              }
+            }
+            this.publishDrop([key])
           }
         }
         if (leaseToken !== undefined) await this.releaseLease(key, leaseToken)
@@ -1159,7 +1309,8 @@ export class Cache {
         return undefined
       } catch (error) {
         if (!(error instanceof L2UnavailableError)) throw error
-        if (stale !== undefined)
+        // Not while L2 is only held after a recovery (see getMany).
+        if (stale !== undefined && this.recovery?.holding !== true)
           return { value: this.serveStale(key, stale, 'l2-unavailable', error), staleUntil: 0 }
       }
     }
@@ -1393,10 +1544,56 @@ export class Cache {
 
   private async publishStrict(message: BusMessage): Promise<void> {
     if (this.bus === undefined || this.l2 === undefined) return
+    await this.l2.publish(this.keys.channel, JSON.stringify(message))
+    this.countOut(message)
+  }
+
+  /** Count (and publish on the bus channel) a notice this instance sent. */
+  private countOut(message: BusMessage): void {
     this.counters.busOut++
     if (channels.bus.hasSubscribers)
       channels.bus.publish({ namespace: this.options.namespace, direction: 'out', message })
-    await this.l2.publish(this.keys.channel, JSON.stringify(message))
+  }
+
+  /** Tell the other instances to drop `keys` from L1; a notice that cannot be sent is kept for a replay. */
+  private publishDrop(keys: string[]): void {
+    if (this.bus === undefined) return
+    this.publishStrict({ i: this.instanceId, at: Date.now(), d: keys }).catch((error: unknown) =>
+      this.keep(error, keys, KeyEffect.Drop),
+    )
+  }
+
+  /** An invalidating effect that did not reach Redis: kept for a replay; any other error tolerated. */
+  private keep(error: unknown, keys: string[], effect: KeyEffect): void {
+    if (error instanceof L2UnavailableError && this.recovery !== undefined && !this.closed)
+      this.recovery.deferKeys(keys, effect, error)
+    else this.tolerate(error)
+  }
+
+  /**
+   * A replay's bumps reached the server. After an overflow (the pending set became a generation
+   * bump) the local table may hold versions the server never got: L1 and the table start over.
+   */
+  private onReplayed(suffixes: readonly string[], versions: readonly number[], overflowed: boolean): void {
+    if (overflowed) {
+      this.l1.clear()
+      this.tags.clear()
+      for (const flight of this.flights.values()) flight.invalidated = true
+      this.seq++
+    }
+    this.observeAll(suffixes, versions)
+  }
+
+  /** Whether an invalidation that did not reach Redis rejects (call > instance > default). */
+  private rejectsWhenUnreached(options: InvalidationOptions | undefined): boolean {
+    const outcome = options?.onL2Unavailable
+    if (outcome === undefined) return this.options.onL2Unavailable === 'reject'
+    if (outcome !== 'resolve' && outcome !== 'reject')
+      throw new InvalidOptionError(
+        'onL2Unavailable',
+        `expected 'resolve' or 'reject', got ${String(outcome)}`,
+      )
+    return outcome === 'reject'
   }
 
   private onBusMessage(message: BusMessage): void {
@@ -1436,7 +1633,11 @@ export class Cache {
       this.demotedAt = Date.now() + 1
       this.seq++
     }
-    if (!connected) this.busWasDown = true
+    if (!connected) {
+      this.busWasDown = true
+      // Peers' notices may be lost from now on: stop trusting L2 until the link is back (and held).
+      this.recovery?.linkLost()
+    }
     // Waiters stop relying on notices (down) or go back to them (up): re-check now.
     this.notifyLeaseWaiters(undefined)
     if (channels.busState.hasSubscribers) {
@@ -1454,6 +1655,7 @@ export class Cache {
   }
 
   private onBreaker(state: BreakerState): void {
+    if (state === 'open') this.recovery?.linkLost()
     if (channels.breaker.hasSubscribers)
       channels.breaker.publish({ namespace: this.options.namespace, state })
   }

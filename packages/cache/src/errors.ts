@@ -12,6 +12,7 @@ export type CacheErrorCode =
   | 'E_CACHE_L2_UNAVAILABLE'
   | 'E_CACHE_L2_TIMEOUT'
   | 'E_CACHE_CIRCUIT_OPEN'
+  | 'E_CACHE_L2_RECOVERING'
   | 'E_CACHE_LOADER_TIMEOUT'
   | 'E_CACHE_CLOSED'
   | 'E_CACHE_NOT_BOUND'
@@ -65,13 +66,15 @@ export class InvalidOptionError extends CacheError {
 
 /**
  * Redis did not answer in time (`redisTimeout`), refused the command, or the circuit breaker is
- * open. The cache never throws it from reads or writes (it falls back to L1 and the loader and
- * emits a `cache.l2.error` event); it is thrown by nothing but is given to listeners.
+ * open; `E_CACHE_L2_RECOVERING` while the instance bypasses Redis until its pending invalidations
+ * are replayed (see docs/cache-recovery.md). Reads and writes never throw it (they fall back to
+ * L1 and the loader, and emit an `ayala:cache:error` event). Invalidations reject with it only
+ * with `onL2Unavailable: 'reject'`, after applying locally and queueing the replay.
  */
 export class L2UnavailableError extends CacheError {
   override readonly name = 'L2UnavailableError'
   constructor(
-    code: 'E_CACHE_L2_UNAVAILABLE' | 'E_CACHE_L2_TIMEOUT' | 'E_CACHE_CIRCUIT_OPEN',
+    code: 'E_CACHE_L2_UNAVAILABLE' | 'E_CACHE_L2_TIMEOUT' | 'E_CACHE_CIRCUIT_OPEN' | 'E_CACHE_L2_RECOVERING',
     message: string,
     cause?: unknown,
   ) {

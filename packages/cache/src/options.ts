@@ -92,6 +92,53 @@ export interface CacheOptions {
   l1Values?: 'none' | 'freeze' | 'clone' | undefined
   /** Encodes values for Redis. @default msgpackCodec() */
   codec?: Codec | undefined
+  /**
+   * What an invalidation (`delete`, `expire`, `invalidateTags`, `expireTags`, `clear`) does when
+   * it cannot reach Redis. Either way it is applied to this instance at once and kept for a
+   * replay as soon as Redis answers (auto-recovery, docs/cache-recovery.md); `'resolve'` then
+   * resolves (the instance reports itself degraded until the replay), `'reject'` rejects with
+   * `L2UnavailableError` (retriable; retrying is harmless). Per call: the call's
+   * {@link InvalidationOptions.onL2Unavailable} > this > the default.
+   * @default 'resolve'
+   */
+  onL2Unavailable?: 'resolve' | 'reject' | undefined
+  /**
+   * Most invalidations (distinct keys and tags) kept for a replay. Past it they collapse into one
+   * namespace generation bump (a `clear()` when replayed: correct, every entry reloads once),
+   * counted in `pendingOverflows`. @default 10_000
+   */
+  recoveryMaxItems?: number | undefined
+  /**
+   * While invalidations wait for a replay, or after the link to Redis was lost, how often the
+   * instance tries Redis again (besides at once when the connection comes back). @default '100ms'
+   */
+  recoveryRetryDelay?: Duration | undefined
+  /**
+   * After its link to Redis returns, how long the instance still bypasses L2 reads, so that
+   * peers that lost Redis too replay THEIR pending invalidations first (their owned connections
+   * retry every 100 ms while they hold some). `false`: read L2 as soon as the link is back.
+   * @default '2s'
+   */
+  recoveryHold?: Duration | false | undefined
+  /**
+   * How often the bus subscriber is PINGed; one PING unanswered for this long marks the bus down
+   * (L1 demoted, subscriber reconnected), so a hung link is noticed, not only a closed one.
+   * `false`: no heartbeat. @default '1s'
+   */
+  busHeartbeat?: Duration | false | undefined
+}
+
+/**
+ * Per-call options of the invalidations (`delete`, `expire`, `invalidateTags`, `expireTags`,
+ * `clear`): call > instance > default.
+ */
+export interface InvalidationOptions {
+  /**
+   * This call's outcome when Redis cannot be reached (see {@link CacheOptions.onL2Unavailable}).
+   * A relay that must know the invalidation reached Redis (a transactional outbox) passes
+   * `'reject'` and retries.
+   */
+  onL2Unavailable?: 'resolve' | 'reject' | undefined
 }
 
 /** Per-call options of `set`, `getOrSet` and `getOrSetMany`: call > instance > default. */
@@ -160,6 +207,11 @@ export const DEFAULT_CACHE_OPTIONS = Object.freeze({
   leaseWait: '3s',
   leasePoll: '25ms',
   l1Values: 'none',
+  onL2Unavailable: 'resolve',
+  recoveryMaxItems: 10_000,
+  recoveryRetryDelay: '100ms',
+  recoveryHold: '2s',
+  busHeartbeat: '1s',
 } as const satisfies Defined)
 
 type Defined = {
@@ -191,6 +243,13 @@ export interface ResolvedCacheOptions {
   readonly leaseWait: number
   readonly leasePoll: number
   readonly l1Values: 'none' | 'freeze' | 'clone'
+  readonly onL2Unavailable: 'resolve' | 'reject'
+  readonly recoveryMaxItems: number
+  readonly recoveryRetryDelay: number
+  /** `0` when off. */
+  readonly recoveryHold: number
+  /** `0` when off. */
+  readonly busHeartbeat: number
 }
 
 const KNOWN = new Set<string>([...Object.keys(DEFAULT_CACHE_OPTIONS), 'redis', 'codec'])
@@ -271,6 +330,11 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
     leaseWait: toMilliseconds(o.leaseWait, 'leaseWait'),
     leasePoll: Math.max(1, toMilliseconds(o.leasePoll, 'leasePoll')),
     l1Values: oneOf(o.l1Values, 'l1Values', ['none', 'freeze', 'clone'] as const),
+    onL2Unavailable: oneOf(o.onL2Unavailable, 'onL2Unavailable', ['resolve', 'reject'] as const),
+    recoveryMaxItems: positiveInteger(o.recoveryMaxItems, 'recoveryMaxItems', false),
+    recoveryRetryDelay: Math.max(1, toMilliseconds(o.recoveryRetryDelay, 'recoveryRetryDelay')),
+    recoveryHold: durationOrOff(o.recoveryHold, 'recoveryHold'),
+    busHeartbeat: durationOrOff(o.busHeartbeat, 'busHeartbeat'),
   })
 }
 

@@ -8,7 +8,16 @@
  * Pub/sub is at-most-once: a message sent while a subscriber is disconnected is lost. The cache
  * bounds the damage: while the bus is down, and when it comes back, L1 entries are demoted to
  * stale and new ones live at most `busDownL1Ttl`; tagged entries are re-checked against Redis
- * after `tagTrust` whatever happens.
+ * after `tagTrust` whatever happens. A sender that could not publish keeps the notice and sends it
+ * again when Redis answers (recovery/auto-recovery.ts).
+ *
+ * A hung link (a frozen server, a route that drops packets) closes nothing: the subscriber would
+ * look connected while every message is held. So the subscriber is PINGed every `busHeartbeat`
+ * (PING is valid on a subscribed connection); a PING still unanswered at the next beat marks the
+ * bus down (the cache demotes L1 and stops trusting L2) and the connection is dropped and
+ * re-established, which re-subscribes. The verdict is taken in a `setImmediate` after the beat,
+ * i.e. after the loop has read its sockets: a beat that fires late because the event loop was
+ * blocked does not mistake an answer already received for silence.
  */
 import { Cluster, type Redis } from 'ioredis'
 
@@ -47,11 +56,16 @@ export class Bus {
   connected = false
   private closed = false
 
+  /** A heartbeat PING is waiting for its answer. */
+  private awaitingPong = false
+  private readonly heartbeat: ReturnType<typeof setInterval> | undefined
+
   constructor(
     client: Redis | Cluster,
     private readonly channel: string,
     private readonly instanceId: string,
     private readonly hooks: BusHooks,
+    heartbeatMs = 0,
   ) {
     // The subscriber must queue its SUBSCRIBE while connecting and re-subscribe after a
     // reconnect, whatever the options of the connection it is duplicated from.
@@ -66,6 +80,41 @@ export class Bus {
     this.subscriber.on('end', this.handleDown)
     this.subscriber.on('error', this.handleError)
     this.subscriber.subscribe(channel).then(this.handleSubscribed, this.handleError)
+    if (heartbeatMs > 0) {
+      this.heartbeat = setInterval(this.beat, heartbeatMs)
+      this.heartbeat.unref?.()
+    }
+  }
+
+  private readonly beat = (): void => {
+    if (this.closed || !this.connected) {
+      this.awaitingPong = false
+      return
+    }
+    if (this.awaitingPong) {
+      setImmediate(this.verdict)
+      return
+    }
+    this.awaitingPong = true
+    this.subscriber.ping().then(this.pong, this.handlePingError)
+  }
+
+  private readonly pong = (): void => {
+    this.awaitingPong = false
+  }
+
+  private readonly handlePingError = (error: unknown): void => {
+    this.awaitingPong = false
+    this.handleError(error)
+  }
+
+  private readonly verdict = (): void => {
+    if (!this.awaitingPong || this.closed || !this.connected) return
+    this.awaitingPong = false
+    this.handleError(new Error('bus subscriber did not answer a heartbeat PING: the link is hung'))
+    this.handleDown()
+    // Drop the hung socket; ioredis reconnects (retryStrategy) and re-subscribes.
+    this.subscriber.disconnect(true)
   }
 
   private subscribedOnce = false
@@ -108,6 +157,7 @@ export class Bus {
   }
 
   async close(): Promise<void> {
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat)
     this.closed = true
     this.connected = false
     this.subscriber.disconnect()

@@ -32,7 +32,36 @@ export const CACHE_CHANNELS = Object.freeze({
   error: 'ayala:cache:error',
   /** `{ namespace, key, error }`: bytes in Redis that are not a readable entry (read as a miss). */
   corrupt: 'ayala:cache:corrupt',
+  /**
+   * {@link RecoveryEvent}: auto-recovery's state changes (an invalidation deferred, replayed,
+   * the bound overflowed, L2 held or released).
+   */
+  recovery: 'ayala:cache:recovery',
 })
+
+/** An event of the `ayala:cache:recovery` channel (see docs/cache-recovery.md). */
+export interface RecoveryEvent {
+  namespace: string
+  /**
+   * - `degraded`: the first invalidation that could not reach Redis was kept (`error` says why);
+   * - `overflow`: the pending set passed `recoveryMaxItems` and became one generation bump;
+   * - `replay-failed`: a replay (or the probe of a lost link) failed; it is retried;
+   * - `recovered`: every pending invalidation reached Redis (`replayed` slots, `durationMs` of the
+   *   last round, `oldestMs` how long the oldest one waited);
+   * - `held` / `released`: the instance stopped / resumed reading L2;
+   * - `dropped`: the cache was closed with `pending` invalidations unreplayed.
+   */
+  state: 'degraded' | 'overflow' | 'replay-failed' | 'recovered' | 'held' | 'released' | 'dropped'
+  /** Invalidation slots (keys, tags, the generation) not yet replayed. */
+  pending: number
+  /** Age of the oldest unreplayed invalidation, ms. */
+  oldestMs: number
+  /** Whether L2 reads are refused now. */
+  l2Held: boolean
+  error?: unknown
+  replayed?: number
+  durationMs?: number
+}
 
 /** The channels as objects (created once per process). */
 export const channels = {
@@ -46,6 +75,7 @@ export const channels = {
   breaker: channel(CACHE_CHANNELS.breaker),
   error: channel(CACHE_CHANNELS.error),
   corrupt: channel(CACHE_CHANNELS.corrupt),
+  recovery: channel(CACHE_CHANNELS.recovery),
 }
 
 /** A snapshot of a cache's counters, from `cache.stats()`. */
@@ -71,4 +101,20 @@ export interface CacheStats {
   corruptEntries: number
   l1Entries: number
   l1Bytes: number
+  /** True while this instance holds invalidations that have not reached Redis yet. */
+  degraded: boolean
+  /** Invalidation slots (keys, tags, the generation) waiting for their replay. */
+  pendingInvalidations: number
+  /** Age of the oldest of them, ms (0 when none). */
+  oldestPendingMs: number
+  /** True while L2 reads are bypassed (degraded, link lost, or within `recoveryHold`). */
+  l2Held: boolean
+  /** Replay rounds that reached Redis. */
+  invalidationReplays: number
+  /** Invalidation slots replayed. */
+  replayedInvalidations: number
+  /** Replay attempts that failed (each is retried). */
+  replayFailures: number
+  /** Times the pending set passed `recoveryMaxItems` and became one generation bump. */
+  pendingOverflows: number
 }

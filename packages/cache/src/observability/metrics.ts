@@ -105,6 +105,22 @@ export const CACHE_METRICS: readonly CacheMetricDescriptor[] = Object.freeze([
     'Unreadable entries found in Redis (read as misses).',
     'corruptEntries',
   ),
+  counter(
+    'cache_invalidation_replays_total',
+    'Rounds of invalidations, kept while Redis was unreachable, replayed to it.',
+    'invalidationReplays',
+  ),
+  counter(
+    'cache_replayed_invalidations_total',
+    'Invalidations (keys, tags, the generation) replayed to Redis after it was unreachable.',
+    'replayedInvalidations',
+  ),
+  counter('cache_replay_failures_total', 'Replay attempts that failed (each is retried).', 'replayFailures'),
+  counter(
+    'cache_pending_overflows_total',
+    'Times the pending invalidations passed recoveryMaxItems and became one namespace generation bump.',
+    'pendingOverflows',
+  ),
   gauge('cache_l1_entries', 'Entries in the in-process tier.', (s) => s.l1Entries),
   gauge('cache_l1_bytes', 'Estimated bytes in the in-process tier.', (s) => s.l1Bytes),
   gauge('cache_bus_connected', '1 while the invalidation bus subscriber is connected.', (s) =>
@@ -114,6 +130,24 @@ export const CACHE_METRICS: readonly CacheMetricDescriptor[] = Object.freeze([
     'cache_bus_lag_seconds',
     'Lag of the last bus message received, seconds.',
     (s) => s.busLastLagMs / 1000,
+  ),
+  gauge('cache_degraded', '1 while the instance holds invalidations that have not reached Redis.', (s) =>
+    s.degraded ? 1 : 0,
+  ),
+  gauge(
+    'cache_pending_invalidations',
+    'Invalidations (keys, tags, the generation) waiting for their replay to Redis.',
+    (s) => s.pendingInvalidations,
+  ),
+  gauge(
+    'cache_pending_invalidation_age_seconds',
+    'Age of the oldest invalidation waiting for its replay, seconds.',
+    (s) => s.oldestPendingMs / 1000,
+  ),
+  gauge(
+    'cache_l2_held',
+    '1 while L2 reads are bypassed (pending invalidations, a lost link, or recoveryHold).',
+    (s) => (s.l2Held ? 1 : 0),
   ),
   gauge('cache_breaker_open', '1 while the Redis circuit breaker is open or half-open.', (s) =>
     s.breaker === 'open' || s.breaker === 'half-open' ? 1 : 0,

@@ -49,6 +49,16 @@ export class CircuitBreaker {
     }
   }
 
+  /**
+   * Open now, whatever the count: the link is known lost (the connection closed, a hung bus). The
+   * next success (auto-recovery's probe, or the half-open probe after `cooldownMs`) closes it.
+   */
+  trip(): void {
+    this.probing = false
+    this.openedAt = Date.now()
+    if (this.state !== 'open') this.set('open')
+  }
+
   private set(state: BreakerState): void {
     this.state = state
     this.onChange(state)

@@ -9,6 +9,11 @@
  * together with the current versions of the tags named in their headers (and of the tags the
  * caller is about to snapshot): any number of keys and their tag checks in one round trip. All keys of a
  * namespace share the `{ns}` hash tag, which keeps these scripts valid on Redis Cluster.
+ *
+ * Auto-recovery (recovery/auto-recovery.ts) sets two gates on the tier: `gate` refuses every
+ * operation at once while the instance holds unreplayed invalidations or has lost its link, and
+ * `readGate` refuses entry reads (also during `recoveryHold`). The recovery's own probes and
+ * replays go through {@link RedisTier.runRecovery}, past both gates and an open breaker.
  */
 import { Cluster, Redis } from 'ioredis'
 import { L2UnavailableError } from '../errors.js'
@@ -58,6 +63,13 @@ for i = 1, #KEYS do out[i] = redis.call('INCRBY', KEYS[i], ARGV[1]) end
 return out
 `
 
+/** KEYS = tag version keys; ARGV = one step per key (auto-recovery's replay). -> new versions */
+const BUMP_EACH_SCRIPT = `
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('INCRBY', KEYS[i], ARGV[i]) end
+return out
+`
+
 /** KEYS[1] = entry; ARGV = expected bytes, replacement. Compare-and-set, keeping the TTL. */
 const CAS_SCRIPT = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -84,6 +96,7 @@ type ScriptClient = (Redis | Cluster) & {
   ayalaCacheRead(...args: Array<string | number>): Promise<unknown>
   ayalaCacheReadBuffer(...args: Array<string | number>): Promise<unknown[]>
   ayalaCacheBump(...args: Array<string | number>): Promise<number[]>
+  ayalaCacheBumpEach(...args: Array<string | number>): Promise<number[]>
   ayalaCacheCas(key: string, expected: Buffer, replacement: Buffer): Promise<number>
   ayalaCacheRelease(key: string, token: string): Promise<number>
 }
@@ -104,6 +117,7 @@ export interface RedisTierHooks {
 const SCRIPTS: Array<[string, number | undefined, string]> = [
   ['ayalaCacheRead', undefined, READ_SCRIPT],
   ['ayalaCacheBump', undefined, BUMP_SCRIPT],
+  ['ayalaCacheBumpEach', undefined, BUMP_EACH_SCRIPT],
   ['ayalaCacheCas', 1, CAS_SCRIPT],
   ['ayalaCacheRelease', 1, RELEASE_SCRIPT],
 ]
@@ -124,6 +138,16 @@ export class RedisTier {
   private readonly circuitOpen: L2UnavailableError
   /** True when ioredis' `commandTimeout` bounds every command within `redisTimeout`. */
   private readonly commandBounded: boolean
+  /**
+   * Set by auto-recovery (recovery/auto-recovery.ts) while the instance holds unreplayed
+   * invalidations or has lost its link: every operation but the recovery's own
+   * ({@link runRecovery}) is refused with this error at once, without touching the breaker.
+   */
+  gate: L2UnavailableError | undefined = undefined
+  /** Like {@link gate}, for entry reads only (`read`, `readOne`); also set during `recoveryHold`. */
+  readGate: L2UnavailableError | undefined = undefined
+  /** While true, the owned connection's reconnection attempts are at most 100 ms apart. */
+  reconnectSoon = false
 
   constructor(
     input: RedisInput,
@@ -143,7 +167,7 @@ export class RedisTier {
         enableOfflineQueue: false,
         autoResendUnfulfilledCommands: false,
         maxRetriesPerRequest: 0,
-        retryStrategy: (times) => Math.min(times * 50, 1_000),
+        retryStrategy: (times) => Math.min(times * 50, this.reconnectSoon ? 100 : 1_000),
       }) as ScriptClient
     } else if (input instanceof Redis || input instanceof Cluster) {
       this.owned = false
@@ -183,7 +207,24 @@ export class RedisTier {
    * with an {@link L2UnavailableError} no later than `redisTimeout` after the call.
    */
   async run<T>(operation: string, op: () => Promise<T>): Promise<T> {
+    if (this.gate !== undefined) throw this.gate
     if (!this.breaker.allow()) throw this.circuitOpen
+    try {
+      if (this.client.status !== 'ready') await this.ensureReady()
+      const result = await this.bounded(op(), operation)
+      this.breaker.success()
+      return result
+    } catch (cause) {
+      throw this.failed(operation, cause)
+    }
+  }
+
+  /**
+   * {@link run} for auto-recovery's probes and replays: past the gates, and past an open breaker
+   * (a background attempt costs no caller anything; its success closes the breaker, its failure
+   * is counted like any other).
+   */
+  async runRecovery<T>(operation: string, op: () => Promise<T>): Promise<T> {
     try {
       if (this.client.status !== 'ready') await this.ensureReady()
       const result = await this.bounded(op(), operation)
@@ -204,6 +245,7 @@ export class RedisTier {
     // Connection set-up and open-circuit paths go through run(); the hot path is one promise
     // chain (no async frames, no timer per call).
     if (this.client.status !== 'ready') return this.run(operation, op)
+    if (this.gate !== undefined) return Promise.reject(this.gate)
     if (!this.breaker.allow()) return Promise.reject(this.circuitOpen)
     let pending: Promise<T>
     try {
@@ -333,6 +375,7 @@ export class RedisTier {
 
   /** Read entries and tag versions in one round trip. */
   read(entryKeys: readonly string[], requestedTags: readonly string[]): Promise<ReadResult> {
+    if (this.readGate !== undefined) return Promise.reject(this.readGate)
     return this.run('read', async () => {
       const reply = (await this.client.ayalaCacheReadBuffer(
         entryKeys.length,
@@ -363,6 +406,7 @@ export class RedisTier {
     entryKey: string,
     requestedTags: readonly string[],
   ): Promise<{ bytes: Buffer | null; generation: number; requested: number[] }> {
+    if (this.readGate !== undefined) return Promise.reject(this.readGate)
     let keys: string[]
     if (requestedTags.length === 0) keys = [entryKey, this.keys.generation]
     else {

@@ -59,15 +59,21 @@ describe('Redis stopped mid-run', () => {
       // The peer still serves what its L1 holds (demoted to stale when its bus dropped).
       expect(await eventually(() => !peer.busConnected)).toBe(true)
       expect(await peer.get('cached')).toBe('from-before')
-      await expect(cache.delete('cached')).rejects.toMatchObject({ code: expect.stringMatching(/^E_CACHE_/) })
+      // An invalidation applies here at once and is kept for a replay (auto-recovery); the call
+      // resolves by default, rejects when asked to.
+      await expect(cache.delete('cached')).resolves.toBeUndefined()
+      expect(cache.stats()).toMatchObject({ degraded: true, pendingInvalidations: 1, l2Held: true })
+      await expect(cache.delete('cached', { onL2Unavailable: 'reject' })).rejects.toMatchObject({
+        code: expect.stringMatching(/^E_CACHE_/),
+        retriable: true,
+      })
 
       await redis.start()
       expect(
-        await eventually(async () => {
-          await cache.set('after', 'restart').catch(() => undefined)
-          return cache.stats().breaker === 'closed'
-        }, 20_000),
+        await eventually(() => !cache.stats().degraded && cache.stats().breaker === 'closed', 20_000),
       ).toBe(true)
+      expect(cache.stats().invalidationReplays).toBe(1)
+      await cache.set('after', 'restart')
       expect(await eventually(() => cache.busConnected && peer.busConnected, 20_000)).toBe(true)
       expect(await eventually(async () => (await peer.get('after')) === 'restart')).toBe(true)
       // Invalidation flows through the reconnected bus again.
@@ -105,6 +111,7 @@ describe('Redis stopped mid-run', () => {
     }
     expect(loads).toBe(10)
     expect(cache.stats().breaker).toBe('open')
+    expect(cache.stats().l2Held).toBe(true)
     expect(cache.stats().l2Errors).toBeGreaterThanOrEqual(2)
   })
 })
