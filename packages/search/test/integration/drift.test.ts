@@ -499,7 +499,9 @@ describe.each(ENGINES)('index drift and blocked writes on $engine', ({ engine })
       toDocument: (row) => ({ id: String(row.id), version: Number(row.version), total: Number(row.total) }),
     })
     // Backfilling an empty index needs no ranges.
-    expect((await ensureIndex(search, def, { source })).report).toMatchObject({
+    expect(
+      (await ensureIndex(search, def, { source, reconcile: { versionField: 'version' } })).report,
+    ).toMatchObject({
       missing: 3_000,
       remaining: 0,
     })
