@@ -557,6 +557,7 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
       context.seek(String(next))
       return
     }
+    let committed: string | undefined
     for (let i = start; i < messages.length; ) {
       if (!context.isActive() || this.stopping) return
       const chunk = messages.slice(i, i + this.sizer.size)
@@ -565,10 +566,11 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
         this.applyChunk(topic, partition, owned, chunk, context),
       )
       if (done !== true) return
-      await context.commit((chunk[chunk.length - 1] as SourceMessage).offset)
+      committed = (chunk[chunk.length - 1] as SourceMessage).offset
+      await context.commit(committed)
       await context.heartbeat()
     }
-    if (through !== undefined) {
+    if (through !== undefined && through !== committed) {
       if (BigInt(through) > owned.offset) {
         // Filtered records close the batch (a commit marker, aborted records): step over them.
         const done = await this.retrying(context, () => this.advance(topic, partition, owned, through, 0))

@@ -166,7 +166,16 @@ describe('records written by the Kafka Java client', () => {
       producers: 2,
       transactionalId: uniqueName('ms-tx'),
     })
-    const consumer = world.consumer()
+    // Small fetches, so fetch boundaries fall next to markers (one fetch per partition would
+    // hide them): the old rule sought back at every such boundary (60 seeks here, lag stuck at 7).
+    const consumer = world.consumer(undefined, {
+      source: kafkaSource({
+        kafka: world.kafka,
+        groupId: `${world.namespace}-g`,
+        topics: [world.topic],
+        consumer: { ...FAST_GROUP, maxBytesPerPartition: 4_096 },
+      }),
+    })
     await consumer.start()
     await world.waitCaughtUp()
     expect(await read(world)).toEqual(groundTruth(sentCommitted))
