@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common'
 import { TerminusModule } from '@nestjs/terminus'
+import { CacheHealthIndicator } from './cache.health.js'
 import { KafkaHealthIndicator } from './kafka.health.js'
 import { OutboxHealthIndicator } from './outbox.health.js'
 import { RedisHealthIndicator } from './redis.health.js'
@@ -7,7 +8,8 @@ import { SearchHealthIndicator } from './search.health.js'
 
 /**
  * Terminus health indicators for the services the SDK uses: Redis, Elasticsearch/OpenSearch,
- * Kafka and a consumer's lag. Import it next to your health controller.
+ * Kafka and a consumer's lag, and for the cache's auto-recovery state. Import it next to your
+ * health controller.
  *
  * ```ts
  * @Get('health') @HealthCheck()
@@ -17,19 +19,27 @@ import { SearchHealthIndicator } from './search.health.js'
  *     () => this.search.check('search', { url: process.env.OPENSEARCH_URL }),
  *     () => this.kafka.check('kafka', { kafka: this.kafkaClient }),
  *     () => this.outbox.check('outbox', { relay: this.relay }),
+ *     () => this.cacheHealth.check('cache', { cache: this.cache }),
  *   ])
  * }
  * ```
  */
 @Module({
   imports: [TerminusModule],
-  providers: [RedisHealthIndicator, SearchHealthIndicator, KafkaHealthIndicator, OutboxHealthIndicator],
+  providers: [
+    RedisHealthIndicator,
+    SearchHealthIndicator,
+    KafkaHealthIndicator,
+    OutboxHealthIndicator,
+    CacheHealthIndicator,
+  ],
   exports: [
     TerminusModule,
     RedisHealthIndicator,
     SearchHealthIndicator,
     KafkaHealthIndicator,
     OutboxHealthIndicator,
+    CacheHealthIndicator,
   ],
 })
 export class AyalaHealthModule {}

@@ -1,3 +1,5 @@
+export type { CacheHealthOptions, CacheHealthSource } from './cache.health.js'
+export { CacheHealthIndicator } from './cache.health.js'
 export { AyalaHealthModule } from './health.module.js'
 export type { ConsumerLagOptions, KafkaHealthOptions, PartitionLagLike } from './kafka.health.js'
 export { KafkaHealthIndicator } from './kafka.health.js'
