@@ -631,7 +631,13 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
     bad: UndecodableBatch,
     context: SourceBatchContext,
   ): Promise<void> {
-    if (BigInt(bad.lastOffset) <= owned.offset || !context.isActive()) return
+    if (!context.isActive()) return
+    if (BigInt(bad.lastOffset) <= owned.offset) {
+      // Applied before (when it still decoded): a redelivery like any other.
+      this.counters.duplicates += bad.records
+      await context.commit(bad.lastOffset)
+      return
+    }
     const id = `${topic}:${partition}`
     this.counters.undecodableBatches++
     this.reportSourceError(id, bad.error)

@@ -176,7 +176,7 @@ export function kafkaSource(options: KafkaSourceOptions): Source {
     })
     c.on(c.events.CRASH, (event) => {
       const { error, restart } = event.payload
-      if (stopped) return
+      if (stopped || consumer !== c) return
       failing = true
       events?.error(
         new MetricsStreamError(
