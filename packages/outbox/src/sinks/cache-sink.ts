@@ -5,16 +5,30 @@
  *
  * The write path usually invalidates at once too (for latency); the outbox row is what makes the
  * invalidation survive a crash of the writer or a Redis outage: the relay retries until Redis
- * confirms. So the cache given here must reject when Redis did not take the invalidation.
+ * confirms. So the sink calls with `onL2Unavailable: 'reject'`: an invalidation Redis did not take
+ * rejects (the cache still applies it locally and queues its own replay), and the relay retries
+ * the effect with backoff until it does.
  */
 import type { CacheEffectPayload } from '../effects.js'
 import { DELIVERED, type DeliveryOutcome, type OutboxSink } from './sink.js'
 
+/** What the sink passes to each invalidation: Redis must confirm, or the call rejects. */
+interface StrictOptions {
+  onL2Unavailable?: 'resolve' | 'reject' | undefined
+}
+
 /** The part of an `@ayala/cache` `Cache` the sink uses. */
 export interface CacheLike {
-  invalidateTags(tags: readonly string[], options?: { mode?: 'delete' | 'expire' | undefined }): Promise<void>
-  delete(keys: readonly string[]): Promise<void>
+  invalidateTags(
+    tags: readonly string[],
+    options?: StrictOptions & { mode?: 'delete' | 'expire' | undefined },
+  ): Promise<void>
+  delete(keys: readonly string[], options?: StrictOptions): Promise<void>
 }
+
+const DELETE = Object.freeze({ mode: 'delete', onL2Unavailable: 'reject' } as const)
+const EXPIRE = Object.freeze({ mode: 'expire', onL2Unavailable: 'reject' } as const)
+const STRICT = Object.freeze({ onL2Unavailable: 'reject' } as const)
 
 /** Options of {@link cacheSink}. */
 export interface CacheSinkOptions {
@@ -35,9 +49,9 @@ export function cacheSink(options: CacheSinkOptions): OutboxSink<CacheEffectPayl
         for (const tag of payload.tags ?? []) target.add(tag)
         for (const key of payload.keys ?? []) keys.add(key)
       }
-      if (tags.delete.size > 0) await cache.invalidateTags([...tags.delete], { mode: 'delete' })
-      if (tags.expire.size > 0) await cache.invalidateTags([...tags.expire], { mode: 'expire' })
-      if (keys.size > 0) await cache.delete([...keys])
+      if (tags.delete.size > 0) await cache.invalidateTags([...tags.delete], DELETE)
+      if (tags.expire.size > 0) await cache.invalidateTags([...tags.expire], EXPIRE)
+      if (keys.size > 0) await cache.delete([...keys], STRICT)
       return items.map(() => DELIVERED)
     },
   }
