@@ -14,10 +14,10 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 /**
  * Writes what a Java service writes, for the metrics-stream interop tests. Arguments: bootstrap
  * servers, topic, compression.type, number of producers, transactional.id prefix ("-": not
- * transactional), optionally batch.size. Standard input, one command per line, fields tab-separated, bytes in base64 ("-"
- * for null): SEND producer partition("-": the default partitioner) key value headers(name=value,...
- * or "-"); BEGIN / COMMIT / ABORT / FLUSH producer. Prints "OK <records sent>" and exits 0 once
- * every send is acknowledged; any failure exits 1.
+ * transactional), optionally batch.size. Standard input, one command per line, fields
+ * tab-separated, bytes in base64 ("-" for null): SEND producer partition("-": the default
+ * partitioner) key value headers(name=value,... or "-"); BEGIN / COMMIT / ABORT / FLUSH producer.
+ * Prints "OK <records sent>" and exits 0 once every send is acknowledged; any failure exits 1.
  */
 public final class RecordWriter {
   public static void main(String[] args) throws Exception {
