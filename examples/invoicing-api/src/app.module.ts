@@ -40,7 +40,7 @@ import {
 } from './infrastructure.ts'
 import { INVOICE_SEARCH, InvoiceRepository } from './invoices/invoice.repository.ts'
 import { dashboardView } from './invoices/invoice-events.ts'
-import { invoiceIndex } from './invoices/invoice-index.ts'
+import { invoiceIndex, invoiceReconcileSource } from './invoices/invoice-index.ts'
 import { InvoicesController } from './invoices/invoices.controller.ts'
 import { ReportRepository } from './reports/report.repository.ts'
 import { ReportsController } from './reports/reports.controller.ts'
@@ -68,7 +68,23 @@ export class AppModule {
           isGlobal: true,
           indexes: [invoices],
           imports: [infrastructure],
-          useFactory: () => ({ client: { node: addresses.searchUrl }, ensureIndexes: true }),
+          inject: [DATABASE],
+          useFactory: (db: Database) => ({
+            client: { node: addresses.searchUrl },
+            ensureIndexes: true,
+            // Drift: an index missing or empty at start-up is backfilled from MariaDB, and every
+            // `INVOICE_RECONCILE_INTERVAL` (10 min) the index is compared with the table by
+            // ranges and repaired (missing, stale and extra documents).
+            reconcile: [
+              {
+                index: names.index,
+                source: invoiceReconcileSource(db),
+                onStart: 'backfill',
+                interval: settings.reconcileInterval ?? '10m',
+                options: { key: 'invoiceId', versionField: 'version' },
+              },
+            ],
+          }),
         }),
         AyalaOutboxModule.forRootAsync({
           isGlobal: true,

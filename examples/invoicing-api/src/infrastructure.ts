@@ -4,6 +4,7 @@
  * through `forRootAsync({ inject })`; each is closed at shutdown after the HTTP server stopped.
  */
 import { createEventProducer, type EventProducer } from '@ayala/metrics-stream'
+import type { Duration } from '@ayala/search'
 import { type DynamicModule, Global, Module, type OnApplicationShutdown } from '@nestjs/common'
 import { Kafka, logLevel, type Producer } from 'kafkajs'
 import type { ResourceNames, ServiceAddresses } from './config.ts'
@@ -21,6 +22,8 @@ export interface AppSettings {
    * a restart. @default a random one
    */
   instanceId?: string | undefined
+  /** How often the search index is compared with the table and repaired. @default '10m' */
+  reconcileInterval?: Duration | undefined
 }
 
 /** Token of the {@link AppSettings}. */

@@ -1,12 +1,17 @@
 /**
  * GET /health (Terminus): the database (a `SELECT 1` through Prisma), Redis, the search engine,
- * Kafka, the dashboard aggregator's lag and the outbox (its effects reach every copy: down when the
- * oldest pending effect is older than the relay's `downAfter`, or the table is unreachable). 200
- * when all are up, 503 otherwise; a degraded outbox (a copy lagging, dead letters) is up with its
- * reasons in the details.
+ * Kafka, and whether each copy equals the truth: the cache (invalidations waiting for Redis), the
+ * search index (missing, or drift left by the last reconcile), the dashboard aggregator's lag and
+ * the outbox (its effects reach every copy: down when the oldest pending effect is older than the
+ * relay's `downAfter`, or the table is unreachable). 200 when all are up, 503 otherwise; a degraded
+ * copy (lagging, dead letters, a replay pending) is up with `state: 'degraded'` and its reasons.
  */
+
+import type { Cache } from '@ayala/cache'
 import type { MetricsConsumer } from '@ayala/metrics-stream'
+import { InjectCache } from '@ayala/nestjs'
 import {
+  CacheHealthIndicator,
   KafkaHealthIndicator,
   OutboxHealthIndicator,
   RedisHealthIndicator,
@@ -14,6 +19,7 @@ import {
 } from '@ayala/nestjs/health'
 import { InjectMetricsConsumer } from '@ayala/nestjs/metrics-stream'
 import { InjectOutboxRelay } from '@ayala/nestjs/outbox'
+import { InjectSearchSync, type SearchSync } from '@ayala/nestjs/search'
 import type { OutboxRelay } from '@ayala/outbox'
 import { Controller, Get, Inject } from '@nestjs/common'
 import {
@@ -40,6 +46,9 @@ export class HealthController {
     @Inject(KafkaHealthIndicator) private readonly kafka: KafkaHealthIndicator,
     @Inject(OutboxHealthIndicator) private readonly outbox: OutboxHealthIndicator,
     @InjectOutboxRelay() private readonly relay: OutboxRelay,
+    @Inject(CacheHealthIndicator) private readonly cacheHealth: CacheHealthIndicator,
+    @InjectCache() private readonly cache: Cache,
+    @InjectSearchSync() private readonly sync: SearchSync,
     @Inject(SETTINGS) private readonly settings: AppSettings,
     @Inject(DATABASE) private readonly db: Database,
     @Inject(KAFKA) private readonly kafkaClient: Kafka,
@@ -62,6 +71,8 @@ export class HealthController {
       () => this.search.check('search', { url: addresses.searchUrl, timeout: '2s' }),
       () => this.kafka.check('kafka', { kafka: this.kafkaClient, timeout: '3s' }),
       () => this.kafka.lagCheck('dashboard-lag', { consumer: this.consumer, maxLag: MAX_DASHBOARD_LAG }),
+      () => this.cacheHealth.check('cache', { cache: this.cache }),
+      () => this.search.syncCheck('search-sync', { sync: this.sync }),
       () => this.outbox.check('outbox', { relay: this.relay, timeout: '2s' }),
     ])
   }

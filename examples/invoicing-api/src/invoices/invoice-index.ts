@@ -4,12 +4,24 @@
  * invoice number as an identifier (prefix search on codes), and keyword/date/money fields for
  * filters.
  */
-import { type DocumentOf, defineIndex, field, type IndexDefinition } from '@ayala/search'
-import type { InvoiceView } from './invoice.ts'
+import {
+  type DocumentOf,
+  defineIndex,
+  field,
+  type IndexDefinition,
+  type ReconcileSource,
+  sqlReconcileSource,
+} from '@ayala/search'
+import type { Database } from '../database/connection.ts'
+import { INVOICE_INCLUDE, type InvoiceView, toInvoiceView } from './invoice.ts'
 
 function fields() {
   return {
     id: field.keyword(),
+    /** The numeric id: the key `reconcile()` compares with SQL by ranges (keywords sort as text). */
+    invoiceId: field.long(),
+    /** The row's version (also the document's external version): what `reconcile()` sums per range. */
+    version: field.long(),
     number: field.identifier(),
     clientId: field.keyword(),
     clientName: field.text(),
@@ -41,6 +53,8 @@ export function invoiceIndex(name: string): InvoiceIndex {
 export function toInvoiceDocument(invoice: InvoiceView): InvoiceDocument {
   return {
     id: String(invoice.id),
+    invoiceId: invoice.id,
+    version: invoice.version,
     number: invoice.number,
     clientId: String(invoice.client.id),
     clientName: invoice.client.name,
@@ -52,4 +66,28 @@ export function toInvoiceDocument(invoice: InvoiceView): InvoiceDocument {
     totalCents: invoice.totalCents,
     suggest: `${invoice.client.name} ${invoice.description}`,
   }
+}
+
+/**
+ * The database side of `reconcile()` for the invoice index: range digests and keyset pages on
+ * `invoices.id` / `invoices.version`, and the documents of the keys that differ loaded through
+ * Prisma (with client and lines, as the API serves them).
+ */
+export function invoiceReconcileSource(db: Database): ReconcileSource<InvoiceDocument, number> {
+  return sqlReconcileSource<InvoiceDocument, number>({
+    db: db.pool,
+    table: 'invoices',
+    key: 'id',
+    version: 'version',
+    load: async (ids) => {
+      const rows = await db.prisma.invoice.findMany({
+        where: { id: { in: [...ids] } },
+        include: INVOICE_INCLUDE,
+      })
+      return rows.map((row) => {
+        const view = toInvoiceView(row)
+        return { key: view.id, version: view.version, document: toInvoiceDocument(view) }
+      })
+    },
+  })
 }

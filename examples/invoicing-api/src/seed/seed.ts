@@ -317,6 +317,12 @@ export async function reusableDataset(
     const raw = await search.raw()
     if (!(await raw.indices.exists({ index: names.index }))) return undefined
     if ((await raw.count({ index: names.index })).count !== count) return undefined
+    // An index of an older definition (a field added since) would refuse today's documents
+    // (strict mapping): seed again instead.
+    const mapping = await raw.indices.getMapping({ index: names.index })
+    const properties = Object.values(mapping)[0]?.mappings?.properties ?? {}
+    const expected = Object.keys(invoiceIndex(names.index).mappings.properties ?? {})
+    if (!expected.every((field) => field in properties)) return undefined
   } finally {
     await search.close()
   }

@@ -178,12 +178,14 @@ describe('invoicing API on the real services', () => {
     expect(health.status).toBe(200)
     expect(health.body.status).toBe('ok')
     expect(Object.keys(health.body.info).sort()).toEqual([
+      'cache',
       'dashboard-lag',
       'database',
       'kafka',
       'outbox',
       'redis',
       'search',
+      'search-sync',
     ])
     expect(Object.values(health.body.info).every((check) => check.status === 'up')).toBe(true)
   })
