@@ -28,7 +28,7 @@ export {
   L2UnavailableError,
   LoaderTimeoutError,
 } from './errors.js'
-export type { CacheStats } from './observability/channels.js'
+export type { CacheStats, RecoveryEvent } from './observability/channels.js'
 export { CACHE_CHANNELS } from './observability/channels.js'
 export type {
   CacheMetricDescriptor,
@@ -41,6 +41,7 @@ export { prometheusMetrics } from './observability/prometheus.js'
 export type {
   CacheOptions,
   GetOrSetOptions,
+  InvalidationOptions,
   RedisInput,
   ResolvedCacheOptions,
   SetOptions,

@@ -42,6 +42,11 @@ describe('options', () => {
     [{ lease: 1 }, 'lease'],
     [{ l1Values: 'copy' }, 'l1Values'],
     [{ redis: 6379 }, 'redis'],
+    [{ onL2Unavailable: 'throw' }, 'onL2Unavailable'],
+    [{ recoveryMaxItems: 0 }, 'recoveryMaxItems'],
+    [{ recoveryRetryDelay: 'often' }, 'recoveryRetryDelay'],
+    [{ recoveryHold: -1 }, 'recoveryHold'],
+    [{ busHeartbeat: '1 second' }, 'busHeartbeat'],
   ])('rejects %o naming %s', (options, option) => {
     const error = optionError(options)
     expect(error.code).toMatch(/^E_CACHE_INVALID_(OPTION|DURATION)$/)
@@ -56,6 +61,9 @@ describe('options', () => {
   it('validates per-call options too', async () => {
     const cache = createCache()
     await expect(cache.set('k', 1, { ttl: 'soon' as never })).rejects.toBeInstanceOf(Error)
+    await expect(cache.delete('k', { onL2Unavailable: 'later' as never })).rejects.toMatchObject({
+      option: 'onL2Unavailable',
+    })
     await expect(cache.invalidateTags(['t'], { mode: 'later' as never })).rejects.toBeInstanceOf(
       InvalidOptionError,
     )
