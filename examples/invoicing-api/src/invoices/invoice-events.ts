@@ -1,7 +1,12 @@
 /**
  * Invoice events on Kafka and the dashboard view the aggregator keeps in Redis. Each event
- * carries the invoice's figures after the change and, for an update, before it: the aggregator
- * retracts the previous contribution and adds the new one (see the metrics-stream aggregates page).
+ * carries the invoice's figures after the change, with the invoice's version: the view is an
+ * entity view, so the aggregator keeps each invoice's current contribution and applies each
+ * version once, whatever the offsets. The outbox relay delivers at least once (a relay killed
+ * after Kafka acknowledged and before it marked the rows done produces them again): those
+ * duplicates, and versions arriving out of order from two relays, change nothing. (`previous`,
+ * the figures before the change, is kept in the event for consumers of the topic that aggregate
+ * deltas.)
  */
 import { defineAggregates, defineView } from '@ayala/metrics-stream'
 import type { InvoiceView } from './invoice.ts'
@@ -37,7 +42,7 @@ export const dashboardAggregates = defineAggregates<InvoiceFigures>()((a) => ({
 export const dashboardView = defineView<InvoiceEvent, InvoiceFigures, typeof dashboardAggregates>({
   name: 'invoices',
   eventTime: (e) => e.at,
-  rows: (e) => ({ add: e.invoice, retract: e.previous }),
+  entity: (e) => ({ key: e.invoiceId, version: e.version, row: e.invoice }),
   aggregates: dashboardAggregates,
 })
 

@@ -5,14 +5,47 @@
  * the others back.
  */
 import { connect } from 'node:net'
+import {
+  createDashboard,
+  createMetricsConsumer,
+  defineAggregates,
+  defineView,
+  kafkaSource,
+} from '@ayala/metrics-stream'
 import { serviceUrls, startTcpProxy, type TcpProxy, uniqueName } from '@ayala/testkit'
+import { Redis } from 'ioredis'
 import { type Admin, type Consumer, Kafka, logLevel, type Producer } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createOutbox, kafkaEffect, kafkaSink, type Outbox, type OutboxRelay } from '../../src/index.ts'
+import {
+  createOutbox,
+  kafkaEffect,
+  kafkaSink,
+  type Outbox,
+  type OutboxRelay,
+  type OutboxSink,
+} from '../../src/index.ts'
 import { type DriverUnderTest, mariadbDriver } from './helpers/databases.ts'
 import { waitFor } from './helpers/recording-sink.ts'
 
 const [broker = '127.0.0.1:9092'] = serviceUrls().kafkaBrokers
+
+/** An invoice version as the outbox relays it. */
+interface InvoiceVersion {
+  id: string
+  version: number
+  at: number
+  invoice: { amountCents: number }
+}
+const aggregates = defineAggregates<{ amountCents: number }>()((a) => ({
+  invoices: a.count(),
+  amountCents: a.sum({ value: (r) => r.amountCents }),
+}))
+const entityView = defineView<InvoiceVersion, { amountCents: number }, typeof aggregates>({
+  name: 'outbox-e2e',
+  eventTime: (e) => e.at,
+  entity: (e) => ({ key: e.id, version: e.version, row: e.invoice }),
+  aggregates,
+})
 
 describe('kafkaSink on a real broker', () => {
   let db: DriverUnderTest
@@ -115,6 +148,93 @@ describe('kafkaSink on a real broker', () => {
     expect((await outbox.deadLetters(db.pool)).length).toBe(0)
     expect(relay.stats().kafka?.retried).toBeGreaterThan(0)
   })
+
+  it('a relay that dies after the broker acknowledged delivers again: an entity view applies each version once', async () => {
+    // The shared relay of the other tests delivers "kafka" too: stopped, so that the crashing
+    // relay below is the only delivery path.
+    await relay.stop()
+    try {
+      await crashAfterAck()
+    } finally {
+      relay.start()
+    }
+  })
+
+  async function crashAfterAck(): Promise<void> {
+    const events = uniqueName('outbox-e2e')
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: events, numPartitions: 2 }] })
+    // Every second batch: produced, acknowledged, then the relay "dies" before deleting its rows
+    // (the sink throws after the broker said yes): the batch is delivered again, at new offsets.
+    const inner = kafkaSink({ producer })
+    let calls = 0
+    let crashes = 0
+    const crashing: OutboxSink<never> = {
+      async deliver(items, context) {
+        const outcomes = await inner.deliver(items as never, context)
+        if (++calls % 2 === 0) {
+          crashes++
+          throw new Error('relay killed after the broker acknowledged')
+        }
+        return outcomes
+      },
+    }
+    const e2e = outbox.relay({
+      db: db.pool,
+      sinks: { kafka: crashing },
+      batchSize: 5,
+      retryDelay: 10,
+      maxRetryDelay: 20,
+    })
+    const truth = new Map<string, { version: number; amountCents: number }>()
+    for (let n = 0; n < 60; n++) {
+      const id = `invoice-${n % 12}`
+      const version = (truth.get(id)?.version ?? 0) + 1
+      const amountCents = 100 * (1 + ((n * 37) % 50))
+      truth.set(id, { version, amountCents })
+      const value: InvoiceVersion = { id, version, at: Date.now(), invoice: { amountCents } }
+      await db.transaction((tx) => outbox.enqueue(tx, kafkaEffect({ topic: events, key: id, value })))
+    }
+    for (let pass = 0; pass < 200 && (await outbox.lag(db.pool)).kafka?.pending; pass++) {
+      await e2e.drainOnce().catch(() => undefined)
+    }
+    expect((await outbox.lag(db.pool)).kafka?.pending ?? 0).toBe(0)
+    expect(crashes).toBeGreaterThan(3)
+    const offsets = await admin.fetchTopicOffsets(events)
+    const records = offsets.reduce((sum, p) => sum + Number(p.high), 0)
+    expect(records).toBeGreaterThan(60) // the redeliveries are really in the topic
+
+    const redis = new Redis(serviceUrls().redis)
+    const namespace = uniqueName('outbox-e2e')
+    const kafka = new Kafka({ clientId: 'outbox-e2e', brokers: [broker], logLevel: logLevel.NOTHING })
+    const consumer = createMetricsConsumer({
+      redis,
+      namespace,
+      view: entityView,
+      source: kafkaSource({ kafka, groupId: namespace, topics: [events] }),
+    })
+    const dashboard = createDashboard({ redis, namespace, view: entityView, cache: false })
+    try {
+      await consumer.start()
+      await waitFor(
+        async () => (await consumer.lag()).every((p) => p.lag === 0),
+        60_000,
+        'consumer caught up',
+      )
+      const { figures } = await dashboard.read()
+      const expected = [...truth.values()].reduce((sum, row) => sum + row.amountCents, 0)
+      console.log(
+        `[outbox e2e] 60 effects, ${crashes} relay crashes after the ack, ${records} records in the topic; dashboard ${figures.invoices} invoices / ${figures.amountCents} cents (truth 12 / ${expected})`,
+      )
+      expect(figures).toEqual({ invoices: 12, amountCents: expected })
+      // Every redelivered record was recognised by its entity version, none applied twice.
+      const stats = consumer.stats()
+      expect(stats.versionDuplicates + stats.staleVersions).toBe(records - 60)
+    } finally {
+      await consumer.stop()
+      await dashboard.close()
+      await redis.quit()
+    }
+  }
 
   it('dead-letters a record the broker refuses for good and delivers the rest', async () => {
     const before = seen.size
