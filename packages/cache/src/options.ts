@@ -116,7 +116,9 @@ export interface CacheOptions {
   /**
    * After its link to Redis returns, how long the instance still bypasses L2 reads, so that
    * peers that lost Redis too replay THEIR pending invalidations first (their owned connections
-   * retry every 100 ms while they hold some). `false`: read L2 as soon as the link is back.
+   * retry every 100 ms while they hold some; keep it above the reconnect delay of borrowed
+   * clients, up to 2 s with ioredis' default `retryStrategy`). `false`: read L2 as soon as the
+   * link is back.
    * @default '2s'
    */
   recoveryHold?: Duration | false | undefined

@@ -270,7 +270,9 @@ describe('auto-recovery: invalidations that cannot reach Redis are kept and repl
   })
 
   it('a peer whose link returns before the holder replays does not read L2 meanwhile (recoveryHold)', async () => {
-    const setup = await setUp()
+    // The hold must exceed the holder's reconnect delay (1.5 s here): 3 s leaves room for a
+    // loaded machine. The default 2 s covers owned connections (100 ms while they hold work).
+    const setup = await setUp({ recoveryHold: '3s' })
     // A borrows a connection that retries only every 1.5 s: B (owned, quicker) is back first.
     const slow = new Redis(`redis://127.0.0.1:${setup.proxy.port}`, {
       retryStrategy: () => 1_500,
