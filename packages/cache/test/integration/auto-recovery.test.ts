@@ -477,4 +477,20 @@ describe('auto-recovery: invalidations that cannot reach Redis are kept and repl
     expect(await c.get('untouched')).toBe('v1')
     expect(await c.getOrSet('expired', () => 'v2')).toBe('v2')
   })
+
+  it('close() with invalidations still pending tries once more and reports what it drops', async () => {
+    const { proxy, ns, make } = await setUp()
+    const a = make()
+    expect(await eventually(() => a.busConnected)).toBe(true)
+    const timeline = recoveryEvents(ns)
+    try {
+      proxy.cut()
+      expect(await eventually(() => !a.busConnected)).toBe(true)
+      await a.invalidateTags(['t1', 't2'])
+      await a.close()
+      expect(timeline.events.at(-1)).toMatchObject({ state: 'dropped', pending: 2 })
+    } finally {
+      timeline.stop()
+    }
+  })
 })
