@@ -55,6 +55,9 @@ export async function startApp(addresses: ServiceAddresses, options: StartOption
   }
   const app = await NestFactory.create(AppModule.forRoot(settings), {
     logger: options.logger ?? ['error', 'warn', 'log'],
+    // Keep each JSON body's bytes (`req.rawBody`): the input checks refuse invalid UTF-8, which
+    // the parser would have turned into U+FFFD (see validation/input.ts).
+    rawBody: true,
   })
   app.enableShutdownHooks()
   await app.listen(options.port ?? 0, '127.0.0.1')

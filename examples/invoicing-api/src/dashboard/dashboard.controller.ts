@@ -5,12 +5,14 @@
  */
 import type { Dashboard, DashboardSnapshot } from '@ayala/metrics-stream'
 import { type DashboardMessageEvent, DashboardStream, InjectDashboard } from '@ayala/nestjs/metrics-stream'
-import { Controller, Get, Inject, Sse } from '@nestjs/common'
+import { Controller, Get, Inject, Sse, UseInterceptors } from '@nestjs/common'
 import type { Observable } from 'rxjs'
 import type { dashboardAggregates } from '../invoices/invoice-events.ts'
+import { InputInterceptor } from '../validation/input.ts'
 
-/** GET /dashboard and GET /dashboard/stream. */
+/** GET /dashboard and GET /dashboard/stream (no parameters: any query parameter is refused). */
 @Controller('dashboard')
+@UseInterceptors(InputInterceptor)
 export class DashboardController {
   constructor(
     @InjectDashboard() private readonly dashboard: Dashboard<typeof dashboardAggregates>,

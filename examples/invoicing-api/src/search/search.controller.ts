@@ -5,10 +5,11 @@
  */
 import type { SearchRepositoryOf } from '@ayala/nestjs/search'
 import type { Hit } from '@ayala/search'
-import { BadRequestException, Controller, Get, Inject, Query } from '@nestjs/common'
+import { Controller, Get, Inject, Query, UseInterceptors } from '@nestjs/common'
 import { INVOICE_SEARCH } from '../invoices/invoice.repository.ts'
 import { INVOICE_STATUSES } from '../invoices/invoice.ts'
 import type { InvoiceDocument, InvoiceIndex } from '../invoices/invoice-index.ts'
+import { EnumPipe, InputInterceptor, IntegerPipe, TextPipe } from '../validation/input.ts'
 
 /** One search hit. */
 export interface InvoiceHit {
@@ -28,55 +29,44 @@ export interface SearchAnswer {
   hits: InvoiceHit[]
 }
 
-function text(q: string | undefined): string {
-  const value = (q ?? '').trim()
-  if (value === '' || value.length > 200) throw new BadRequestException('q must be 1 to 200 characters')
-  return value
-}
-
-function size(raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback
-  const n = Number(raw)
-  if (!Number.isInteger(n) || n < 1 || n > 100) throw new BadRequestException('size must be 1 to 100')
-  return n
-}
+/** `q`: 1 to 200 characters after trimming (validation/input.ts); the index's limit is 256. */
+const QUERY_TEXT = new TextPipe(200)
 
 const INVOICE_NUMBER_PREFIX = /^fac-[\d-]*$/i
 
 /** GET /search and GET /autocomplete over the invoice index. */
 @Controller()
+@UseInterceptors(InputInterceptor)
 export class SearchController {
   constructor(@Inject(INVOICE_SEARCH) private readonly invoices: SearchRepositoryOf<InvoiceIndex>) {}
 
   @Get('search')
   async search(
-    @Query('q') q?: string,
-    @Query('status') status?: string,
-    @Query('size') rawSize?: string,
+    @Query('q', QUERY_TEXT) words: string,
+    @Query('status', new EnumPipe(INVOICE_STATUSES)) status: string | undefined,
+    @Query('size', new IntegerPipe(1, 100, 20)) size: number,
   ): Promise<SearchAnswer> {
-    const words = text(q)
-    if (status !== undefined && !(INVOICE_STATUSES as readonly string[]).includes(status)) {
-      throw new BadRequestException(`status must be one of ${INVOICE_STATUSES.join(', ')}`)
-    }
     const { q: query } = this.invoices
     const result = await this.invoices.search({
       query: query.multiMatch({ description: 2, lines: 1, clientName: 3 }, words, { operator: 'and' }),
       filter: status === undefined ? [] : [query.term('status', status)],
-      size: size(rawSize, 20),
+      size,
       trackTotalHits: true,
     })
     return { total: result.total?.value ?? result.hits.length, hits: result.hits.map(toHit) }
   }
 
   @Get('autocomplete')
-  async autocomplete(@Query('q') q?: string, @Query('size') rawSize?: string): Promise<SearchAnswer> {
-    const words = text(q)
+  async autocomplete(
+    @Query('q', QUERY_TEXT) words: string,
+    @Query('size', new IntegerPipe(1, 100, 8)) size: number,
+  ): Promise<SearchAnswer> {
     const { q: query } = this.invoices
     const result = await this.invoices.search({
       query: INVOICE_NUMBER_PREFIX.test(words)
         ? query.prefix('number', words)
         : query.autocomplete('suggest', words),
-      size: size(rawSize, 8),
+      size,
     })
     return { total: result.total?.value ?? result.hits.length, hits: result.hits.map(toHit) }
   }
