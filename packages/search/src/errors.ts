@@ -1,3 +1,4 @@
+import { redactText, redactUrl } from './redact.js'
 import type { OutboxEvent } from './sync/outbox.js'
 
 /**
@@ -14,7 +15,13 @@ import type { OutboxEvent } from './sync/outbox.js'
  * - `E_SEARCH_FIELD_KIND`: a query helper was used on a field of the wrong kind (e.g. `term` on text).
  * - `E_SEARCH_INVALID_VALUE`: a query value has the wrong type for its field (e.g. a string for a number).
  * - `E_SEARCH_INVALID_CURSOR`: a pagination cursor is malformed, of another version or tampered with.
- * - `E_SEARCH_ENGINE`: the engine answered with an error or could not be reached.
+ * - `E_SEARCH_ENGINE`: the engine answered with an error or could not be reached (outside the
+ *   interactive reads, which answer `E_SEARCH_UNAVAILABLE` instead).
+ * - `E_SEARCH_UNAVAILABLE`: an interactive read (`search`, `suggest`, `get`) could not be answered
+ *   within its budget: timed out, refused, reset, 429/502-504, or refused at once by the open
+ *   circuit breaker. Always `retriable`; a {@link SearchUnavailableError} with `reason`.
+ * - `E_SEARCH_AUTH`: the engine (or a proxy in front of it) refused the credentials (HTTP 401) or
+ *   their permissions (403). The message names the engine URL and the user, never the secret.
  * - `E_SEARCH_BULK_FAILED`: some documents of a bulk load were rejected (see `failures`).
  * - `E_SEARCH_REINDEX_FAILED`: a reindex failed and was rolled back.
  * - `E_SEARCH_OUTBOX`: the outbox table could not be read or written (an {@link OutboxEnqueueError}
@@ -29,6 +36,8 @@ export type SearchErrorCode =
   | 'E_SEARCH_INVALID_VALUE'
   | 'E_SEARCH_INVALID_CURSOR'
   | 'E_SEARCH_ENGINE'
+  | 'E_SEARCH_UNAVAILABLE'
+  | 'E_SEARCH_AUTH'
   | 'E_SEARCH_BULK_FAILED'
   | 'E_SEARCH_REINDEX_FAILED'
   | 'E_SEARCH_OUTBOX'
@@ -117,16 +126,98 @@ export class OutboxEnqueueError extends SearchError {
   }
 }
 
+/** Why an interactive read was not answered (see {@link SearchUnavailableError}). */
+export type SearchUnavailableReason =
+  /** The budget (`searchTimeout` or the call's `timeout`) passed with no answer: a hung engine or link. */
+  | 'timeout'
+  /** The connection was refused, reset or could not be made. */
+  | 'connection'
+  /** The engine answered 429 or 502-504 (overloaded, restarting, a proxy without upstream). */
+  | 'overloaded'
+  /** The circuit breaker is open: refused at once, without a request. */
+  | 'circuit-open'
+
+/** Context of a {@link SearchUnavailableError}. */
+export interface SearchUnavailableContext extends SearchErrorContext {
+  /** Why. */
+  reason: SearchUnavailableReason
+  /** The read that failed: `search`, `suggest` or `get`. */
+  operation: string
+  /** The budget of the call, in ms. */
+  budgetMs: number
+  /** With `reason: 'circuit-open'`: ms until the breaker lets a probe through. */
+  retryAfterMs?: number | undefined
+}
+
 /**
- * Wrap an engine/transport error in a {@link SearchError} with code `E_SEARCH_ENGINE`. 429, 502-504
- * and connection errors are marked retriable.
+ * An interactive read could not be answered within its budget (`E_SEARCH_UNAVAILABLE`, always
+ * `retriable`). Map it to HTTP 503, or answer from a fallback (the `fallback` option).
+ */
+export class SearchUnavailableError extends SearchError {
+  override readonly name: string = 'SearchUnavailableError'
+  /** Why: `timeout`, `connection`, `overloaded` or `circuit-open`. */
+  readonly reason: SearchUnavailableReason
+  /** The read that failed: `search`, `suggest` or `get`. */
+  readonly operation: string
+  /** The budget of the call, in ms. */
+  readonly budgetMs: number
+  /** Ms until an open breaker lets a probe through (0 unless `reason` is `circuit-open`). */
+  readonly retryAfterMs: number
+
+  constructor(message: string, context: SearchUnavailableContext) {
+    super('E_SEARCH_UNAVAILABLE', message, { ...context, retriable: true })
+    this.reason = context.reason
+    this.operation = context.operation
+    this.budgetMs = context.budgetMs
+    this.retryAfterMs = context.retryAfterMs ?? 0
+  }
+}
+
+/**
+ * What a search client attaches (non-enumerable) to every error its transport throws, so that
+ * {@link engineError} can name the user and scrub the exact secrets even for calls made through
+ * `search.raw()` (reconcile, ensureIndex, the outbox), whose errors never pass through the client.
+ */
+export const ERROR_CONTEXT: unique symbol = Symbol.for('@ayala/search:error-context') as never
+
+/** See {@link ERROR_CONTEXT}. */
+export interface ErrorContext {
+  /** Who the client authenticates as: `user "alice"`, `an API key`, `no credentials`. */
+  readonly credentials: string
+  /** Exact secret strings to scrub from messages (password, key, token, base64 forms). */
+  readonly secrets: readonly string[]
+}
+
+/** The {@link ErrorContext} a client's transport attached to `error`, if any. */
+export function errorContextOf(error: unknown): ErrorContext | undefined {
+  return typeof error === 'object' && error !== null
+    ? (error as { [ERROR_CONTEXT]?: ErrorContext })[ERROR_CONTEXT]
+    : undefined
+}
+
+/**
+ * Wrap an engine/transport error in a {@link SearchError}: `E_SEARCH_AUTH` for 401/403 (naming
+ * the engine URL and the user of the client, never the secret), else `E_SEARCH_ENGINE`. 429,
+ * 502-504 and connection errors are marked retriable. The message is redacted (no URL password,
+ * no credential value, none of the client's secrets); the cause is the transport's error, whose
+ * request headers the official client already shows as `[redacted]`.
  */
 export function engineError(error: unknown, index?: string | undefined): SearchError {
   if (error instanceof SearchError) return error
+  const context = errorContextOf(error)
   const status = statusOf(error)
-  const transportFailure = error instanceof Error && TRANSPORT_ERRORS.has(error.name)
-  const retriable = transportFailure || status === 429 || status === 502 || status === 503 || status === 504
-  const message = error instanceof Error ? error.message : String(error)
+  const retriable =
+    isTransportFailure(error) || status === 429 || status === 502 || status === 503 || status === 504
+  const message = redactText(error instanceof Error ? error.message : String(error), context?.secrets)
+  if (status === 401 || status === 403) {
+    const where = nodeOf(error)
+    const who = context?.credentials ?? 'the client'
+    return new SearchError(
+      'E_SEARCH_AUTH',
+      `Search engine${where ? ` at ${where}` : ''} ${status === 401 ? 'rejected the credentials of' : 'denied the request of'} ${who} (HTTP ${status}: ${message})`,
+      { index, status, retriable: false, cause: error },
+    )
+  }
   return new SearchError('E_SEARCH_ENGINE', `Search engine request failed: ${message}`, {
     index,
     status,
@@ -142,10 +233,25 @@ const TRANSPORT_ERRORS = new Set([
   'RequestAbortedError',
 ])
 
+/** A failure of the link (no HTTP answer): refused, reset, timed out, aborted. */
+export function isTransportFailure(error: unknown): boolean {
+  return error instanceof Error && TRANSPORT_ERRORS.has(error.name)
+}
+
 function statusOf(error: unknown): number | undefined {
   if (typeof error === 'object' && error !== null && 'meta' in error) {
     const meta = (error as { meta?: { statusCode?: unknown } }).meta
     if (meta && typeof meta.statusCode === 'number' && meta.statusCode > 0) return meta.statusCode
   }
   return undefined
+}
+
+interface TransportMeta {
+  meta?: { meta?: { connection?: { url?: unknown } } }
+}
+
+/** The node a transport error came from, without credentials. */
+function nodeOf(error: unknown): string | undefined {
+  const url = (error as TransportMeta)?.meta?.meta?.connection?.url
+  return url instanceof URL || typeof url === 'string' ? redactUrl(url) : undefined
 }

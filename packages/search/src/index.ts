@@ -3,13 +3,19 @@ export { bulkIndex, DEFAULT_BULK_OPTIONS } from './bulk/bulk-indexer.js'
 export type { KeysetReaderOptions, SqlQuery } from './bulk/keyset-reader.js'
 export { keysetReader } from './bulk/keyset-reader.js'
 export type { Duration } from './duration.js'
+export type { BreakerState } from './engine/circuit-breaker.js'
 export type {
   BulkStats,
   EngineAdapter,
   EngineKind,
   HealthReport,
+  ReadStats,
   ResolvedSearchClientOptions,
+  SearchAuth,
+  SearchClientEvents,
   SearchClientOptions,
+  SearchFallbacks,
+  SearchTlsOptions,
   SlowQueryEvent,
 } from './engine/search-client.js'
 export {
@@ -18,8 +24,14 @@ export {
   OpenSearchTransport,
   SearchClient,
 } from './engine/search-client.js'
-export type { BulkFailure, SearchErrorCode, SearchErrorContext } from './errors.js'
-export { BulkIndexError, OutboxEnqueueError, SearchError } from './errors.js'
+export type {
+  BulkFailure,
+  SearchErrorCode,
+  SearchErrorContext,
+  SearchUnavailableContext,
+  SearchUnavailableReason,
+} from './errors.js'
+export { BulkIndexError, OutboxEnqueueError, SearchError, SearchUnavailableError } from './errors.js'
 export { queryFingerprint, queryShape } from './observability/fingerprint.js'
 export type { LatencySnapshot } from './observability/latency-histogram.js'
 export { LatencyHistogram } from './observability/latency-histogram.js'
@@ -30,15 +42,22 @@ export type {
   AggRequest,
   AggResult,
   AggResults,
+  GetFallback,
+  GetOptions,
+  GetResult,
   HighlightSpec,
   Hit,
   Page,
   PageRequest,
+  SearchDegradation,
+  SearchFallback,
+  SearchFallbackAnswer,
   SearchRequest,
   SearchResult,
   SortSpec,
 } from './query/types.js'
-export { DEFAULT_MAX_QUERY_LENGTH, escapeQueryText } from './query-text.js'
+export type { ParsedSimpleQuery, QuerySyntax, SimpleQueryTerm } from './query-text.js'
+export { DEFAULT_MAX_QUERY_LENGTH, escapeQueryText, parseSimpleQuery } from './query-text.js'
 export type { EnsureIndexOptions, EnsureIndexResult } from './reconcile/ensure-index.js'
 export { ensureIndex, indexTemplateName } from './reconcile/ensure-index.js'
 export type {
@@ -63,6 +82,7 @@ export {
 } from './reconcile/reconcile.js'
 export type { SqlReconcileSourceOptions } from './reconcile/sql-source.js'
 export { sqlReconcileSource } from './reconcile/sql-source.js'
+export { redactText, redactUrl } from './redact.js'
 export type {
   ReindexOptions,
   ReindexPhase,

@@ -1,3 +1,7 @@
+export type { AuthProxy, AuthProxyOptions } from './auth-proxy.ts'
+export { startAuthProxy } from './auth-proxy.ts'
+export type { TestCertificates } from './certificates.ts'
+export { makeTestCertificates } from './certificates.ts'
 export { freePort } from './free-port.ts'
 export type { PrivateRedis, PrivateRedisOptions } from './private-redis.ts'
 export { startPrivateRedis } from './private-redis.ts'

@@ -16,7 +16,9 @@
  *   timeout) retries the batch; per-item 429s retry only those items. Waits are exponential with
  *   full jitter (`random(0, min(maxBackoff, initialBackoff * 2^attempt))`). When retries run out
  *   the documents are reported as failures; other item errors (mapping conflicts...) are reported
- *   at once. Every document ends either indexed or in `failures` with the engine's reason.
+ *   at once. Every document ends either indexed or in `failures` with the engine's reason,
+ *   except when the engine refuses the credentials (401/403): the load stops with that one
+ *   `E_SEARCH_AUTH` error (the documents not indexed are those after the last checkpoint).
  * - Checkpoints: batches complete out of order, so the checkpoint saved is the last document of
  *   the longest contiguous prefix of completed batches. Resuming from it re-sends at most the
  *   batches that were in flight, which index idempotently (same `_id`).
@@ -241,6 +243,9 @@ export async function bulkIndex<D, C = unknown>(
         )) as typeof response
       } catch (error) {
         const wrapped = engineError(error, options.index)
+        // Refused credentials are no document's fault and every later batch would meet them:
+        // stop the load with that one error instead of reporting each document as failed.
+        if (wrapped.code === 'E_SEARCH_AUTH') throw wrapped
         if (wrapped.status === 429) batchSize = Math.max(1, Math.floor(batchSize / 2))
         if (wrapped.retriable && attempt < o.retries) {
           state.retries++

@@ -8,74 +8,189 @@
  * With `engine: 'auto'` the root endpoint is read once (`version.distribution === 'opensearch'`)
  * before the first request.
  *
- * Every search goes through `#timed`, which feeds the latency histogram and emits a
+ * **Bounded interactive reads.** `search`, `suggest` and `get` run through `#read`: one budget
+ * per call (`timeout` > `searchTimeout` > 1 s) covers the engine detection, the request and its
+ * retries, enforced by an abort signal handed to the transport and by a race against the
+ * deadline (the transport's retry backoff does not listen to the signal); retries go only to
+ * other nodes (`min(maxRetries, nodes - 1)`), so a lone dead node is not retried inside the
+ * budget. A consecutive-failure circuit breaker in front ({@link CircuitBreaker}) refuses reads at
+ * once while the engine is known down and lets one probe through per cooldown. Unavailability is
+ * `E_SEARCH_UNAVAILABLE` (always retriable), never a hang; a fallback (per call, or the client's
+ * `fallback`) may answer instead, and its result says `degraded`. Everything else (bulk, reindex,
+ * reconcile, PIT paging, the outbox) keeps the transport's longer `requestTimeout` and retries,
+ * and is not gated by the breaker: background work has its own retries and must not be shed.
+ *
+ * **Secrets.** Credentials in node URLs are moved to `auth` at resolution; `auth`, `tls` and an
+ * `authorization` header live in a private store, not in `client.options`. Each client's transport
+ * tags the errors it throws with who it authenticates as and the exact secrets to scrub
+ * ({@link ERROR_CONTEXT}), so every `SearchError`, whatever path raised it, names the user and
+ * never the password, key or token.
+ *
+ * Every search goes through `#timed` or `#read`, which feed the latency histogram and emit a
  * `slow-query` event with the query's fingerprint when a search takes longer than the threshold
  * (only when someone listens).
  */
 import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
 import {
   Client,
   type ClientOptions,
   type estypes,
   Transport,
   type TransportOptions,
+  type TransportRequestOptions,
 } from '@elastic/elasticsearch'
 import { type BulkOptions, type BulkReport, bulkIndex } from '../bulk/bulk-indexer.js'
 import { type Duration, toEngineTime, toMs } from '../duration.js'
-import { engineError, SearchError } from '../errors.js'
+import {
+  ERROR_CONTEXT,
+  type ErrorContext,
+  engineError,
+  isTransportFailure,
+  SearchError,
+  SearchUnavailableError,
+  type SearchUnavailableReason,
+} from '../errors.js'
 import { queryFingerprint, queryShape } from '../observability/fingerprint.js'
 import { LatencyHistogram, type LatencySnapshot } from '../observability/latency-histogram.js'
 import { decodeCursor, encodeCursor } from '../query/cursor.js'
 import type {
   AggMap,
   DocOf,
+  GetFallback,
+  GetOptions,
+  GetResult,
   Hit,
   Page,
   PageRequest,
+  SearchDegradation,
+  SearchFallback,
   SearchRequest,
   SearchResult,
   SortSpec,
 } from '../query/types.js'
+import {
+  type CredentialsLike,
+  describeCredentials,
+  redactText,
+  secretsOf,
+  splitUrlCredentials,
+} from '../redact.js'
 import type { CompletionFields, IndexDefinition, Query } from '../schema/define-index.js'
 import { TERM_KINDS } from '../schema/define-index.js'
 import type { FieldMap } from '../schema/fields.js'
+import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
 
 /** Which engine a client talks to. */
 export type EngineKind = 'elasticsearch' | 'opensearch'
 
+/**
+ * Credentials of the engine: basic (`{ username, password }`), an API key (`{ apiKey: 'base64' }`
+ * or `{ apiKey: { id, api_key } }`, Elasticsearch) or a bearer token (`{ bearer }`, e.g. an
+ * OpenSearch JWT). Never shown in errors, logs, events, health output or `client.options`.
+ */
+export type SearchAuth = CredentialsLike
+
+/** TLS of `https://` nodes (node:tls options; the secret ones are kept out of `client.options`). */
+export type SearchTlsOptions = Pick<
+  TlsConnectionOptions,
+  'ca' | 'cert' | 'key' | 'passphrase' | 'pfx' | 'rejectUnauthorized' | 'servername'
+>
+
+/** Client-wide fallbacks of the interactive reads (a call's own `fallback` wins). */
+export interface SearchFallbacks {
+  /** Answers `search` calls the engine cannot serve. */
+  search?: SearchFallback<any, any> | undefined
+  /** Answers `get` calls the engine cannot serve. */
+  get?: GetFallback<any> | undefined
+}
+
 /** Options of {@link createSearchClient}. */
 export interface SearchClientOptions {
-  /** Engine URL(s), e.g. `http://127.0.0.1:9200`. */
+  /**
+   * Engine URL(s), e.g. `https://127.0.0.1:9200`. Credentials in a URL (`https://user:pass@host`)
+   * are moved to `auth` (and never shown); give them in one place only.
+   */
   node: string | string[]
   /** Engine flavour; `auto` reads `GET /` once before the first request. @default 'auto' */
   engine?: EngineKind | 'auto' | undefined
-  /** Per-request timeout (ms or `'30s'`). @default '30s' */
+  /** Credentials (basic, API key or bearer token). @default none, or the node URL's credentials */
+  auth?: SearchAuth | undefined
+  /** TLS of https nodes: `ca` (PEM of a custom CA), client `cert`/`key`, `rejectUnauthorized`. @default Node's CAs */
+  tls?: SearchTlsOptions | undefined
+  /**
+   * Budget of one interactive read (`search`, `suggest`, `get`): engine detection, request and
+   * retries included (ms or `'1s'`); past it the call rejects with `E_SEARCH_UNAVAILABLE`. A
+   * call's `timeout` wins. @default '1s'
+   */
+  searchTimeout?: Duration | undefined
+  /** Consecutive unavailability failures of interactive reads that open the circuit breaker. @default 5 */
+  breakerThreshold?: number | undefined
+  /** How long the open breaker refuses reads before letting one probe through (ms or `'2s'`). @default '2s' */
+  breakerCooldown?: Duration | undefined
+  /** Answers for interactive reads the engine cannot serve; the results say `degraded`. @default none */
+  fallback?: SearchFallbacks | undefined
+  /**
+   * Per-request timeout of everything else (bulk, reindex, reconcile, PIT paging, admin calls;
+   * ms or `'30s'`). @default '30s'
+   */
   requestTimeout?: Duration | undefined
-  /** Transport-level retries of connection errors and 502-504. @default 3 */
+  /** Transport-level retries of connection errors and 502-504 (interactive reads: other nodes only). @default 3 */
   maxRetries?: number | undefined
   /** A search slower than this emits a `slow-query` event (ms or `'500ms'`). @default '500ms' */
   slowQueryThreshold?: Duration | undefined
-  /** Extra options for the official client (auth, TLS, compression...). `node`/`Transport` are set by this package. */
+  /**
+   * Extra options for the official client (compression, headers...). `node`/`Transport` are set
+   * by this package; `auth` and `tls` here are accepted too (prefer the options above).
+   */
   clientOptions?: Omit<ClientOptions, 'node' | 'nodes' | 'Transport'> | undefined
 }
 
 /** Defaults of {@link SearchClientOptions}. */
 export const DEFAULT_SEARCH_CLIENT_OPTIONS = Object.freeze({
   engine: 'auto' as EngineKind | 'auto',
+  searchTimeout: '1s' as Duration,
+  breakerThreshold: 5,
+  breakerCooldown: '2s' as Duration,
   requestTimeout: '30s' as Duration,
   maxRetries: 3,
   slowQueryThreshold: '500ms' as Duration,
 })
 
-/** Resolved, frozen options of a search client. */
+/** Resolved, frozen options of a search client (no secret: safe to log). */
 export interface ResolvedSearchClientOptions {
+  /** Node URLs, without credentials. */
   readonly nodes: readonly string[]
   readonly engine: EngineKind | 'auto'
+  /** Who the client authenticates as: `user "alice"`, `an API key`, `no credentials`. */
+  readonly credentials: string
+  /** Whether a custom CA is given (`tls.ca`). */
+  readonly customCa: boolean
+  readonly searchTimeoutMs: number
+  readonly breakerThreshold: number
+  readonly breakerCooldownMs: number
   readonly requestTimeoutMs: number
   readonly maxRetries: number
   readonly slowQueryMs: number
+  /** The official client's extra options, without `auth`, `tls` and an `authorization` header. */
   readonly clientOptions: Omit<ClientOptions, 'node' | 'nodes' | 'Transport'>
+}
+
+/** Figures of the interactive reads of a client (see {@link SearchClient.readStats}). */
+export interface ReadStats {
+  /** Interactive reads called (search, suggest, get). */
+  reads: number
+  /** Reads that failed as unavailable (timeout, connection, overloaded, circuit open). */
+  unavailable: number
+  /** Of those, refused at once by the open breaker (no request sent). */
+  rejected: number
+  /** Reads answered by a fallback. */
+  fallbacks: number
+  /** Fallbacks that failed too (the read then rejects with the engine's error). */
+  fallbackFailures: number
+  /** The breaker's state now. */
+  breaker: BreakerState
 }
 
 /** Payload of the `slow-query` event. */
@@ -112,13 +227,15 @@ export interface HealthReport {
   ok: boolean
   /** Engine flavour. */
   engine: EngineKind
-  /** Cluster status, or `unreachable`. */
-  status: 'green' | 'yellow' | 'red' | 'unreachable'
+  /** Cluster status, `unreachable`, or `unauthorized` (the credentials were refused: 401/403). */
+  status: 'green' | 'yellow' | 'red' | 'unreachable' | 'unauthorized'
   /** Round-trip of the health call in ms. */
   latencyMs: number
   /** Search latency figures since start (or the last reset). */
   searchLatency: LatencySnapshot
-  /** The error, when unreachable. */
+  /** The interactive reads' circuit breaker (`open`: searches are refused at once). */
+  breaker: BreakerState
+  /** The error, when unreachable (or the credentials were refused). */
   error?: SearchError | undefined
 }
 
@@ -181,11 +298,106 @@ const opensearchAdapter: EngineAdapter = {
   },
 }
 
-/** Validate options into a frozen resolved object. */
+/** What a client keeps out of its public options: credentials, TLS, the full client options. */
+interface Secrets {
+  auth: SearchAuth | undefined
+  tls: SearchTlsOptions | undefined
+  clientOptions: Omit<ClientOptions, 'node' | 'nodes' | 'Transport'>
+  context: ErrorContext
+}
+
+const SECRETS = new WeakMap<ResolvedSearchClientOptions, Secrets>()
+
+function validAuth(auth: unknown): auth is SearchAuth {
+  if (typeof auth !== 'object' || auth === null) return false
+  const a = auth as Record<string, unknown>
+  if ('username' in a) return typeof a.username === 'string' && typeof a.password === 'string'
+  if ('apiKey' in a) {
+    const key = a.apiKey as { id?: unknown; api_key?: unknown } | string
+    return (
+      (typeof key === 'string' && key.length > 0) ||
+      (typeof key === 'object' &&
+        key !== null &&
+        typeof key.id === 'string' &&
+        typeof key.api_key === 'string')
+    )
+  }
+  if ('bearer' in a) return typeof a.bearer === 'string' && a.bearer.length > 0
+  return false
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new SearchError(
+      'E_SEARCH_INVALID_OPTION',
+      `${name} must be a positive integer, got ${String(value)}`,
+    )
+  }
+  return value
+}
+
+/**
+ * Validate options into a frozen resolved object. Credentials found in node URLs are moved to
+ * `auth`; `auth`, `tls` and an `authorization` header are kept out of the result.
+ *
+ * @throws SearchError `E_SEARCH_INVALID_OPTION` for a bad option, or credentials given twice
+ */
 export function resolveSearchClientOptions(options: SearchClientOptions): ResolvedSearchClientOptions {
-  const nodes = Array.isArray(options.node) ? options.node : [options.node]
-  if (nodes.length === 0 || !nodes.every((n) => typeof n === 'string' && /^https?:\/\//.test(n))) {
+  const given = Array.isArray(options.node) ? options.node : [options.node]
+  if (given.length === 0 || !given.every((n) => typeof n === 'string' && /^https?:\/\//.test(n))) {
     throw new SearchError('E_SEARCH_INVALID_OPTION', `node must be an http(s) URL or a list of them`)
+  }
+  const nodes: string[] = []
+  let urlAuth: { username: string; password: string } | undefined
+  for (const node of given) {
+    let split: ReturnType<typeof splitUrlCredentials>
+    try {
+      split = splitUrlCredentials(node)
+    } catch (error) {
+      // The URL itself may carry a password: the message names neither.
+      throw new SearchError('E_SEARCH_INVALID_OPTION', `node #${nodes.length + 1} is not a valid URL`, {
+        cause: new Error(redactText(String(error))),
+      })
+    }
+    nodes.push(split.url)
+    if (split.username !== undefined) {
+      const next = { username: split.username, password: split.password ?? '' }
+      if (urlAuth && (urlAuth.username !== next.username || urlAuth.password !== next.password)) {
+        throw new SearchError(
+          'E_SEARCH_INVALID_OPTION',
+          'node URLs carry different credentials: give one `auth`',
+        )
+      }
+      urlAuth = next
+    }
+  }
+  const { auth: clientAuth, tls: clientTls, ...clientOptions } = options.clientOptions ?? {}
+  const sources = [options.auth, clientAuth, urlAuth].filter((a) => a !== undefined)
+  if (sources.length > 1) {
+    throw new SearchError(
+      'E_SEARCH_INVALID_OPTION',
+      'credentials are given more than once (auth, clientOptions.auth, node URL): give one',
+    )
+  }
+  const auth = sources[0] as SearchAuth | undefined
+  if (auth !== undefined && !validAuth(auth)) {
+    throw new SearchError(
+      'E_SEARCH_INVALID_OPTION',
+      'auth must be { username, password }, { apiKey } or { bearer } with string values',
+    )
+  }
+  if (options.tls !== undefined && clientTls !== undefined) {
+    throw new SearchError(
+      'E_SEARCH_INVALID_OPTION',
+      'tls is given twice (tls and clientOptions.tls): give one',
+    )
+  }
+  const tls = (options.tls ?? clientTls) as SearchTlsOptions | undefined
+  const headers = clientOptions.headers as Record<string, unknown> | undefined
+  const headerAuth = headers?.authorization ?? headers?.Authorization
+  if (headers && headerAuth !== undefined) {
+    const { authorization: _a, Authorization: _b, ...rest } = headers
+    clientOptions.headers = rest as NonNullable<typeof clientOptions.headers>
   }
   const engine = options.engine ?? DEFAULT_SEARCH_CLIENT_OPTIONS.engine
   if (!['auto', 'elasticsearch', 'opensearch'].includes(engine)) {
@@ -195,9 +407,38 @@ export function resolveSearchClientOptions(options: SearchClientOptions): Resolv
   if (!Number.isInteger(maxRetries) || maxRetries < 0) {
     throw new SearchError('E_SEARCH_INVALID_OPTION', `maxRetries must be a non-negative integer`)
   }
-  return Object.freeze({
-    nodes: Object.freeze([...nodes]),
+  const searchTimeoutMs = toMs(
+    options.searchTimeout ?? DEFAULT_SEARCH_CLIENT_OPTIONS.searchTimeout,
+    'searchTimeout',
+  )
+  if (searchTimeoutMs <= 0) throw new SearchError('E_SEARCH_INVALID_OPTION', 'searchTimeout must be above 0')
+  const fallback = options.fallback ?? {}
+  for (const key of Object.keys(fallback)) {
+    const fn = (fallback as Record<string, unknown>)[key]
+    if ((key !== 'search' && key !== 'get') || (fn !== undefined && typeof fn !== 'function')) {
+      throw new SearchError(
+        'E_SEARCH_INVALID_OPTION',
+        `fallback.${key} is not a fallback (search, get: functions)`,
+      )
+    }
+  }
+  const credentials =
+    auth === undefined && headerAuth !== undefined ? 'an authorization header' : describeCredentials(auth)
+  const secrets = [...secretsOf(auth), ...(typeof headerAuth === 'string' ? [headerAuth] : [])]
+  const resolved: ResolvedSearchClientOptions = Object.freeze({
+    nodes: Object.freeze(nodes),
     engine,
+    credentials,
+    customCa: tls?.ca !== undefined,
+    searchTimeoutMs,
+    breakerThreshold: positiveInteger(
+      options.breakerThreshold ?? DEFAULT_SEARCH_CLIENT_OPTIONS.breakerThreshold,
+      'breakerThreshold',
+    ),
+    breakerCooldownMs: toMs(
+      options.breakerCooldown ?? DEFAULT_SEARCH_CLIENT_OPTIONS.breakerCooldown,
+      'breakerCooldown',
+    ),
     requestTimeoutMs: toMs(
       options.requestTimeout ?? DEFAULT_SEARCH_CLIENT_OPTIONS.requestTimeout,
       'requestTimeout',
@@ -207,17 +448,55 @@ export function resolveSearchClientOptions(options: SearchClientOptions): Resolv
       options.slowQueryThreshold ?? DEFAULT_SEARCH_CLIENT_OPTIONS.slowQueryThreshold,
       'slowQueryThreshold',
     ),
-    clientOptions: options.clientOptions ?? {},
+    clientOptions: Object.freeze(clientOptions),
   })
+  SECRETS.set(resolved, {
+    auth,
+    tls,
+    clientOptions: {
+      ...clientOptions,
+      ...(headerAuth !== undefined
+        ? { headers: { ...clientOptions.headers, authorization: String(headerAuth) } }
+        : {}),
+    },
+    context: Object.freeze({ credentials, secrets: Object.freeze(secrets) }),
+  })
+  return resolved
+}
+
+/**
+ * A transport class that tags every error it throws with the client's {@link ErrorContext}
+ * (non-enumerable: not printed, not serialized), for {@link engineError}.
+ */
+function taggingTransport(base: typeof Transport, context: ErrorContext): typeof Transport {
+  const Tagging = class extends base {}
+  const request = base.prototype.request
+  Tagging.prototype.request = async function (this: Transport, ...args: Parameters<typeof request>) {
+    try {
+      return await request.apply(this, args)
+    } catch (error) {
+      if (typeof error === 'object' && error !== null && !(ERROR_CONTEXT in error)) {
+        Object.defineProperty(error, ERROR_CONTEXT, { value: context, enumerable: false })
+      }
+      throw error
+    }
+  } as typeof request
+  return Tagging
 }
 
 function buildClient(options: ResolvedSearchClientOptions, engine: EngineKind): Client {
+  const secrets = SECRETS.get(options)
+  if (secrets === undefined) {
+    throw new SearchError('E_SEARCH_INVALID_OPTION', 'options must come from resolveSearchClientOptions')
+  }
   return new Client({
-    ...options.clientOptions,
+    ...secrets.clientOptions,
+    ...(secrets.auth !== undefined ? { auth: secrets.auth as NonNullable<ClientOptions['auth']> } : {}),
+    ...(secrets.tls !== undefined ? { tls: secrets.tls } : {}),
     nodes: [...options.nodes],
     requestTimeout: options.requestTimeoutMs,
     maxRetries: options.maxRetries,
-    ...(engine === 'opensearch' ? { Transport: OpenSearchTransport } : {}),
+    Transport: taggingTransport(engine === 'opensearch' ? OpenSearchTransport : Transport, secrets.context),
   })
 }
 
@@ -231,22 +510,75 @@ interface Connection {
   adapter: EngineAdapter
 }
 
+/** Events of a {@link SearchClient}. */
+export interface SearchClientEvents {
+  /** A search slower than `slowQueryThreshold`. */
+  'slow-query': [SlowQueryEvent]
+  /** The interactive reads' breaker changed state (`open`: reads are refused at once). */
+  breaker: [BreakerState]
+  /** A fallback failed too (the read rejected with the engine's error; counted in `readStats`). */
+  'fallback-error': [{ operation: 'search' | 'get'; index: string; error: unknown }]
+}
+
+/** Sentinel rejection of a read's deadline (never leaves the client). */
+const DEADLINE = Symbol('deadline')
+
+/** A request that outlived its read's deadline settles later; its outcome was already reported. */
+function dropLateOutcome(): void {
+  // The read rejected at its deadline and aborted the request; what the aborted request does
+  // afterwards (an abort error, or an answer nobody waits for) changes nothing.
+}
+
+function isFallbackError(error: unknown): error is SearchError {
+  return (
+    error instanceof SearchError && (error.code === 'E_SEARCH_UNAVAILABLE' || error.code === 'E_SEARCH_AUTH')
+  )
+}
+
+function degradation(error: SearchError): SearchDegradation {
+  return {
+    reason: error instanceof SearchUnavailableError ? error.reason : 'auth',
+    code: error.code as SearchDegradation['code'],
+    message: error.message,
+  }
+}
+
 /**
  * A search client over one engine. Create with {@link createSearchClient}.
  *
- * Events: `slow-query` ({@link SlowQueryEvent}).
+ * Events: `slow-query` ({@link SlowQueryEvent}), `breaker` (state), `fallback-error`.
  */
-export class SearchClient extends EventEmitter<{ 'slow-query': [SlowQueryEvent] }> {
-  /** Resolved options. */
+export class SearchClient extends EventEmitter<SearchClientEvents> {
+  /** Resolved options (no secret: safe to log). */
   readonly options: ResolvedSearchClientOptions
   readonly #latency = new LatencyHistogram()
   readonly #bulk: BulkStats = { loads: 0, indexed: 0, failed: 0, retries: 0, requests: 0, bytes: 0 }
+  readonly #reads: Omit<ReadStats, 'breaker'> = {
+    reads: 0,
+    unavailable: 0,
+    rejected: 0,
+    fallbacks: 0,
+    fallbackFailures: 0,
+  }
+  readonly #breaker: CircuitBreaker
+  readonly #fallback: SearchFallbacks
+  /** Interactive reads retry only on other nodes: a lone dead node is not retried inside the budget. */
+  readonly #readRetries: number
   #connection: Promise<Connection> | undefined
   #client: Client | undefined
 
   constructor(options: SearchClientOptions) {
     super()
     this.options = resolveSearchClientOptions(options)
+    this.#fallback = { ...options.fallback }
+    this.#readRetries = Math.min(this.options.maxRetries, this.options.nodes.length - 1)
+    this.#breaker = new CircuitBreaker(
+      this.options.breakerThreshold,
+      this.options.breakerCooldownMs,
+      (state) => {
+        if (this.listenerCount('breaker') > 0) this.emit('breaker', state)
+      },
+    )
     if (this.options.engine !== 'auto') {
       const kind = this.options.engine
       this.#client = buildClient(this.options, kind)
@@ -273,7 +605,11 @@ export class SearchClient extends EventEmitter<{ 'slow-query': [SlowQueryEvent] 
     // Plain-JSON transport without product check can read the root endpoint of both engines.
     const probe = buildClient(this.options, 'opensearch')
     try {
-      const info = (await probe.transport.request({ method: 'GET', path: '/' })) as {
+      // Retried on other nodes only (no backoff sleeps): interactive reads wait on the detection.
+      const info = (await probe.transport.request(
+        { method: 'GET', path: '/' },
+        { maxRetries: this.#readRetries },
+      )) as {
         version?: { distribution?: string }
       }
       const kind: EngineKind = info.version?.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch'
@@ -378,6 +714,132 @@ export class SearchClient extends EventEmitter<{ 'slow-query': [SlowQueryEvent] 
     }
   }
 
+  /**
+   * Run one interactive read within its budget and behind the breaker. Resolves with the answer,
+   * or rejects no later than `budgetMs` after the call: `E_SEARCH_UNAVAILABLE` when the engine
+   * did not answer (timeout, connection, 429/502-504, breaker open), else the engine's error.
+   * Every call the breaker lets through reports a success or a failure to it, so a half-open
+   * probe always settles the state.
+   */
+  async #read<T>(
+    operation: 'search' | 'suggest' | 'get',
+    index: string,
+    body: Record<string, unknown>,
+    timeout: Duration | undefined,
+    run: (client: Client, options: TransportRequestOptions) => Promise<T>,
+  ): Promise<T> {
+    const budgetMs = timeout === undefined ? this.options.searchTimeoutMs : toMs(timeout, 'timeout')
+    this.#reads.reads++
+    if (!this.#breaker.allow()) {
+      this.#reads.unavailable++
+      this.#reads.rejected++
+      const retryAfterMs = this.#breaker.retryAfterMs()
+      throw new SearchUnavailableError(
+        `Search engine unavailable (${operation} on "${index}"): the circuit breaker is open after ${this.options.breakerThreshold} consecutive failures; next probe in ${Math.ceil(retryAfterMs)} ms`,
+        { index, operation, budgetMs, reason: 'circuit-open', retryAfterMs },
+      )
+    }
+    const controller = new AbortController()
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort()
+        reject(DEADLINE)
+      }, budgetMs)
+    })
+    const requestOptions: TransportRequestOptions = {
+      signal: controller.signal,
+      requestTimeout: budgetMs,
+      maxRetries: this.#readRetries,
+    }
+    const work = this.#connect().then(({ client }) => run(client, requestOptions))
+    work.catch(dropLateOutcome)
+    const started = performance.now()
+    try {
+      const result = await Promise.race([work, deadline])
+      this.#breaker.success()
+      return result
+    } catch (error) {
+      throw this.#readFailure(error, operation, index, budgetMs)
+    } finally {
+      clearTimeout(timer)
+      const durationMs = performance.now() - started
+      this.#latency.record(durationMs)
+      if (durationMs >= this.options.slowQueryMs && this.listenerCount('slow-query') > 0) {
+        this.emit('slow-query', { index, durationMs, fingerprint: queryFingerprint(body), body })
+      }
+    }
+  }
+
+  /** Classify a read's failure, tell the breaker, and return the error to reject with. */
+  #readFailure(error: unknown, operation: string, index: string, budgetMs: number): SearchError {
+    // The detection wraps its failure in a SearchError; classify by what it wraps.
+    const cause = error instanceof SearchError && error.code === 'E_SEARCH_ENGINE' ? error.cause : error
+    const status = error instanceof SearchError ? error.status : engineError(error).status
+    let reason: SearchUnavailableReason | undefined
+    if (cause === DEADLINE || (cause instanceof Error && cause.name === 'RequestAbortedError'))
+      reason = 'timeout'
+    else if (cause instanceof Error && cause.name === 'TimeoutError') reason = 'timeout'
+    else if (isTransportFailure(cause)) reason = 'connection'
+    else if (status === 429 || status === 502 || status === 503 || status === 504) reason = 'overloaded'
+    if (reason === undefined) {
+      // The engine answered (400, 401, 404...): it is up.
+      this.#breaker.success()
+      return engineError(error, index)
+    }
+    this.#breaker.failure()
+    this.#reads.unavailable++
+    const detail =
+      reason === 'timeout'
+        ? `no answer within ${budgetMs} ms`
+        : engineError(cause, index).message.replace(/^Search engine request failed: /, '')
+    return new SearchUnavailableError(`Search engine unavailable (${operation} on "${index}"): ${detail}`, {
+      index,
+      operation,
+      budgetMs,
+      reason,
+      status,
+      cause: cause === DEADLINE ? undefined : cause,
+    })
+  }
+
+  /** Answer a failed read from `fallback` when it applies; otherwise (or when it fails) reject. */
+  async #fallBack<T>(
+    operation: 'search' | 'get',
+    index: string,
+    error: unknown,
+    fallback: ((error: SearchError) => T | Promise<T>) | undefined,
+  ): Promise<T> {
+    if (fallback === undefined || !isFallbackError(error)) throw error
+    try {
+      const answer = await fallback(error)
+      this.#reads.fallbacks++
+      return answer
+    } catch (fallbackError) {
+      this.#reads.fallbackFailures++
+      if (this.listenerCount('fallback-error') > 0)
+        this.emit('fallback-error', { operation, index, error: fallbackError })
+      const Failure = error instanceof SearchUnavailableError ? SearchUnavailableError : SearchError
+      const message = `${error.message}; the fallback failed too: ${redactText(fallbackError instanceof Error ? fallbackError.message : String(fallbackError))}`
+      throw Failure === SearchUnavailableError
+        ? new SearchUnavailableError(message, {
+            index,
+            operation,
+            budgetMs: (error as SearchUnavailableError).budgetMs,
+            reason: (error as SearchUnavailableError).reason,
+            retryAfterMs: (error as SearchUnavailableError).retryAfterMs,
+            status: error.status,
+            cause: new AggregateError([error, fallbackError]),
+          })
+        : new SearchError(error.code, message, {
+            index,
+            status: error.status,
+            retriable: error.retriable,
+            cause: new AggregateError([error, fallbackError]),
+          })
+    }
+  }
+
   #body<F extends FieldMap>(
     definition: IndexDefinition<F>,
     request: SearchRequest<F, AggMap<F>>,
@@ -405,9 +867,13 @@ export class SearchClient extends EventEmitter<{ 'slow-query': [SlowQueryEvent] 
 
   /**
    * Typed search: hits are `DocumentOf<definition>`, aggregation results are typed from `aggs`.
+   * An interactive read: bounded by `request.timeout` / `searchTimeout` (1 s) and the breaker;
+   * with a `fallback` (the request's or the client's), an engine that cannot answer is answered
+   * by it and the result has `degraded` set.
    *
    * @throws SearchError `E_SEARCH_UNKNOWN_FIELD` / `E_SEARCH_FIELD_KIND` for bad sort, highlight or aggregation fields
-   * @throws SearchError `E_SEARCH_ENGINE` when the engine fails
+   * @throws SearchUnavailableError `E_SEARCH_UNAVAILABLE` when the engine does not answer within the budget (no fallback)
+   * @throws SearchError `E_SEARCH_AUTH` when the credentials are refused (no fallback), `E_SEARCH_ENGINE` for other engine errors
    */
   async search<F extends FieldMap, const A extends AggMap<F> = Record<never, never>>(
     definition: IndexDefinition<F>,
@@ -415,10 +881,83 @@ export class SearchClient extends EventEmitter<{ 'slow-query': [SlowQueryEvent] 
   ): Promise<SearchResult<DocOf<F>, A>> {
     const index = request.index ?? definition.name
     const body = this.#body(definition, request as SearchRequest<F, AggMap<F>>, false)
-    const response = await this.#timed(index, body, (client) =>
-      client.search<DocOf<F>>({ index, ...(body as estypes.SearchRequest) }),
-    )
-    return toResult<DocOf<F>, A>(response)
+    try {
+      const response = await this.#read('search', index, body, request.timeout, (client, options) =>
+        client.search<DocOf<F>>({ index, ...(body as estypes.SearchRequest) }, options),
+      )
+      return toResult<DocOf<F>, A>(response)
+    } catch (error) {
+      const fallback = (request.fallback ?? this.#fallback.search) as SearchFallback<DocOf<F>, A> | undefined
+      return this.#fallBack(
+        'search',
+        index,
+        error,
+        fallback &&
+          (async (failure: SearchError) => {
+            const answer = await fallback(failure, { index, request: request as SearchRequest<any, any> })
+            return {
+              total: answer.total,
+              took: 0,
+              hits: answer.hits,
+              aggregations: (answer.aggregations ?? {}) as SearchResult<DocOf<F>, A>['aggregations'],
+              degraded: degradation(failure),
+            }
+          }),
+      )
+    }
+  }
+
+  /**
+   * One document by id (`GET /<index>/_doc/<id>`), or `null` when there is none. An interactive
+   * read like {@link search}: bounded, behind the breaker, answered by a fallback (then
+   * `degraded` is set) when the engine cannot.
+   *
+   * @throws SearchUnavailableError `E_SEARCH_UNAVAILABLE` when the engine does not answer within the budget (no fallback)
+   */
+  async get<F extends FieldMap>(
+    definition: IndexDefinition<F>,
+    id: string,
+    options: GetOptions<DocOf<F>> = {},
+  ): Promise<GetResult<DocOf<F>> | null> {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 512) {
+      throw new SearchError('E_SEARCH_INVALID_VALUE', 'Document id must be a string of 1 to 512 characters', {
+        index: definition.name,
+      })
+    }
+    const index = options.index ?? definition.name
+    try {
+      const response = await this.#read(
+        'get',
+        index,
+        { get: '?' },
+        options.timeout,
+        async (client, transport) => {
+          try {
+            return await client.get<DocOf<F>>({ index, id }, transport)
+          } catch (error) {
+            // A missing document is an answer (404 with `found: false`); a missing index is not.
+            const body = (error as { body?: { found?: unknown } }).body
+            if (engineError(error).status === 404 && body?.found === false) return null
+            throw error
+          }
+        },
+      )
+      return response?.found && response._source !== undefined
+        ? { id: response._id, source: response._source }
+        : null
+    } catch (error) {
+      const fallback = (options.fallback ?? this.#fallback.get) as GetFallback<DocOf<F>> | undefined
+      return this.#fallBack(
+        'get',
+        index,
+        error,
+        fallback &&
+          (async (failure: SearchError) => {
+            const source = await fallback(failure, { index, id })
+            return source === null ? null : { id, source, degraded: degradation(failure) }
+          }),
+      )
+    }
   }
 
   /**
@@ -539,13 +1078,16 @@ export class SearchClient extends EventEmitter<{ 'slow-query': [SlowQueryEvent] 
 
   /**
    * Completion-suggester type-ahead (prefix only, fastest) on a `completion` autocomplete field.
+   * An interactive read: bounded by `options.timeout` / `searchTimeout` and the breaker (no
+   * fallback: a type-ahead box shows nothing, or the caller answers 503).
    * @returns suggested texts with their document ids
+   * @throws SearchUnavailableError `E_SEARCH_UNAVAILABLE` when the engine does not answer within the budget
    */
   async suggest<F extends FieldMap>(
     definition: IndexDefinition<F>,
     field: CompletionFields<F>,
     prefix: string,
-    options: { size?: number | undefined; index?: string | undefined } = {},
+    options: { size?: number | undefined; index?: string | undefined; timeout?: Duration | undefined } = {},
   ): Promise<Array<{ text: string; id: string }>> {
     const def = definition.fieldDef(field)
     if (def.kind !== 'autocomplete' || def.strategy !== 'completion') {
@@ -569,7 +1111,9 @@ export class SearchClient extends EventEmitter<{ 'slow-query': [SlowQueryEvent] 
       _source: false,
       suggest: { s: { prefix, completion: { field, size: options.size ?? 10, skip_duplicates: true } } },
     }
-    const response = await this.#timed(index, body, (client) => client.search({ index, ...body }))
+    const response = await this.#read('suggest', index, body, options.timeout, (client, transport) =>
+      client.search({ index, ...body }, transport),
+    )
     const entries = (response.suggest?.s ?? []) as Array<{ options: Array<{ text: string; _id?: string }> }>
     return entries.flatMap((entry) =>
       entry.options.map((option) => ({ text: option.text, id: option._id ?? '' })),
@@ -610,30 +1154,64 @@ export class SearchClient extends EventEmitter<{ 'slow-query': [SlowQueryEvent] 
     return { ...this.#bulk }
   }
 
-  /** Cluster health plus search latency figures; never throws. */
-  async health(): Promise<HealthReport> {
+  /**
+   * Cluster health plus search latency figures and the breaker's state; never throws, and
+   * answers within `timeout` (the engine detection and the request included; default 5 s). Not
+   * gated by the breaker: it is how an operator sees the engine while searches are refused.
+   */
+  async health(options: { timeout?: Duration | undefined } = {}): Promise<HealthReport> {
     const started = performance.now()
+    const budgetMs = toMs(options.timeout ?? '5s', 'timeout')
+    const controller = new AbortController()
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort()
+        reject(DEADLINE)
+      }, budgetMs)
+    })
+    const work = this.#connect().then(async ({ client, adapter }) => {
+      const health = await client.cluster.health(
+        { timeout: `${Math.max(1, Math.floor(budgetMs))}ms` },
+        { signal: controller.signal, requestTimeout: budgetMs, maxRetries: this.#readRetries },
+      )
+      return { kind: adapter.kind, status: String(health.status).toLowerCase() as 'green' | 'yellow' | 'red' }
+    })
+    work.catch(dropLateOutcome)
     try {
-      const { client, adapter } = await this.#connect()
-      const health = await client.cluster.health({ timeout: '5s' })
-      const status = String(health.status).toLowerCase() as 'green' | 'yellow' | 'red'
+      const { kind, status } = await Promise.race([work, deadline])
       return {
         ok: status !== 'red',
-        engine: adapter.kind,
+        engine: kind,
         status,
         latencyMs: performance.now() - started,
         searchLatency: this.#latency.snapshot(),
+        breaker: this.#breaker.state,
       }
     } catch (error) {
+      const failure =
+        error === DEADLINE
+          ? new SearchError('E_SEARCH_ENGINE', `Search engine health: no answer within ${budgetMs} ms`, {
+              retriable: true,
+            })
+          : engineError(error)
       return {
         ok: false,
         engine: this.options.engine === 'opensearch' ? 'opensearch' : 'elasticsearch',
-        status: 'unreachable',
+        status: failure.code === 'E_SEARCH_AUTH' ? 'unauthorized' : 'unreachable',
         latencyMs: performance.now() - started,
         searchLatency: this.#latency.snapshot(),
-        error: engineError(error),
+        breaker: this.#breaker.state,
+        error: failure,
       }
+    } finally {
+      clearTimeout(timer)
     }
+  }
+
+  /** Figures of the interactive reads: calls, unavailable, refused by the breaker, fallbacks. */
+  readStats(): Readonly<ReadStats> {
+    return { ...this.#reads, breaker: this.#breaker.state }
   }
 
   /** Search latency figures (client side, ms) since start or the last `resetLatency()`. */

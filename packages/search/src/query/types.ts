@@ -4,6 +4,8 @@
  * the official client's `estypes` for the request side so the DSL is never redeclared.
  */
 import type { estypes } from '@elastic/elasticsearch'
+import type { Duration } from '../duration.js'
+import type { SearchError, SearchUnavailableReason } from '../errors.js'
 import type {
   DateFields,
   DocumentOfFields,
@@ -110,7 +112,46 @@ export interface SearchRequest<F extends FieldMap, A extends AggMap<F> = Record<
   trackTotalHits?: boolean | number | undefined
   /** Index or alias to search instead of the definition's name. */
   index?: string | undefined
+  /**
+   * Budget of this call (ms or `'500ms'`), the request and its retries included; past it the call
+   * rejects with `E_SEARCH_UNAVAILABLE` (`reason: 'timeout'`). Call > client `searchTimeout` > 1 s.
+   */
+  timeout?: Duration | undefined
+  /**
+   * Answer this call when the engine cannot (`E_SEARCH_UNAVAILABLE` or `E_SEARCH_AUTH`): the
+   * result is returned with `degraded` set. Wins over the client's `fallback.search`.
+   */
+  fallback?: SearchFallback<DocumentOfFields<F>, A> | undefined
 }
+
+/** Why a result came from a fallback instead of the engine (see {@link SearchResult.degraded}). */
+export interface SearchDegradation {
+  /** `timeout`, `connection`, `overloaded`, `circuit-open`, or `auth` (credentials refused). */
+  reason: SearchUnavailableReason | 'auth'
+  /** The code of the engine-side failure. */
+  code: 'E_SEARCH_UNAVAILABLE' | 'E_SEARCH_AUTH'
+  /** The failure's message (redacted: no credentials). */
+  message: string
+}
+
+/** What a search fallback returns: hits at least; `total` and `aggregations` when it can. */
+export interface SearchFallbackAnswer<D, A> {
+  /** Hits (`score: null` when the fallback does not rank). */
+  hits: Array<Hit<D>>
+  /** Total matches, when the fallback counts them. @default undefined */
+  total?: { value: number; relation: 'eq' | 'gte' } | undefined
+  /** Aggregation results, when the request asked for some and the fallback can answer them. @default {} */
+  aggregations?: AggResults<A> | undefined
+}
+
+/**
+ * Answers a search the engine could not (it is unavailable, or refused the credentials), e.g.
+ * from SQL. `error` is the engine-side failure, `request` the search as it was asked.
+ */
+export type SearchFallback<D, A> = (
+  error: SearchError,
+  request: { readonly index: string; readonly request: SearchRequest<any, any> },
+) => SearchFallbackAnswer<D, A> | Promise<SearchFallbackAnswer<D, A>>
 
 /** One hit. */
 export interface Hit<D> {
@@ -136,11 +177,16 @@ export interface SearchResult<D, A> {
   hits: Array<Hit<D>>
   /** Aggregation results, typed from the request. */
   aggregations: AggResults<A>
+  /**
+   * Set when the engine could not answer and a fallback did: why. Absent on every answer of the
+   * engine. Show it to users ("results may be incomplete") and count it.
+   */
+  degraded?: SearchDegradation | undefined
 }
 
 /** Options of cursor paging (`searchPage`, `scan`). */
 export interface PageRequest<F extends FieldMap>
-  extends Omit<SearchRequest<F>, 'aggs' | 'from' | 'highlight'> {
+  extends Omit<SearchRequest<F>, 'aggs' | 'from' | 'highlight' | 'timeout' | 'fallback'> {
   /** Cursor returned by the previous page; omit for the first page. */
   cursor?: string | undefined
   /** Hits per page. @default 100 */
@@ -159,3 +205,29 @@ export interface Page<D> {
 
 /** Document type helper re-exported for results. */
 export type DocOf<F extends FieldMap> = DocumentOfFields<F>
+
+/** Answers a `get` the engine could not (unavailable, or credentials refused), e.g. from SQL. */
+export type GetFallback<D> = (
+  error: SearchError,
+  request: { readonly index: string; readonly id: string },
+) => D | null | Promise<D | null>
+
+/** Options of `SearchClient.get`. */
+export interface GetOptions<D> {
+  /** Index or alias to read instead of the definition's name. */
+  index?: string | undefined
+  /** Budget of this call (ms or `'500ms'`). Call > client `searchTimeout` > 1 s. */
+  timeout?: Duration | undefined
+  /** Answer when the engine cannot; the result then has `degraded` set. Wins over the client's `fallback.get`. */
+  fallback?: GetFallback<D> | undefined
+}
+
+/** A document read by id. */
+export interface GetResult<D> {
+  /** Document id. */
+  id: string
+  /** The document. */
+  source: D
+  /** Set when a fallback answered instead of the engine (see {@link SearchResult.degraded}). */
+  degraded?: SearchDegradation | undefined
+}

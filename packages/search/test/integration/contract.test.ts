@@ -214,7 +214,9 @@ describe.each(ENGINES)('engine contract on $engine', ({ engine, node }) => {
       expect(health.status).toBe('unreachable')
       const error = await down.search(invoices).catch((e: unknown) => e)
       expect(error).toBeInstanceOf(SearchError)
-      expect(error).toMatchObject({ code: 'E_SEARCH_ENGINE', retriable: true })
+      // An interactive read that cannot reach the engine is E_SEARCH_UNAVAILABLE (bounded-reads.test.ts).
+      expect(error).toMatchObject({ code: 'E_SEARCH_UNAVAILABLE', retriable: true, reason: 'connection' })
+      expect(health.breaker).toBe('closed')
     } finally {
       await down.close()
     }
