@@ -8,7 +8,12 @@
  */
 import type { estypes } from '@elastic/elasticsearch'
 import { SearchError } from '../errors.js'
-import { DEFAULT_MAX_QUERY_LENGTH } from '../query-text.js'
+import {
+  DEFAULT_MAX_QUERY_LENGTH,
+  parseSimpleQuery,
+  type QuerySyntax,
+  type SimpleQueryTerm,
+} from '../query-text.js'
 import { analysisFor, DEFAULT_PROTECTED_WORDS, propertyFor } from './analysis.js'
 import type { AutocompleteFieldDef, FieldDef, FieldKind, FieldMap, ValueOf } from './fields.js'
 
@@ -73,9 +78,17 @@ export interface RangeBounds<V> {
 
 /** Options of full-text helpers. */
 export interface MatchOptions {
-  /** `and` requires every word. @default 'or' */
+  /**
+   * `and`: every word must match; `or`: any word (ranked by how many match). With
+   * `syntax: 'simple'` it applies to the bare words only. @default 'and'
+   */
   operator?: 'and' | 'or' | undefined
-  /** Typo tolerance. @default undefined (none) */
+  /**
+   * How the text is read: `plain` (no operators: `OR`, `-`, quotes are words or punctuation) or
+   * `simple` (`"phrase"`, `a OR b`, `-word`; see `docs/search-queries.md`). @default 'plain'
+   */
+  syntax?: QuerySyntax | undefined
+  /** Typo tolerance (bare words only with `syntax: 'simple'`). @default undefined (none) */
   fuzziness?: 'AUTO' | 0 | 1 | 2 | undefined
   /** Boost of this clause. @default 1 */
   boost?: number | undefined
@@ -83,11 +96,16 @@ export interface MatchOptions {
 
 /** Field-kind-aware query helpers of one index. Each returns a plain `estypes` query. */
 export interface QueryHelpers<F extends FieldMap> {
-  /** Full-text match on one text field. */
+  /**
+   * Full-text match of user text on one text field: plain text, every word required (see
+   * `MatchOptions` for `operator` and the opt-in `syntax: 'simple'`).
+   */
   match(field: TextFields<F>, text: string, options?: MatchOptions): Query
   /**
-   * Relevance search over several text fields with boosts (`{ description: 1, clientName: 3 }` or a list).
-   * Uses `multi_match` `best_fields` with `tie_breaker` 0.3.
+   * Relevance search of user text over several text fields with boosts
+   * (`{ description: 1, clientName: 3 }` or a list). Uses `multi_match` `best_fields` with
+   * `tie_breaker` 0.3: with the default `operator: 'and'` every word must match in one field.
+   * Plain text unless `syntax: 'simple'`.
    */
   multiMatch(
     fields: readonly TextFields<F>[] | { readonly [K in TextFields<F>]?: number },
@@ -281,16 +299,83 @@ export function defineIndex<const F extends FieldMap>(declaration: IndexDeclarat
     }
     return text
   }
-  const matchOptions = (options: MatchOptions | undefined) => ({
-    ...(options?.operator ? { operator: options.operator } : {}),
-    ...(options?.fuzziness !== undefined ? { fuzziness: options.fuzziness } : {}),
-    ...(options?.boost !== undefined ? { boost: options.boost } : {}),
-  })
+  const syntaxOf = (options: MatchOptions | undefined): QuerySyntax => {
+    const syntax = options?.syntax ?? 'plain'
+    if (syntax !== 'plain' && syntax !== 'simple') {
+      throw new SearchError(
+        'E_SEARCH_INVALID_OPTION',
+        `syntax must be 'plain' or 'simple', got ${String(syntax)}`,
+        {
+          index: name,
+        },
+      )
+    }
+    const operator = options?.operator
+    if (operator !== undefined && operator !== 'and' && operator !== 'or') {
+      throw new SearchError(
+        'E_SEARCH_INVALID_OPTION',
+        `operator must be 'and' or 'or', got ${String(operator)}`,
+        {
+          index: name,
+        },
+      )
+    }
+    return syntax
+  }
+  /**
+   * The full-text query of user `text`: `words` builds the clause of bare words (with the
+   * operator), `phrase` the clause of one phrase, each with an optional boost. Plain text is one
+   * words clause; the simple syntax combines them in a bool (a lone clause is returned as it is,
+   * so text without operators gives the same query in both modes).
+   */
+  const fullText = (
+    text: string,
+    options: MatchOptions | undefined,
+    words: (text: string, operator: 'and' | 'or', boost: number | undefined) => Query,
+    phrase: (text: string, boost: number | undefined) => Query,
+  ): Query => {
+    const operator = options?.operator ?? 'and'
+    const boost = options?.boost
+    if (syntaxOf(options) === 'plain') return words(text, operator, boost)
+    const parsed = parseSimpleQuery(text)
+    const others = parsed.anyOf.length + parsed.none.length
+    if (others === 0 && parsed.phrases.length === 0 && parsed.words.length > 0)
+      return words(parsed.words.join(' '), operator, boost)
+    if (others === 0 && parsed.words.length === 0 && parsed.phrases.length === 1)
+      return phrase(parsed.phrases[0] as string, boost)
+    const term = (t: SimpleQueryTerm): Query =>
+      t.kind === 'word' ? words(t.text, 'and', undefined) : phrase(t.text, undefined)
+    const must: Query[] = []
+    if (parsed.words.length > 0) must.push(words(parsed.words.join(' '), operator, undefined))
+    for (const p of parsed.phrases) must.push(phrase(p, undefined))
+    for (const group of parsed.anyOf)
+      must.push({ bool: { should: group.map(term), minimum_should_match: 1 } })
+    const mustNot = parsed.none.map(term)
+    if (must.length === 0 && mustNot.length === 0) return { match_none: {} }
+    return {
+      bool: {
+        ...(must.length > 0 ? { must } : {}),
+        ...(mustNot.length > 0 ? { must_not: mustNot } : {}),
+        ...(boost !== undefined ? { boost } : {}),
+      },
+    }
+  }
+  const fuzzinessOf = (options: MatchOptions | undefined) =>
+    options?.fuzziness !== undefined ? { fuzziness: options.fuzziness } : {}
+  const boostOf = (boost: number | undefined) => (boost !== undefined ? { boost } : {})
 
   const q: QueryHelpers<F> = {
     match(fieldName, text, options) {
       expectKind(fieldName, (d) => d.kind === 'text', 'A full-text query')
-      return { match: { [fieldName]: { query: checkText(text, fieldName), ...matchOptions(options) } } }
+      const value = checkText(text, fieldName)
+      return fullText(
+        value,
+        options,
+        (words, operator, boost) => ({
+          match: { [fieldName]: { query: words, operator, ...fuzzinessOf(options), ...boostOf(boost) } },
+        }),
+        (phrase, boost) => ({ match_phrase: { [fieldName]: { query: phrase, ...boostOf(boost) } } }),
+      )
     },
     multiMatch(spec, text, options) {
       const entries: Array<[string, number]> = Array.isArray(spec)
@@ -311,15 +396,25 @@ export function defineIndex<const F extends FieldMap>(declaration: IndexDeclarat
         }
         return boost === 1 ? f : `${f}^${boost}`
       })
-      return {
-        multi_match: {
-          query: checkText(text, list.join(',')),
-          fields: list,
-          type: 'best_fields',
-          tie_breaker: 0.3,
-          ...matchOptions(options),
-        },
-      }
+      const value = checkText(text, list.join(','))
+      return fullText(
+        value,
+        options,
+        (words, operator, boost) => ({
+          multi_match: {
+            query: words,
+            fields: list,
+            type: 'best_fields',
+            tie_breaker: 0.3,
+            operator,
+            ...fuzzinessOf(options),
+            ...boostOf(boost),
+          },
+        }),
+        (phrase, boost) => ({
+          multi_match: { query: phrase, fields: list, type: 'phrase', ...boostOf(boost) },
+        }),
+      )
     },
     term(fieldName, value) {
       const def = expectKind(fieldName, (d) => TERM_KINDS.has(d.kind), 'A term query')

@@ -73,6 +73,7 @@ describe('defineIndex', () => {
         fields: ['description', 'clientName^3'],
         type: 'best_fields',
         tie_breaker: 0.3,
+        operator: 'and',
       },
     })
     expect(q.prefix('number', 'FAC-1')).toEqual({
