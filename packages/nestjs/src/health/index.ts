@@ -8,6 +8,7 @@ export { OutboxHealthIndicator } from './outbox.health.js'
 export type { RedisPingOptions } from './redis.health.js'
 export { RedisHealthIndicator } from './redis.health.js'
 export type {
+  SearchHealthAuth,
   SearchHealthOptions,
   SearchHealthSource,
   SearchSyncHealthOptions,

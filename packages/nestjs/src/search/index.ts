@@ -18,6 +18,8 @@ export type {
   SearchRepositoryOf,
 } from './search.module.js'
 export { AyalaSearchModule } from './search.module.js'
+export type { SearchHttpAnswer } from './search-error.filter.js'
+export { SearchErrorFilter, searchErrorToHttp } from './search-error.filter.js'
 export { SearchRepository } from './search-repository.js'
 export type {
   SearchSyncIndexStatus,

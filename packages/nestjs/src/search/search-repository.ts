@@ -8,7 +8,9 @@ import type {
   BulkOptions,
   CompletionFields,
   DocumentOfFields,
+  Duration,
   FieldMap,
+  GetOptions,
   IndexDefinition,
   Outbox,
   PageRequest,
@@ -34,9 +36,22 @@ export class SearchRepository<F extends FieldMap> {
     return this.definition.q
   }
 
-  /** Typed search (see `SearchClient.search`). */
+  /**
+   * Typed search (see `SearchClient.search`): bounded by `request.timeout` or the client's
+   * `searchTimeout` (1 s); `request.fallback` answers when the engine cannot (the result then
+   * has `degraded` set), otherwise the call rejects with `E_SEARCH_UNAVAILABLE`, which
+   * `SearchErrorFilter` answers with 503.
+   */
   search<const A extends AggMap<F> = Record<never, never>>(request: SearchRequest<F, A> = {}) {
     return this.client.search<F, A>(this.definition, request)
+  }
+
+  /**
+   * One document by id, or null (see `SearchClient.get`): bounded like `search`, answered by
+   * `options.fallback` (then `degraded` is set) when the engine cannot.
+   */
+  get(id: string, options: GetOptions<DocumentOfFields<F>> = {}) {
+    return this.client.get<F>(this.definition, id, options)
   }
 
   /** One page of deep pagination (see `SearchClient.searchPage`). */
@@ -50,7 +65,11 @@ export class SearchRepository<F extends FieldMap> {
   }
 
   /** Completion-suggester type-ahead (see `SearchClient.suggest`). */
-  suggest(field: CompletionFields<F>, prefix: string, options: { size?: number | undefined } = {}) {
+  suggest(
+    field: CompletionFields<F>,
+    prefix: string,
+    options: { size?: number | undefined; timeout?: Duration | undefined } = {},
+  ) {
     return this.client.suggest<F>(this.definition, field, prefix, options)
   }
 
