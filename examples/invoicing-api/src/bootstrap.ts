@@ -3,6 +3,8 @@
  * Redis namespace, topic and index follow from it), then create and start the Nest app.
  */
 import 'reflect-metadata'
+import type { Server } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { INestApplication, LogLevel } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core'
 import { createConnection } from 'mariadb'
@@ -61,6 +63,20 @@ export async function startApp(addresses: ServiceAddresses, options: StartOption
   })
   app.enableShutdownHooks()
   await app.listen(options.port ?? 0, '127.0.0.1')
-  const address = app.getHttpServer().address() as { port: number }
+  const server = app.getHttpServer() as Server
+  // Node drops a CONNECT without a word when nothing listens for it: this API is no proxy, say so.
+  // The socket is the handler's from here on: drain what the client still sends (a paused socket
+  // would never see the client's FIN and would hold `app.close()` forever), close it after 5 s
+  // at the latest, and treat a reset as the client leaving.
+  server.on('connect', (_request: unknown, socket: Duplex) => {
+    const timer = setTimeout(() => socket.destroy(), 5_000).unref()
+    socket.once('close', () => clearTimeout(timer))
+    socket.once('error', () => socket.destroy())
+    socket.resume()
+    socket.end(
+      'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, PATCH\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+    )
+  })
+  const address = server.address() as { port: number }
   return { app, url: `http://127.0.0.1:${address.port}`, settings }
 }
