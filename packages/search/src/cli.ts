@@ -3,20 +3,32 @@
  * `ayala-search-bulk`: bulk-load NDJSON documents (a file or stdin) into an index with the
  * package's bulk indexer, showing a progress bar on stderr and a final throughput report.
  * A checkpoint file (the number of input lines done) makes an interrupted load resumable.
+ *
+ * Credentials come from flags or, for the secrets, preferably from the environment (flags are
+ * visible to every user of the machine in `ps`): `--username` / `AYALA_SEARCH_USERNAME`,
+ * `AYALA_SEARCH_PASSWORD` (or `--password`), `AYALA_SEARCH_API_KEY` (or `--api-key`), `--ca` for a
+ * custom CA. They are checked with one `GET /` before anything is read: wrong credentials end the
+ * run at once with one `E_SEARCH_AUTH` line naming the engine and the user. No output of the CLI
+ * carries a secret (the client redacts every message).
  */
 import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { bulkIndex } from './bulk/bulk-indexer.js'
 import { createSearchClient } from './engine/search-client.js'
-import { SearchError } from './errors.js'
+import { engineError, SearchError } from './errors.js'
+import { redactText } from './redact.js'
 
 const USAGE = `Usage: ayala-search-bulk --node <url> --index <name> [options] [file.ndjson]
 
 Reads one JSON document per line from the file (or stdin) and indexes it.
 
-  --node <url>          engine URL (e.g. http://127.0.0.1:9200)
+  --node <url>          engine URL (e.g. https://127.0.0.1:9200)
   --engine <kind>       elasticsearch | opensearch | auto (default auto)
+  --username <name>     basic auth user (or AYALA_SEARCH_USERNAME)
+  --password <secret>   basic auth password; prefer AYALA_SEARCH_PASSWORD (flags show in ps)
+  --api-key <key>       API key (base64 id:key); prefer AYALA_SEARCH_API_KEY
+  --ca <file>           PEM file of the CA that signed the engine's certificate
   --index <name>        target index or write alias
   --id-field <name>     document field used as _id (default id)
   --concurrency <n>     requests in flight (default 2)
@@ -39,6 +51,10 @@ async function main(): Promise<number> {
     options: {
       node: { type: 'string' },
       engine: { type: 'string', default: 'auto' },
+      username: { type: 'string' },
+      password: { type: 'string' },
+      'api-key': { type: 'string' },
+      ca: { type: 'string' },
       index: { type: 'string' },
       'id-field': { type: 'string', default: 'id' },
       concurrency: { type: 'string', default: '2' },
@@ -59,7 +75,42 @@ async function main(): Promise<number> {
     return 2
   }
   const engine = values.engine as 'elasticsearch' | 'opensearch' | 'auto'
-  const search = createSearchClient({ node: values.node, engine })
+  const username = values.username ?? process.env.AYALA_SEARCH_USERNAME
+  const password = values.password ?? process.env.AYALA_SEARCH_PASSWORD
+  const apiKey = values['api-key'] ?? process.env.AYALA_SEARCH_API_KEY
+  const secrets = [password, apiKey].filter((secret): secret is string => secret !== undefined)
+  if ((username === undefined) !== (password === undefined)) {
+    process.stderr.write('ayala-search-bulk: give both a username and a password (AYALA_SEARCH_PASSWORD)\n')
+    return 2
+  }
+  if (username !== undefined && apiKey !== undefined) {
+    process.stderr.write('ayala-search-bulk: give a username/password or an API key, not both\n')
+    return 2
+  }
+  let ca: string | undefined
+  if (values.ca !== undefined) {
+    try {
+      ca = readFileSync(values.ca, 'utf8')
+    } catch (error) {
+      process.stderr.write(`ayala-search-bulk: cannot read the CA file: ${redactText(String(error))}\n`)
+      return 2
+    }
+  }
+  let search: ReturnType<typeof createSearchClient>
+  try {
+    search = createSearchClient({
+      node: values.node,
+      engine,
+      ...(username !== undefined && password !== undefined ? { auth: { username, password } } : {}),
+      ...(apiKey !== undefined ? { auth: { apiKey } } : {}),
+      ...(ca !== undefined ? { tls: { ca } } : {}),
+    })
+  } catch (error) {
+    const message =
+      error instanceof SearchError ? `${error.code}: ${error.message}` : redactText(String(error), secrets)
+    process.stderr.write(`ayala-search-bulk: ${redactText(message, secrets)}\n`)
+    return 2
+  }
   const file = positionals[0]
   const input = file && file !== '-' ? createReadStream(file) : process.stdin
   const idField = values['id-field']
@@ -83,6 +134,11 @@ async function main(): Promise<number> {
   const showBar = !values.quiet && process.stderr.isTTY
   try {
     const client = await search.raw()
+    // One request before anything is read: wrong credentials or an unreachable engine end the
+    // run here with one clear line, not with a failure per document.
+    await client.transport.request({ method: 'GET', path: '/' }).catch((error: unknown) => {
+      throw engineError(error)
+    })
     // The bulk indexer serializes what it gets; unwrap the line number with a mapping generator.
     const lines = new Map<Record<string, unknown>, number>()
     async function* docs(): AsyncGenerator<Record<string, unknown>> {
@@ -140,7 +196,7 @@ async function main(): Promise<number> {
     return report.failed > 0 ? 1 : 0
   } catch (error) {
     const message = error instanceof SearchError ? `${error.code}: ${error.message}` : String(error)
-    process.stderr.write(`${showBar ? '\n' : ''}ayala-search-bulk: ${message}\n`)
+    process.stderr.write(`${showBar ? '\n' : ''}ayala-search-bulk: ${redactText(message, secrets)}\n`)
     return 2
   } finally {
     await search.close()
@@ -152,7 +208,7 @@ main().then(
     process.exitCode = code
   },
   (error: unknown) => {
-    process.stderr.write(`ayala-search-bulk: ${String(error)}\n`)
+    process.stderr.write(`ayala-search-bulk: ${redactText(String(error))}\n`)
     process.exitCode = 2
   },
 )

@@ -212,9 +212,12 @@ export function engineError(error: unknown, index?: string | undefined): SearchE
   if (status === 401 || status === 403) {
     const where = nodeOf(error)
     const who = context?.credentials ?? 'the client'
+    const reason = (error as { body?: { error?: { reason?: unknown } } }).body?.error?.reason
+    const detail =
+      typeof reason === 'string' ? `${message}: ${redactText(reason, context?.secrets)}` : message
     return new SearchError(
       'E_SEARCH_AUTH',
-      `Search engine${where ? ` at ${where}` : ''} ${status === 401 ? 'rejected the credentials of' : 'denied the request of'} ${who} (HTTP ${status}: ${message})`,
+      `Search engine${where ? ` at ${where}` : ''} ${status === 401 ? 'rejected the credentials of' : 'denied the request of'} ${who} (HTTP ${status}: ${detail})`,
       { index, status, retriable: false, cause: error },
     )
   }
