@@ -21,6 +21,18 @@
  *   `sourceErrors()`), never thrown out of it.
  * - `E_STREAM_CLOSED`: the object was closed.
  * - `E_STREAM_NOT_CAUGHT_UP`: a rebuild generation was promoted before it caught up.
+ *
+ * Health reasons (`consumer.health()`, `dashboard.health()`, `DashboardSnapshot.reason`), never
+ * thrown:
+ *
+ * - `E_STREAM_REBUILDING`: the view is being rebuilt from the topic (after Redis lost its state,
+ *   or at the first start over a topic with history); figures partial; degraded.
+ * - `E_STREAM_STATE_MISSING`: Redis holds no state for the view (lost, no consumer running yet);
+ *   down.
+ * - `E_STREAM_LOG_TRUNCATED`: the topic no longer holds events the figures need (retention or
+ *   `deleteRecords` removed records a replay or the consumer had not applied); down.
+ * - `E_STREAM_LOG_COMPACTED`: a delta-mode view was replayed from a compacted topic, which keeps
+ *   only each key's latest record; down (entity-mode views rebuild completely from it).
  */
 export type MetricsStreamErrorCode =
   | 'E_STREAM_INVALID_OPTION'
@@ -33,6 +45,10 @@ export type MetricsStreamErrorCode =
   | 'E_STREAM_UNDECODABLE'
   | 'E_STREAM_CLOSED'
   | 'E_STREAM_NOT_CAUGHT_UP'
+  | 'E_STREAM_REBUILDING'
+  | 'E_STREAM_STATE_MISSING'
+  | 'E_STREAM_LOG_TRUNCATED'
+  | 'E_STREAM_LOG_COMPACTED'
 
 /** Context carried by a {@link MetricsStreamError}. */
 export interface MetricsStreamErrorContext {

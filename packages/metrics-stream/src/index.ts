@@ -22,9 +22,11 @@ export type {
 export { count, defineAggregates, defineView, distinct, sum, top } from './aggregates/define.js'
 export type {
   AppliedEvent,
+  ConsumerHealth,
   MetricsConsumerOptions,
   MetricsConsumerStats,
   PartitionLag,
+  RebuildingEvent,
   SourceProblem,
 } from './consume/consumer.js'
 export {
@@ -47,6 +49,15 @@ export type {
 export type { Duration } from './duration.js'
 export type { MetricsStreamErrorCode, MetricsStreamErrorContext } from './errors.js'
 export { MetricsStreamError } from './errors.js'
+export type { HealthReason, HealthReport, HealthState } from './health/reasons.js'
+export { worstState } from './health/reasons.js'
+export type {
+  PartitionProgress,
+  RebuildProgress,
+  ViewState,
+  ViewStateReason,
+  ViewStatus,
+} from './health/view-state.js'
 export type { PartitionKeys, ViewKeys } from './keys.js'
 export { partitionKeys, viewKeys } from './keys.js'
 export type { EventProducer, EventProducerOptions } from './produce/producer.js'
@@ -55,6 +66,7 @@ export type { SseOptions } from './push/sse.js'
 export { streamDashboard } from './push/sse.js'
 export type {
   ChangeNotice,
+  DashboardHealth,
   DashboardOptions,
   DashboardSnapshot,
   DashboardUpdate,

@@ -37,6 +37,21 @@
  * Kafka's committed offset only ever trails Redis, so a crash at any point replays records that
  * Redis then refuses: nothing is lost, nothing is counted twice.
  *
+ * 5. Redis losing the view's state (a restart without persistence, a failover to an empty
+ *    replica, FLUSHALL) is noticed and healed by the consumer itself. Every state carries an epoch
+ *    marker (`init` creates it, with `rebuilding` and each partition's replay target, when Redis
+ *    holds none; see `health/view-state.ts`), and a claim is granted within the current epoch
+ *    only. The consumer checks the marker every `stateCheckInterval`, and a claim refused for a
+ *    missing marker tells it at once: it then creates the state again (one member wins, the others
+ *    adopt it), forgets its claims and seeks every assigned partition back to its low watermark,
+ *    idle ones included (they would otherwise never replay). The replay is an ordinary stream of
+ *    chunks; once every partition reached its target, `complete` switches the state to `live`
+ *    and publishes a status notice (readers resync). Before the replay starts, a topic whose low
+ *    watermark is above 0 (retention deleted records) or, for a delta-mode view, a compacted
+ *    topic cannot give the figures back: the state is marked incomplete and health is down with
+ *    `E_STREAM_LOG_TRUNCATED` / `E_STREAM_LOG_COMPACTED` instead of partial figures read as
+ *    complete. The same mark is set when a partition resumes beyond records Kafka deleted.
+ *
  * Entity mode (a view with `entity`): offsets only guard redelivery of the same records; the same
  * event produced again at a new offset (an outbox relay that crashed after producing and before
  * marking its rows done), or an older version produced after a newer one by another relay, is
@@ -58,11 +73,19 @@ import type { Cluster, Redis } from 'ioredis'
 import type { Aggregates, View } from '../aggregates/define.js'
 import { aggregateSignature, DeltaPlan, encodeContribution, type RowOp } from '../aggregates/plan.js'
 import { type Duration, toMs } from '../duration.js'
-import { MetricsStreamError } from '../errors.js'
+import { MetricsStreamError, type MetricsStreamErrorCode } from '../errors.js'
+import {
+  type HealthReason,
+  HealthReasons,
+  type HealthReport,
+  viewReasons,
+  worstState,
+} from '../health/reasons.js'
+import { readViewState, type ViewState } from '../health/view-state.js'
 import { type ViewKeys, viewKeys } from '../keys.js'
 import { ChunkSizer } from './chunk-sizer.js'
 import { compareVersions, entityKey, entityVersion } from './entity.js'
-import { ADVANCE, APPLY, CLAIM, ENTITY_SIGNATURE, Script } from './scripts.js'
+import { ADVANCE, APPLY, CLAIM, COMPLETE, ENTITY_SIGNATURE, INIT, Script, TRUNCATE } from './scripts.js'
 import type {
   OutgoingMessage,
   Source,
@@ -138,6 +161,22 @@ export interface MetricsConsumerOptions<E> {
    * @default 'pause'
    */
   undecodableBatches?: 'pause' | 'dead-letter' | undefined
+  /**
+   * How often the consumer checks that Redis still holds the view's state (one HMGET + GET of the
+   * view's slot), and completes a rebuild whose partitions all reached their target. A loss is
+   * also noticed at once by the next claim. A number is milliseconds.
+   * @default '1s'
+   */
+  stateCheckInterval?: Duration | undefined
+  /**
+   * The figures need every event since the topic began: when a replay from the start (first start,
+   * or after Redis lost the state) meets a low watermark above 0 (retention deleted records), or
+   * a delta-mode view a compacted topic, or a partition resumes beyond deleted records, the state
+   * is marked incomplete and health is down. `false` for views whose figures only cover what the
+   * topic retains (bucketed figures with a `retention` shorter than the topic's).
+   * @default true
+   */
+  requireCompleteHistory?: boolean | undefined
 }
 
 /** Defaults of {@link MetricsConsumerOptions}. */
@@ -149,6 +188,8 @@ export const DEFAULT_METRICS_CONSUMER_OPTIONS = Object.freeze({
   scriptTimeout: '5s' as Duration,
   retryDelay: '100ms' as Duration,
   maxRetryDelay: '2s' as Duration,
+  stateCheckInterval: '1s' as Duration,
+  requireCompleteHistory: true,
   undecodableBatches: 'pause' as 'pause' | 'dead-letter',
 })
 
@@ -194,6 +235,26 @@ export interface MetricsConsumerStats {
   undecodableBatches: number
   /** Source errors reported (`sourceError` events): undecodable batches and Kafka client crashes. */
   sourceErrors: number
+  /** Times this consumer created the view's state and started a replay from the topic (`rebuilding`). */
+  rebuilds: number
+  /** State checks that could not reach Redis. */
+  stateCheckErrors: number
+}
+
+/** Emitted as `rebuilding` when this consumer created the view's state and replays the topic. */
+export interface RebuildingEvent {
+  generation: number
+  epoch: string
+  /** `created` (no state at start) or `lost` (the state vanished while running). */
+  cause: 'created' | 'lost'
+  /** Set when the topic cannot give the figures back (`E_STREAM_LOG_TRUNCATED`...). */
+  incomplete: MetricsStreamErrorCode | undefined
+}
+
+/** A consumer's health: the worst of its reasons, the reasons, and the view's state in Redis. */
+export interface ConsumerHealth extends HealthReport {
+  /** The state of the generation this consumer writes (undefined when Redis did not answer). */
+  readonly view: ViewState | undefined
 }
 
 /** A source problem holding now (see {@link MetricsConsumer.sourceErrors}). */
@@ -244,6 +305,9 @@ interface Owned {
   offset: bigint
   watermark: number
   soughtTo: bigint | undefined
+  /** The partition's replay target while the state is rebuilding (undefined: none). */
+  target: bigint | undefined
+  done: boolean
 }
 
 interface ResolvedOptions {
@@ -255,6 +319,8 @@ interface ResolvedOptions {
   readonly retryDelay: number
   readonly maxRetryDelay: number
   readonly owner: string
+  readonly stateCheckInterval: number
+  readonly requireCompleteHistory: boolean
   readonly undecodableBatches: 'pause' | 'dead-letter'
 }
 
@@ -262,6 +328,9 @@ const claimScript = new Script(CLAIM)
 const advanceScript = new Script(ADVANCE)
 const applyScript = new Script(APPLY)
 const signatureScript = new Script(ENTITY_SIGNATURE)
+const initScript = new Script(INIT)
+const completeScript = new Script(COMPLETE)
+const truncateScript = new Script(TRUNCATE)
 
 /** Entity mode: consecutive conflicts of one chunk before it is retried with backoff instead. */
 const MAX_CONFLICTS = 50
@@ -317,6 +386,13 @@ function resolve<E>(options: MetricsConsumerOptions<E>): ResolvedOptions {
       `undecodableBatches must be 'pause' or 'dead-letter', got ${String(undecodableBatches)}`,
     )
   }
+  const stateCheck = toMs(options.stateCheckInterval ?? d.stateCheckInterval, 'stateCheckInterval')
+  if (stateCheck === 0 || !Number.isFinite(stateCheck)) {
+    throw new MetricsStreamError(
+      'E_STREAM_INVALID_OPTION',
+      'stateCheckInterval must be a finite duration above 0',
+    )
+  }
   return Object.freeze({
     chunkSize,
     scriptBudget,
@@ -326,6 +402,8 @@ function resolve<E>(options: MetricsConsumerOptions<E>): ResolvedOptions {
     retryDelay: toMs(options.retryDelay ?? d.retryDelay, 'retryDelay'),
     maxRetryDelay: toMs(options.maxRetryDelay ?? d.maxRetryDelay, 'maxRetryDelay'),
     owner: options.owner ?? `${hostname()}:${process.pid}`,
+    stateCheckInterval: stateCheck,
+    requireCompleteHistory: options.requireCompleteHistory ?? d.requireCompleteHistory,
     undecodableBatches,
   })
 }
@@ -402,7 +480,23 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
     seeks: 0,
     undecodableBatches: 0,
     sourceErrors: 0,
+    rebuilds: 0,
+    stateCheckErrors: 0,
   }
+  /** The epoch of the view's state this consumer works in (see the module note, 5). */
+  private epoch: string | undefined
+  /** Whether readers follow this consumer's generation (the pointer names it, or it started on it). */
+  private followsPointer = false
+  /** Process-level health reasons (Redis unreachable, a corrupt state). */
+  private readonly reasons = new HealthReasons()
+  private checkTimer: NodeJS.Timeout | undefined
+  private checking = false
+  private recovering: Promise<void> | undefined
+  private completing: Promise<void> | undefined
+  /** Partitions to seek back to their low watermark until claimed in the current epoch. */
+  private readonly rewind = new Map<string, { topic: string; partition: number; low: string }>()
+  /** Gaps already checked against the low watermark (`topic:partition:next`). */
+  private readonly gapsChecked = new Set<string>()
   /** Source problems holding now, by `topic:partition` ('' for the source as a whole). */
   private readonly problems = new Map<string, SourceProblem>()
   /** Backoff of partitions paused at an undecodable batch, milliseconds. */
@@ -432,21 +526,305 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
     if (generation === undefined) {
       const pointer = await redis.get(viewKeys(namespace, view.name, 1).pointer)
       generation = pointer ? Number(pointer) : 1
+      this.followsPointer = true
     }
     this.keys = viewKeys(namespace, view.name, generation)
-    if (view.mode === 'entity') await this.checkEntityAggregates(this.keys)
+    // Kafka may refuse the watermarks for a moment (a topic just created: "not the leader").
+    for (let delay = this.options.retryDelay, attempt = 1; ; attempt++) {
+      try {
+        await this.initState('created')
+        break
+      } catch (error) {
+        if (!isRetriable(error) || attempt >= 10) throw error
+        this.counters.retries++
+        if (this.listenerCount('retry') > 0) this.emit('retry', error)
+        await sleep(delay)
+        delay = Math.min(delay * 2, this.options.maxRetryDelay)
+      }
+    }
     await this.config.source.start((batch, context) => this.handle(batch, context), {
       error: (error) => this.reportSourceError('', error),
       recovered: () => {
         this.problems.delete('')
       },
     })
+    this.checkTimer = setInterval(() => void this.checkState(), this.options.stateCheckInterval)
+    this.checkTimer.unref()
   }
 
   /** Stop applying and leave the group. In-flight chunks finish or are abandoned unresolved. */
   async stop(): Promise<void> {
     this.stopping = true
+    clearInterval(this.checkTimer)
     await this.config.source.stop()
+  }
+
+  /**
+   * Health: `down` when the view's state is missing, corrupt or incomplete (the topic lost events
+   * it needs), or the source cannot decode a batch or fetch; `degraded` while the view is rebuilt
+   * from the topic or the state check cannot reach Redis; `up` otherwise. Reads the state of the
+   * generation this consumer writes from Redis (one round trip, two while rebuilding).
+   */
+  async health(): Promise<ConsumerHealth> {
+    const reasons: HealthReason[] = this.reasons.list()
+    let view: ViewState | undefined
+    const keys = this.keys
+    if (keys === undefined) {
+      reasons.push({
+        code: 'E_STREAM_CLOSED',
+        state: 'down',
+        message: 'The consumer has not started',
+        since: Date.now(),
+      })
+    } else {
+      try {
+        const { namespace, redis } = this.config
+        const name = this.config.view.name
+        view = await withTimeout(
+          readViewState(redis, (g) => viewKeys(namespace, name, g), keys.generation),
+          this.options.scriptTimeout,
+        )
+        reasons.push(...viewReasons(view))
+      } catch (error) {
+        reasons.push({
+          code: 'E_STREAM_REDIS',
+          state: 'down',
+          message: `Reading the view's state from Redis failed: ${error instanceof Error ? error.message : String(error)}`,
+          since: Date.now(),
+        })
+      }
+    }
+    // A batch the source cannot decode, or a Kafka client that cannot fetch: the figures stall.
+    for (const problem of this.sourceErrors()) {
+      const { error } = problem
+      reasons.push({
+        code: error.code,
+        state: 'down',
+        message: error.message,
+        since: problem.since,
+        topic: error.topic,
+        partition: error.partition,
+      })
+    }
+    return { state: worstState(reasons), reasons, view }
+  }
+
+  /**
+   * Create the generation's state when Redis holds none, or adopt the one it holds (the `init`
+   * script): from then on this consumer claims within that state's epoch. A state created here is
+   * a replay of the topic from its start; every assigned partition is sought back to it.
+   *
+   * @throws MetricsStreamError `E_STREAM_STATE_CORRUPT` when partition offsets survive without
+   * the state marker (a partial loss)
+   */
+  private async initState(cause: 'created' | 'lost'): Promise<void> {
+    const keys = this.requireKeys()
+    const { redis, source, view } = this.config
+    const parts: Array<{ topic: string; partition: number; high: string; low: string }> = []
+    for (const topic of source.topics) {
+      for (const w of await source.highWatermarks(topic)) parts.push({ topic, ...w })
+    }
+    parts.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition))
+    const truncation = await this.truncation(parts)
+    const scriptKeys = [keys.meta, keys.pointer, `${keys.slot}:generations`]
+    const argv = [
+      randomUUID(),
+      String(Date.now()),
+      String(keys.generation),
+      this.followsPointer ? '1' : '0',
+      cause,
+      truncation?.code ?? '',
+      truncation?.message ?? '',
+      parts.map((p) => `${p.topic}:${p.partition}`).join(' '),
+      keys.channel,
+    ]
+    for (const p of parts) {
+      scriptKeys.push(keys.partition(p.topic, p.partition))
+      argv.push(p.high, p.low)
+    }
+    const reply = (await withTimeout(
+      initScript.run(redis, scriptKeys, argv),
+      this.options.scriptTimeout,
+    )) as [number, string, string?]
+    if (reply[0] === -1) {
+      const message = `Redis holds offsets of view ${view.name} generation ${keys.generation} (${reply[1]}) without its state marker: a partial loss (evicted keys? run Redis with maxmemory-policy noeviction). Replaying into it would count events twice: rebuild into a new generation (startRebuild).`
+      this.reasons.set({ code: 'E_STREAM_STATE_CORRUPT', state: 'down', message })
+      throw new MetricsStreamError('E_STREAM_STATE_CORRUPT', message, { view: view.name })
+    }
+    this.reasons.clear('E_STREAM_STATE_CORRUPT')
+    const before = this.epoch
+    this.epoch = reply[1]
+    if (before !== reply[1]) {
+      this.owned.clear()
+      this.lost.clear()
+      this.rewind.clear()
+    }
+    // A new state (created here, or by another member after a loss) is a replay from the start.
+    if (reply[0] === 2 || (before !== undefined && before !== reply[1])) {
+      for (const p of parts) {
+        if (BigInt(p.high) > BigInt(p.low)) {
+          this.rewind.set(`${p.topic}:${p.partition}`, { topic: p.topic, partition: p.partition, low: p.low })
+        }
+      }
+      this.rewindIdle()
+    }
+    if (reply[0] === 2) {
+      this.counters.rebuilds++
+      if (this.listenerCount('rebuilding') > 0) {
+        const event: RebuildingEvent = {
+          generation: keys.generation,
+          epoch: reply[1],
+          cause,
+          incomplete: truncation?.code,
+        }
+        this.emit('rebuilding', event)
+      }
+    }
+    if (view.mode === 'entity') await this.checkEntityAggregates(keys)
+  }
+
+  /** Why a replay from the start cannot give the figures back, if it cannot. */
+  private async truncation(
+    parts: ReadonlyArray<{ topic: string; partition: number; low: string }>,
+  ): Promise<{ code: MetricsStreamErrorCode; message: string } | undefined> {
+    if (!this.options.requireCompleteHistory) return undefined
+    const cut = parts.find((p) => BigInt(p.low) > 0n)
+    if (cut) {
+      return {
+        code: 'E_STREAM_LOG_TRUNCATED',
+        message: `${cut.topic}/${cut.partition} starts at offset ${cut.low}: the records before it were deleted (retention or deleteRecords), so a replay from the start cannot count them`,
+      }
+    }
+    const { source, view } = this.config
+    if (view.mode === 'delta' && source.cleanupPolicy) {
+      for (const topic of source.topics) {
+        const policy = await source.cleanupPolicy(topic)
+        if (policy?.includes('compact')) {
+          return {
+            code: 'E_STREAM_LOG_COMPACTED',
+            message: `${topic} is compacted (cleanup.policy=${policy}): it keeps each key's latest record only, which a delta-mode view cannot be rebuilt from (an entity-mode view can)`,
+          }
+        }
+      }
+    }
+    return undefined
+  }
+
+  /** The state check (every `stateCheckInterval`): see the module note, 5. */
+  private async checkState(): Promise<void> {
+    if (this.checking || this.stopping || this.keys === undefined) return
+    this.checking = true
+    const keys = this.keys
+    try {
+      const replies = await withTimeout(
+        this.config.redis.multi().hmget(keys.meta, 'epoch', 'status').get(keys.pointer).exec(),
+        this.options.scriptTimeout,
+      )
+      const [meta, pointer] = (replies ?? []).map(([error, value]) => {
+        if (error) throw error
+        return value
+      }) as [Array<string | null>, string | null]
+      this.reasons.clear('E_STREAM_REDIS')
+      if (pointer === String(keys.generation)) this.followsPointer = true
+      if ((meta[0] ?? undefined) !== this.epoch) await this.recover()
+      else if (meta[1] === 'rebuilding') await this.complete()
+      this.rewindIdle()
+    } catch (error) {
+      this.counters.stateCheckErrors++
+      if (!(error instanceof MetricsStreamError && error.code === 'E_STREAM_STATE_CORRUPT')) {
+        this.reasons.set({
+          code: 'E_STREAM_REDIS',
+          state: 'degraded',
+          message: `Checking the view's state in Redis failed (retried every ${this.options.stateCheckInterval} ms): ${error instanceof Error ? error.message : String(error)}`,
+        })
+      }
+      if (this.listenerCount('retry') > 0) this.emit('retry', error)
+    } finally {
+      this.checking = false
+    }
+  }
+
+  /** Create or adopt the view's state after it changed under this consumer (single flight). */
+  private recover(): Promise<void> {
+    this.recovering ??= this.initState('lost').finally(() => {
+      this.recovering = undefined
+    })
+    return this.recovering
+  }
+
+  /** Seek the partitions of a new state back to their start until they are claimed in it. */
+  private rewindIdle(): void {
+    const { source } = this.config
+    if (source.seek === undefined) return
+    for (const [id, { topic, partition, low }] of this.rewind) {
+      if (this.owned.has(id)) this.rewind.delete(id)
+      else if (source.isAssigned(topic, partition)) source.seek(topic, partition, low)
+    }
+  }
+
+  /** Switch a rebuilding state to live once every partition reached its target. */
+  private async complete(): Promise<void> {
+    const keys = this.requireKeys()
+    const { redis } = this.config
+    const list = await withTimeout(redis.hget(keys.meta, 'partitions'), this.options.scriptTimeout)
+    const scriptKeys = [keys.meta]
+    for (const entry of list ? list.split(' ') : []) {
+      const colon = entry.lastIndexOf(':')
+      scriptKeys.push(keys.partition(entry.slice(0, colon), Number(entry.slice(colon + 1))))
+    }
+    const argv = [this.epoch ?? '', keys.channel, String(keys.generation), String(Date.now())]
+    const reply = (await withTimeout(
+      completeScript.run(redis, scriptKeys, argv),
+      this.options.scriptTimeout,
+    )) as [number, number | string]
+    if (reply[0] === -4) await this.recover()
+    else if (reply[0] === 2) {
+      this.rewind.clear()
+      if (this.listenerCount('live') > 0)
+        this.emit('live', { generation: keys.generation, epoch: this.epoch })
+    }
+  }
+
+  /** `complete()` without waiting, once at a time (a chunk reached its partition's target). */
+  private completeSoon(): void {
+    if (this.completing !== undefined) return
+    this.completing = this.complete()
+      .catch((error: unknown) => {
+        // The state check completes it at its next run; counted and told meanwhile.
+        this.counters.stateCheckErrors++
+        if (this.listenerCount('retry') > 0) this.emit('retry', error)
+      })
+      .finally(() => {
+        this.completing = undefined
+      })
+  }
+
+  /**
+   * A partition resumed beyond stored + 1 after seeking back: records Kafka no longer holds, or
+   * compacted gaps. Only the low watermark tells them apart (checked once per gap).
+   */
+  private noteGap(topic: string, partition: number, next: bigint): void {
+    const id = `${topic}:${partition}:${next}`
+    if (!this.options.requireCompleteHistory || this.gapsChecked.has(id)) return
+    this.gapsChecked.add(id)
+    const keys = this.requireKeys()
+    const check = async () => {
+      const low = (await this.config.source.highWatermarks(topic)).find((w) => w.partition === partition)?.low
+      if (low === undefined || BigInt(low) <= next) return
+      const message = `${topic}/${partition} resumed at offset ${low} while offset ${next} was the next to apply: the records in between were deleted (retention or deleteRecords) before this consumer applied them`
+      const argv = [
+        this.epoch ?? '',
+        'E_STREAM_LOG_TRUNCATED',
+        message,
+        keys.channel,
+        String(keys.generation),
+      ]
+      await truncateScript.run(this.config.redis, [keys.meta], argv)
+    }
+    check().catch((error: unknown) => {
+      this.gapsChecked.delete(id)
+      if (this.listenerCount('retry') > 0) this.emit('retry', error)
+    })
   }
 
   /**
@@ -541,6 +919,7 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
       context.seek(String(next))
       return
     }
+    if (from > next) this.noteGap(topic, partition, next)
     let start = 0
     while (start < messages.length && BigInt((messages[start] as SourceMessage).offset) < next) start++
     this.counters.duplicates += start
@@ -675,13 +1054,40 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
 
   private async claim(topic: string, partition: number, assignment: number): Promise<Owned> {
     const keys = this.requireKeys()
-    const token = randomUUID()
-    const reply = (await withTimeout(
-      claimScript.run(this.config.redis, [keys.partition(topic, partition)], [token, this.options.owner]),
-      this.options.scriptTimeout,
-    )) as [number, string, string]
-    const watermark = reply[2] === '' ? Number.NEGATIVE_INFINITY : Number(reply[2])
-    return { assignment, token, offset: BigInt(reply[1]), watermark, soughtTo: undefined }
+    for (let attempt = 1; ; attempt++) {
+      const token = randomUUID()
+      const reply = (await withTimeout(
+        claimScript.run(
+          this.config.redis,
+          [keys.partition(topic, partition), keys.meta],
+          [token, this.options.owner, this.epoch ?? ''],
+        ),
+        this.options.scriptTimeout,
+      )) as [number, string, string, string, string]
+      if (reply[0] === -4) {
+        // The view's state is not the one this member knows: Redis lost it, or another member
+        // created it again. Create or adopt it, then claim within it.
+        if (attempt >= 3) {
+          throw new MetricsStreamError(
+            'E_STREAM_REDIS',
+            `The state of view ${this.config.view.name} changed while claiming ${topic}/${partition}`,
+            { topic, partition, view: this.config.view.name, retriable: true },
+          )
+        }
+        await this.recover()
+        continue
+      }
+      const watermark = reply[2] === '' ? Number.NEGATIVE_INFINITY : Number(reply[2])
+      return {
+        assignment,
+        token,
+        offset: BigInt(reply[1]),
+        watermark,
+        soughtTo: undefined,
+        target: reply[3] === '' ? undefined : BigInt(reply[3]),
+        done: reply[4] === '1',
+      }
+    }
   }
 
   /** Apply one chunk. Resolves true when applied, false when the batch must be dropped. */
@@ -950,6 +1356,10 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
     }
     owned.offset = BigInt(lastOffset)
     owned.watermark = watermark
+    if (owned.target !== undefined && !owned.done && owned.offset + 1n >= owned.target) {
+      owned.done = true
+      this.completeSoon()
+    }
     const c = this.counters
     c.applied += applied
     c.late += late.length

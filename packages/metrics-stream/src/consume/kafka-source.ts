@@ -319,6 +319,30 @@ export function kafkaSource(options: KafkaSourceOptions): Source {
       const offsets = await admin.fetchTopicOffsets(topic)
       return offsets.map(({ partition, high, low }) => ({ partition, high, low }))
     },
+    assignedPartitions() {
+      return [...assigned].map((id) => {
+        const colon = id.lastIndexOf(':')
+        return { topic: id.slice(0, colon), partition: Number(id.slice(colon + 1)) }
+      })
+    },
+    seek(topic, partition, offset) {
+      // kafkajs applies it at the partition's next fetch (a batch in hand becomes stale).
+      if (consumer && !stopped && assigned.has(`${topic}:${partition}`))
+        consumer.seek({ topic, partition, offset })
+    },
+    async cleanupPolicy(topic) {
+      if (!admin) {
+        admin = kafka.admin()
+        await admin.connect()
+      }
+      const { resources } = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [
+          { type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['cleanup.policy'] },
+        ],
+      })
+      return resources[0]?.configEntries.find((entry) => entry.configName === 'cleanup.policy')?.configValue
+    },
     async stop() {
       stopped = true
       clearTimeout(restartTimer)

@@ -1,10 +1,19 @@
 /**
- * The two Lua scripts of the exactly-once effect, and how they are called (EVALSHA, falling back
- * to EVAL when the script cache is empty, e.g. after a Redis restart).
+ * The Lua scripts of the exactly-once effect and of the view's state, and how they are called
+ * (EVALSHA, falling back to EVAL when the script cache is empty, e.g. after a Redis restart).
  *
- * `claim` makes the caller the partition's owner: it stores a fresh owner token (a random id, so a
- * token can never repeat, even after Redis lost its data), bumps the epoch counter and returns the
- * partition's applied offset and watermark.
+ * `init` creates a generation's state when Redis holds none (first start, or Redis lost its data):
+ * a random epoch marker, the replay target of every partition and the status `rebuilding`, all at
+ * once; `complete` switches it to `live` when every partition reached its target (see
+ * `health/view-state.ts`).
+ *
+ * `claim` makes the caller the partition's owner, within the current state only (it checks the
+ * view's epoch marker): it stores a fresh owner token (a random id, so a token can never repeat,
+ * even after Redis lost its data), bumps the claim counter and returns the partition's applied
+ * offset and watermark. Since a token is only granted within the current state, and `init` refuses
+ * to create a state over surviving partition offsets, the token check of `apply` also guarantees
+ * that a chunk never lands in a state other than the one it was planned in: `apply` itself needs
+ * no epoch check.
  *
  * `apply` is one chunk, atomically: check the owner token (a member that lost the partition is
  * fenced), check that the chunk starts after the stored offset (a redelivered chunk is refused),
@@ -25,12 +34,111 @@
 import { createHash } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
 
-/** KEYS: state. ARGV: token, owner label. Returns [epoch, offset, watermark]. */
+/**
+ * KEYS: state, meta. ARGV: token, owner label, the view epoch the member works in. Returns
+ * [claims, offset, watermark, target, done], or [-4, current view epoch or ''] when the view's
+ * state is not the one the member knows (Redis lost it, or another member rebuilt it): a claim is
+ * only granted within the current state, so nothing is written to a state that has no marker.
+ * (The partition hash's own `epoch` field counts claims, for operators.)
+ */
 export const CLAIM = `#!lua
+local v = redis.call('HGET', KEYS[2], 'epoch')
+if v ~= ARGV[3] then return {-4, v or ''} end
 local e = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 redis.call('HSET', KEYS[1], 'token', ARGV[1], 'owner', ARGV[2])
-local s = redis.call('HMGET', KEYS[1], 'offset', 'watermark')
-return {e, s[1] or '-1', s[2] or ''}
+local s = redis.call('HMGET', KEYS[1], 'offset', 'watermark', 'target', 'done')
+return {e, s[1] or '-1', s[2] or '', s[3] or '', s[4] or ''}
+`
+
+/**
+ * KEYS: meta, pointer, generations counter, then the state hash of every partition the view reads.
+ * ARGV: new epoch, now (ms), generation, restore pointer ('1'/'0'), cause, truncation code ('' for
+ * none), truncation message, tracked partitions (`topic:partition` list), channel, then per
+ * partition its high and low watermark.
+ *
+ * Creates the generation's state when it has none, atomically: the epoch marker, `rebuilding`
+ * (`live` when no partition holds a record) with each partition's replay target, the pointer when
+ * it vanished and this consumer is the one readers followed, and a status notice. Returns
+ * [0, epoch] when a state exists (adopted), [1, epoch] for state written by a version without
+ * epochs (adopted as live), [2, epoch, status] created, [-1, key] when partition states survive
+ * without the marker (a partial loss, e.g. evicted keys: replaying into them would count twice).
+ */
+export const INIT = `#!lua
+local cur = redis.call('HMGET', KEYS[1], 'epoch', 'version')
+if cur[1] then return {0, cur[1]} end
+if cur[2] then
+  redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'status', 'live')
+  return {1, ARGV[1]}
+end
+for k = 4, #KEYS do
+  if redis.call('HEXISTS', KEYS[k], 'offset') == 1 then return {-1, KEYS[k]} end
+end
+local pending = 0
+for k = 4, #KEYS do
+  local high = ARGV[10 + 2 * (k - 4)]
+  local low = ARGV[11 + 2 * (k - 4)]
+  redis.call('DEL', KEYS[k])
+  if tonumber(high) > tonumber(low) then
+    pending = pending + 1
+    redis.call('HSET', KEYS[k], 'target', high, 'low', low)
+  else
+    redis.call('HSET', KEYS[k], 'target', high, 'low', low, 'done', '1')
+  end
+end
+local status = 'live'
+if pending > 0 then status = 'rebuilding' end
+redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'status', status, 'pending', pending, 'startedAt', ARGV[2],
+  'cause', ARGV[5], 'partitions', ARGV[8])
+if pending == 0 then redis.call('HSET', KEYS[1], 'liveAt', ARGV[2]) end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'truncated', ARGV[6], 'truncatedWhy', ARGV[7]) end
+if ARGV[4] == '1' and not redis.call('GET', KEYS[2]) then redis.call('SET', KEYS[2], ARGV[3]) end
+if tonumber(redis.call('GET', KEYS[3]) or '0') < tonumber(ARGV[3]) then redis.call('SET', KEYS[3], ARGV[3]) end
+local shown = status
+if ARGV[6] ~= '' then shown = 'incomplete' end
+redis.call('PUBLISH', ARGV[9], '0 ' .. ARGV[3] .. ' - -1 ' .. shown .. ' 0')
+return {2, ARGV[1], status}
+`
+
+/**
+ * KEYS: meta, then the state hash of every partition the rebuild tracks. ARGV: epoch, channel,
+ * generation, now (ms). Marks the partitions whose applied offset reached their target; when none
+ * is left, switches the state to `live` and publishes a status notice. Returns [-4, epoch] when
+ * the state changed, [0, status] when not rebuilding, [1, pending] still rebuilding, [2] live.
+ */
+export const COMPLETE = `#!lua
+local m = redis.call('HMGET', KEYS[1], 'epoch', 'status', 'version')
+if m[1] ~= ARGV[1] then return {-4, m[1] or ''} end
+if m[2] ~= 'rebuilding' then return {0, m[2] or ''} end
+local pending = 0
+for k = 2, #KEYS do
+  local s = redis.call('HMGET', KEYS[k], 'offset', 'target', 'done')
+  if s[2] and not s[3] then
+    if tonumber(s[1] or '-1') + 1 >= tonumber(s[2]) then
+      redis.call('HSET', KEYS[k], 'done', '1')
+    else
+      pending = pending + 1
+    end
+  end
+end
+redis.call('HSET', KEYS[1], 'pending', pending)
+if pending > 0 then return {1, pending} end
+redis.call('HSET', KEYS[1], 'status', 'live', 'liveAt', ARGV[4])
+redis.call('PUBLISH', ARGV[2], (m[3] or '0') .. ' ' .. ARGV[3] .. ' - -1 live 0')
+return {2, 0}
+`
+
+/**
+ * KEYS: meta. ARGV: epoch, code, message, channel, generation. Marks the state incomplete (the
+ * topic lost events it needs) once, with a status notice. Returns 1 marked, 0 already, -4 other
+ * state.
+ */
+export const TRUNCATE = `#!lua
+local m = redis.call('HMGET', KEYS[1], 'epoch', 'truncated', 'version')
+if m[1] ~= ARGV[1] then return -4 end
+if m[2] then return 0 end
+redis.call('HSET', KEYS[1], 'truncated', ARGV[2], 'truncatedWhy', ARGV[3])
+redis.call('PUBLISH', ARGV[4], (m[3] or '0') .. ' ' .. ARGV[5] .. ' - -1 incomplete 0')
+return 1
 `
 
 /**

@@ -108,6 +108,19 @@ export interface Source {
   send(topic: string, messages: OutgoingMessage[]): Promise<void>
   /** The next offset to be written per partition (the high watermark). */
   highWatermarks(topic: string): Promise<Array<{ partition: number; high: string; low: string }>>
+  /**
+   * The partitions this member is assigned now. Optional: with it (and `seek`), a consumer whose
+   * view's state Redis lost rewinds idle partitions too, not only those that receive new records.
+   */
+  assignedPartitions?(): Array<{ topic: string; partition: number }>
+  /** Fetch an assigned partition from `offset` next, outside a batch. Optional, see above. */
+  seek?(topic: string, partition: number, offset: string): void
+  /**
+   * The topic's `cleanup.policy` (`delete`, `compact`, `compact,delete`), when the source can
+   * tell. Optional: with it, a delta-mode view replayed from a compacted topic is reported
+   * incomplete (`E_STREAM_LOG_COMPACTED`).
+   */
+  cleanupPolicy?(topic: string): Promise<string | undefined>
   /** Leave the group and disconnect. */
   stop(): Promise<void>
 }

@@ -3,6 +3,11 @@
  * whose `id` is `<generation>.<version>`; a comment line keeps proxies from closing an idle stream.
  * A browser's `EventSource` reconnects by itself, and since each event is a full snapshot, a
  * reconnected client is in sync with its first event.
+ *
+ * When the view's status changes (a rebuild starts after Redis lost the state, it completes, the
+ * topic turns out truncated), a `status` event (`{ status, generation, epoch, progress, reason }`)
+ * comes before the `figures` event; the `figures` event after a rebuild completed has
+ * `resync: true`. Every `figures` event carries `status` too: only `live` figures are complete.
  */
 import type { ServerResponse } from 'node:http'
 import type { Aggregates } from '../aggregates/define.js'
@@ -40,6 +45,12 @@ export async function streamDashboard<A extends Aggregates<any>>(
   timer.unref()
   try {
     for await (const update of dashboard.subscribe(options.params, { signal: controller.signal })) {
+      if (update.statusChanged) {
+        const { status, generation, epoch, progress, reason } = update
+        response.write(
+          `event: status\ndata: ${JSON.stringify({ status, generation, epoch, progress, reason })}\n\n`,
+        )
+      }
       response.write(
         `id: ${update.generation}.${update.version}\nevent: figures\ndata: ${JSON.stringify(update)}\n\n`,
       )

@@ -12,12 +12,32 @@
  *
  * `subscribe()` yields full snapshots, not deltas: a notice triggers a re-read, so a subscriber
  * that missed notices (a gap in versions, or a reconnect) is resynchronized by the next snapshot
- * and flagged `resync`; versions yielded only go up.
+ * and flagged `resync`; versions yielded only go up within one state (epoch).
+ *
+ * Every read carries the view's status from the same MULTI (the meta hash: see
+ * `health/view-state.ts`): `live`, `rebuilding` (with progress, read in a second round trip only
+ * then), `incomplete` or `missing`, so partial figures are never presented as complete. When
+ * Redis lost the view's state, versions start again from 0 in a new epoch: the cache and the
+ * subscribers compare epochs too, and the status notices the consumer publishes when a rebuild
+ * starts and ends (`<version> <generation> - -1 <status> 0`) reset the newest version seen, so
+ * the in-process copy keeps working after a loss, and subscribers get the rebuild's start and a
+ * `resync` snapshot when it completes.
  */
 import type { Cluster, Redis } from 'ioredis'
 import { bucketLabel, bucketStart, nextBucket } from '../aggregates/buckets.js'
 import type { Aggregate, Aggregates, Figures, Ranked, View } from '../aggregates/define.js'
 import { MetricsStreamError } from '../errors.js'
+import { type HealthReport, viewReasons, worstState } from '../health/reasons.js'
+import {
+  META_FIELDS,
+  parseMeta,
+  type RebuildProgress,
+  readProgress,
+  readViewState,
+  type ViewState,
+  type ViewStateReason,
+  type ViewStatus,
+} from '../health/view-state.js'
 import { type ViewKeys, viewKeys } from '../keys.js'
 
 /** Options of {@link createDashboard}. */
@@ -57,29 +77,57 @@ export interface ReadParams {
 
 /** All figures of a view at one version. */
 export interface DashboardSnapshot<A> {
-  /** The view version (applied chunks of this generation; only goes up for subscribers). */
+  /** The view version (applied chunks of this state; only goes up for subscribers within an epoch). */
   readonly version: number
   /** The generation read. */
   readonly generation: number
   readonly figures: Figures<A>
+  /**
+   * Whether the figures are complete: `live`; or partial: `rebuilding` (a replay from the topic
+   * is under way, see `progress`), `incomplete` (the topic no longer holds events they need),
+   * `missing` (Redis holds no state for the view: zeros that mean nothing). Only `live` figures
+   * are the truth.
+   */
+  readonly status: ViewStatus
+  /** Identity of the view's state in Redis ('' when none): it changes when the state is rebuilt after a loss. */
+  readonly epoch: string
+  /** While `rebuilding`: records applied vs records to replay, per partition. */
+  readonly progress: RebuildProgress | undefined
+  /** When not `live`: why (`E_STREAM_REBUILDING`, `E_STREAM_LOG_TRUNCATED`, `E_STREAM_STATE_MISSING`...). */
+  readonly reason: ViewStateReason | undefined
 }
 
 /** One update yielded by {@link Dashboard.subscribe}. */
 export interface DashboardUpdate<A> extends DashboardSnapshot<A> {
-  /** True when versions were skipped (missed notices, reconnect): this snapshot resynchronizes. */
+  /**
+   * True when this snapshot resynchronizes: versions were skipped (missed notices, reconnect), the
+   * state was rebuilt (a new epoch), or a rebuild just completed (`status` back to `live`).
+   */
   readonly resync: boolean
+  /** True when `status` differs from the previous update's (always true for the first). */
+  readonly statusChanged: boolean
+}
+
+/** A dashboard's health: the view's state, and the reasons it is not up. */
+export interface DashboardHealth extends HealthReport {
+  readonly view: ViewState
 }
 
 /** A decoded change notice. */
 export interface ChangeNotice {
   version: number
   generation: number
+  /** The chunk's topic, or `-` for a notice about the view itself (promotion, status). */
   topic: string
   partition: number
   offset: string
   /** Oldest record timestamp of the chunk (epoch ms). */
   oldestEventAt: number
+  /** A status notice (topic `-`): the view's new status (`rebuilding`, `live`, `incomplete`). */
+  status?: ViewStatus | undefined
 }
+
+const STATUSES = new Set<string>(['live', 'rebuilding', 'incomplete', 'missing'])
 
 type Decoder = (replies: unknown[], index: number) => [unknown, number]
 
@@ -99,7 +147,7 @@ function toNumbers(hash: Record<string, string>): Record<string, number> {
 export function parseNotice(message: string): ChangeNotice | undefined {
   const parts = message.split(' ')
   if (parts.length !== 6) return undefined
-  return {
+  const notice: ChangeNotice = {
     version: Number(parts[0]),
     generation: Number(parts[1]),
     topic: parts[2] as string,
@@ -107,6 +155,8 @@ export function parseNotice(message: string): ChangeNotice | undefined {
     offset: parts[4] as string,
     oldestEventAt: Number(parts[5]),
   }
+  if (notice.topic === '-' && STATUSES.has(notice.offset)) notice.status = notice.offset as ViewStatus
+  return notice
 }
 
 /** Reads, caches and pushes one view's figures. */
@@ -121,11 +171,14 @@ export class Dashboard<A extends Aggregates<any>> {
   private subscribed = false
   private generation = 1
   private noticed = 0
+  /** Bumped by every notice about the view itself: a read that started before one is not cached. */
+  private resets = 0
   private closed = false
   private subscriberErrors = 0
   private attached = false
   private readonly cache = new Map<string, DashboardSnapshot<A>>()
   private readonly waiters = new Set<(reason: 'notice' | 'resync' | 'close') => void>()
+  private readonly keysOf = (generation: number) => viewKeys(this.namespace, this.view.name, generation)
   private readonly listeners = new Set<(notice: ChangeNotice) => void>()
 
   constructor(options: DashboardOptions<A>) {
@@ -161,11 +214,41 @@ export class Dashboard<A extends Aggregates<any>> {
         this.subscriberErrors++
       })
     }
+    const resets = this.resets
     const snapshot = await this.fetch(params)
-    if (this.subscribed && snapshot.version >= this.noticed && snapshot.generation === this.generation) {
+    if (
+      this.subscribed &&
+      resets === this.resets &&
+      snapshot.version >= this.noticed &&
+      snapshot.generation === this.generation
+    ) {
       this.cache.set(key, snapshot)
     }
     return snapshot
+  }
+
+  /**
+   * The view's health as readers see it: `up` when live, `degraded` while it is rebuilt from the
+   * topic, `down` when its state is missing in Redis or incomplete (the topic lost events it
+   * needs); with the state (status, epoch, version, progress). Reads Redis (pointer and meta in
+   * one round trip, progress in a second one while rebuilding), not the cache.
+   *
+   * @throws MetricsStreamError `E_STREAM_REDIS` when Redis fails, `E_STREAM_CLOSED` after `close()`
+   */
+  async health(): Promise<DashboardHealth> {
+    if (this.closed) throw new MetricsStreamError('E_STREAM_CLOSED', 'The dashboard is closed')
+    let view: ViewState
+    try {
+      view = await readViewState(this.redis, this.keysOf)
+    } catch (error) {
+      throw new MetricsStreamError('E_STREAM_REDIS', "Reading the view's state failed", {
+        view: this.view.name,
+        retriable: true,
+        cause: error,
+      })
+    }
+    const reasons = viewReasons(view)
+    return { state: worstState(reasons), reasons, view }
   }
 
   /**
@@ -209,14 +292,18 @@ export class Dashboard<A extends Aggregates<any>> {
       let resync = false
       while (!this.closed && !signal?.aborted) {
         const snapshot = await this.read(params)
-        const newer =
-          last === undefined || snapshot.generation !== last.generation || snapshot.version > last.version
+        const sameState =
+          last !== undefined && snapshot.generation === last.generation && snapshot.epoch === last.epoch
+        const statusChanged = last === undefined || snapshot.status !== last.status
+        const newer = !sameState || statusChanged || snapshot.version > (last as DashboardSnapshot<A>).version
         if (newer) {
-          const gap =
+          const gap = sameState && snapshot.version > (last as DashboardSnapshot<A>).version + 1
+          // A new epoch (the state was rebuilt) or a rebuild that just completed replaces what the
+          // subscriber holds.
+          const rebuilt =
             last !== undefined &&
-            snapshot.generation === last.generation &&
-            snapshot.version > last.version + 1
-          yield { ...snapshot, resync: resync || gap }
+            (snapshot.epoch !== last.epoch || (statusChanged && snapshot.status === 'live'))
+          yield { ...snapshot, resync: resync || gap || rebuilt, statusChanged }
           last = snapshot
           resync = false
         }
@@ -310,7 +397,13 @@ export class Dashboard<A extends Aggregates<any>> {
   private onNotice(message: string): void {
     const notice = parseNotice(message)
     if (!notice) return
-    if (notice.generation !== this.generation) {
+    if (notice.topic === '-') {
+      // About the view itself (a promotion, a rebuild starting or ending): its version is the
+      // state's current one, lower than the newest seen when the state was rebuilt after a loss.
+      this.resets++
+      this.generation = notice.generation
+      this.noticed = notice.version
+    } else if (notice.generation !== this.generation) {
       this.generation = notice.generation
       this.noticed = notice.version
     } else if (notice.version > this.noticed) {
@@ -326,7 +419,7 @@ export class Dashboard<A extends Aggregates<any>> {
     const keys = viewKeys(this.namespace, this.view.name, generation)
     const multi = this.redis.multi()
     multi.get(keys.pointer)
-    multi.hget(keys.meta, 'version')
+    multi.hmget(keys.meta, ...META_FIELDS)
     const decoders: Array<[string, Decoder]> = []
     for (const [name, aggregate] of Object.entries(this.view.aggregates) as Array<
       [string, Aggregate<unknown, unknown>]
@@ -362,10 +455,27 @@ export class Dashboard<A extends Aggregates<any>> {
       figures[name] = value
       index = next
     }
+    const meta = parseMeta(replies[1] as Array<string | null>)
+    let progress: RebuildProgress | undefined
+    if (meta.status === 'rebuilding') {
+      try {
+        progress = await readProgress(this.redis, keys, meta)
+      } catch (error) {
+        throw new MetricsStreamError('E_STREAM_REDIS', 'Reading the rebuild progress failed', {
+          view: this.view.name,
+          retriable: true,
+          cause: error,
+        })
+      }
+    }
     return Object.freeze({
-      version: replies[1] === null ? 0 : Number(replies[1]),
+      version: meta.version,
       generation,
       figures: Object.freeze(figures) as Figures<A>,
+      status: meta.status,
+      epoch: meta.epoch,
+      progress,
+      reason: meta.reason,
     })
   }
 

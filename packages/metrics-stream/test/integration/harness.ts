@@ -72,6 +72,8 @@ export class World {
   constructor(
     readonly partitions = 4,
     redisUrl = urls.redis,
+    /** Topic settings of the events topic, e.g. `[{ name: 'cleanup.policy', value: 'compact' }]`. */
+    private readonly topicConfig: Array<{ name: string; value: string }> = [],
   ) {
     this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null })
     // Tests that stop a private Redis expect connection errors: count them instead of logging.
@@ -87,7 +89,7 @@ export class World {
     await this.admin.createTopics({
       waitForLeaders: false,
       topics: [
-        { topic: this.topic, numPartitions: this.partitions },
+        { topic: this.topic, numPartitions: this.partitions, configEntries: this.topicConfig },
         { topic: this.dlq, numPartitions: 1 },
         { topic: this.late, numPartitions: 1 },
       ],
@@ -121,12 +123,10 @@ export class World {
     for (let i = 0; i < records.length; i += 500) {
       await this.producer.send({
         topic: this.topic,
-        messages: records
-          .slice(i, i + 500)
-          .map(({ key, value }) => ({
-            key,
-            value: typeof value === 'string' ? value : JSON.stringify(value),
-          })),
+        messages: records.slice(i, i + 500).map(({ key, value }) => ({
+          key,
+          value: typeof value === 'string' ? value : JSON.stringify(value),
+        })),
       })
     }
   }

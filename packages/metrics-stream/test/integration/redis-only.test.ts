@@ -28,6 +28,11 @@ describe('dashboard and generations on real Redis (no Kafka)', () => {
       version: 0,
       generation: 1,
       figures: { invoices: 0, byStatus: {}, amountByStatus: {}, amountByDay: {}, topClients: [], clients: 0 },
+      // No consumer ever created the view's state: zeros that are not the truth.
+      status: 'missing',
+      epoch: '',
+      progress: undefined,
+      reason: expect.objectContaining({ code: 'E_STREAM_STATE_MISSING' }),
     })
     await expect(dashboard.read({ from: 0, to: 2_000 * 86_400_000 })).rejects.toSatisfy(
       (error) => error instanceof MetricsStreamError && error.code === 'E_STREAM_INVALID_READ',

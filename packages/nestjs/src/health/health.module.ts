@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common'
 import { TerminusModule } from '@nestjs/terminus'
 import { CacheHealthIndicator } from './cache.health.js'
 import { KafkaHealthIndicator } from './kafka.health.js'
+import { MetricsStreamHealthIndicator } from './metrics-stream.health.js'
 import { OutboxHealthIndicator } from './outbox.health.js'
 import { RedisHealthIndicator } from './redis.health.js'
 import { SearchHealthIndicator } from './search.health.js'
@@ -20,6 +21,7 @@ import { SearchHealthIndicator } from './search.health.js'
  *     () => this.kafka.check('kafka', { kafka: this.kafkaClient }),
  *     () => this.outbox.check('outbox', { relay: this.relay }),
  *     () => this.cacheHealth.check('cache', { cache: this.cache }),
+ *     () => this.metricsStream.check('dashboard', { source: this.consumer }),
  *   ])
  * }
  * ```
@@ -32,6 +34,7 @@ import { SearchHealthIndicator } from './search.health.js'
     KafkaHealthIndicator,
     OutboxHealthIndicator,
     CacheHealthIndicator,
+    MetricsStreamHealthIndicator,
   ],
   exports: [
     TerminusModule,
@@ -40,6 +43,7 @@ import { SearchHealthIndicator } from './search.health.js'
     KafkaHealthIndicator,
     OutboxHealthIndicator,
     CacheHealthIndicator,
+    MetricsStreamHealthIndicator,
   ],
 })
 export class AyalaHealthModule {}

@@ -9,13 +9,21 @@ import type { ServerResponse } from 'node:http'
 import { type Dashboard, type ReadParams, type SseOptions, streamDashboard } from '@ayala/metrics-stream'
 import { Observable } from 'rxjs'
 
-/** What `@Sse()` handlers return: Nest writes `id`, `type` and `data` as an SSE event. */
+/**
+ * What `@Sse()` handlers return: Nest writes `id`, `type` and `data` as an SSE event. A `status`
+ * event (no `id`) comes before the `figures` event whenever the view's status changes: a rebuild
+ * started (Redis lost the view's state), completed (the next `figures` has `resync: true`), or
+ * the topic turned out not to hold the events the figures need.
+ */
 export interface DashboardMessageEvent {
-  /** `<generation>.<version>`. */
-  id: string
-  /** Always `figures`. */
-  type: 'figures'
-  /** The snapshot: `{ version, generation, figures, resync }`. */
+  /** `<generation>.<version>` (figures events). */
+  id?: string | undefined
+  /** `figures`, or `status` when the view's status changed. */
+  type: 'figures' | 'status'
+  /**
+   * figures: the snapshot `{ version, generation, figures, status, epoch, progress, reason,
+   * resync, statusChanged }`; status: `{ status, generation, epoch, progress, reason }`.
+   */
   data: unknown
 }
 
@@ -44,6 +52,10 @@ export class DashboardStream {
       this.open.add(controller)
       const run = async () => {
         for await (const update of this.dashboard.subscribe(params, { signal: controller.signal })) {
+          if (update.statusChanged) {
+            const { status, generation, epoch, progress, reason } = update
+            subscriber.next({ type: 'status', data: { status, generation, epoch, progress, reason } })
+          }
           subscriber.next({ id: `${update.generation}.${update.version}`, type: 'figures', data: update })
         }
         subscriber.complete()
