@@ -167,11 +167,17 @@ export interface ResolvedSearchClientOptions {
   readonly credentials: string
   /** Whether a custom CA is given (`tls.ca`). */
   readonly customCa: boolean
+  /** Budget of an interactive read, in ms. */
   readonly searchTimeoutMs: number
+  /** Consecutive unavailability failures that open the breaker. */
   readonly breakerThreshold: number
+  /** Open time of the breaker before a probe, in ms. */
   readonly breakerCooldownMs: number
+  /** Per-request timeout of everything else, in ms. */
   readonly requestTimeoutMs: number
+  /** Transport retries (interactive reads: `min(maxRetries, nodes - 1)`). */
   readonly maxRetries: number
+  /** Slow-query threshold, in ms. */
   readonly slowQueryMs: number
   /** The official client's extra options, without `auth`, `tls` and an `authorization` header. */
   readonly clientOptions: Omit<ClientOptions, 'node' | 'nodes' | 'Transport'>

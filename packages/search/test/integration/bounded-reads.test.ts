@@ -82,7 +82,7 @@ describe.each(ENGINES)('bounded interactive reads on $engine', ({ engine, node }
   ) => createSearchClient({ node: `http://127.0.0.1:${port}`, engine: engine as EngineKind, ...options })
 
   /** One of each interactive read, in turn. */
-  const reads = (search: SearchClient, i: number) => {
+  const reads = (search: SearchClient, i: number): Promise<unknown> => {
     const kind = i % 3
     if (kind === 0)
       return search.search(invoices, { query: invoices.q.match('description', 'servicio'), size: 5 })
@@ -121,7 +121,7 @@ describe.each(ENGINES)('bounded interactive reads on $engine', ({ engine, node }
     search.on('breaker', (state) => states.push(state))
     try {
       // Warm: the connection is open before the link hangs.
-      expect((await reads(search, 0)).hits?.length).toBeGreaterThan(0)
+      expect((await search.search(invoices, {})).hits.length).toBeGreaterThan(0)
       proxy.blackhole()
       const outcomes = []
       for (let i = 0; i < 12; i++) outcomes.push(await bounded(600, () => reads(search, i)))
