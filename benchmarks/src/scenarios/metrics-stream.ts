@@ -24,8 +24,13 @@
  *    (~2,000/s); for every change notice, now minus the oldest record timestamp of the chunk
  *    (producer create time), i.e. the worst event of each chunk.
  *
+ * Entity mode (`defineView({ entity })`, upserts by version: one HMGET per chunk and a
+ * compare-and-set on the stored versions) runs in the throughput rounds and the apply-path rows
+ * side by side with delta mode (`rows`), on the same backlog (each event carries its version).
+ *
  * Setups (environment): METRICS_BENCH_PIN_REDIS=1 (Redis on a CPU of its own),
  * METRICS_BENCH_READ_REPLICA=1 (reads from a replica), METRICS_BENCH_CHILD_NICE=N; see below.
+ * METRICS_BENCH_SECTIONS=throughput runs section 2 only (no read phases, no live latency).
  *
  * kafkajs and `@ayala/testkit` are not dependencies of the benchmarks package: they are loaded
  * from `@ayala/metrics-stream`'s own (dev) dependencies.
@@ -81,6 +86,8 @@ interface Row {
 }
 interface BenchEvent extends Row {
   id: string
+  /** The invoice's version: 1 when created, 2 for its correction (entity mode). */
+  version: number
   at: number
   previous?: Row | undefined
 }
@@ -101,6 +108,17 @@ const view = defineView<BenchEvent, Row, typeof aggregates>({
   }),
   aggregates,
 })
+/** The same aggregates in entity mode: the row after the change, by version. */
+const entityView = defineView<BenchEvent, Row, typeof aggregates>({
+  name: 'bench',
+  eventTime: (e) => e.at,
+  entity: (e) => ({
+    key: e.id,
+    version: e.version,
+    row: { status: e.status, amountCents: e.amountCents, clientId: e.clientId, issuedAt: e.issuedAt },
+  }),
+  aggregates,
+})
 
 function makeEvents(count: number, from: number): BenchEvent[] {
   const events: BenchEvent[] = []
@@ -115,10 +133,10 @@ function makeEvents(count: number, from: number): BenchEvent[] {
     }
     if (i % 3 === 2) {
       const prev = events[events.length - 1] as BenchEvent
-      const { id: _id, at: _at, previous: _previous, ...before } = prev
-      events.push({ ...before, status: 'paid', id: prev.id, at: now, previous: before })
+      const { id: _id, at: _at, previous: _previous, version: _version, ...before } = prev
+      events.push({ ...before, status: 'paid', id: prev.id, version: 2, at: now, previous: before })
     } else {
-      events.push({ ...state, id: `inv-${n}`, at: now })
+      events.push({ ...state, id: `inv-${n}`, version: 1, at: now })
     }
   }
   return events
@@ -146,6 +164,8 @@ interface ConsumerSpec {
   partitionsConsumedConcurrently?: number | undefined
   /** `maxScriptsInFlight`; absent: the library's default. */
   scriptsInFlight?: number | undefined
+  /** Entity mode (`defineView({ entity })`) instead of delta mode. */
+  entity?: boolean | undefined
 }
 
 /** What a consumer child reports when it has applied the backlog. */
@@ -228,7 +248,7 @@ async function child(kind: string): Promise<void> {
     const consumer = createMetricsConsumer({
       redis,
       namespace,
-      view,
+      view: spec.entity ? entityView : view,
       source,
       ...(spec.chunkSize === undefined ? {} : { chunkSize: spec.chunkSize }),
       ...(spec.budget === undefined
@@ -314,6 +334,9 @@ interface Spawned {
  * the replica and the reader take the last CPU and the primary goes with the consumer children.
  */
 const REPLICA = process.env.METRICS_BENCH_READ_REPLICA === '1'
+
+/** METRICS_BENCH_SECTIONS=throughput: section 2 only (the read phases and the live latency skipped). */
+const READS = (process.env.METRICS_BENCH_SECTIONS ?? 'reads,throughput').split(',').includes('reads')
 
 // Decided in the parent only: a child pinned to one CPU sees one CPU.
 const PIN = process.env.METRICS_BENCH_PIN_REDIS === '1' && !process.env[CHILD] ? pinning() : undefined
@@ -549,7 +572,7 @@ async function applyPathRate(
   url: string,
   backlog: readonly BenchEvent[],
   namespace: string,
-  options: { chunkSize?: number; scriptBudget?: number },
+  options: { chunkSize?: number; scriptBudget?: number; entity?: boolean },
 ): Promise<number> {
   const redis = new Redis(url)
   const partitions: SourceMessage[][] = Array.from({ length: PARTITIONS }, () => [])
@@ -573,12 +596,13 @@ async function applyPathRate(
     highWatermarks: async () => [],
     stop: async () => undefined,
   }
+  const { entity, ...consumerOptions } = options
   const consumer = createMetricsConsumer({
     redis,
     namespace,
-    view,
+    view: entity ? entityView : view,
     source,
-    ...options,
+    ...consumerOptions,
   })
   await consumer.start()
   const context: SourceBatchContext = {
@@ -814,7 +838,7 @@ export async function run(): Promise<ScenarioResult> {
     const DEFAULTS = `library defaults (chunkSize <= ${DEFAULT_CHUNK}, scriptBudget ${DEFAULT_BUDGET})`
     const merged = new Map<string, ReadPhase[]>()
     const add = (p: ReadPhase) => merged.set(p.label, [...(merged.get(p.label) ?? []), p])
-    const rounds = quick ? 1 : ROUNDS
+    const rounds = !READS ? 0 : quick ? 1 : ROUNDS
     for (let round = 0; round < rounds; round++) {
       const order = [...phases.slice(round % phases.length), ...phases.slice(0, round % phases.length)]
       for (const [label, spec] of order) {
@@ -852,33 +876,36 @@ export async function run(): Promise<ScenarioResult> {
       )
       await redis.flushall()
     }
-    // A default consumer that has applied the backlog, for the live latency.
-    const liveEnv = env({})
-    const live = spawnChild('ours', liveEnv)
-    children.push(live)
-    await live.done
-    const liveNs = liveEnv.BENCH_NS
-
-    // 3 (the live consumer is caught up): live events, record timestamp to change notice.
     const latencies: number[] = []
-    const { fromRedis } = dashboardsOf(liveNs)
-    const phaseStart = Date.now()
-    const unsubscribe = await fromRedis.onChange((notice) => {
-      if (notice.oldestEventAt >= phaseStart) latencies.push(Date.now() - notice.oldestEventAt)
-    })
-    const liveMs = quick ? 1_000 : 6_000
-    let n = total
-    while (Date.now() - phaseStart < liveMs) {
-      const batch = makeEvents(50, n)
-      n += 50
-      await events.send(batch)
-      await new Promise((done) => setTimeout(done, 25))
+    if (READS) {
+      // A default consumer that has applied the backlog, for the live latency.
+      const liveEnv = env({})
+      const live = spawnChild('ours', liveEnv)
+      children.push(live)
+      await live.done
+      const liveNs = liveEnv.BENCH_NS
+
+      // 3 (the live consumer is caught up): live events, record timestamp to change notice.
+      const { fromRedis } = dashboardsOf(liveNs)
+      const phaseStart = Date.now()
+      const unsubscribe = await fromRedis.onChange((notice) => {
+        if (notice.oldestEventAt >= phaseStart) latencies.push(Date.now() - notice.oldestEventAt)
+      })
+      const liveMs = quick ? 1_000 : 6_000
+      let n = total
+      while (Date.now() - phaseStart < liveMs) {
+        const batch = makeEvents(50, n)
+        n += 50
+        await events.send(batch)
+        await new Promise((done) => setTimeout(done, 25))
+      }
+      const deadline = Date.now() + 10_000
+      while (latencies.length === 0 && Date.now() < deadline)
+        await new Promise((done) => setTimeout(done, 50))
+      unsubscribe()
+      await stop(live.process)
+      await redis.flushall()
     }
-    const deadline = Date.now() + 10_000
-    while (latencies.length === 0 && Date.now() < deadline) await new Promise((done) => setTimeout(done, 50))
-    unsubscribe()
-    await stop(live.process)
-    await redis.flushall()
 
     // 2. Throughput without reads.
     const throughput = async (spec: ConsumerSpec): Promise<ChildReport> => {
@@ -890,8 +917,10 @@ export async function run(): Promise<ScenarioResult> {
       return report
     }
     // Rounds, order rotated, so the chunk sizings share the load drift; mean events/s.
+    const ENTITY = 'entity mode (upserts by version), defaults'
     const sizings: Array<[string, ConsumerSpec]> = [
       ['defaults', {}],
+      [ENTITY, { entity: true }],
       ['scriptBudget 0.5 ms (chunkSize <= 500)', { chunkSize: 500, budget: 0.5 }],
       ['fixed chunks of 500', { chunkSize: 500, budget: 'off' }],
       ['fixed chunks of 200 (the previous default)', { chunkSize: 200, budget: 'off' }],
@@ -943,6 +972,9 @@ export async function run(): Promise<ScenarioResult> {
       scriptBudget: Number.POSITIVE_INFINITY,
     })
     await redis.flushall()
+    const applyEntity = await applyPathRate(server.url, backlog, `${namespace}-mem3`, { entity: true })
+    await redis.flushall()
+    const entityReport = sized.has(ENTITY) ? meanReport(sized.get(ENTITY) as ChildReport[]) : undefined
 
     const perEvent = (rate: number) => 1e6 / rate
     const NAIVE = 'naive kafkajs eachMessage, one pipeline per message (at-least-once)'
@@ -974,7 +1006,11 @@ export async function run(): Promise<ScenarioResult> {
           ),
         ),
       ...variants.map(([label, report]) => oursRow(`@ayala/metrics-stream consumer, ${label}`, report)),
-      ...[['defaults', applyDefault] as const, ['fixed chunks of 500', apply500] as const].map(
+      ...[
+        ['defaults', applyDefault] as const,
+        ['fixed chunks of 500', apply500] as const,
+        ['entity mode, defaults', applyEntity] as const,
+      ].map(
         ([label, rate]): ResultRow => ({
           name: `@ayala/metrics-stream apply path alone (in-memory Source, no Kafka fetch), ${label}`,
           p50Us: perEvent(rate),
@@ -990,7 +1026,7 @@ export async function run(): Promise<ScenarioResult> {
       ),
     ]
     const result = writeResult(
-      `metrics-throughput${resultSuffix}`,
+      `metrics-throughput${resultSuffix}${READS ? '' : '-throughput-only'}`,
       `metrics-stream: events applied per second, one consumer process${PIN ? ' (Redis on a CPU of its own)' : ''}`,
       throughputRows,
       NAIVE,
@@ -1006,6 +1042,12 @@ export async function run(): Promise<ScenarioResult> {
           ratioGoal('exactly-once events/s vs 50,000/s', oursDefault.eventsPerSec / 50_000, 1, true),
           ratioGoal('exactly-once apply path alone vs 50,000/s', applyDefault / 50_000, 1, true),
           ratioGoal(
+            'entity-mode events/s vs 50,000/s',
+            (entityReport?.eventsPerSec ?? Number.NaN) / 50_000,
+            1,
+            true,
+          ),
+          ratioGoal(
             'event-to-dashboard p99 vs 1 s',
             pct(
               [...latencies].sort((a, b) => a - b),
@@ -1016,10 +1058,12 @@ export async function run(): Promise<ScenarioResult> {
         ],
         notes: [
           '"no handler running": share of the applying window during which the consumer had no batch in hand, i.e. waited on kafkajs (fetch, record decoding, group bookkeeping).',
+          `entity mode / delta mode, both with the defaults, same backlog (every event carries its version): consumer ${entityReport ? (entityReport.eventsPerSec / oursDefault.eventsPerSec).toFixed(2) : 'n/a'}x events/s (mean of the same rounds), apply path alone ${(applyEntity / applyDefault).toFixed(2)}x. Entity mode adds one HMGET round trip per chunk and an HMGET + HSET of the chunk's entities inside the script.`,
         ],
       },
     )
 
+    if (!READS) return result
     const all = [...merged.values()].map(mergePhases)
     const find = (label: string) => all.find((p) => p.label === label) as ReadPhase
     const main = find(DEFAULTS)

@@ -880,6 +880,13 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
       signatureScript.run(this.config.redis, [keys.meta], [signature]),
       this.options.scriptTimeout,
     )) as string
+    if (stored === 'delta') {
+      throw new MetricsStreamError(
+        'E_STREAM_INVALID_OPTION',
+        `Generation ${keys.generation} of view ${this.config.view.name} was built in delta mode: entity mode needs the stored contribution of every entity it retracts. Rebuild into a new generation with the entity view (startRebuild), then promote it`,
+        { view: this.config.view.name },
+      )
+    }
     if (stored !== '') {
       throw new MetricsStreamError(
         'E_STREAM_INVALID_OPTION',

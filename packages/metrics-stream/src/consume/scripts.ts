@@ -223,11 +223,13 @@ return {1, v, (t1[1] - t0[1]) * 1000000 + (t1[2] - t0[2])}
  * KEYS: meta. ARGV: the signature of an entity view's aggregates (`aggregateSignature`, joined by
  * spaces). Stores it when there is none or when it extends the stored one (aggregates appended);
  * returns '' when compatible (equal, extended, or a prefix of the stored one: a member still on
- * the previous definition), else the stored signature.
+ * the previous definition), `delta` when the generation was built in delta mode (chunks applied,
+ * no signature: no entity has a stored contribution to retract), else the stored signature.
  */
 export const ENTITY_SIGNATURE = `#!lua
 local cur = redis.call('HGET', KEYS[1], 'entityAggregates')
 local sig = ARGV[1]
+if not cur and redis.call('HEXISTS', KEYS[1], 'version') == 1 then return 'delta' end
 if not cur or (#sig > #cur and string.sub(sig, 1, #cur + 1) == cur .. ' ') then
   redis.call('HSET', KEYS[1], 'entityAggregates', sig)
   return ''

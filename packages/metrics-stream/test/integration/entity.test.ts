@@ -166,6 +166,21 @@ describe('entity mode on real Kafka and Redis', () => {
     )
   })
 
+  it('refuses to start on a generation built in delta mode (no stored contribution to retract)', async () => {
+    world = await new World(2).init()
+    const events = generateVersions(50, 505)
+    const delta = world.consumerOf(deltaView, `${world.namespace}-d`)
+    await delta.start()
+    await world.produceJson(events.map(record))
+    await world.waitCaughtUp()
+    await delta.stop()
+    const entity = world.consumerOf(entityView, `${world.namespace}-e`)
+    await expect(entity.start()).rejects.toMatchObject({
+      code: 'E_STREAM_INVALID_OPTION',
+      message: expect.stringMatching(/built in delta mode/),
+    })
+  })
+
   it('a consumer process killed with SIGKILL mid-stream and restarted, relay duplicates included: exact', async () => {
     world = await new World(4).init()
     const events = generateVersions(1_200, 404)
