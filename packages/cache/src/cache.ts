@@ -1147,30 +1147,12 @@ export class Cache {
     const stored = loading.then(
       async (value) => {
         this.recordLoader(key, started)
-        if (!flight.invalidated && !this.closed) {
-          const write = this.prepare(key, value, call, snapshot)
-          if (write !== undefined && this.l2 !== undefined) {
-            try {
-              await this.l2.write(write.key, write.bytes, write.ttlMs)
-            } catch (error) {
-              // A refresh's value must replace the old one: keep the old one's removal.
-              if (flight.announce) this.keep(error, [key], KeyEffect.Delete)
-              else this.tolerate(error)
-            }
-          }
-          if (flight.announce) {
-            // Nothing to store (a negative result with `negativeTtl: false`): the old entry must go.
-            if (write === undefined && this.l2 !== undefined) {
-              try {
-                await this.l2.delete([this.keys.entry(key)])
-              } catch (error) {
-                this.keep(error, [key], KeyEffect.Delete)
-              }
-            }
-            this.publishDrop([key])
-          }
+        try {
+          await this.storeLoaded(key, value, call, snapshot, flight)
+        } finally {
+          // Also when the value cannot be stored (E_CACHE_SERIALIZATION): the lease must not wait out its TTL.
+          if (leaseToken !== undefined) await this.releaseLease(key, leaseToken)
         }
-        if (leaseToken !== undefined) await this.releaseLease(key, leaseToken)
         return value
       },
       async (error: unknown) => {
@@ -1384,6 +1366,38 @@ export class Cache {
         channels.corrupt.publish({ namespace: this.options.namespace, key, error })
       }
       return undefined
+    }
+  }
+
+  /** Store a loader's `value` in both tiers (unless the flight was invalidated meanwhile), and announce a refresh. */
+  private async storeLoaded(
+    key: string,
+    value: unknown,
+    call: CallOptions,
+    snapshot: number[],
+    flight: Flight,
+  ): Promise<void> {
+    if (flight.invalidated || this.closed) return
+    const write = this.prepare(key, value, call, snapshot)
+    if (write !== undefined && this.l2 !== undefined) {
+      try {
+        await this.l2.write(write.key, write.bytes, write.ttlMs)
+      } catch (error) {
+        // A refresh's value must replace the old one: keep the old one's removal.
+        if (flight.announce) this.keep(error, [key], KeyEffect.Delete)
+        else this.tolerate(error)
+      }
+    }
+    if (flight.announce) {
+      // Nothing to store (a negative result with `negativeTtl: false`): the old entry must go.
+      if (write === undefined && this.l2 !== undefined) {
+        try {
+          await this.l2.delete([this.keys.entry(key)])
+        } catch (error) {
+          this.keep(error, [key], KeyEffect.Delete)
+        }
+      }
+      this.publishDrop([key])
     }
   }
 

@@ -15,6 +15,11 @@
  *   written as msgpackr records and `Map`s as msgpack maps, read with `mapsAsObjects: false`, so
  *   each comes back as what it was. Slower to decode: every record definition travels inline.
  *
+ * Strings travel as UTF-8, which cannot carry a lone surrogate (`'\ud800'`): msgpackr writes
+ * U+FFFD instead, so the value would read back different from L2 than from L1. Such a value is
+ * refused with `E_CACHE_SERIALIZATION`. The check costs a native scan of the packed bytes for
+ * U+FFFD's encoding (EF BF BD), and a walk of the value only when one is there (a real U+FFFD).
+ *
  * No shared `structures` are configured in either layout, so an entry written by one deploy (or
  * one process) is readable by any other without coordination. No msgpackr extension is
  * registered: msgpackr's extension table is process-wide and would change other code's bytes.
@@ -69,6 +74,32 @@ export function needsRecords(value: unknown, depth = 0): boolean {
   return true
 }
 
+/** U+FFFD in UTF-8: what msgpackr writes for a lone surrogate. */
+const REPLACEMENT = Buffer.from([0xef, 0xbf, 0xbd])
+
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
+
+/** Whether a string anywhere in `value` (object keys, Map keys and Set items included) has a lone surrogate. */
+export function hasLoneSurrogate(value: unknown, seen = new Set<object>()): boolean {
+  if (typeof value === 'string') return !isWellFormed(value)
+  if (typeof value !== 'object' || value === null || seen.has(value)) return false
+  seen.add(value)
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date) return false
+  if (value instanceof Map) {
+    for (const [k, v] of value) if (hasLoneSurrogate(k, seen) || hasLoneSurrogate(v, seen)) return true
+    return false
+  }
+  if (value instanceof Set || Array.isArray(value)) {
+    for (const item of value) if (hasLoneSurrogate(item, seen)) return true
+    return false
+  }
+  if (value instanceof RegExp) return !isWellFormed(value.source)
+  for (const key of Object.keys(value)) {
+    if (!isWellFormed(key) || hasLoneSurrogate((value as Record<string, unknown>)[key], seen)) return true
+  }
+  return false
+}
+
 /** The default msgpack codec. */
 export function msgpackCodec(): Codec {
   const plain = new Packr({ moreTypes: true, useRecords: false, mapsAsObjects: true })
@@ -79,11 +110,18 @@ export function msgpackCodec(): Codec {
       try {
         const layout = needsRecords(value) ? LAYOUT_RECORDS : LAYOUT_PLAIN
         const body = (layout === LAYOUT_PLAIN ? plain : records).pack(value)
+        if (body.indexOf(REPLACEMENT) !== -1 && hasLoneSurrogate(value)) {
+          throw new CacheError(
+            'E_CACHE_SERIALIZATION',
+            'Value holds a string with a lone surrogate, which UTF-8 cannot carry (it would read back as U+FFFD)',
+          )
+        }
         const out = Buffer.allocUnsafe(body.length + 1)
         out[0] = layout
         body.copy(out, 1)
         return out
       } catch (cause) {
+        if (cause instanceof CacheError) throw cause
         throw new CacheError('E_CACHE_SERIALIZATION', 'Value cannot be serialized to msgpack', { cause })
       }
     },

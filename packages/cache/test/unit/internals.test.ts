@@ -1,4 +1,5 @@
 /** Envelope format, tag-version arithmetic and the circuit breaker. */
+import { crc32 } from 'node:zlib'
 import { Packr } from 'msgpackr'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { CacheError } from '../../src/errors.js'
@@ -25,19 +26,59 @@ describe('envelope', () => {
     }
     const bytes = encodeEnvelope(codec, envelope)
     expect(bytes[0]).toBe(0xac)
-    expect(bytes[1]).toBe(2)
+    expect(bytes[1]).toBe(3)
     expect(decodeEnvelope(codec, bytes)).toEqual(envelope)
     expect(
       decodeEnvelope(codec, encodeEnvelope(codec, { ...envelope, value: undefined })).value,
     ).toBeUndefined()
   })
 
-  it('rejects foreign, unknown-format and truncated bytes', () => {
+  /** `bytes` with a valid CRC-32 trailer: what the checksum cannot catch, the layout checks must. */
+  const sealed = (bytes: number[]) => {
+    const body = Buffer.from(bytes)
+    const out = Buffer.alloc(body.length + 4)
+    body.copy(out)
+    out.writeUInt32BE(crc32(body), body.length)
+    return out
+  }
+
+  it('rejects foreign, unknown-format, altered and truncated bytes', () => {
     expect(() => decodeEnvelope(codec, Buffer.from('hello'))).toThrow(EnvelopeFormatError)
-    expect(() => decodeEnvelope(codec, Buffer.from([0xac, 3, 0, 0, 0]))).toThrow('unknown envelope format 3')
-    expect(() => decodeEnvelope(codec, Buffer.from([0xac, 2, 0, 1, 0, 9, 1]))).toThrow('truncated')
+    expect(() => decodeEnvelope(codec, Buffer.from([0xac, 4, 0, 0, 0]))).toThrow('unknown envelope format 4')
+    // Format 2 (this layout without the checksum, earlier releases) is foreign now.
+    expect(() => decodeEnvelope(codec, Buffer.from([0xac, 2, 0, 0, 0]))).toThrow('unknown envelope format 2')
+    const good = encodeEnvelope(codec, {
+      createdAt: 1,
+      freshUntil: 2,
+      staleUntil: 3,
+      tags: ['t:a'],
+      versions: [0, 1],
+      value: -32769,
+    })
+    for (let i = 2; i < good.length; i++) {
+      const flipped = Buffer.from(good)
+      flipped[i] = (flipped[i] as number) ^ 1
+      expect(() => decodeEnvelope(codec, flipped)).toThrow('checksum')
+      expect(() => decodeEnvelope(codec, good.subarray(0, i))).toThrow(EnvelopeFormatError)
+    }
+    expect(() => decodeEnvelope(codec, sealed([0xac, 3, 0, 1, 0, 9, 1]))).toThrow('truncated')
     // A tag list that fits but no room for the fixed fields after it.
-    expect(() => decodeEnvelope(codec, Buffer.from([0xac, 2, 0, 0, 0, 0, 0]))).toThrow('truncated')
+    expect(() => decodeEnvelope(codec, sealed([0xac, 3, 0, 0, 0, 0, 0]))).toThrow('truncated')
+  })
+
+  it('refuses a value holding a lone surrogate (UTF-8 would turn it into U+FFFD), not a real U+FFFD', () => {
+    for (const value of [
+      '\ud800',
+      { 'k\udc00': 1 },
+      [1, { a: 'x\udfffy' }],
+      new Map([['\ud83d', 1]]),
+      new Set(['\ud800']),
+    ]) {
+      expect(() => codec.encode(value)).toThrow(expect.objectContaining({ code: 'E_CACHE_SERIALIZATION' }))
+    }
+    for (const value of ['\ufffd', { '\ufffd': '😀\ufffd' }, '\ud83d\ude00']) {
+      expect(codec.decode(codec.encode(value))).toEqual(value)
+    }
   })
 
   it('reads format 1 (the msgpack-array body of earlier releases) as an unknown format', () => {
