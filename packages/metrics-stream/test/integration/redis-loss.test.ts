@@ -242,6 +242,50 @@ describe('Redis loses the view state while the consumer runs', () => {
     )
   })
 
+  it('two members of one group: one recreates the state, the other adopts it; both replay their partitions', async () => {
+    const redis = await startPrivateRedis()
+    cleanups.push(() => redis.dispose())
+    const world = await new World(4, redis.url).init()
+    cleanups.push(() => world.dispose())
+    const events = generateEvents(2_000, 47)
+    const a = world.consumer(undefined, { stateCheckInterval: '250ms' })
+    const b = world.consumer(undefined, { stateCheckInterval: '250ms' })
+    await a.start()
+    await b.start()
+    await world.produce(events)
+    await world.waitCaughtUp()
+    // Both members hold partitions (the group split the four between them).
+    await waitFor('both members applied', () => a.stats().applied > 0 && b.stats().applied > 0)
+    const plain = createDashboard({
+      redis: world.redis,
+      namespace: world.namespace,
+      view: invoiceView,
+      cache: false,
+    })
+    cleanups.push(() => plain.close())
+    const before = await plain.read(READ_RANGE)
+    const truth = groundTruth(events)
+    const reader = new Reader(plain, before.figures.invoices, () => truth)
+    await redis.stop()
+    await redis.start()
+    const restartedAt = Date.now()
+    // No new event at all: every partition is idle and must be replayed all the same.
+    await waitFor('the dashboard back at the truth', () => reader.firstLiveAtTruth !== undefined, 120_000)
+    await reader.stop()
+    console.info(
+      `two members: healed ${(reader.firstLiveAtTruth as number) - restartedAt} ms after the restart; ${reader.reads} reads, ${[...reader.notLive].map(([st, n]) => `${n} ${st}`).join(', ')}, ${reader.partialAsLive} partial as live`,
+    )
+    expect(reader.partialAsLive).toBe(0)
+    const after = await plain.read(READ_RANGE)
+    expect(after.status).toBe('live')
+    expect(asTruth(after.figures)).toEqual(truth)
+    // One state created at the start and one after the loss, each by one member and adopted by
+    // the other (never two states for one loss).
+    expect(a.stats().rebuilds + b.stats().rebuilds).toBe(2)
+    expect((await a.health()).state).toBe('up')
+    expect((await b.health()).state).toBe('up')
+  })
+
   it('a consumer on generation 2 (after a promoted rebuild): the pointer is restored, readers follow it', async () => {
     const redis = await startPrivateRedis()
     cleanups.push(() => redis.dispose())
