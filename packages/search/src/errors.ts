@@ -14,7 +14,8 @@ import type { OutboxEvent } from './sync/outbox.js'
  * - `E_SEARCH_UNKNOWN_FIELD`: a query, sort or aggregation names a field the index does not declare.
  * - `E_SEARCH_FIELD_KIND`: a query helper was used on a field of the wrong kind (e.g. `term` on text).
  * - `E_SEARCH_INVALID_VALUE`: a query value has the wrong type for its field (e.g. a string for a number).
- * - `E_SEARCH_INVALID_CURSOR`: a pagination cursor is malformed, of another version or tampered with.
+ * - `E_SEARCH_INVALID_CURSOR`: a pagination cursor is malformed, of another version, edited (it fails
+ *   its checksum), issued for another request, or refused by the engine (its point in time is gone).
  * - `E_SEARCH_ENGINE`: the engine answered with an error or could not be reached (outside the
  *   interactive reads, which answer `E_SEARCH_UNAVAILABLE` instead).
  * - `E_SEARCH_UNAVAILABLE`: an interactive read (`search`, `suggest`, `get`) could not be answered

@@ -999,6 +999,15 @@ export class SearchClient extends EventEmitter<SearchClientEvents> {
           { index },
         )
       }
+      if (!afterFitsSort(definition, body.sort as estypes.SortCombinations[], state.after)) {
+        // Sent as is, a null where the engine expects a number is a 500 (a NullPointerException
+        // on OpenSearch 2.19), not a refusal: check the values against the sort's field kinds.
+        throw new SearchError(
+          'E_SEARCH_INVALID_CURSOR',
+          "Pagination cursor's search_after values do not fit the request's sort",
+          { index },
+        )
+      }
       pit = state.pit
       after = state.after
       keepAliveMs = state.keepAliveMs
@@ -1027,6 +1036,21 @@ export class SearchClient extends EventEmitter<SearchClientEvents> {
             },
           )
         }
+      }
+      // The engine refused what only the cursor brings (its point in time: expired, closed or
+      // altered; its search_after values: of the wrong type or count for the sort): the cursor
+      // is what is invalid, not the request.
+      if (
+        request.cursor !== undefined &&
+        error instanceof SearchError &&
+        error.code === 'E_SEARCH_ENGINE' &&
+        (error.status === 400 || error.status === 404)
+      ) {
+        throw new SearchError(
+          'E_SEARCH_INVALID_CURSOR',
+          `Pagination cursor refused by the engine (its point in time expired, was closed or is unknown, or its search_after values do not fit the sort): ${error.message}`,
+          { index, status: error.status, cause: error },
+        )
       }
       throw error
     }
@@ -1287,6 +1311,36 @@ function sortClause<F extends FieldMap>(
   // A unique tiebreaker makes the order total, which search_after needs to never skip or repeat.
   if (!hasId) out.push({ [definition.id]: { order: 'asc' } })
   return out
+}
+
+const NUMERIC_SORT_KINDS: ReadonlySet<string> = new Set(['integer', 'long', 'double', 'scaled_float', 'date'])
+
+/**
+ * Whether cursor `after` values can be the `search_after` of `sort`: one value per clause (plus
+ * Elasticsearch's implicit `_shard_doc` of a PIT search, a number), numbers for numeric, date
+ * and score sorts, a string or null (a missing value) for keywords, a number or boolean for
+ * booleans. What the engine itself returned always fits.
+ */
+function afterFitsSort<F extends FieldMap>(
+  definition: IndexDefinition<F>,
+  sort: readonly estypes.SortCombinations[],
+  after: readonly unknown[],
+): boolean {
+  if (after.length !== sort.length && after.length !== sort.length + 1) return false
+  const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v)
+  for (let i = 0; i < after.length; i++) {
+    const value = after[i]
+    const clause = sort[i]
+    if (clause === undefined) return isNumber(value)
+    const name = typeof clause === 'string' ? clause : (Object.keys(clause)[0] as string)
+    const kind = name === '_score' ? 'double' : definition.fieldDef(name).kind
+    if (NUMERIC_SORT_KINDS.has(kind)) {
+      if (!isNumber(value)) return false
+    } else if (kind === 'boolean') {
+      if (!isNumber(value) && typeof value !== 'boolean') return false
+    } else if (typeof value !== 'string' && value !== null) return false
+  }
+  return true
 }
 
 function highlightClause<F extends FieldMap>(

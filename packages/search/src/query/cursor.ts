@@ -1,14 +1,22 @@
 /**
- * Opaque pagination cursors: base64url of a small versioned JSON object holding the point in time
- * id, the `search_after` values of the last hit and the keep-alive. Decoding validates every
- * field, so a truncated, edited or foreign cursor fails with `E_SEARCH_INVALID_CURSOR` before
- * any request reaches the engine. Cursors are not signed: they carry no secret and the engine
- * re-checks the PIT id; do not put authorization decisions in them.
+ * Opaque pagination cursors: base64url of a CRC-32 (4 bytes, big-endian) followed by a small
+ * versioned JSON object holding the point in time id, the `search_after` values of the last hit
+ * and the keep-alive. Decoding checks that the text is canonical base64url (no trailing bits a
+ * decoder would drop, so an appended character is an edit too), then the checksum, then every
+ * field: a truncated, edited or foreign cursor fails with `E_SEARCH_INVALID_CURSOR` before any
+ * request reaches the engine. Without the checksum, one edited character could change a
+ * `search_after` digit and silently skip or repeat documents (found by the property tests).
+ *
+ * Cursors are not signed: they carry no secret, and a cursor rebuilt around other state (with
+ * {@link encodeCursor}) is checked by the engine, whose refusal of its point in time or its
+ * `search_after` values `searchPage` reports as `E_SEARCH_INVALID_CURSOR` too. Do not put
+ * authorization decisions in them.
  */
+import { crc32 } from 'node:zlib'
 import { SearchError } from '../errors.js'
 
-/** Current cursor format version. */
-export const CURSOR_VERSION = 1
+/** Current cursor format version (2: with the checksum; cursors of version 1 are refused). */
+export const CURSOR_VERSION = 2
 
 /** What a cursor carries. */
 export interface CursorState {
@@ -26,7 +34,7 @@ export interface CursorState {
 
 /** Encode a cursor. */
 export function encodeCursor(state: CursorState): string {
-  return Buffer.from(
+  const json = Buffer.from(
     JSON.stringify({
       v: CURSOR_VERSION,
       i: state.index,
@@ -35,7 +43,11 @@ export function encodeCursor(state: CursorState): string {
       k: state.keepAliveMs,
       s: state.shape,
     }),
-  ).toString('base64url')
+  )
+  const out = Buffer.allocUnsafe(4 + json.length)
+  out.writeUInt32BE(crc32(json), 0)
+  json.copy(out, 4)
+  return out.toString('base64url')
 }
 
 function invalid(reason: string): SearchError {
@@ -47,9 +59,14 @@ export function decodeCursor(cursor: unknown, maxLength = 16_384): CursorState {
   if (typeof cursor !== 'string' || cursor.length === 0) throw invalid('not a non-empty string')
   if (cursor.length > maxLength) throw invalid(`longer than ${maxLength} characters`)
   if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid('not base64url')
+  const bytes = Buffer.from(cursor, 'base64url')
+  if (bytes.toString('base64url') !== cursor) throw invalid('not canonical base64url')
+  if (bytes.length < 5 || crc32(bytes.subarray(4)) !== bytes.readUInt32BE(0)) {
+    throw invalid('checksum mismatch (truncated or edited)')
+  }
   let parsed: unknown
   try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    parsed = JSON.parse(bytes.toString('utf8', 4))
   } catch (error) {
     throw new SearchError('E_SEARCH_INVALID_CURSOR', 'Malformed pagination cursor: not JSON', {
       cause: error,
