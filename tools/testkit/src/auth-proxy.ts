@@ -116,7 +116,15 @@ export async function startAuthProxy(options: AuthProxyOptions): Promise<AuthPro
       return refuse(res, 403, `action [${req.method} ${req.url}] is unauthorized for user [${user}]`)
     }
     forwarded++
-    const { authorization: _auth, host: _host, ...headers } = req.headers
+    // Hop-by-hop headers stay here; one fresh upstream connection per request (`agent: false`), so
+    // a keep-alive socket the node closed meanwhile never turns into a spurious 502.
+    const {
+      authorization: _auth,
+      host: _host,
+      connection: _conn,
+      'keep-alive': _ka,
+      ...headers
+    } = req.headers
     const upstream = httpRequest(
       {
         host: target.hostname,
@@ -124,6 +132,7 @@ export async function startAuthProxy(options: AuthProxyOptions): Promise<AuthPro
         method: req.method,
         path: req.url,
         headers,
+        agent: false,
       },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers)
