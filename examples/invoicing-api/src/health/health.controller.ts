@@ -1,7 +1,8 @@
 /**
  * GET /health (Terminus): the database (a `SELECT 1` through Prisma), Redis, the search engine,
  * Kafka, and whether each copy equals the truth: the cache (invalidations waiting for Redis), the
- * search index (missing, or drift left by the last reconcile), the dashboard aggregator's lag and
+ * search index (missing, or drift left by the last reconcile), the dashboard (rebuilding after a
+ * Redis data loss, or unable to rebuild), the dashboard aggregator's lag and
  * the outbox (its effects reach every copy: down when the oldest pending effect is older than the
  * relay's `downAfter`, or the table is unreachable). 200 when all are up, 503 otherwise; a degraded
  * copy (lagging, dead letters, a replay pending) is up with `state: 'degraded'` and its reasons.
@@ -13,14 +14,16 @@ import { InjectCache } from '@ayala/nestjs'
 import {
   CacheHealthIndicator,
   KafkaHealthIndicator,
+  MetricsStreamHealthIndicator,
   OutboxHealthIndicator,
   RedisHealthIndicator,
   SearchHealthIndicator,
 } from '@ayala/nestjs/health'
 import { InjectMetricsConsumer } from '@ayala/nestjs/metrics-stream'
 import { InjectOutboxRelay } from '@ayala/nestjs/outbox'
-import { InjectSearchSync, type SearchSync } from '@ayala/nestjs/search'
+import { InjectSearchClient, InjectSearchSync, type SearchSync } from '@ayala/nestjs/search'
 import type { OutboxRelay } from '@ayala/outbox'
+import type { SearchClient } from '@ayala/search'
 import { Controller, Get, Inject } from '@nestjs/common'
 import {
   HealthCheck,
@@ -47,8 +50,10 @@ export class HealthController {
     @Inject(OutboxHealthIndicator) private readonly outbox: OutboxHealthIndicator,
     @InjectOutboxRelay() private readonly relay: OutboxRelay,
     @Inject(CacheHealthIndicator) private readonly cacheHealth: CacheHealthIndicator,
+    @Inject(MetricsStreamHealthIndicator) private readonly dashboard: MetricsStreamHealthIndicator,
     @InjectCache() private readonly cache: Cache,
     @InjectSearchSync() private readonly sync: SearchSync,
+    @InjectSearchClient() private readonly searchClient: SearchClient,
     @Inject(SETTINGS) private readonly settings: AppSettings,
     @Inject(DATABASE) private readonly db: Database,
     @Inject(KAFKA) private readonly kafkaClient: Kafka,
@@ -68,9 +73,13 @@ export class HealthController {
           })
           .withTimeout(2_000),
       () => this.redis.pingCheck('redis', { url: addresses.redisUrl, timeout: '1s' }),
-      () => this.search.check('search', { url: addresses.searchUrl, timeout: '2s' }),
+      // The module's own client: its credentials and CA, and no URL (nor password) in the answer.
+      () => this.search.check('search', { client: this.searchClient, timeout: '2s' }),
       () => this.kafka.check('kafka', { kafka: this.kafkaClient, timeout: '3s' }),
       () => this.kafka.lagCheck('dashboard-lag', { consumer: this.consumer, maxLag: MAX_DASHBOARD_LAG }),
+      // Down when the figures cannot be rebuilt (records deleted by retention, an undecodable
+      // batch); up with state 'degraded' while a rebuild after a Redis data loss runs.
+      () => this.dashboard.check('dashboard', { source: this.consumer }),
       () => this.cacheHealth.check('cache', { cache: this.cache }),
       () => this.search.syncCheck('search-sync', { sync: this.sync }),
       () => this.outbox.check('outbox', { relay: this.relay, timeout: '2s' }),

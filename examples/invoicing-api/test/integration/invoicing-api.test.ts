@@ -153,14 +153,21 @@ describe('invoicing API on the real services', () => {
     const stream = await fetch(`${url}/dashboard/stream`, { signal: controller.signal })
     expect(stream.headers.get('content-type')).toContain('text/event-stream')
     const reader = (stream.body as ReadableStream<Uint8Array>).getReader()
+    // The stream may open with a `status` event (live, rebuilding...) before the figures.
     let text = ''
-    while (!text.includes('\n\n')) {
+    const figuresEvent = () =>
+      text
+        .split('\n\n')
+        .slice(0, -1) // complete events only: the last block may still be arriving
+        .map((block) => block.split('\n').find((line) => line.startsWith('data:')))
+        .find((line) => line !== undefined && JSON.parse(line.slice(5))?.figures !== undefined)
+    while (figuresEvent() === undefined) {
       const { value, done } = await reader.read()
       if (done) break
       text += new TextDecoder().decode(value)
     }
     controller.abort()
-    const data = text.split('\n').find((line) => line.startsWith('data:'))
+    const data = figuresEvent()
     expect(JSON.parse(data?.slice(5) ?? 'null')?.figures).toEqual(expected)
   }, 120_000)
 
@@ -179,6 +186,7 @@ describe('invoicing API on the real services', () => {
     expect(health.body.status).toBe('ok')
     expect(Object.keys(health.body.info).sort()).toEqual([
       'cache',
+      'dashboard',
       'dashboard-lag',
       'database',
       'kafka',
