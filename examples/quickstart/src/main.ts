@@ -200,7 +200,8 @@ await search.search(invoiceIndex, { query: q.match('description', 'warm up') })
 const [found, searchTime] = await timed(
   () =>
     search.search(invoiceIndex, {
-      query: q.multiMatch({ description: 1, clientName: 2 }, 'electronica pequeno'),
+      // Either word may match (ranked by how many do): every word must match by default.
+      query: q.multiMatch({ description: 1, clientName: 2 }, 'electronica pequeno', { operator: 'or' }),
       filter: [q.term('status', 'paid'), q.range('totalCents', { gte: 10_000 })],
       size: 3,
       trackTotalHits: true,

@@ -16,5 +16,7 @@ it('runs the quick-start demo end to end on the real services', async () => {
   })
   expect(stdout).toContain('cache: 2 loader calls')
   expect(stdout).toContain('bulk-indexed 5000 invoices, 0 failed')
+  // The search finds what it looks for (it printed 0 hits once a default changed, unnoticed).
+  expect(stdout).toMatch(/search: "electronica pequeno" -> [1-9]\d* hits, first: Electrónica/)
   expect(stdout).toMatch(/\| dashboard: in-process copy \(median of 1,000\) \| [\d.]+ us \|/)
 }, 300_000)
