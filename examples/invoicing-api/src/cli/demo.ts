@@ -191,21 +191,30 @@ try {
     `not stale; dashboard = SQL in ${converged} ms`,
   ])
 
-  // GET /dashboard/stream: the first SSE event is the current snapshot.
+  // GET /dashboard/stream: the first `figures` event is the current snapshot (a `status` event,
+  // live or rebuilding, may come before it).
   const controller = new AbortController()
   const sseStarted = process.hrtime.bigint()
   const stream = await fetch(`${url}/dashboard/stream`, { signal: controller.signal })
   const reader = (stream.body as ReadableStream<Uint8Array>).getReader()
   let text = ''
-  while (!text.includes('\n\n')) {
+  const figuresEvent = (): { figures?: unknown } | undefined => {
+    // Complete events only: the last block may still be arriving.
+    for (const block of text.split('\n\n').slice(0, -1)) {
+      const line = block.split('\n').find((l) => l.startsWith('data:'))
+      const data = line === undefined ? undefined : (JSON.parse(line.slice(5)) as { figures?: unknown })
+      if (data?.figures !== undefined) return data
+    }
+    return undefined
+  }
+  while (figuresEvent() === undefined) {
     const { value, done } = await reader.read()
-    if (done) fail('the SSE stream ended before its first event')
+    if (done) fail('the SSE stream ended before its first figures event')
     text += new TextDecoder().decode(value)
   }
   const sseUs = Number(process.hrtime.bigint() - sseStarted) / 1_000
   controller.abort()
-  const dataLine = text.split('\n').find((line) => line.startsWith('data:'))
-  const event = JSON.parse(dataLine?.slice(5) ?? 'null') as { figures?: unknown } | null
+  const event = figuresEvent()
   if (!isDeepStrictEqual(event?.figures, await sqlDashboard(db.prisma)))
     fail('the SSE snapshot differs from SQL')
   rows.push(['GET /dashboard/stream (first event)', '-', '-', format(sseUs), '-', 'equal'])
