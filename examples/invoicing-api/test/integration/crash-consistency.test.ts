@@ -7,20 +7,15 @@
  * the dashboard (the SQL GROUP BY, to the cent) and the cached reads of both instances (every
  * invoice equal to its row). Each mismatch is counted; every count must be 0.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { createSearchClient } from '@ayala/search'
 import { freePort } from '@ayala/testkit'
-import { createConnection } from 'mariadb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ResourceNames, ServiceAddresses } from '../../src/config.ts'
-import type { Database } from '../../src/database/connection.ts'
 import type { InvoiceView } from '../../src/invoices/invoice.ts'
+import { EXAMPLE_ROOT, provisionDataset, type TestDataset } from '../helpers/dataset.ts'
 
-const root = join(import.meta.dirname, '..', '..')
 const INVOICES = 300
 const KILLS = 3
 const WRITERS = 16
@@ -36,7 +31,7 @@ interface Instance {
 /** Start `src/main.ts` as its own process (what `pnpm start` runs) and wait until it serves. */
 async function startInstance(name: string, port: number, databaseUrl: string): Promise<Instance> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
+    cwd: EXAMPLE_ROOT,
     env: { ...process.env, INVOICING_DATABASE_URL: databaseUrl, PORT: String(port), INSTANCE_ID: name },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -123,48 +118,21 @@ async function burst(targets: () => string[], signal: AbortSignal) {
 }
 
 describe('SIGKILL during bursts of writes: every copy equals SQL afterwards', () => {
-  let addresses: ServiceAddresses
-  let names: ResourceNames
-  let db: Database
+  let dataset: TestDataset
   let a: Instance | undefined
   let b: Instance | undefined
-  let sql: typeof import('../../src/cli/reference-queries.ts')
-  let dropResources: typeof import('../../src/seed/seed.ts').dropResources
 
   beforeAll(async () => {
-    await promisify(execFile)('pnpm', ['run', 'generate'], { cwd: root, timeout: 120_000 })
-    const { serviceAddresses } = await import('../../src/config.ts')
-    const { migrate } = await import('../../src/database/migrate.ts')
-    const { openDatabase } = await import('../../src/database/connection.ts')
-    const { seed } = await import('../../src/seed/seed.ts')
-    ;({ dropResources } = await import('../../src/seed/seed.ts'))
-    sql = await import('../../src/cli/reference-queries.ts')
-    const databaseUrl = new URL(serviceAddresses().databaseUrl)
-    databaseUrl.pathname = `/ayala_invoicing_crash_${randomBytes(4).toString('hex')}`
-    addresses = serviceAddresses({ ...process.env, INVOICING_DATABASE_URL: databaseUrl.toString() })
-    await migrate(addresses.databaseUrl)
-    names = (await seed(addresses, { count: INVOICES, log: () => undefined })).names
-    db = openDatabase(addresses.databaseUrl, 2)
+    dataset = await provisionDataset('crash', INVOICES)
   }, 180_000)
 
   afterAll(async () => {
     for (const instance of [a, b]) if (instance) await kill(instance)
-    await db?.close()
-    if (names !== undefined) await dropResources(addresses, names, () => undefined)
-    if (addresses !== undefined) {
-      const target = new URL(addresses.databaseUrl)
-      const connection = await createConnection({
-        host: target.hostname,
-        port: Number(target.port || 3306),
-        user: decodeURIComponent(target.username || 'root'),
-        password: decodeURIComponent(target.password),
-      })
-      await connection.query(`DROP DATABASE IF EXISTS \`${target.pathname.slice(1)}\``)
-      await connection.end()
-    }
+    await dataset?.dispose()
   }, 120_000)
 
   it(`loses nothing and counts nothing twice across ${KILLS} kills`, async () => {
+    const { addresses, names, db, sql } = dataset
     const [portA, portB] = [await freePort(), await freePort()]
     a = await startInstance('crash-a', portA, addresses.databaseUrl)
     b = await startInstance('crash-b', portB, addresses.databaseUrl)

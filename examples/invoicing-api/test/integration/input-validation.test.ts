@@ -15,22 +15,19 @@
  *    one write's effects per accepted PATCH, and every invoice served afterwards (cache
  *    included) equals its row. `FUZZ_SEED` replays a run.
  */
-import { execFile } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import type { Server } from 'node:http'
-import { join } from 'node:path'
-import { isDeepStrictEqual, promisify } from 'node:util'
+import { isDeepStrictEqual } from 'node:util'
 import type { INestApplication } from '@nestjs/common'
 import fc from 'fast-check'
-import { createConnection } from 'mariadb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ResourceNames, ServiceAddresses } from '../../src/config.ts'
 import type { Database } from '../../src/database/connection.ts'
 import type { InvoiceView } from '../../src/invoices/invoice.ts'
+import { provisionDataset } from '../helpers/dataset.ts'
 import { type RawRequest, type RawResponse, responseBody, sendRaw } from '../helpers/raw-http.ts'
 import { request as requestArbitrary } from '../helpers/request-arbitraries.ts'
 
-const root = join(import.meta.dirname, '..', '..')
 const INVOICES = 200
 const RUNS = Number(process.env.FUZZ_RUNS || 300)
 const REQUESTS = 8 * RUNS
@@ -47,7 +44,7 @@ describe('bad input to the invoicing API', () => {
   let port: number
   let db: Database
   let sql: typeof import('../../src/cli/reference-queries.ts')
-  let dropResources: typeof import('../../src/seed/seed.ts').dropResources
+  let dispose: (() => Promise<void>) | undefined
 
   /** Every row of the domain tables, by table then primary key, as JSON text (dates as ISO). */
   async function tables(): Promise<Record<string, Map<string, string>>> {
@@ -91,42 +88,16 @@ describe('bad input to the invoicing API', () => {
     })
 
   beforeAll(async () => {
-    await promisify(execFile)('pnpm', ['run', 'generate'], { cwd: root, timeout: 120_000 })
-    const { serviceAddresses } = await import('../../src/config.ts')
-    const { migrate } = await import('../../src/database/migrate.ts')
-    const { openDatabase } = await import('../../src/database/connection.ts')
-    const { seed } = await import('../../src/seed/seed.ts')
+    ;({ addresses, names, db, sql, dispose } = await provisionDataset('input', INVOICES))
     const { startApp } = await import('../../src/bootstrap.ts')
-    ;({ dropResources } = await import('../../src/seed/seed.ts'))
-    sql = await import('../../src/cli/reference-queries.ts')
-
-    const base = serviceAddresses()
-    const databaseUrl = new URL(base.databaseUrl)
-    databaseUrl.pathname = `/ayala_invoicing_input_${randomBytes(4).toString('hex')}`
-    addresses = serviceAddresses({ ...process.env, INVOICING_DATABASE_URL: databaseUrl.toString() })
-    await migrate(addresses.databaseUrl)
-    names = (await seed(addresses, { count: INVOICES, log: () => undefined })).names
     const started = await startApp(addresses, { logger: false })
     app = started.app
     port = Number(new URL(started.url).port)
-    db = openDatabase(addresses.databaseUrl, 2)
   })
 
   afterAll(async () => {
     await app?.close()
-    await db?.close()
-    if (names !== undefined) await dropResources(addresses, names, () => undefined)
-    if (addresses !== undefined) {
-      const target = new URL(addresses.databaseUrl)
-      const connection = await createConnection({
-        host: target.hostname,
-        port: Number(target.port || 3306),
-        user: decodeURIComponent(target.username || 'root'),
-        password: decodeURIComponent(target.password),
-      })
-      await connection.query(`DROP DATABASE IF EXISTS \`${target.pathname.slice(1)}\``)
-      await connection.end()
-    }
+    await dispose?.()
   })
 
   const invalidUtf8Body = Buffer.concat([

@@ -2,19 +2,15 @@
  * The invoicing API booted for real (Nest + Prisma on MariaDB, Redis, Kafka, OpenSearch) on a
  * database, Redis namespaces, topic and index of its own, seeded with 400 invoices.
  */
-import { execFile } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { join } from 'node:path'
-import { isDeepStrictEqual, promisify } from 'node:util'
+import { isDeepStrictEqual } from 'node:util'
 import type { INestApplication } from '@nestjs/common'
-import { createConnection } from 'mariadb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ResourceNames, ServiceAddresses } from '../../src/config.ts'
 import type { Database } from '../../src/database/connection.ts'
 import type { InvoiceView } from '../../src/invoices/invoice.ts'
 import type { SearchAnswer } from '../../src/search/search.controller.ts'
+import { provisionDataset } from '../helpers/dataset.ts'
 
-const root = join(import.meta.dirname, '..', '..')
 const INVOICES = 400
 
 /** Poll `read` until `done(value)` or `timeoutMs`; returns the last value read. */
@@ -35,7 +31,7 @@ describe('invoicing API on the real services', () => {
   let url: string
   let db: Database
   let sql: typeof import('../../src/cli/reference-queries.ts')
-  let dropResources: typeof import('../../src/seed/seed.ts').dropResources
+  let dispose: (() => Promise<void>) | undefined
   let parsePrometheusText: typeof import('../../src/cli/prometheus-text.ts').parsePrometheusText
 
   async function get<T>(path: string): Promise<{ status: number; body: T }> {
@@ -45,43 +41,17 @@ describe('invoicing API on the real services', () => {
 
   beforeAll(async () => {
     // The Prisma client is generated code (gitignored): generate it as the package scripts do.
-    await promisify(execFile)('pnpm', ['run', 'generate'], { cwd: root, timeout: 120_000 })
-    const { serviceAddresses } = await import('../../src/config.ts')
-    const { migrate } = await import('../../src/database/migrate.ts')
-    const { openDatabase } = await import('../../src/database/connection.ts')
-    const { seed } = await import('../../src/seed/seed.ts')
+    ;({ addresses, names, db, sql, dispose } = await provisionDataset('test', INVOICES))
     const { startApp } = await import('../../src/bootstrap.ts')
-    ;({ dropResources } = await import('../../src/seed/seed.ts'))
     ;({ parsePrometheusText } = await import('../../src/cli/prometheus-text.ts'))
-    sql = await import('../../src/cli/reference-queries.ts')
-
-    const base = serviceAddresses()
-    const databaseUrl = new URL(base.databaseUrl)
-    databaseUrl.pathname = `/ayala_invoicing_test_${randomBytes(4).toString('hex')}`
-    addresses = serviceAddresses({ ...process.env, INVOICING_DATABASE_URL: databaseUrl.toString() })
-    await migrate(addresses.databaseUrl)
-    names = (await seed(addresses, { count: INVOICES, log: () => undefined })).names
     const started = await startApp(addresses, { logger: false })
     app = started.app
     url = started.url
-    db = openDatabase(addresses.databaseUrl, 2)
   })
 
   afterAll(async () => {
     await app?.close()
-    await db?.close()
-    if (names !== undefined) await dropResources(addresses, names, () => undefined)
-    if (addresses !== undefined) {
-      const target = new URL(addresses.databaseUrl)
-      const connection = await createConnection({
-        host: target.hostname,
-        port: Number(target.port || 3306),
-        user: decodeURIComponent(target.username || 'root'),
-        password: decodeURIComponent(target.password),
-      })
-      await connection.query(`DROP DATABASE IF EXISTS \`${target.pathname.slice(1)}\``)
-      await connection.end()
-    }
+    await dispose?.()
   })
 
   it('serves an invoice equal to the database row, and the new value right after an update', async () => {

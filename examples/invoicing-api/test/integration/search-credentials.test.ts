@@ -7,19 +7,14 @@
  * no HTTP body (`/health`, `/search`, `/autocomplete`, `/metrics`) nor any log line carries the
  * password in any form.
  */
-import { execFile } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { type AuthProxy, startAuthProxy } from '@ayala/testkit'
 import type { INestApplication } from '@nestjs/common'
-import { createConnection } from 'mariadb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ResourceNames, ServiceAddresses } from '../../src/config.ts'
 import type { Database } from '../../src/database/connection.ts'
 import type { SearchAnswer } from '../../src/search/search.controller.ts'
+import { provisionDataset } from '../helpers/dataset.ts'
 
-const root = join(import.meta.dirname, '..', '..')
 const PASSWORD = 'Example-pw-14!'
 const SECRETS = [PASSWORD, encodeURIComponent(PASSWORD), Buffer.from(`alice:${PASSWORD}`).toString('base64')]
 
@@ -31,7 +26,7 @@ describe('invoicing API with credentials on the search engine', () => {
   let db: Database
   let proxy: AuthProxy
   let sql: typeof import('../../src/cli/reference-queries.ts')
-  let dropResources: typeof import('../../src/seed/seed.ts').dropResources
+  let dispose: (() => Promise<void>) | undefined
   const outputs: string[] = []
   const writes = { out: process.stdout.write, err: process.stderr.write }
 
@@ -43,21 +38,8 @@ describe('invoicing API with credentials on the search engine', () => {
   }
 
   beforeAll(async () => {
-    await promisify(execFile)('pnpm', ['run', 'generate'], { cwd: root, timeout: 120_000 })
-    const { serviceAddresses } = await import('../../src/config.ts')
-    const { migrate } = await import('../../src/database/migrate.ts')
-    const { openDatabase } = await import('../../src/database/connection.ts')
-    const { seed } = await import('../../src/seed/seed.ts')
+    ;({ addresses, names, db, sql, dispose } = await provisionDataset('credentials', 200))
     const { startApp } = await import('../../src/bootstrap.ts')
-    ;({ dropResources } = await import('../../src/seed/seed.ts'))
-    sql = await import('../../src/cli/reference-queries.ts')
-
-    const base = serviceAddresses()
-    const databaseUrl = new URL(base.databaseUrl)
-    databaseUrl.pathname = `/ayala_invoicing_credentials_${randomBytes(4).toString('hex')}`
-    addresses = serviceAddresses({ ...process.env, INVOICING_DATABASE_URL: databaseUrl.toString() })
-    await migrate(addresses.databaseUrl)
-    names = (await seed(addresses, { count: 200, log: () => undefined })).names
     proxy = await startAuthProxy({ target: addresses.searchUrl, tls: false, users: { alice: PASSWORD } })
     // Every line the application writes (Nest's logger prints to stdout/stderr).
     const capture =
@@ -75,7 +57,6 @@ describe('invoicing API with credentials on the search engine', () => {
     )
     app = started.app
     url = started.url
-    db = openDatabase(addresses.databaseUrl, 2)
   })
 
   afterAll(async () => {
@@ -83,19 +64,7 @@ describe('invoicing API with credentials on the search engine', () => {
     process.stdout.write = writes.out
     process.stderr.write = writes.err
     await proxy?.close()
-    await db?.close()
-    if (names !== undefined) await dropResources(addresses, names, () => undefined)
-    if (addresses !== undefined) {
-      const target = new URL(addresses.databaseUrl)
-      const connection = await createConnection({
-        host: target.hostname,
-        port: Number(target.port || 3306),
-        user: decodeURIComponent(target.username || 'root'),
-        password: decodeURIComponent(target.password),
-      })
-      await connection.query(`DROP DATABASE IF EXISTS \`${target.pathname.slice(1)}\``)
-      await connection.end()
-    }
+    await dispose?.()
   })
 
   it('reports the engine up on /health and searches through the credentials', async () => {

@@ -7,19 +7,14 @@
  * watchdog armed at the 1 s search budget plus 1 s for the HTTP hop and the SQL fallback. Healed,
  * `/search` answers from the engine again.
  */
-import { execFile } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { startTcpProxy, type TcpProxy } from '@ayala/testkit'
 import type { INestApplication } from '@nestjs/common'
-import { createConnection } from 'mariadb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ResourceNames, ServiceAddresses } from '../../src/config.ts'
 import type { Database } from '../../src/database/connection.ts'
 import type { SearchAnswer } from '../../src/search/search.controller.ts'
+import { provisionDataset } from '../helpers/dataset.ts'
 
-const root = join(import.meta.dirname, '..', '..')
 const INVOICES = 400
 const BUDGET_MS = 1_000
 const SLACK_MS = 1_000
@@ -32,7 +27,7 @@ describe('invoicing API with the search engine hung or refused', () => {
   let db: Database
   let proxy: TcpProxy
   let sql: typeof import('../../src/cli/reference-queries.ts')
-  let dropResources: typeof import('../../src/seed/seed.ts').dropResources
+  let dispose: (() => Promise<void>) | undefined
   const durations: number[] = []
 
   /** GET `path`, racing a watchdog at budget + slack; `late` when the watchdog came first. */
@@ -55,21 +50,8 @@ describe('invoicing API with the search engine hung or refused', () => {
   }
 
   beforeAll(async () => {
-    await promisify(execFile)('pnpm', ['run', 'generate'], { cwd: root, timeout: 120_000 })
-    const { serviceAddresses } = await import('../../src/config.ts')
-    const { migrate } = await import('../../src/database/migrate.ts')
-    const { openDatabase } = await import('../../src/database/connection.ts')
-    const { seed } = await import('../../src/seed/seed.ts')
+    ;({ addresses, names, db, sql, dispose } = await provisionDataset('degraded', INVOICES))
     const { startApp } = await import('../../src/bootstrap.ts')
-    ;({ dropResources } = await import('../../src/seed/seed.ts'))
-    sql = await import('../../src/cli/reference-queries.ts')
-
-    const base = serviceAddresses()
-    const databaseUrl = new URL(base.databaseUrl)
-    databaseUrl.pathname = `/ayala_invoicing_degraded_${randomBytes(4).toString('hex')}`
-    addresses = serviceAddresses({ ...process.env, INVOICING_DATABASE_URL: databaseUrl.toString() })
-    await migrate(addresses.databaseUrl)
-    names = (await seed(addresses, { count: INVOICES, log: () => undefined })).names
     proxy = await startTcpProxy({ targetPort: Number(new URL(addresses.searchUrl).port || 9200) })
     const started = await startApp(
       { ...addresses, searchUrl: `http://127.0.0.1:${proxy.port}` },
@@ -77,26 +59,13 @@ describe('invoicing API with the search engine hung or refused', () => {
     )
     app = started.app
     url = started.url
-    db = openDatabase(addresses.databaseUrl, 2)
   })
 
   afterAll(async () => {
     proxy?.restore()
     await app?.close()
     await proxy?.close()
-    await db?.close()
-    if (names !== undefined) await dropResources(addresses, names, () => undefined)
-    if (addresses !== undefined) {
-      const target = new URL(addresses.databaseUrl)
-      const connection = await createConnection({
-        host: target.hostname,
-        port: Number(target.port || 3306),
-        user: decodeURIComponent(target.username || 'root'),
-        password: decodeURIComponent(target.password),
-      })
-      await connection.query(`DROP DATABASE IF EXISTS \`${target.pathname.slice(1)}\``)
-      await connection.end()
-    }
+    await dispose?.()
     if (durations.length > 0) {
       const sorted = [...durations].sort((a, b) => a - b)
       console.log(
