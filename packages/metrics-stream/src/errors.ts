@@ -15,6 +15,10 @@
  *   contribution); not retried.
  * - `E_STREAM_INVALID_READ`: read parameters are invalid (e.g. a bucket range too wide).
  * - `E_STREAM_REDIS`: a Redis call failed; retriable.
+ * - `E_STREAM_UNAVAILABLE`: a dashboard read could not be answered within its deadline (Redis
+ *   hung, refused or closed the connection, or the read breaker is open) and no snapshot of the
+ *   range was held to answer stale; always retriable. A {@link StreamUnavailableError} with
+ *   `reason` and `retryAfterMs`; map it to HTTP 503.
  * - `E_STREAM_KAFKA`: a Kafka call (dead-letter or late produce, admin) failed; retriable.
  * - `E_STREAM_UNDECODABLE`: the source fetched a record batch it cannot decode (a compression
  *   codec that fails, corrupt bytes); reported by the consumer (`sourceError` event, `stats()`,
@@ -41,6 +45,7 @@ export type MetricsStreamErrorCode =
   | 'E_STREAM_STATE_CORRUPT'
   | 'E_STREAM_INVALID_READ'
   | 'E_STREAM_REDIS'
+  | 'E_STREAM_UNAVAILABLE'
   | 'E_STREAM_KAFKA'
   | 'E_STREAM_UNDECODABLE'
   | 'E_STREAM_CLOSED'
@@ -90,5 +95,44 @@ export class MetricsStreamError extends Error {
     this.offset = context.offset
     this.view = context.view
     this.retriable = context.retriable ?? false
+  }
+}
+
+/**
+ * Why a dashboard read could not reach Redis: `timeout` (no answer within the read's deadline: a
+ * hung or overloaded server, a blackholed link), `connection` (refused, reset or closed, or the
+ * client is reconnecting), `circuit-open` (refused at once by the read breaker after consecutive
+ * failures: no command sent).
+ */
+export type StreamUnavailableReason = 'timeout' | 'connection' | 'circuit-open'
+
+/**
+ * A dashboard read could not be answered within its deadline and no snapshot of the range could
+ * be served stale (`E_STREAM_UNAVAILABLE`, always `retriable`). Map it to HTTP 503 with
+ * `Retry-After: ceil(retryAfterMs / 1000)` (at least 1).
+ */
+export class StreamUnavailableError extends MetricsStreamError {
+  override readonly name: string = 'StreamUnavailableError'
+  /** Why Redis could not answer. */
+  readonly reason: StreamUnavailableReason
+  /** The read's deadline, in ms. */
+  readonly timeoutMs: number
+  /** Ms until the open breaker lets a probe through (0 unless `reason` is `circuit-open`). */
+  readonly retryAfterMs: number
+
+  constructor(
+    message: string,
+    context: {
+      view: string
+      reason: StreamUnavailableReason
+      timeoutMs: number
+      retryAfterMs?: number | undefined
+      cause?: unknown
+    },
+  ) {
+    super('E_STREAM_UNAVAILABLE', message, { view: context.view, retriable: true, cause: context.cause })
+    this.reason = context.reason
+    this.timeoutMs = context.timeoutMs
+    this.retryAfterMs = context.retryAfterMs ?? 0
   }
 }

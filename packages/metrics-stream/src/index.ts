@@ -47,8 +47,12 @@ export type {
   UndecodableBatch,
 } from './consume/source.js'
 export type { Duration } from './duration.js'
-export type { MetricsStreamErrorCode, MetricsStreamErrorContext } from './errors.js'
-export { MetricsStreamError } from './errors.js'
+export type {
+  MetricsStreamErrorCode,
+  MetricsStreamErrorContext,
+  StreamUnavailableReason,
+} from './errors.js'
+export { MetricsStreamError, StreamUnavailableError } from './errors.js'
 export type { HealthReason, HealthReport, HealthState } from './health/reasons.js'
 export { worstState } from './health/reasons.js'
 export type {
@@ -63,12 +67,15 @@ export { partitionKeys, viewKeys } from './keys.js'
 export type { EventProducer, EventProducerOptions } from './produce/producer.js'
 export { createEventProducer } from './produce/producer.js'
 export type { SseOptions } from './push/sse.js'
-export { streamDashboard } from './push/sse.js'
+export { statusOf, streamDashboard, unavailableStatus } from './push/sse.js'
+export type { BreakerState } from './read/circuit-breaker.js'
 export type {
   ChangeNotice,
   DashboardHealth,
   DashboardOptions,
+  DashboardReadOptions,
   DashboardSnapshot,
+  DashboardStats,
   DashboardUpdate,
   ReadParams,
 } from './read/dashboard.js'

@@ -8,11 +8,20 @@
  * topic turns out truncated), a `status` event (`{ status, generation, epoch, progress, reason }`)
  * comes before the `figures` event; the `figures` event after a rebuild completed has
  * `resync: true`. Every `figures` event carries `status` too: only `live` figures are complete.
+ *
+ * Redis unavailable: the update is the last snapshot marked `stale: true` (with `ageMs` and
+ * `staleReason`), preceded by a `status` event saying so, and the stream stays open; the first
+ * fresh snapshot afterwards comes with a `status` event and `resync: true`. When no snapshot can
+ * be served (none held, or older than `staleIfError`), a stream that has not started answers
+ * `503` with `Retry-After` and a JSON body instead of opening, and an open one ends with a
+ * `status` event `{ status: 'unavailable', stale: true, code, staleReason, retryAfterMs }` and a
+ * `retry:` field (the browser's `EventSource` reconnects after it).
  */
 import type { ServerResponse } from 'node:http'
 import type { Aggregates } from '../aggregates/define.js'
 import { type Duration, toMs } from '../duration.js'
-import type { Dashboard, ReadParams } from '../read/dashboard.js'
+import { StreamUnavailableError } from '../errors.js'
+import type { Dashboard, DashboardUpdate, ReadParams } from '../read/dashboard.js'
 
 /** Options of {@link streamDashboard}. */
 export interface SseOptions {
@@ -20,6 +29,49 @@ export interface SseOptions {
   params?: ReadParams | undefined
   /** Interval of keep-alive comments. A number is milliseconds. @default '15s' */
   keepAlive?: Duration | undefined
+}
+
+/**
+ * The data of a `status` event: the view's status and whether the figures are stale, as in the
+ * snapshot that follows it.
+ */
+export function statusOf(update: DashboardUpdate<any>): {
+  status: DashboardUpdate<any>['status']
+  stale: boolean
+  ageMs: number
+  staleReason: DashboardUpdate<any>['staleReason']
+  generation: number
+  epoch: string
+  progress: DashboardUpdate<any>['progress']
+  reason: DashboardUpdate<any>['reason']
+} {
+  const { status, stale, ageMs, staleReason, generation, epoch, progress, reason } = update
+  return { status, stale, ageMs, staleReason, generation, epoch, progress, reason }
+}
+
+/**
+ * The data of the last `status` event of a stream that cannot go on: Redis cannot answer and no
+ * snapshot can be served.
+ */
+export function unavailableStatus(error: StreamUnavailableError): {
+  status: 'unavailable'
+  stale: true
+  code: 'E_STREAM_UNAVAILABLE'
+  staleReason: StreamUnavailableError['reason']
+  retryAfterMs: number
+} {
+  return {
+    status: 'unavailable',
+    stale: true,
+    code: 'E_STREAM_UNAVAILABLE',
+    staleReason: error.reason,
+    retryAfterMs: error.retryAfterMs,
+  }
+}
+
+/** Milliseconds an `EventSource` should wait before reconnecting after `error`. */
+function retryMs(error: StreamUnavailableError): number {
+  return Math.max(1_000, Math.ceil(error.retryAfterMs))
 }
 
 /**
@@ -34,6 +86,28 @@ export async function streamDashboard<A extends Aggregates<any>>(
   const keepAliveMs = toMs(options.keepAlive ?? '15s', 'keepAlive')
   const controller = new AbortController()
   response.once('close', () => controller.abort())
+  const updates = dashboard.subscribe(options.params, { signal: controller.signal })
+  // The first snapshot is read before the stream opens, so that a dashboard with nothing to show
+  // (Redis unavailable, no snapshot held) answers a plain 503 instead of an empty stream.
+  let first: IteratorResult<DashboardUpdate<A>>
+  try {
+    first = await updates.next()
+  } catch (error) {
+    if (!(error instanceof StreamUnavailableError) || response.headersSent) throw error
+    const body = JSON.stringify({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: 'The dashboard is temporarily unavailable',
+      code: error.code,
+      retriable: true,
+    })
+    response.writeHead(503, {
+      'content-type': 'application/json; charset=utf-8',
+      'retry-after': String(Math.ceil(retryMs(error) / 1_000)),
+    })
+    response.end(body)
+    return
+  }
   response.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
@@ -43,20 +117,27 @@ export async function streamDashboard<A extends Aggregates<any>>(
   response.write(': connected\n\n')
   const timer = setInterval(() => response.write(': keep-alive\n\n'), keepAliveMs)
   timer.unref()
+  const send = (update: DashboardUpdate<A>) => {
+    if (update.statusChanged) response.write(`event: status\ndata: ${JSON.stringify(statusOf(update))}\n\n`)
+    response.write(
+      `id: ${update.generation}.${update.version}\nevent: figures\ndata: ${JSON.stringify(update)}\n\n`,
+    )
+  }
   try {
-    for await (const update of dashboard.subscribe(options.params, { signal: controller.signal })) {
-      if (update.statusChanged) {
-        const { status, generation, epoch, progress, reason } = update
-        response.write(
-          `event: status\ndata: ${JSON.stringify({ status, generation, epoch, progress, reason })}\n\n`,
-        )
-      }
-      response.write(
-        `id: ${update.generation}.${update.version}\nevent: figures\ndata: ${JSON.stringify(update)}\n\n`,
-      )
+    if (!first.done) send(first.value)
+    for (;;) {
+      const next = await updates.next()
+      if (next.done) break
+      send(next.value)
     }
+  } catch (error) {
+    if (!(error instanceof StreamUnavailableError)) throw error
+    response.write(
+      `retry: ${retryMs(error)}\nevent: status\ndata: ${JSON.stringify(unavailableStatus(error))}\n\n`,
+    )
   } finally {
     clearInterval(timer)
+    await updates.return(undefined)
     if (!response.writableEnded) response.end()
   }
 }
