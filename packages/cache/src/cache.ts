@@ -53,6 +53,7 @@ import { decodeEnvelope, type Envelope, encodeEnvelope } from './serialization/e
 import { type Codec, msgpackCodec } from './serialization/msgpack-codec.js'
 import { compareVersion, HARD_STEP, LocalTagVersions, VersionState } from './tags/tag-versions.js'
 import type { BreakerState } from './tiers/circuit-breaker.js'
+import { l2Error } from './tiers/redis-connection.js'
 import { type ReadResult, RedisTier } from './tiers/redis-tier.js'
 import { deepFreeze, estimateSize } from './tiers/size.js'
 
@@ -260,6 +261,7 @@ export class Cache {
             onError: (operation, error) => this.onL2Error(operation, error),
             onBreaker: (state) => this.onBreaker(state),
           },
+          options.redisOptions,
         )
       } catch (error) {
         if (error instanceof TypeError) throw new InvalidOptionError('redis', error.message)
@@ -282,6 +284,7 @@ export class Cache {
         },
       )
       if (o.bus) {
+        const client = this.l2.client
         this.bus = new Bus(
           this.l2.client,
           this.keys.channel,
@@ -290,8 +293,7 @@ export class Cache {
             onMessage: (message) => this.onBusMessage(message),
             onConnected: () => this.onBusState(true),
             onDisconnected: () => this.onBusState(false),
-            onError: (error) =>
-              this.onL2Error('bus', new L2UnavailableError('E_CACHE_L2_UNAVAILABLE', String(error), error)),
+            onError: (error) => this.onL2Error('bus', l2Error(client, 'Redis bus error', error)),
           },
           o.busHeartbeat,
         )

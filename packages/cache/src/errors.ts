@@ -13,6 +13,7 @@ export type CacheErrorCode =
   | 'E_CACHE_L2_TIMEOUT'
   | 'E_CACHE_CIRCUIT_OPEN'
   | 'E_CACHE_L2_RECOVERING'
+  | 'E_CACHE_L2_AUTH'
   | 'E_CACHE_LOADER_TIMEOUT'
   | 'E_CACHE_CLOSED'
   | 'E_CACHE_NOT_BOUND'
@@ -67,18 +68,26 @@ export class InvalidOptionError extends CacheError {
 /**
  * Redis did not answer in time (`redisTimeout`), refused the command, or the circuit breaker is
  * open; `E_CACHE_L2_RECOVERING` while the instance bypasses Redis until its pending invalidations
- * are replayed (see docs/cache-recovery.md). Reads and writes never throw it (they fall back to
- * L1 and the loader, and emit an `ayala:cache:error` event). Invalidations reject with it only
- * with `onL2Unavailable: 'reject'`, after applying locally and queueing the replay.
+ * are replayed (see docs/cache-recovery.md); `E_CACHE_L2_AUTH` when Redis refused the
+ * connection's credentials or denied its ACL user a command (the message names the server and
+ * the user, never the password; not retriable: the same call fails the same way until the
+ * credentials or the ACL change). Reads and writes never throw it (they fall back to L1 and the
+ * loader, and emit an `ayala:cache:error` event). Invalidations reject with it only with
+ * `onL2Unavailable: 'reject'`, after applying locally and queueing the replay.
  */
 export class L2UnavailableError extends CacheError {
   override readonly name = 'L2UnavailableError'
   constructor(
-    code: 'E_CACHE_L2_UNAVAILABLE' | 'E_CACHE_L2_TIMEOUT' | 'E_CACHE_CIRCUIT_OPEN' | 'E_CACHE_L2_RECOVERING',
+    code:
+      | 'E_CACHE_L2_UNAVAILABLE'
+      | 'E_CACHE_L2_TIMEOUT'
+      | 'E_CACHE_CIRCUIT_OPEN'
+      | 'E_CACHE_L2_RECOVERING'
+      | 'E_CACHE_L2_AUTH',
     message: string,
     cause?: unknown,
   ) {
-    super(code, message, { retriable: true, cause })
+    super(code, message, { retriable: code !== 'E_CACHE_L2_AUTH', cause })
   }
 }
 

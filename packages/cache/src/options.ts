@@ -3,12 +3,16 @@
  * {@link ResolvedCacheOptions}. Per-call options ({@link SetOptions}) follow one rule:
  * call > instance (`createCache` options) > package default.
  */
-import type { Cluster, Redis } from 'ioredis'
+import type { Cluster, Redis, RedisOptions } from 'ioredis'
 import { type Duration, toMilliseconds } from './duration.js'
 import { InvalidOptionError } from './errors.js'
 import type { Codec } from './serialization/msgpack-codec.js'
+import { RESERVED_REDIS_OPTIONS } from './tiers/redis-connection.js'
 
-/** What `redis` accepts: a `redis://` URL, an ioredis `Redis` or an ioredis `Cluster`. */
+/**
+ * What `redis` accepts: a `redis://` or `rediss://` (TLS) URL, with an ACL user and password if
+ * needed (`rediss://app:secret@host:6380/0`), an ioredis `Redis` or an ioredis `Cluster`.
+ */
 export type RedisInput = string | Redis | Cluster
 
 /** Options of {@link createCache}. Every duration is milliseconds as a number, or a string with a unit. */
@@ -19,6 +23,17 @@ export interface CacheOptions {
    * @default undefined (L1 only)
    */
   redis?: RedisInput | undefined
+  /**
+   * ioredis options of the connection the cache opens from a `redis` URL: what a URL cannot
+   * carry, e.g. `{ tls: { ca: readFileSync('ca.pem') } }` for a private CA, or `{ username,
+   * password }` kept out of the URL (they win over the URL's). The cache's own connection
+   * settings (`enableOfflineQueue`, `autoResendUnfulfilledCommands`, `maxRetriesPerRequest`,
+   * `retryStrategy`, `lazyConnect`) are refused by name. Only with a URL: a borrowed client
+   * keeps its own options. Wrong credentials: `E_CACHE_L2_AUTH` events naming the server and
+   * the user, never the password (docs/cache-tiers.md).
+   * @default undefined
+   */
+  redisOptions?: RedisOptions | undefined
   /**
    * Names this cache's keys, tags and bus. Instances with the same namespace on the same Redis
    * share entries and invalidations. No `{`, `}` or `:`.
@@ -217,7 +232,10 @@ export const DEFAULT_CACHE_OPTIONS = Object.freeze({
 } as const satisfies Defined)
 
 type Defined = {
-  [K in Exclude<keyof CacheOptions, 'redis' | 'codec'>]-?: Exclude<CacheOptions[K], undefined>
+  [K in Exclude<keyof CacheOptions, 'redis' | 'redisOptions' | 'codec'>]-?: Exclude<
+    CacheOptions[K],
+    undefined
+  >
 }
 
 /** {@link CacheOptions} after validation: durations in milliseconds, `false` as `0`. */
@@ -254,7 +272,27 @@ export interface ResolvedCacheOptions {
   readonly busHeartbeat: number
 }
 
-const KNOWN = new Set<string>([...Object.keys(DEFAULT_CACHE_OPTIONS), 'redis', 'codec'])
+const KNOWN = new Set<string>([...Object.keys(DEFAULT_CACHE_OPTIONS), 'redis', 'redisOptions', 'codec'])
+
+/** `redisOptions`: an object, only with a URL, without the keys the cache owns. */
+function checkRedisOptions(options: CacheOptions): void {
+  const value = options.redisOptions
+  if (value === undefined) return
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new InvalidOptionError('redisOptions', 'expected an object of ioredis options')
+  if (typeof options.redis !== 'string')
+    throw new InvalidOptionError(
+      'redisOptions',
+      'only with a redis:// URL (a borrowed client keeps its own options)',
+    )
+  for (const key of RESERVED_REDIS_OPTIONS) {
+    if (key in value)
+      throw new InvalidOptionError(
+        `redisOptions.${key}`,
+        'set by the cache (its connection never queues nor resends commands)',
+      )
+  }
+}
 
 /** A duration option, or `false` (returned as `0`). */
 export function durationOrOff(value: Duration | false, name: string): number {
@@ -292,6 +330,7 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
   for (const name of Object.keys(options)) {
     if (!KNOWN.has(name)) throw new InvalidOptionError(name, 'unknown option')
   }
+  checkRedisOptions(options)
   const o = { ...DEFAULT_CACHE_OPTIONS, ...stripUndefined(options) } as Defined
   if (typeof o.namespace !== 'string' || o.namespace === '' || /[{}:]/.test(o.namespace)) {
     throw new InvalidOptionError('namespace', 'expected a non-empty string without "{", "}" or ":"')

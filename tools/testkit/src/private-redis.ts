@@ -5,6 +5,8 @@
  * The process runs without persistence in a temporary folder. `stop()` kills it (SIGKILL, as a
  * crash would); `start()` brings a fresh one back on the same port; `pause(ms)` freezes it with
  * SIGSTOP (a hung server: connections stay open, nothing answers) and resumes it with SIGCONT.
+ * With `tls` it serves TLS only (certificates from `makeTestCertificates`), with `users` it asks
+ * for an ACL user (the `default` user off), for tests of credentials and TLS.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -12,6 +14,7 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
+import type { TestCertificates } from './certificates.ts'
 import { freePort } from './free-port.ts'
 
 export interface PrivateRedisOptions {
@@ -24,6 +27,16 @@ export interface PrivateRedisOptions {
    * replica has synced with it (`master_link_status:up`).
    */
   replicaOf?: number | undefined
+  /**
+   * Serve TLS only on `port` (`--port 0 --tls-port <port>`, no client certificate asked), with a
+   * certificate from {@link makeTestCertificates}. `url` is then `rediss://`.
+   */
+  tls?: Pick<TestCertificates, 'certFile' | 'keyFile' | 'caFile'> | undefined
+  /**
+   * ACL users, name to password, each allowed every key, channel and command; the `default`
+   * user is switched off (a connection without credentials gets NOAUTH). `url` carries none.
+   */
+  users?: Readonly<Record<string, string>> | undefined
 }
 
 export interface PrivateRedis {
@@ -91,6 +104,16 @@ async function waitForSync(port: number, timeoutMs: number): Promise<void> {
   }
 }
 
+/** `--user` directives: each user on with its password and every permission; `default` off. */
+function aclArgs(users: Readonly<Record<string, string>> | undefined): string[] {
+  if (users === undefined) return []
+  const args = ['--user', 'default', 'off']
+  for (const [name, password] of Object.entries(users)) {
+    args.push('--user', name, 'on', `>${password}`, '~*', '&*', '+@all')
+  }
+  return args
+}
+
 /** Start a private `redis-server` and return a handle to control it. */
 export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
   const binary = redisServerBinary()
@@ -100,14 +123,29 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
 
   const handle: PrivateRedis = {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `${options.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
     async start() {
       if (child && isRunning(child)) return
       child = spawn(
         binary,
         [
-          '--port',
-          String(port),
+          ...(options.tls
+            ? [
+                '--port',
+                '0',
+                '--tls-port',
+                String(port),
+                '--tls-cert-file',
+                options.tls.certFile,
+                '--tls-key-file',
+                options.tls.keyFile,
+                '--tls-ca-cert-file',
+                options.tls.caFile,
+                '--tls-auth-clients',
+                'no',
+              ]
+            : ['--port', String(port)]),
+          ...aclArgs(options.users),
           '--bind',
           '127.0.0.1',
           '--save',

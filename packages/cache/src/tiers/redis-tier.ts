@@ -14,12 +14,22 @@
  * operation at once while the instance holds unreplayed invalidations or has lost its link, and
  * `readGate` refuses entry reads (also during `recoveryHold`). The recovery's own probes and
  * replays go through {@link RedisTier.runRecovery}, past both gates and an open breaker.
+ *
+ * Credentials and TLS (redis-connection.ts): the owned connection takes `redisOptions` under the
+ * cache's own settings; every error is scrubbed of secrets before it is wrapped. Refused
+ * credentials are `E_CACHE_L2_AUTH` (naming the server and the user), and while they are refused
+ * the owned connection retries every {@link AUTH_RETRY_DELAY_MS} (each attempt one event), and a
+ * call fails at once with that error rather than "not connected".
  */
-import { Cluster, Redis } from 'ioredis'
+import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import { L2UnavailableError } from '../errors.js'
 import type { KeySpace } from '../keys.js'
 import type { RedisInput } from '../options.js'
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
+import { authFailure, l2Error } from './redis-connection.js'
+
+/** Reconnection delay of the owned connection while Redis refuses its credentials (ms). */
+export const AUTH_RETRY_DELAY_MS = 5_000
 
 /** Lua: versions of the tags listed in an envelope header (see serialization/envelope.ts). */
 const PARSE_HEADER = `
@@ -149,6 +159,9 @@ export class RedisTier {
   /** While true, the owned connection's reconnection attempts are at most 100 ms apart. */
   reconnectSoon = false
 
+  /** The last connection error was refused credentials (cleared when the connection is ready). */
+  private authRefused: L2UnavailableError | undefined = undefined
+
   constructor(
     input: RedisInput,
     readonly keys: KeySpace,
@@ -156,10 +169,14 @@ export class RedisTier {
     breakerThreshold: number,
     breakerCooldownMs: number,
     private readonly hooks: RedisTierHooks,
+    redisOptions?: RedisOptions | undefined,
   ) {
     if (typeof input === 'string') {
       this.owned = true
       this.client = new Redis(input, {
+        // TLS, the ACL user, timeouts...; the settings below are the cache's own (and refused
+        // in redisOptions by name, see options.ts).
+        ...redisOptions,
         // No ioredis commandTimeout: it arms a timer per command (~10 us of a ~70 us read on a
         // loaded host); every operation is bounded by the tier's shared watchdog instead.
         // Never queue commands while disconnected: a late SET or INCR replayed after a reconnect
@@ -167,7 +184,10 @@ export class RedisTier {
         enableOfflineQueue: false,
         autoResendUnfulfilledCommands: false,
         maxRetriesPerRequest: 0,
-        retryStrategy: (times) => Math.min(times * 50, this.reconnectSoon ? 100 : 1_000),
+        retryStrategy: (times) =>
+          this.authRefused !== undefined
+            ? AUTH_RETRY_DELAY_MS
+            : Math.min(times * 50, this.reconnectSoon ? 100 : 1_000),
       }) as ScriptClient
     } else if (input instanceof Redis || input instanceof Cluster) {
       this.owned = false
@@ -191,15 +211,16 @@ export class RedisTier {
   }
 
   private readonly handleReady = (): void => {
+    this.authRefused = undefined
     for (const wake of this.readyWaiters) wake()
     this.readyWaiters.clear()
   }
 
   private readonly handleClientError = (error: unknown): void => {
-    this.hooks.onError(
-      'connection',
-      new L2UnavailableError('E_CACHE_L2_UNAVAILABLE', `Redis connection error: ${String(error)}`, error),
-    )
+    const reported = l2Error(this.client, 'Redis connection error', error)
+    if (reported.code === 'E_CACHE_L2_AUTH' && authFailure(error) === 'credentials')
+      this.authRefused = reported
+    this.hooks.onError('connection', reported)
   }
 
   /**
@@ -207,7 +228,8 @@ export class RedisTier {
    * with an {@link L2UnavailableError} no later than `redisTimeout` after the call.
    */
   async run<T>(operation: string, op: () => Promise<T>): Promise<T> {
-    if (this.gate !== undefined) throw this.gate
+    // Gated because Redis refuses the credentials: the caller sees that reason.
+    if (this.gate !== undefined) throw this.authRefused ?? this.gate
     if (!this.breaker.allow()) throw this.circuitOpen
     try {
       if (this.client.status !== 'ready') await this.ensureReady()
@@ -245,7 +267,7 @@ export class RedisTier {
     // Connection set-up and open-circuit paths go through run(); the hot path is one promise
     // chain (no async frames, no timer per call).
     if (this.client.status !== 'ready') return this.run(operation, op)
-    if (this.gate !== undefined) return Promise.reject(this.gate)
+    if (this.gate !== undefined) return Promise.reject(this.authRefused ?? this.gate)
     if (!this.breaker.allow()) return Promise.reject(this.circuitOpen)
     let pending: Promise<T>
     try {
@@ -328,11 +350,7 @@ export class RedisTier {
         ? cause
         : isCommandTimeout(cause)
           ? timeoutError(operation, this.timeoutMs)
-          : new L2UnavailableError(
-              'E_CACHE_L2_UNAVAILABLE',
-              `Redis ${operation} failed: ${String(cause)}`,
-              cause,
-            )
+          : l2Error(this.client, `Redis ${operation} failed`, cause)
     this.breaker.failure()
     this.hooks.onError(operation, error)
     return error
@@ -351,6 +369,8 @@ export class RedisTier {
       if (status === 'ready') return
       const remaining = deadline - Date.now()
       if (DOWN.has(status) || remaining <= 0 || !(await this.waitReady(remaining))) {
+        // Not connected because Redis refuses the credentials: say that, not "reconnecting".
+        if (this.authRefused !== undefined && this.client.status !== 'ready') throw this.authRefused
         throw new L2UnavailableError(
           'E_CACHE_L2_UNAVAILABLE',
           `Redis is not connected (${this.client.status})`,
