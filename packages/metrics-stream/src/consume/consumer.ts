@@ -1466,6 +1466,17 @@ export async function computeLag(
     const pipeline = redis.pipeline()
     for (const { partition } of highs) pipeline.hget(keys.partition(topic, partition), 'offset')
     const replies = (await pipeline.exec()) ?? []
+    // A pipeline resolves with each command's error: a Redis that could not answer (commands
+    // flushed while reconnecting) is a failure, never "nothing applied yet" (a lag from offset 0).
+    for (const [error] of replies) {
+      if (error) {
+        throw new MetricsStreamError('E_STREAM_REDIS', 'Reading the applied offsets failed', {
+          topic,
+          retriable: true,
+          cause: error,
+        })
+      }
+    }
     highs.forEach(({ partition, high, low }, index) => {
       const reply = replies[index]
       const stored = reply && reply[0] === null && typeof reply[1] === 'string' ? BigInt(reply[1]) : -1n

@@ -4,9 +4,23 @@
  *
  * Open streams are tracked so that shutdown can end them in `beforeApplicationShutdown`: an SSE
  * connection never ends by itself, and the HTTP server's close waits for every connection.
+ *
+ * Redis unavailable: the dashboard answers its last snapshot marked `stale` (a `status` event
+ * says so first), and the stream stays open until Redis answers again (a `status` event, then a
+ * `resync` snapshot). When it holds no snapshot to show, the stream ends with a `status` event
+ * `{ status: 'unavailable', stale: true, code: 'E_STREAM_UNAVAILABLE', staleReason, retryAfterMs }`
+ * carrying `retry` (the browser's `EventSource` reconnects after it), instead of an `error` event.
  */
 import type { ServerResponse } from 'node:http'
-import { type Dashboard, type ReadParams, type SseOptions, streamDashboard } from '@ayala/metrics-stream'
+import {
+  type Dashboard,
+  type ReadParams,
+  type SseOptions,
+  StreamUnavailableError,
+  statusOf,
+  streamDashboard,
+  unavailableStatus,
+} from '@ayala/metrics-stream'
 import { Observable } from 'rxjs'
 
 /**
@@ -18,13 +32,17 @@ import { Observable } from 'rxjs'
 export interface DashboardMessageEvent {
   /** `<generation>.<version>` (figures events). */
   id?: string | undefined
-  /** `figures`, or `status` when the view's status changed. */
+  /** `figures`, or `status` when the view's status (or whether the figures are stale) changed. */
   type: 'figures' | 'status'
   /**
    * figures: the snapshot `{ version, generation, figures, status, epoch, progress, reason,
-   * resync, statusChanged }`; status: `{ status, generation, epoch, progress, reason }`.
+   * stale, ageMs, staleReason, resync, statusChanged }`; status: `{ status, stale, ageMs,
+   * staleReason, generation, epoch, progress, reason }`, or the last event of a stream that cannot
+   * go on: `{ status: 'unavailable', stale: true, code, staleReason, retryAfterMs }`.
    */
   data: unknown
+  /** On the last `status` event of an unavailable stream: ms the client should wait before reconnecting. */
+  retry?: number | undefined
 }
 
 /** Server-Sent Events of one dashboard. Injectable as `DashboardStream`. */
@@ -51,12 +69,18 @@ export class DashboardStream {
       const controller = new AbortController()
       this.open.add(controller)
       const run = async () => {
-        for await (const update of this.dashboard.subscribe(params, { signal: controller.signal })) {
-          if (update.statusChanged) {
-            const { status, generation, epoch, progress, reason } = update
-            subscriber.next({ type: 'status', data: { status, generation, epoch, progress, reason } })
+        try {
+          for await (const update of this.dashboard.subscribe(params, { signal: controller.signal })) {
+            if (update.statusChanged) subscriber.next({ type: 'status', data: statusOf(update) })
+            subscriber.next({ id: `${update.generation}.${update.version}`, type: 'figures', data: update })
           }
-          subscriber.next({ id: `${update.generation}.${update.version}`, type: 'figures', data: update })
+        } catch (error) {
+          if (!(error instanceof StreamUnavailableError)) throw error
+          subscriber.next({
+            type: 'status',
+            data: unavailableStatus(error),
+            retry: Math.max(1_000, Math.ceil(error.retryAfterMs)),
+          })
         }
         subscriber.complete()
       }

@@ -9,6 +9,13 @@
  * open SSE streams are ended (so the HTTP server can close) and the consumer is stopped (its chunk
  * in flight is applied and committed first); the dashboard and an owned Redis connection are
  * closed in `onApplicationShutdown`, after the last HTTP request was answered.
+ *
+ * The Redis connection the module creates from a URL never queues a command forever
+ * ({@link METRICS_STREAM_REDIS_OPTIONS}): a command sent while the connection is down fails after
+ * one reconnection attempt (the consumer retries it, a dashboard read answers stale or
+ * `E_STREAM_UNAVAILABLE` within its `timeout` anyway), connecting gives up after 2 s, and the
+ * client keeps reconnecting in the background, at most 1 s apart. It used to be built with
+ * `maxRetriesPerRequest: null`: with Redis unreachable, `GET /dashboard` waited for more than 95 s.
  */
 import {
   type Aggregates,
@@ -24,6 +31,7 @@ import {
   type BeforeApplicationShutdown,
   type DynamicModule,
   type InjectionToken,
+  Logger,
   Module,
   type ModuleMetadata,
   type OnApplicationBootstrap,
@@ -31,15 +39,35 @@ import {
   type OptionalFactoryDependency,
   type Provider,
 } from '@nestjs/common'
-import { type Cluster, Redis } from 'ioredis'
+import { type Cluster, Redis, type RedisOptions } from 'ioredis'
 import { InvalidOptionError } from '../errors.js'
 import { DashboardStream } from './dashboard-stream.js'
 import { AYALA_DASHBOARD, AYALA_METRICS_CONSUMER } from './tokens.js'
+
+/**
+ * Options of the ioredis client the module creates from a `redis://` URL (`redisOptions` is
+ * applied over them): bounded commands, background reconnection.
+ */
+export const METRICS_STREAM_REDIS_OPTIONS: Readonly<RedisOptions> = Object.freeze({
+  /** A command queued while the connection is down fails after one reconnection attempt. */
+  maxRetriesPerRequest: 1,
+  /** A connection attempt (TCP and the ready check) gives up after 2 s, then is retried. */
+  connectTimeout: 2_000,
+  /** Reconnect in the background, 100 ms, 200 ms, ... at most 1 s apart, forever. */
+  retryStrategy: (times: number) => Math.min(times * 100, 1_000),
+})
 
 /** What `forRoot` takes and `forRootAsync`'s factory returns. */
 export interface MetricsStreamModuleConfig<E = any> {
   /** A `redis://` URL (the module owns the connection) or an ioredis client / Cluster (borrowed). */
   redis: string | Redis | Cluster
+  /**
+   * ioredis options of the connection created from a `redis://` URL (TLS, ACL user...), applied
+   * over {@link METRICS_STREAM_REDIS_OPTIONS}; ignored for a borrowed client. Keep
+   * `maxRetriesPerRequest` finite: `null` queues commands forever while Redis is unreachable.
+   * @default {}
+   */
+  redisOptions?: RedisOptions | undefined
   /** Key namespace the consumer writes and the dashboard reads. */
   namespace: string
   /** The view (from `defineView`). */
@@ -94,9 +122,12 @@ function resolve(config: MetricsStreamModuleConfig): Resolved {
   }
   const ownsRedis = typeof config.redis === 'string'
   const redis =
-    typeof config.redis === 'string' ? new Redis(config.redis, { maxRetriesPerRequest: null }) : config.redis
+    typeof config.redis === 'string'
+      ? new Redis(config.redis, { ...METRICS_STREAM_REDIS_OPTIONS, ...config.redisOptions })
+      : config.redis
   if (redis === undefined)
     throw new InvalidOptionError('redis', 'expected a redis:// URL or an ioredis client')
+  if (ownsRedis) watchConnection(redis as Redis)
   const { namespace, view } = config
   const consumer =
     config.consumer === undefined
@@ -107,6 +138,32 @@ function resolve(config: MetricsStreamModuleConfig): Resolved {
       ? undefined
       : createDashboard({ ...(config.dashboard ?? {}), redis, namespace, view })
   return { redis, ownsRedis, consumer, dashboard, stream: dashboard && new DashboardStream(dashboard) }
+}
+
+/**
+ * Our own connection's errors: one warning per outage (ioredis repeats the error at every
+ * reconnection attempt, and prints it as an unhandled error event when no one listens), naming
+ * the error's code only (no address, no credentials).
+ */
+function noop(): void {
+  // The outcome of QUIT does not matter: the connection is closed right after.
+}
+
+function watchConnection(redis: Redis): void {
+  const logger = new Logger('AyalaMetricsStreamModule')
+  let down = false
+  redis.on('error', (error: unknown) => {
+    if (down) return
+    down = true
+    const code = (error as { code?: unknown })?.code
+    logger.warn(
+      `Redis connection error (${typeof code === 'string' ? code : error instanceof Error ? error.name : 'unknown'}); reconnecting in the background`,
+    )
+  })
+  redis.on('ready', () => {
+    if (down) logger.log('Redis connection ready again')
+    down = false
+  })
 }
 
 class MetricsStreamLifecycle
@@ -125,7 +182,18 @@ class MetricsStreamLifecycle
 
   async onApplicationShutdown(): Promise<void> {
     await this.resolved.dashboard?.close()
-    if (this.resolved.ownsRedis) await this.resolved.redis.quit()
+    if (!this.resolved.ownsRedis) return
+    // QUIT lets the replies in flight arrive; a hung or dead Redis must not hold the shutdown.
+    const redis = this.resolved.redis
+    if (redis.status === 'ready') {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const waited = new Promise<void>((done) => {
+        timer = setTimeout(done, 1_000)
+      })
+      await Promise.race([redis.quit().then(noop, noop), waited])
+      clearTimeout(timer)
+    }
+    redis.disconnect()
   }
 }
 

@@ -1,3 +1,5 @@
+export type { SourceOutcome } from './bounded-source.js'
+export { BoundedSource, registerCollectorMetrics } from './bounded-source.js'
 export { CACHE_CHANNEL_NAMES } from './cache-channels.js'
 export type { CacheStatsSource } from './cache-metrics.js'
 export { registerCacheMetrics } from './cache-metrics.js'
@@ -22,6 +24,15 @@ export {
   runWithRequestCacheStats,
 } from './request-cache-stats.js'
 export { messagePatternRoute } from './route-info.js'
-export type { ConsumerStatsSource, SearchStatsSource } from './service-metrics.js'
-export { registerConsumerMetrics, registerSearchMetrics } from './service-metrics.js'
+export type {
+  CollectorOptions,
+  ConsumerStatsSource,
+  DashboardStatsSource,
+  SearchStatsSource,
+} from './service-metrics.js'
+export {
+  registerConsumerMetrics,
+  registerDashboardMetrics,
+  registerSearchMetrics,
+} from './service-metrics.js'
 export { AYALA_HTTP_METRICS, AYALA_METRICS_REGISTRY, AYALA_PERFORMANCE_OPTIONS } from './tokens.js'

@@ -15,9 +15,10 @@ import { APP_INTERCEPTOR, ModuleRef } from '@nestjs/core'
 import { Registry } from 'prom-client'
 import { getCacheToken } from '../cache/tokens.js'
 import { InvalidOptionError } from '../errors.js'
-import { AYALA_METRICS_CONSUMER } from '../metrics-stream/tokens.js'
+import { AYALA_DASHBOARD, AYALA_METRICS_CONSUMER } from '../metrics-stream/tokens.js'
 import { AYALA_OUTBOX_RELAY } from '../outbox/tokens.js'
 import { AYALA_SEARCH_CLIENT, AYALA_SEARCH_SYNC } from '../search/tokens.js'
+import { type BoundedSource, registerCollectorMetrics } from './bounded-source.js'
 import { type CacheStatsSource, registerCacheMetrics } from './cache-metrics.js'
 import { createHttpMetrics } from './http-metrics.js'
 import { type OutboxStatsSource, registerOutboxMetrics } from './outbox-metrics.js'
@@ -32,7 +33,9 @@ import { createPrometheusController } from './prometheus.js'
 import { registerSearchSyncMetrics, type SearchSyncStatsSource } from './search-sync-metrics.js'
 import {
   type ConsumerStatsSource,
+  type DashboardStatsSource,
   registerConsumerMetrics,
+  registerDashboardMetrics,
   registerSearchMetrics,
   type SearchStatsSource,
 } from './service-metrics.js'
@@ -127,15 +130,33 @@ function build(
         registerSearchMetrics(registry, options.prefix, () =>
           optional<SearchStatsSource>(moduleRef, AYALA_SEARCH_CLIENT),
         )
-        registerSearchSyncMetrics(registry, options.prefix, () =>
-          optional<SearchSyncStatsSource>(moduleRef, AYALA_SEARCH_SYNC),
+        // Every async collector is bounded: a dead service is reported down, never waited on.
+        const bounded = {
+          collectTimeoutMs: options.collectTimeoutMs,
+          collectors: [] as BoundedSource<unknown>[],
+        }
+        registerSearchSyncMetrics(
+          registry,
+          options.prefix,
+          () => optional<SearchSyncStatsSource>(moduleRef, AYALA_SEARCH_SYNC),
+          bounded,
         )
-        registerConsumerMetrics(registry, options.prefix, () =>
-          optional<ConsumerStatsSource>(moduleRef, AYALA_METRICS_CONSUMER),
+        registerConsumerMetrics(
+          registry,
+          options.prefix,
+          () => optional<ConsumerStatsSource>(moduleRef, AYALA_METRICS_CONSUMER),
+          bounded,
         )
-        registerOutboxMetrics(registry, options.prefix, () =>
-          optional<OutboxStatsSource>(moduleRef, AYALA_OUTBOX_RELAY),
+        registerOutboxMetrics(
+          registry,
+          options.prefix,
+          () => optional<OutboxStatsSource>(moduleRef, AYALA_OUTBOX_RELAY),
+          bounded,
         )
+        registerDashboardMetrics(registry, options.prefix, () =>
+          optional<DashboardStatsSource>(moduleRef, AYALA_DASHBOARD),
+        )
+        registerCollectorMetrics(registry, options.prefix, bounded.collectors)
         return true
       },
       inject: [AYALA_METRICS_REGISTRY, AYALA_PERFORMANCE_OPTIONS, ModuleRef],

@@ -2,8 +2,14 @@
  * Outbox figures for Prometheus, read at scrape time from the relay the `AyalaOutboxModule`
  * registered: the backlog per sink from the table (pending, retrying, dead letters, oldest age)
  * and the relay's counters (delivered, retried, dead-lettered, failed batches).
+ *
+ * The backlog is one query of the table per scrape, a {@link BoundedSource} (`outbox_backlog`):
+ * with the database down or hung the scrape answers within `collectTimeout` without these gauges,
+ * and `collector_up{collector="outbox_backlog"}` says 0.
  */
 import { Counter, Gauge, type Registry } from 'prom-client'
+import { BoundedSource } from './bounded-source.js'
+import type { CollectorOptions } from './service-metrics.js'
 
 /** What is read from an `@ayala/outbox` `OutboxRelay`. */
 export interface OutboxStatsSource {
@@ -18,6 +24,7 @@ export function registerOutboxMetrics(
   registry: Registry,
   prefix: string,
   source: () => OutboxStatsSource | undefined,
+  options: CollectorOptions = {},
 ): void {
   const counters = [
     ['delivered', 'Effects delivered to their sink'],
@@ -47,16 +54,12 @@ export function registerOutboxMetrics(
     ['dead', 'Dead letters waiting for a replay or a purge'],
     ['oldestAge', 'Age of the oldest pending effect since its commit, seconds'],
   ] as const
-  // One read of the table per scrape, shared by the four gauges.
-  let scrape: Promise<Awaited<ReturnType<OutboxStatsSource['health']>> | undefined> | undefined
-  const backlog = () => {
-    scrape ??= (source()?.health() ?? Promise.resolve(undefined)).finally(() => {
-      setImmediate(() => {
-        scrape = undefined
-      })
-    })
-    return scrape
-  }
+  // One read of the table per scrape, shared by the four gauges, within the deadline.
+  const bounded = new BoundedSource('outbox_backlog', options.collectTimeoutMs ?? 2_000, () =>
+    source()?.health(),
+  )
+  options.collectors?.push(bounded as BoundedSource<unknown>)
+  const backlog = () => bounded.value()
   for (const [field, help] of gauges) {
     const name =
       field === 'oldestAge'

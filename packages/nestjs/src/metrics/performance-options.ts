@@ -65,6 +65,14 @@ export interface PerformanceOptions {
    * a name with no registered cache is skipped). `false`: no cache metrics. @default ['default']
    */
   caches?: readonly string[] | false | undefined
+  /**
+   * Deadline of each async collector at scrape time (consumer lag: Kafka and Redis; outbox
+   * backlog: the database; search sync: the database and the engine). A collector that does not
+   * answer within it is reported down (`<prefix>collector_up{collector} 0`) and its series are
+   * left out of that scrape, so a scrape answers within about this long whatever is down.
+   * @default '2s'
+   */
+  collectTimeout?: Duration | undefined
 }
 
 /** Default values of {@link PerformanceOptions}. */
@@ -78,6 +86,7 @@ export const DEFAULT_PERFORMANCE_OPTIONS = Object.freeze({
   cacheBreakdown: true,
   ignoreRoutes: Object.freeze(['/metrics']),
   caches: Object.freeze(['default']),
+  collectTimeout: '2s',
 } as const)
 
 /** {@link PerformanceOptions} after validation. */
@@ -93,6 +102,8 @@ export interface ResolvedPerformanceOptions {
   readonly cacheBreakdown: boolean
   readonly ignoreRoutes: ReadonlySet<string>
   readonly caches: readonly string[]
+  /** Deadline of each async collector at scrape time, in ms. */
+  readonly collectTimeoutMs: number
 }
 
 const KNOWN = new Set([...Object.keys(DEFAULT_PERFORMANCE_OPTIONS), 'registry', 'onSlowRequest'])
@@ -163,5 +174,9 @@ export function resolvePerformanceOptions(options: PerformanceOptions = {}): Res
     cacheBreakdown: options.cacheBreakdown ?? DEFAULT_PERFORMANCE_OPTIONS.cacheBreakdown,
     ignoreRoutes: new Set(ignoreRoutes),
     caches: caches === false ? Object.freeze([]) : Object.freeze([...caches]),
+    collectTimeoutMs: toMilliseconds(
+      options.collectTimeout ?? DEFAULT_PERFORMANCE_OPTIONS.collectTimeout,
+      'collectTimeout',
+    ),
   })
 }

@@ -2,9 +2,13 @@
  * Search sync figures for Prometheus, read at scrape time from the `SearchSync` the
  * `AyalaSearchModule` registered: the search outbox's backlog (pending, oldest age, dead letters)
  * and its worker's retried refusals, and per index the drift the last reconcile found and what is
- * left of it, plus whether the index exists. One `status()` per scrape, shared by every gauge.
+ * left of it, plus whether the index exists. One `status()` per scrape, shared by every gauge,
+ * bounded by `collectTimeout` (a {@link BoundedSource}, `search_sync`: the database and the
+ * engine may be down).
  */
 import { Gauge, type Registry } from 'prom-client'
+import { BoundedSource } from './bounded-source.js'
+import type { CollectorOptions } from './service-metrics.js'
 
 /** What is read from `@ayala/nestjs/search`'s `SearchSync`. */
 export interface SearchSyncStatsSource {
@@ -27,16 +31,13 @@ export function registerSearchSyncMetrics(
   registry: Registry,
   prefix: string,
   source: () => SearchSyncStatsSource | undefined,
+  options: CollectorOptions = {},
 ): void {
-  let scrape: Promise<Status | undefined> | undefined
-  const status = () => {
-    scrape ??= (source()?.status() ?? Promise.resolve(undefined)).finally(() => {
-      setImmediate(() => {
-        scrape = undefined
-      })
-    })
-    return scrape
-  }
+  const bounded = new BoundedSource<Status>('search_sync', options.collectTimeoutMs ?? 2_000, () =>
+    source()?.status(),
+  )
+  options.collectors?.push(bounded as BoundedSource<unknown>)
+  const status = () => bounded.value()
   const outbox: Array<[string, string, (o: NonNullable<Status['outbox']>) => number]> = [
     [
       `${prefix}search_outbox_pending_events`,

@@ -2,8 +2,33 @@
  * Search and metrics-stream figures for Prometheus, read at scrape time from the providers the
  * `AyalaSearchModule` and `AyalaMetricsStreamModule` registered (nothing is counted on their hot
  * paths by this module). A provider that is not registered is simply not reported.
+ *
+ * The consumer lag reads Kafka (watermarks) and Redis (applied offsets): it is a
+ * {@link BoundedSource} (`stream_lag`), so a scrape with either down answers within
+ * `collectTimeout` and says so (`collector_up{collector="stream_lag"} 0`). The dashboard's
+ * figures (`stream_dashboard_*`) are its in-process counters: no call at all.
  */
 import { Counter, Gauge, type Registry } from 'prom-client'
+import { BoundedSource } from './bounded-source.js'
+
+/** How the async collectors of a register function are bounded (see `bounded-source.ts`). */
+export interface CollectorOptions {
+  /** Deadline of each async read at scrape time, ms. @default 2000 */
+  collectTimeoutMs?: number | undefined
+  /** The bounded sources created are added here (for `collector_up`). */
+  collectors?: Array<BoundedSource<unknown>> | undefined
+}
+
+/** What is read from an `@ayala/metrics-stream` `Dashboard`. */
+export interface DashboardStatsSource {
+  stats(): {
+    subscribed: boolean
+    breaker: 'closed' | 'open' | 'half-open'
+    readFailures: number
+    staleReads: number
+    unavailableReads: number
+  }
+}
 
 /** What is read from an `@ayala/search` `SearchClient`. */
 export interface SearchStatsSource {
@@ -101,7 +126,10 @@ export function registerConsumerMetrics(
   registry: Registry,
   prefix: string,
   source: () => ConsumerStatsSource | undefined,
+  options: CollectorOptions = {},
 ): void {
+  const lag = new BoundedSource('stream_lag', options.collectTimeoutMs ?? 2_000, () => source()?.lag())
+  options.collectors?.push(lag as BoundedSource<unknown>)
   const rows = [
     ['applied', 'Events applied to Redis'],
     ['duplicates', 'Records skipped as already applied (redelivery)'],
@@ -131,11 +159,65 @@ export function registerConsumerMetrics(
       registers: [registry],
       async collect() {
         this.reset()
-        const consumer = source()
-        if (consumer === undefined) return
-        for (const p of await consumer.lag())
+        for (const p of (await lag.value()) ?? [])
           this.set({ topic: p.topic, partition: String(p.partition) }, p.lag)
       },
+    })
+  }
+}
+
+/**
+ * Register the dashboard's read figures (its in-process counters, no Redis call):
+ * `stream_dashboard_redis_up` (0 while the read breaker is open), `stream_dashboard_subscribed`,
+ * and the totals of reads Redis could not answer, answered stale, or refused.
+ */
+export function registerDashboardMetrics(
+  registry: Registry,
+  prefix: string,
+  source: () => DashboardStatsSource | undefined,
+): void {
+  const gauges = [
+    [
+      `${prefix}stream_dashboard_redis_up`,
+      "0 while the dashboard's read breaker is open (Redis did not answer its last reads), else 1",
+      (s: ReturnType<DashboardStatsSource['stats']>) => (s.breaker === 'open' ? 0 : 1),
+    ],
+    [
+      `${prefix}stream_dashboard_subscribed`,
+      '1 while the change notices flow (the in-process copy is in use), else 0',
+      (s: ReturnType<DashboardStatsSource['stats']>) => (s.subscribed ? 1 : 0),
+    ],
+  ] as const
+  for (const [name, help, read] of gauges) {
+    if (registry.getSingleMetric(name)) continue
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset()
+        const stats = source()?.stats()
+        if (stats !== undefined) this.set(read(stats))
+      },
+    })
+  }
+  const totals = [
+    [
+      'readFailures',
+      'read_failures',
+      'Dashboard reads Redis did not answer (deadline passed, connection failed)',
+    ],
+    ['staleReads', 'stale_reads', 'Dashboard reads answered with the last snapshot, marked stale'],
+    [
+      'unavailableReads',
+      'unavailable_reads',
+      'Dashboard reads refused with E_STREAM_UNAVAILABLE (no snapshot to serve)',
+    ],
+  ] as const
+  for (const [field, snake, help] of totals) {
+    counter(registry, `${prefix}stream_dashboard_${snake}_total`, help, [], (set) => {
+      const stats = source()?.stats()
+      if (stats !== undefined) set({}, stats[field])
     })
   }
 }

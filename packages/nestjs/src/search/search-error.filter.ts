@@ -12,68 +12,13 @@
  * `@UseFilters(SearchErrorFilter)` on a controller, or `app.useGlobalFilters(new
  * SearchErrorFilter(app.get(HttpAdapterHost)))`.
  */
-import { SearchError, SearchUnavailableError } from '@ayala/search'
+import { SearchError } from '@ayala/search'
 import { type ArgumentsHost, Catch, type ExceptionFilter, Inject, Logger } from '@nestjs/common'
 import { HttpAdapterHost } from '@nestjs/core'
+import { searchErrorToHttp } from './search-error-http.js'
 
-/** The HTTP answer of a search error (see {@link searchErrorToHttp}). */
-export interface SearchHttpAnswer {
-  /** HTTP status: 400, 502, 503 or 500. */
-  status: number
-  /** Headers to set (`Retry-After` on 503, in seconds). */
-  headers: Record<string, string>
-  /** JSON body in Nest's shape plus the stable `code`. */
-  body: { statusCode: number; error: string; message: string; code: string; retriable: boolean }
-}
-
-const INPUT_ERRORS = new Set([
-  'E_SEARCH_QUERY_TOO_LONG',
-  'E_SEARCH_INVALID_VALUE',
-  'E_SEARCH_INVALID_CURSOR',
-  'E_SEARCH_UNKNOWN_FIELD',
-  'E_SEARCH_FIELD_KIND',
-])
-
-const REASONS: Record<number, string> = {
-  400: 'Bad Request',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-}
-
-/**
- * Map a search error to its HTTP answer: 503 (with `Retry-After`) for `E_SEARCH_UNAVAILABLE`,
- * `E_SEARCH_AUTH` and retriable engine/outbox errors; 502 for other engine errors; 400 for user
- * input; 500 for the rest (options, bulk, reindex, reconcile: programming or operations errors).
- */
-export function searchErrorToHttp(error: SearchError): SearchHttpAnswer {
-  let status: number
-  let message: string
-  const code = error.code
-  if (INPUT_ERRORS.has(code)) {
-    status = 400
-    message = error.message
-  } else if (code === 'E_SEARCH_UNAVAILABLE' || code === 'E_SEARCH_AUTH') {
-    status = 503
-    message = 'Search is temporarily unavailable'
-  } else if (code === 'E_SEARCH_ENGINE' || code === 'E_SEARCH_OUTBOX') {
-    status = error.retriable ? 503 : 502
-    message = status === 503 ? 'Search is temporarily unavailable' : 'The search engine failed to answer'
-  } else {
-    status = 500
-    message = 'Internal server error'
-  }
-  const headers: Record<string, string> = {}
-  if (status === 503) {
-    const waitMs = error instanceof SearchUnavailableError ? error.retryAfterMs : 0
-    headers['retry-after'] = String(Math.max(1, Math.ceil(waitMs / 1_000)))
-  }
-  return {
-    status,
-    headers,
-    body: { statusCode: status, error: REASONS[status] as string, message, code, retriable: error.retriable },
-  }
-}
+export type { SearchHttpAnswer } from './search-error-http.js'
+export { searchErrorToHttp } from './search-error-http.js'
 
 /**
  * Nest exception filter answering `@ayala/search` errors over HTTP with

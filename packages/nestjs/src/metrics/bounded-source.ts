@@ -1,0 +1,159 @@
+/**
+ * Async figures read at scrape time, bounded: a Prometheus scrape must answer even when the
+ * service behind a figure is dead or hung (consumer lag reads Kafka and Redis, the outbox backlog
+ * and the search sync status read the database and the engine). Each such source is a
+ * {@link BoundedSource}:
+ *
+ * - one read per scrape, shared by every series of the source (they are collected in the same
+ *   tick);
+ * - at most one read in flight: a read still pending from an earlier scrape (a hung service) is
+ *   not repeated, the new scrape waits for it within its own deadline, so a dead service never
+ *   piles up calls, one per scrape;
+ * - a deadline (`collectTimeout`): past it, or when the read fails, the source is reported down
+ *   for this scrape (`<prefix>collector_up{collector} 0`) and its series are left out (a gap,
+ *   never the previous value passed off as current); `<prefix>collector_duration_seconds` says
+ *   how long the read took (the deadline when it did not answer).
+ *
+ * The up/down transitions are logged once each, naming the collector and the error's code (no
+ * message: it may carry an address).
+ */
+import { Logger } from '@nestjs/common'
+import { Gauge, type Registry } from 'prom-client'
+
+/** What a scrape got from a source. */
+export type SourceOutcome<T> =
+  | { state: 'absent' }
+  | { state: 'up'; value: T; durationMs: number }
+  | { state: 'down'; reason: 'timeout' | 'error'; error: unknown; durationMs: number }
+
+const TIMED_OUT: unique symbol = Symbol('timed out')
+
+/** See the module note. */
+export class BoundedSource<T> {
+  private inflight: Promise<T> | undefined
+  private scrape: Promise<SourceOutcome<T>> | undefined
+  private down = false
+  private readonly logger = new Logger('AyalaMetricsModule')
+
+  constructor(
+    /** The `collector` label: what the source reads (`stream_lag`, `outbox_backlog`, `search_sync`). */
+    readonly name: string,
+    private readonly timeoutMs: number,
+    /** The read, or undefined when the provider is not registered (nothing to report). */
+    private readonly read: () => Promise<T> | undefined,
+  ) {}
+
+  /** This scrape's outcome (shared by every series of the source within one scrape). */
+  outcome(): Promise<SourceOutcome<T>> {
+    this.scrape ??= this.run().finally(() => {
+      setImmediate(() => {
+        this.scrape = undefined
+      })
+    })
+    return this.scrape
+  }
+
+  /** This scrape's value, or undefined when the source is absent or down. */
+  async value(): Promise<T | undefined> {
+    const outcome = await this.outcome()
+    return outcome.state === 'up' ? outcome.value : undefined
+  }
+
+  private async run(): Promise<SourceOutcome<T>> {
+    const started = performance.now()
+    if (this.inflight === undefined) {
+      let call: Promise<T> | undefined
+      try {
+        call = this.read()
+      } catch (error) {
+        return this.failed('error', error, started)
+      }
+      if (call === undefined) return { state: 'absent' }
+      const current = Promise.resolve(call)
+      this.inflight = current
+      const clear = () => {
+        if (this.inflight === current) this.inflight = undefined
+      }
+      current.then(clear, clear)
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = setTimeout(() => resolve(TIMED_OUT), this.timeoutMs)
+      timer.unref?.()
+    })
+    try {
+      const value = await Promise.race([this.inflight, deadline])
+      if (value === TIMED_OUT) return this.failed('timeout', undefined, started)
+      if (this.down) this.logger.log(`collector ${this.name} answers again`)
+      this.down = false
+      return { state: 'up', value, durationMs: performance.now() - started }
+    } catch (error) {
+      return this.failed('error', error, started)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  private failed(reason: 'timeout' | 'error', error: unknown, started: number): SourceOutcome<T> {
+    if (!this.down) {
+      const code = (error as { code?: unknown } | undefined)?.code
+      const what =
+        reason === 'timeout'
+          ? `no answer within ${this.timeoutMs} ms`
+          : `failed (${typeof code === 'string' ? code : error instanceof Error ? error.name : 'error'})`
+      this.logger.warn(`collector ${this.name} down: ${what}; its series are left out of the scrape`)
+    }
+    this.down = true
+    return { state: 'down', reason, error, durationMs: performance.now() - started }
+  }
+}
+
+/**
+ * Register `<prefix>collector_up{collector}` (1 answered within the deadline, 0 did not) and
+ * `<prefix>collector_duration_seconds{collector}` over `sources` (an absent source is not
+ * reported).
+ */
+export function registerCollectorMetrics(
+  registry: Registry,
+  prefix: string,
+  sources: ReadonlyArray<BoundedSource<unknown>>,
+): void {
+  const upName = `${prefix}collector_up`
+  if (!registry.getSingleMetric(upName)) {
+    new Gauge<'collector'>({
+      name: upName,
+      help: '1 when the collector read its service within collectTimeout at this scrape, 0 when it did not (its series are then left out)',
+      labelNames: ['collector'],
+      registers: [registry],
+      async collect() {
+        this.reset()
+        const outcomes = await Promise.all(sources.map((source) => source.outcome()))
+        outcomes.forEach((outcome, i) => {
+          if (outcome.state !== 'absent')
+            this.set(
+              { collector: (sources[i] as BoundedSource<unknown>).name },
+              outcome.state === 'up' ? 1 : 0,
+            )
+        })
+      },
+    })
+  }
+  const durationName = `${prefix}collector_duration_seconds`
+  if (!registry.getSingleMetric(durationName)) {
+    new Gauge<'collector'>({
+      name: durationName,
+      help: 'Time the collector took to read its service at this scrape (the deadline when it did not answer), seconds',
+      labelNames: ['collector'],
+      registers: [registry],
+      async collect() {
+        this.reset()
+        const outcomes = await Promise.all(sources.map((source) => source.outcome()))
+        outcomes.forEach((outcome, i) => {
+          if (outcome.state !== 'absent') {
+            this.set({ collector: (sources[i] as BoundedSource<unknown>).name }, outcome.durationMs / 1_000)
+          }
+        })
+      },
+    })
+  }
+}
