@@ -12,11 +12,14 @@
  *   application, the dashboard reads and their SSE push.
  * - `AyalaMetricsModule`: the performance interceptor on every route and `GET /metrics`.
  * - `AyalaHealthModule`: the Terminus indicators used by `GET /health`.
+ * - `AyalaErrorFilter` (global): a dependency that cannot answer (Redis, the search engine, the
+ *   database behind the outbox) is a 503 with `Retry-After`, input the SDK refuses a 400, never a
+ *   500 with a message or a stack.
  */
 
 import type { Cache } from '@ayala/cache'
 import { kafkaSource } from '@ayala/metrics-stream'
-import { AyalaCacheModule, getCacheToken } from '@ayala/nestjs'
+import { AyalaCacheModule, AyalaErrorFilter, getCacheToken } from '@ayala/nestjs'
 import { AyalaHealthModule } from '@ayala/nestjs/health'
 import { AyalaMetricsModule } from '@ayala/nestjs/metrics'
 import { AyalaMetricsStreamModule } from '@ayala/nestjs/metrics-stream'
@@ -26,6 +29,7 @@ import { cacheSink, kafkaSink } from '@ayala/outbox'
 import { searchSink } from '@ayala/outbox/search'
 import type { SearchClient } from '@ayala/search'
 import { type DynamicModule, Module } from '@nestjs/common'
+import { APP_FILTER } from '@nestjs/core'
 import type { Kafka } from 'kafkajs'
 import { DashboardController } from './dashboard/dashboard.controller.ts'
 import type { Database } from './database/connection.ts'
@@ -139,6 +143,7 @@ export class AppModule {
         HealthController,
       ],
       providers: [
+        { provide: APP_FILTER, useClass: AyalaErrorFilter },
         { provide: INVOICE_SEARCH, useExisting: getSearchRepositoryToken(invoices) },
         InvoiceRepository,
         ReportRepository,

@@ -2,6 +2,11 @@
  * GET /dashboard: every figure from Redis in one round trip, or from the in-process copy the
  * aggregator's change notices invalidate (sub-millisecond either way). GET /dashboard/stream:
  * the same figures pushed as Server-Sent Events on every change.
+ *
+ * Redis unreachable, hung or slow: the read answers within its deadline (500 ms) with the last
+ * figures held, marked `stale: true` with `ageMs` (200), or, when none are held, rejects with
+ * `E_STREAM_UNAVAILABLE`, which the global `AyalaErrorFilter` answers 503 with `Retry-After`. The
+ * stream says so in a `status` event and stays open.
  */
 import type { Dashboard, DashboardSnapshot } from '@ayala/metrics-stream'
 import { type DashboardMessageEvent, DashboardStream, InjectDashboard } from '@ayala/nestjs/metrics-stream'
