@@ -15,11 +15,17 @@
  *   contribution); not retried.
  * - `E_STREAM_INVALID_READ`: read parameters are invalid (e.g. a bucket range too wide).
  * - `E_STREAM_REDIS`: a Redis call failed; retriable.
+ * - `E_STREAM_REDIS_AUTH`: Redis refused the connection's credentials (`WRONGPASS`, `NOAUTH`) or
+ *   denied its ACL user a command (`NOPERM`); the message names the server and the user, never
+ *   the password; not retriable until the credentials or the ACL change.
  * - `E_STREAM_UNAVAILABLE`: a dashboard read could not be answered within its deadline (Redis
  *   hung, refused or closed the connection, or the read breaker is open) and no snapshot of the
  *   range was held to answer stale; always retriable. A {@link StreamUnavailableError} with
  *   `reason` and `retryAfterMs`; map it to HTTP 503.
  * - `E_STREAM_KAFKA`: a Kafka call (dead-letter or late produce, admin) failed; retriable.
+ * - `E_STREAM_KAFKA_AUTH`: the broker refused the SASL login (wrong user, password or
+ *   mechanism); not retriable until the credentials change. The message carries kafkajs's reason,
+ *   never the password.
  * - `E_STREAM_UNDECODABLE`: the source fetched a record batch it cannot decode (a compression
  *   codec that fails, corrupt bytes); reported by the consumer (`sourceError` event, `stats()`,
  *   `sourceErrors()`), never thrown out of it.
@@ -45,8 +51,10 @@ export type MetricsStreamErrorCode =
   | 'E_STREAM_STATE_CORRUPT'
   | 'E_STREAM_INVALID_READ'
   | 'E_STREAM_REDIS'
+  | 'E_STREAM_REDIS_AUTH'
   | 'E_STREAM_UNAVAILABLE'
   | 'E_STREAM_KAFKA'
+  | 'E_STREAM_KAFKA_AUTH'
   | 'E_STREAM_UNDECODABLE'
   | 'E_STREAM_CLOSED'
   | 'E_STREAM_NOT_CAUGHT_UP'

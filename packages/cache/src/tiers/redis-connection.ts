@@ -47,8 +47,9 @@ export function redactText(text: string): string {
  * AUTH`, `MIGRATE ... AUTH/AUTH2`, `CONFIG SET requirepass/masterauth`, `ACL SETUSER` passwords),
  * in place, and redact URL credentials in its message. Returns `error`.
  */
-export function scrubRedisError<T>(error: T): T {
-  if (error === null || typeof error !== 'object') return error
+export function scrubRedisError<T>(error: T, depth = 0): T {
+  // `previousErrors` may hold the error itself (ioredis' reconnection errors): bounded depth.
+  if (error === null || typeof error !== 'object' || depth > 3) return error
   const e = error as { command?: { name?: unknown; args?: unknown }; message?: unknown }
   const command = e.command
   if (command !== undefined && command !== null && Array.isArray(command.args)) {
@@ -64,7 +65,7 @@ export function scrubRedisError<T>(error: T): T {
   }
   URL_CREDENTIALS.lastIndex = 0
   const previous = (error as { previousErrors?: unknown }).previousErrors
-  if (Array.isArray(previous)) for (const p of previous) scrubRedisError(p)
+  if (Array.isArray(previous)) for (const p of previous) if (p !== error) scrubRedisError(p, depth + 1)
   return error
 }
 

@@ -83,6 +83,7 @@ import {
 } from '../health/reasons.js'
 import { readViewState, type ViewState } from '../health/view-state.js'
 import { type ViewKeys, viewKeys } from '../keys.js'
+import { describeRedisFailure, redisAuthFailure, scrubRedisErrors } from '../redact.js'
 import { ChunkSizer } from './chunk-sizer.js'
 import { compareVersions, entityKey, entityVersion } from './entity.js'
 import { ADVANCE, APPLY, CLAIM, COMPLETE, ENTITY_SIGNATURE, INIT, Script, TRUNCATE } from './scripts.js'
@@ -512,15 +513,41 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
         : new Gate(this.options.maxScriptsInFlight)
     // Validates namespace and view name now, not at the first batch.
     viewKeys(config.namespace, config.view.name, config.generation ?? 1)
+    // Refused credentials reject commands with ioredis' AUTH error, password inside: scrub it.
+    scrubRedisErrors(config.redis)
   }
+
+  /** Why the last `start()` failed (reported by `health()` until a start succeeds). */
+  private startFailure: { error: MetricsStreamError; since: number } | undefined
 
   /** The generation this consumer writes (known after `start()`). */
   get generation(): number | undefined {
     return this.keys?.generation
   }
 
-  /** Resolve the generation, then join the group and start applying. */
+  /**
+   * Resolve the generation, then join the group and start applying.
+   *
+   * A failed start (Redis or Kafka unreachable, refused credentials) rejects with a
+   * {@link MetricsStreamError} (`E_STREAM_REDIS`, `E_STREAM_REDIS_AUTH`, `E_STREAM_KAFKA`,
+   * `E_STREAM_KAFKA_AUTH`...), leaves nothing running, is reported by `health()` (down, with that
+   * error's code and message) and may be retried by calling `start()` again.
+   */
   async start(): Promise<void> {
+    try {
+      await this.startOnce()
+      this.startFailure = undefined
+    } catch (error) {
+      const reported =
+        error instanceof MetricsStreamError
+          ? error
+          : redisError(this.config.redis, 'Starting the consumer failed on Redis', error)
+      this.startFailure = { error: reported, since: this.startFailure?.since ?? Date.now() }
+      throw reported
+    }
+  }
+
+  private async startOnce(): Promise<void> {
     const { redis, namespace, view } = this.config
     let generation = this.config.generation
     if (generation === undefined) {
@@ -569,7 +596,15 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
     const reasons: HealthReason[] = this.reasons.list()
     let view: ViewState | undefined
     const keys = this.keys
-    if (keys === undefined) {
+    const failure = this.startFailure
+    if (failure !== undefined) {
+      reasons.push({
+        code: failure.error.code,
+        state: 'down',
+        message: `The consumer could not start: ${failure.error.message}`,
+        since: failure.since,
+      })
+    } else if (keys === undefined) {
       reasons.push({
         code: 'E_STREAM_CLOSED',
         state: 'down',
@@ -586,12 +621,8 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
         )
         reasons.push(...viewReasons(view))
       } catch (error) {
-        reasons.push({
-          code: 'E_STREAM_REDIS',
-          state: 'down',
-          message: `Reading the view's state from Redis failed: ${error instanceof Error ? error.message : String(error)}`,
-          since: Date.now(),
-        })
+        const failed = redisError(this.config.redis, "Reading the view's state from Redis failed", error)
+        reasons.push({ code: failed.code, state: 'down', message: failed.message, since: Date.now() })
       }
     }
     // A batch the source cannot decode, or a Kafka client that cannot fetch: the figures stall.
@@ -1420,6 +1451,21 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
       }
     }
   }
+}
+
+/**
+ * A Redis failure as this package reports it: `E_STREAM_REDIS_AUTH` (not retriable) naming the
+ * server and the user when Redis refused the credentials, `E_STREAM_REDIS` otherwise; the cause
+ * scrubbed of secrets (redact.ts).
+ */
+function redisError(redis: Redis | Cluster, context: string, error: unknown): MetricsStreamError {
+  if (error instanceof MetricsStreamError) return error
+  const message = describeRedisFailure(redis, context, error)
+  const auth = redisAuthFailure(error) !== undefined
+  return new MetricsStreamError(auth ? 'E_STREAM_REDIS_AUTH' : 'E_STREAM_REDIS', message, {
+    retriable: !auth,
+    cause: error,
+  })
 }
 
 /** Redis replies that mean "try again later"; any other reply error is a bug or a misconfiguration. */

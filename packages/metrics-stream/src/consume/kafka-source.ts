@@ -32,10 +32,16 @@
  *   `CRASH` with `restart: false`): the source reports it (`SourceEvents.error`) and starts a new
  *   kafkajs consumer after a backoff; a crash kafkajs restarts itself is reported too. The next
  *   successful fetch reports `recovered`.
+ * - Credentials: a refused SASL login is `E_STREAM_KAFKA_AUTH` (kafkajs's reason, never the
+ *   password) wherever it happens (start, a crash, the admin and producer calls). A failed
+ *   `start()` leaves nothing behind (the kafkajs consumer is disconnected), so it can be called
+ *   again; the admin client and the producer are kept only once connected, so a failed connect
+ *   is retried at the next call instead of leaving an unconnected client in place.
  */
 import type { Admin, Batch, Consumer, ConsumerConfig, EachBatchPayload, Kafka, Producer } from 'kafkajs'
 import kafkajs from 'kafkajs'
 import { MetricsStreamError } from '../errors.js'
+import { kafkaAuthFailure, redactText } from '../redact.js'
 import {
   installCodecs,
   sourceScope,
@@ -119,10 +125,24 @@ export function kafkaSource(options: KafkaSourceOptions): Source {
 
   const ensureProducer = async (): Promise<Producer> => {
     if (!producer) {
-      producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: false })
-      await producer.connect()
+      const created = kafka.producer({ allowAutoTopicCreation: false, idempotent: false })
+      await created.connect()
+      producer = created
     }
     return producer
+  }
+
+  const ensureAdmin = async (): Promise<Admin> => {
+    if (!admin) {
+      const created = kafka.admin()
+      try {
+        await created.connect()
+      } catch (error) {
+        throw kafkaError(`Connecting the kafkajs admin client (group ${options.groupId}) failed`, error)
+      }
+      admin = created
+    }
+    return admin
   }
 
   const partitionState = (id: string): PartitionState => {
@@ -179,10 +199,9 @@ export function kafkaSource(options: KafkaSourceOptions): Source {
       if (stopped || consumer !== c) return
       failing = true
       events?.error(
-        new MetricsStreamError(
-          'E_STREAM_KAFKA',
-          `The kafkajs consumer of group ${options.groupId} crashed (${restart ? 'kafkajs restarts it' : 'restarting it'}): ${error.name}: ${error.message}`,
-          { retriable: true, cause: error },
+        kafkaError(
+          `The kafkajs consumer of group ${options.groupId} crashed (${restart ? 'kafkajs restarts it' : 'restarting it'})`,
+          error,
         ),
       )
       if (!restart) scheduleRestart(c, handle, events)
@@ -292,7 +311,20 @@ export function kafkaSource(options: KafkaSourceOptions): Source {
     topics: Object.freeze([...options.topics]),
     async start(handle, events) {
       if (consumer) throw new MetricsStreamError('E_STREAM_INVALID_OPTION', 'kafkaSource already started')
-      await launch(handle, events)
+      stopped = false
+      try {
+        await launch(handle, events)
+      } catch (error) {
+        // Leave nothing behind: a later start() begins afresh.
+        const failed = consumer as Consumer | undefined
+        consumer = undefined
+        await failed
+          ?.disconnect()
+          .catch((e: unknown) =>
+            events?.error(kafkaError('Disconnecting the consumer that failed to start failed', e)),
+          )
+        throw kafkaError(`Starting the kafkajs consumer of group ${options.groupId} failed`, error)
+      }
     },
     isAssigned(topic, partition) {
       return assigned.has(`${topic}:${partition}`)
@@ -303,20 +335,21 @@ export function kafkaSource(options: KafkaSourceOptions): Source {
         const p = await ensureProducer()
         await p.send({ topic, acks: -1, messages })
       } catch (error) {
-        throw new MetricsStreamError('E_STREAM_KAFKA', `Producing to ${topic} failed`, {
-          topic,
-          // kafkajs marks what retrying cannot fix (e.g. acks other than -1 with idempotence).
-          retriable: (error as { retriable?: unknown }).retriable !== false,
-          cause: error,
-        })
+        const auth = kafkaAuthFailure(error)
+        throw new MetricsStreamError(
+          auth ? 'E_STREAM_KAFKA_AUTH' : 'E_STREAM_KAFKA',
+          `Producing to ${topic} failed${auth ? `: ${describe(error)}` : ''}`,
+          {
+            topic,
+            // kafkajs marks what retrying cannot fix (e.g. acks other than -1 with idempotence).
+            retriable: (error as { retriable?: unknown }).retriable !== false,
+            cause: error,
+          },
+        )
       }
     },
     async highWatermarks(topic) {
-      if (!admin) {
-        admin = kafka.admin()
-        await admin.connect()
-      }
-      const offsets = await admin.fetchTopicOffsets(topic)
+      const offsets = await (await ensureAdmin()).fetchTopicOffsets(topic)
       return offsets.map(({ partition, high, low }) => ({ partition, high, low }))
     },
     assignedPartitions() {
@@ -331,11 +364,7 @@ export function kafkaSource(options: KafkaSourceOptions): Source {
         consumer.seek({ topic, partition, offset })
     },
     async cleanupPolicy(topic) {
-      if (!admin) {
-        admin = kafka.admin()
-        await admin.connect()
-      }
-      const { resources } = await admin.describeConfigs({
+      const { resources } = await (await ensureAdmin()).describeConfigs({
         includeSynonyms: false,
         resources: [
           { type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['cleanup.policy'] },
@@ -356,8 +385,23 @@ export function kafkaSource(options: KafkaSourceOptions): Source {
   }
 }
 
+/**
+ * A kafkajs failure as this package reports it: `E_STREAM_KAFKA_AUTH` (not retriable) when the
+ * broker refused the SASL login, `E_STREAM_KAFKA` (retriable) otherwise; the reason appended.
+ */
 function kafkaError(message: string, cause: unknown): MetricsStreamError {
-  return new MetricsStreamError('E_STREAM_KAFKA', message, { retriable: true, cause })
+  if (cause instanceof MetricsStreamError) return cause
+  const auth = kafkaAuthFailure(cause)
+  return new MetricsStreamError(
+    auth ? 'E_STREAM_KAFKA_AUTH' : 'E_STREAM_KAFKA',
+    `${message}${auth ? ': the broker refused the SASL credentials' : ''}: ${describe(cause)}`,
+    { retriable: !auth, cause },
+  )
+}
+
+/** `Name: message` of a thrown value, with URL credentials redacted. */
+function describe(error: unknown): string {
+  return redactText(error instanceof Error ? `${error.name}: ${error.message}` : String(error))
 }
 
 /**

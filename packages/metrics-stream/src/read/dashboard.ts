@@ -57,6 +57,7 @@ import {
   type ViewStatus,
 } from '../health/view-state.js'
 import { type ViewKeys, viewKeys } from '../keys.js'
+import { describeRedisFailure, redisAuthFailure, scrubRedisErrors } from '../redact.js'
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
 import { DEADLINE, Deadlines } from './deadlines.js'
 
@@ -255,7 +256,10 @@ function unavailability(error: unknown): StreamUnavailableReason | undefined {
   if (!(error instanceof MetricsStreamError) || error.code !== 'E_STREAM_REDIS') return undefined
   const cause = error.cause
   if (cause instanceof Error && cause.name === 'ReplyError') {
-    return TRANSIENT_REPLY.test(cause.message) ? 'connection' : undefined
+    // Refused credentials are a connection that cannot be used, not an answer.
+    return TRANSIENT_REPLY.test(cause.message) || redisAuthFailure(cause) !== undefined
+      ? 'connection'
+      : undefined
   }
   return 'connection'
 }
@@ -388,6 +392,8 @@ export class Dashboard<A extends Aggregates<any>> {
     )
     this.breaker = new CircuitBreaker(this.breakerThreshold, this.cooldownMs)
     viewKeys(this.namespace, this.view.name, 1)
+    // Refused credentials reject reads with ioredis' AUTH error, password inside: scrub it.
+    scrubRedisErrors(this.redis)
   }
 
   /**
@@ -627,7 +633,7 @@ export class Dashboard<A extends Aggregates<any>> {
         ? `Redis did not answer within ${timeoutMs} ms`
         : reason === 'circuit-open'
           ? `the read breaker is open after ${this.breakerThreshold} consecutive failures; next probe in ${Math.ceil(retryAfterMs)} ms`
-          : `the Redis connection failed (${cause instanceof Error ? cause.message : String(cause)})`
+          : `the Redis connection failed (${describeRedisFailure(this.redis, 'Redis', cause instanceof MetricsStreamError && cause.cause !== undefined ? cause.cause : cause)})`
     const held = kept === undefined ? 'no snapshot of this range is held' : 'the snapshot held is too old'
     throw new StreamUnavailableError(`Dashboard "${this.view.name}" unavailable: ${why}, and ${held}`, {
       view: this.view.name,
@@ -691,6 +697,7 @@ export class Dashboard<A extends Aggregates<any>> {
     if (this.subscribing) return this.subscribing
     const channel = viewKeys(this.namespace, this.view.name, 1).channel
     const subscriber = this.subscriber ?? this.redis.duplicate()
+    scrubRedisErrors(subscriber)
     this.subscriber = subscriber
     if (!this.attached) this.attach(subscriber, channel)
     this.subscribing = subscriber.subscribe(channel).then(
