@@ -18,7 +18,7 @@ import {
   uniqueName,
 } from '@ayala/testkit'
 import { Redis } from 'ioredis'
-import { Kafka, type KafkaConfig, logLevel } from 'kafkajs'
+import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createDashboard,
@@ -41,14 +41,16 @@ import { FAST_GROUP, waitFor } from './harness.js'
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1'
 
 const urls = serviceUrls()
-const sasl = urls.kafkaSasl
-const ssl = urls.kafkaSsl
-const saslSsl = urls.kafkaSaslSsl
-if (sasl === undefined || ssl === undefined || saslSsl === undefined) {
-  throw new Error(
-    "the harness's Kafka SASL/TLS listeners are not known: run node services/cli.mjs up (restart kafka if it predates them)",
-  )
+function listener<T>(value: T | undefined): T {
+  if (value === undefined)
+    throw new Error(
+      "the harness's Kafka SASL/TLS listeners are not known: run node services/cli.mjs up (restart kafka if it predates them)",
+    )
+  return value
 }
+const sasl = listener(urls.kafkaSasl)
+const ssl = listener(urls.kafkaSsl)
+const saslSsl = listener(urls.kafkaSaslSsl)
 
 const REDIS_USER = 'dashboards'
 const REDIS_PASSWORD = `pw-${randomBytes(9).toString('base64url')}`
@@ -83,8 +85,8 @@ function kafka(config: Pick<KafkaConfig, 'brokers' | 'ssl' | 'sasl'>): Kafka {
   })
 }
 
-const scram = (mechanism: 'scram-sha-256' | 'scram-sha-512', password = sasl.password) =>
-  ({ mechanism, username: sasl.username, password }) as const
+const scram = (mechanism: 'scram-sha-256' | 'scram-sha-512', password = sasl.password): SASLOptions =>
+  ({ mechanism, username: sasl.username, password }) as SASLOptions
 
 /** Every form a secret could take in output. */
 function leaks(text: string): string[] {
