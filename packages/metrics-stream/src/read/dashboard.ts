@@ -374,6 +374,9 @@ export class Dashboard<A extends Aggregates<any>> {
     this.ownsSubscriber = options.subscriber === undefined
     this.subscriber = options.subscriber
     this.timeoutMs = toMs(options.timeout ?? d.timeout, 'timeout')
+    if (!(this.timeoutMs > 0)) {
+      throw new MetricsStreamError('E_STREAM_INVALID_OPTION', 'timeout must be a positive duration')
+    }
     this.cooldownMs = toMs(options.breakerCooldown ?? d.breakerCooldown, 'breakerCooldown')
     const stale = options.staleIfError === undefined ? d.staleIfError : options.staleIfError
     this.staleIfErrorMs = stale === false ? -1 : toMs(stale, 'staleIfError')

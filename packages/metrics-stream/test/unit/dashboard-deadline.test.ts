@@ -117,6 +117,7 @@ describe('dashboard reads: deadline, breaker, stale answers', () => {
     }
     expect(fails({ timout: 100 })).toMatch(/E_STREAM_INVALID_OPTION .*"timout"/)
     expect(fails({ timeout: -1 })).toMatch(/E_STREAM_INVALID_OPTION .*timeout/)
+    expect(fails({ timeout: 0 })).toMatch(/E_STREAM_INVALID_OPTION .*timeout/)
     expect(fails({ breakerThreshold: 0 })).toMatch(/breakerThreshold/)
     expect(fails({ heartbeatInterval: 0 })).toMatch(/heartbeatInterval/)
     expect(fails({ staleIfError: false, heartbeatInterval: false, timeout: '1s' })).toBeUndefined()
