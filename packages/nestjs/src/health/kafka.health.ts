@@ -1,13 +1,16 @@
 /**
  * Kafka health: the admin client's `describeCluster()` with a deadline. One admin connection
  * per `Kafka` instance is kept between checks (connecting costs a round trip per broker) with no
- * retries of its own, and is dropped after a failure so the next check reconnects.
+ * retries of its own, and is dropped after a failure so the next check reconnects. A refused
+ * SASL login is down with `Kafka refused the SASL credentials (...)` (kafkajs's reason: the
+ * mechanism, never the password): one login attempt per check, no retry loop.
  */
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common'
 import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus'
 import type { Admin, Kafka } from 'kafkajs'
 import { type Duration, toMilliseconds } from '../duration.js'
 import { HealthCheckFailedError } from '../errors.js'
+import { kafkaAuthFailure, redactText } from '../redact.js'
 
 /** Options of {@link KafkaHealthIndicator.check}. */
 export interface KafkaHealthOptions {
@@ -66,6 +69,13 @@ export class KafkaHealthIndicator implements OnModuleDestroy {
             return { brokers: cluster.brokers.length, controller: cluster.controller }
           } catch (error) {
             await this.drop(options.kafka)
+            // One clear line for refused credentials (kafkajs's reason names the mechanism).
+            if (kafkaAuthFailure(error))
+              throw new HealthCheckFailedError(
+                key,
+                `Kafka refused the SASL credentials (${redactText(error instanceof Error ? error.message : String(error))})`,
+                error,
+              )
             throw error
           }
         })

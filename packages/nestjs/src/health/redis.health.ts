@@ -3,23 +3,62 @@
  * connection per URL (no offline queue, so a PING to a dead server fails at once instead of
  * waiting in a queue; reconnecting in the background, so the check recovers by itself) and
  * closes it when the module is destroyed. Given a client, it borrows it.
+ *
+ * Credentials and TLS: `rediss://user:password@host` in the URL, `redisOptions` for what a URL
+ * cannot carry (`tls: { ca }`) or a password kept out of it. A connection Redis refuses is down
+ * with one message naming the server and the user (`Redis at 127.0.0.1:6380 (TLS) rejected the
+ * credentials of user "app" (WRONGPASS ...)`), never the password and never the URL; every error
+ * of a client the indicator holds is scrubbed of the `AUTH` arguments ioredis attaches to it.
  */
 
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common'
 import type { HealthIndicatorResult } from '@nestjs/terminus'
 import { HealthIndicatorService } from '@nestjs/terminus'
-import { type Cluster, Redis } from 'ioredis'
+import { type Cluster, Redis, type RedisOptions } from 'ioredis'
 import { type Duration, toMilliseconds } from '../duration.js'
 import { HealthCheckFailedError, InvalidOptionError } from '../errors.js'
+import { describeRedisFailure, redisAuthFailure, scrubRedisError } from '../redact.js'
 
 /** Options of {@link RedisHealthIndicator.pingCheck}. */
 export interface RedisPingOptions {
-  /** A `redis://` URL (the indicator owns the connection), or give `client`. */
+  /**
+   * A `redis://` or `rediss://` URL, with `user:password@` for an ACL user (the indicator owns
+   * the connection, one per URL), or give `client`.
+   */
   url?: string | undefined
+  /**
+   * ioredis options of the connection opened for `url`: `tls: { ca }` for a private CA,
+   * `username` / `password` kept out of the URL. Used when the URL is first checked.
+   * @default undefined
+   */
+  redisOptions?: RedisOptions | undefined
   /** An ioredis `Redis` or `Cluster` to borrow, or give `url`. */
   client?: Redis | Cluster | undefined
   /** Deadline of the PING. @default '1s' */
   timeout?: Duration | undefined
+}
+
+/** The last connection error of each client the indicator watches (cleared on `ready`). */
+const lastErrors = new WeakMap<object, unknown>()
+const watched = new WeakSet<object>()
+
+/** Scrub and remember `client`'s errors (once per client). */
+function watch(client: Redis | Cluster): void {
+  if (watched.has(client)) return
+  watched.add(client)
+  client.on('error', (error: unknown) => {
+    lastErrors.set(client, scrubRedisError(error))
+  })
+  client.on('ready', () => lastErrors.delete(client))
+}
+
+/** Why `client` is not usable, from its last error: refused credentials named, else its text. */
+function why(client: Redis | Cluster, key: string, state: string): HealthCheckFailedError {
+  const last = lastErrors.get(client)
+  if (last !== undefined && redisAuthFailure(last) !== undefined)
+    return new HealthCheckFailedError(key, describeRedisFailure(client, 'Redis', last))
+  const detail = last === undefined ? '' : ` (${describeRedisFailure(client, 'last error', last)})`
+  return new HealthCheckFailedError(key, `connection is ${state}${detail}`)
 }
 
 /**
@@ -29,7 +68,7 @@ export interface RedisPingOptions {
 async function ready(client: Redis | Cluster, key: string, signal: AbortSignal): Promise<void> {
   if (client.status === 'ready') return
   if (client.status !== 'wait' && client.status !== 'connecting' && client.status !== 'connect') {
-    throw new HealthCheckFailedError(key, `connection is ${client.status}`)
+    throw why(client, key, client.status)
   }
   await new Promise<void>((resolve, reject) => {
     const onReady = () => {
@@ -59,12 +98,21 @@ export class RedisHealthIndicator implements OnModuleDestroy {
   ): Promise<HealthIndicatorResult<Key>> {
     const timeoutMs = toMilliseconds(options.timeout ?? '1s', 'timeout')
     const client = this.client(options)
+    watch(client)
     return Promise.resolve(
       this.health
         .check(key)
         .attempt(async ({ signal }) => {
           await ready(client, key, signal)
-          const reply = await client.ping()
+          let reply: unknown
+          try {
+            reply = await client.ping()
+          } catch (error) {
+            // A reply error (NOPERM, a refused login between two checks): named, scrubbed.
+            if (redisAuthFailure(error) !== undefined || lastErrors.has(client))
+              throw why(client, key, client.status)
+            throw new HealthCheckFailedError(key, describeRedisFailure(client, 'PING failed', error), error)
+          }
           if (reply !== 'PONG')
             throw new HealthCheckFailedError(key, `unexpected PING reply ${JSON.stringify(reply)}`)
         })
@@ -86,15 +134,16 @@ export class RedisHealthIndicator implements OnModuleDestroy {
     let client = this.clients.get(options.url)
     if (client === undefined) {
       client = new Redis(options.url, {
+        connectTimeout: 2_000,
+        ...options.redisOptions,
         lazyConnect: false,
         enableOfflineQueue: false,
         maxRetriesPerRequest: 0,
-        connectTimeout: 2_000,
         retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
       })
-      // Connection errors are what the check reports (PING fails while disconnected); the
-      // 'error' events themselves are expected while the server is down.
-      client.on('error', () => undefined)
+      // Connection errors are what the check reports (PING fails while disconnected, the last
+      // error says why); `watch` scrubs and remembers them.
+      watch(client)
       this.clients.set(options.url, client)
     }
     return client

@@ -11,6 +11,7 @@
  *   the loader past its hard timeout, the dashboard's Redis, the outbox table, Kafka, a sink; or a
  *   closed object during shutdown) is `503` with `Retry-After` (the breaker's next probe when the
  *   error says, else 1 s).
+ * - A dependency that refused the application's credentials (`*_AUTH` codes) is `503` too.
  * - Bad input the SDK refused (a dashboard range over 1000 buckets, search text, cursors, fields)
  *   is `400` with the error's message, which names the input, never a server.
  * - Search errors go through {@link searchErrorToHttp} (502 for an engine's own error).
@@ -39,6 +40,14 @@ const INPUT_CODES = new Set(['E_STREAM_INVALID_READ'])
 
 /** Codes of a closed object: the application is shutting down, another instance can answer. */
 const CLOSED_CODES = new Set(['E_CACHE_CLOSED', 'E_STREAM_CLOSED', 'E_OUTBOX_CLOSED'])
+
+/**
+ * A dependency refused this application's credentials (`E_CACHE_L2_AUTH`,
+ * `E_STREAM_REDIS_AUTH`, `E_STREAM_KAFKA_AUTH`, ...): not retriable by the same caller, but a
+ * dependency failure, so 503 like an outage (the operator fixes the secret; the body never says
+ * which).
+ */
+const AUTH_CODE = /_AUTH$/
 
 const UNAVAILABLE_TEXT: Record<string, string> = {
   CACHE: 'The cache is temporarily unavailable',
@@ -76,7 +85,7 @@ export function ayalaErrorToHttp(error: unknown): AyalaHttpAnswer | undefined {
   if (INPUT_CODES.has(code)) {
     status = 400
     message = failure.message
-  } else if (retriable || CLOSED_CODES.has(code)) {
+  } else if (retriable || CLOSED_CODES.has(code) || AUTH_CODE.test(code)) {
     status = 503
     message = UNAVAILABLE_TEXT[family] ?? 'The service is temporarily unavailable'
   } else {

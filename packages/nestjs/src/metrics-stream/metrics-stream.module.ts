@@ -5,7 +5,9 @@
  * context (`NestFactory.createApplicationContext(WorkerModule)`), and without `consumer` in the
  * HTTP application.
  *
- * Lifecycle: the consumer starts in `onApplicationBootstrap`; in `beforeApplicationShutdown` the
+ * Lifecycle: the consumer starts in `onApplicationBootstrap` (a start that fails on Redis or Kafka,
+ * e.g. refused credentials, is retried in the background by default: the application starts and
+ * the consumer's health says why it is down, see `onStartFailure`); in `beforeApplicationShutdown` the
  * open SSE streams are ended (so the HTTP server can close) and the consumer is stopped (its chunk
  * in flight is applied and committed first); the dashboard and an owned Redis connection are
  * closed in `onApplicationShutdown`, after the last HTTP request was answered.
@@ -41,6 +43,7 @@ import {
 } from '@nestjs/common'
 import { type Cluster, Redis, type RedisOptions } from 'ioredis'
 import { InvalidOptionError } from '../errors.js'
+import { describeRedisFailure, redisAuthFailure, scrubRedisErrors } from '../redact.js'
 import { DashboardStream } from './dashboard-stream.js'
 import { AYALA_DASHBOARD, AYALA_METRICS_CONSUMER } from './tokens.js'
 
@@ -79,6 +82,15 @@ export interface MetricsStreamModuleConfig<E = any> {
   consumer?: Omit<MetricsConsumerOptions<E>, 'redis' | 'namespace' | 'view'> | undefined
   /** Dashboard options (without `redis`, `namespace`, `view`); `false`: no dashboard (a worker). @default {} */
   dashboard?: Omit<DashboardOptions<any>, 'redis' | 'namespace' | 'view'> | false | undefined
+  /**
+   * What a failed consumer start at bootstrap does (Redis or Kafka down, refused credentials):
+   * `'retry'` logs one warning, lets the application start (the consumer's `health()` reports
+   * the failure, down) and retries in the background, 1 s then doubling up to 30 s, until it
+   * starts or the application shuts down; `'fail'` fails the bootstrap with the error. Invalid
+   * options fail the bootstrap either way.
+   * @default 'retry'
+   */
+  onStartFailure?: 'retry' | 'fail' | undefined
 }
 
 /** Options of {@link AyalaMetricsStreamModule.forRoot}. */
@@ -98,6 +110,7 @@ export interface MetricsStreamModuleAsyncOptions extends Pick<ModuleMetadata, 'i
 }
 
 interface Resolved {
+  onStartFailure: 'retry' | 'fail'
   redis: Redis | Cluster
   ownsRedis: boolean
   consumer: MetricsConsumer<any> | undefined
@@ -127,7 +140,16 @@ function resolve(config: MetricsStreamModuleConfig): Resolved {
       : config.redis
   if (redis === undefined)
     throw new InvalidOptionError('redis', 'expected a redis:// URL or an ioredis client')
-  if (ownsRedis) watchConnection(redis as Redis)
+  if (
+    config.onStartFailure !== undefined &&
+    config.onStartFailure !== 'retry' &&
+    config.onStartFailure !== 'fail'
+  )
+    throw new InvalidOptionError('onStartFailure', "expected 'retry' or 'fail'")
+  if (ownsRedis) {
+    scrubRedisErrors(redis)
+    watchConnection(redis as Redis)
+  }
   const { namespace, view } = config
   const consumer =
     config.consumer === undefined
@@ -137,24 +159,36 @@ function resolve(config: MetricsStreamModuleConfig): Resolved {
     config.dashboard === false
       ? undefined
       : createDashboard({ ...(config.dashboard ?? {}), redis, namespace, view })
-  return { redis, ownsRedis, consumer, dashboard, stream: dashboard && new DashboardStream(dashboard) }
+  return {
+    onStartFailure: config.onStartFailure ?? 'retry',
+    redis,
+    ownsRedis,
+    consumer,
+    dashboard,
+    stream: dashboard && new DashboardStream(dashboard),
+  }
+}
+
+function noop(): void {
+  // The outcome of QUIT does not matter: the connection is closed right after.
 }
 
 /**
  * Our own connection's errors: one warning per outage (ioredis repeats the error at every
  * reconnection attempt, and prints it as an unhandled error event when no one listens), naming
- * the error's code only (no address, no credentials).
+ * the error's code only (no address, no credentials), or, for refused credentials, the server
+ * and the user (never the password).
  */
-function noop(): void {
-  // The outcome of QUIT does not matter: the connection is closed right after.
-}
-
 function watchConnection(redis: Redis): void {
   const logger = new Logger('AyalaMetricsStreamModule')
   let down = false
   redis.on('error', (error: unknown) => {
     if (down) return
     down = true
+    if (redisAuthFailure(error) !== undefined) {
+      logger.warn(`${describeRedisFailure(redis, 'Redis', error)}; reconnecting in the background`)
+      return
+    }
     const code = (error as { code?: unknown })?.code
     logger.warn(
       `Redis connection error (${typeof code === 'string' ? code : error instanceof Error ? error.name : 'unknown'}); reconnecting in the background`,
@@ -166,17 +200,94 @@ function watchConnection(redis: Redis): void {
   })
 }
 
+/** First and longest wait between two background start attempts (ms). */
+const START_RETRY_MS = 1_000
+const MAX_START_RETRY_MS = 30_000
+/** How long the shutdown waits for a start attempt in flight before stopping the consumer (ms). */
+const START_DRAIN_MS = 10_000
+
+/** The consumer's code for what no retry fixes: its options. */
+function retriesCanFix(error: unknown): boolean {
+  return (error as { code?: unknown })?.code !== 'E_STREAM_INVALID_OPTION'
+}
+
+/**
+ * Starts the consumer at bootstrap and stops it at shutdown. A start that fails on a dependency
+ * (see {@link MetricsStreamModuleConfig.onStartFailure}) is retried in the background: one warning
+ * per distinct failure (the consumer's typed error, which never holds a secret), one line when it
+ * finally starts; the shutdown stops the retries and waits for an attempt in flight (at most
+ * 10 s) so that no kafkajs consumer is left running after `stop()`.
+ */
 class MetricsStreamLifecycle
   implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
 {
+  private readonly logger = new Logger('AyalaMetricsStreamModule')
+  private retryTimer: ReturnType<typeof setTimeout> | undefined
+  private attempt: Promise<void> | undefined
+  private closing = false
+  private failures = 0
+  private lastMessage: string | undefined
+
   constructor(private readonly resolved: Resolved) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.resolved.consumer?.start()
+    const consumer = this.resolved.consumer
+    if (consumer === undefined) return
+    try {
+      await consumer.start()
+    } catch (error) {
+      if (this.resolved.onStartFailure === 'fail' || !retriesCanFix(error)) throw error
+      this.failed(error)
+    }
+  }
+
+  private failed(error: unknown): void {
+    this.failures++
+    const message = error instanceof Error ? error.message : String(error)
+    if (message !== this.lastMessage) {
+      this.lastMessage = message
+      const code = (error as { code?: unknown })?.code
+      this.logger.warn(
+        `The aggregator could not start (${String(code)}: ${message}); retrying in the background, its health is down meanwhile`,
+      )
+    }
+    if (this.closing) return
+    const delay = Math.min(START_RETRY_MS * 2 ** (this.failures - 1), MAX_START_RETRY_MS)
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined
+      if (this.closing || this.resolved.consumer === undefined) return
+      this.attempt = this.resolved.consumer.start().then(
+        () => {
+          this.attempt = undefined
+          this.logger.log(`The aggregator started after ${this.failures + 1} attempts`)
+        },
+        (e: unknown) => {
+          this.attempt = undefined
+          if (!retriesCanFix(e)) {
+            this.logger.error(`The aggregator cannot start: ${e instanceof Error ? e.message : String(e)}`)
+            return
+          }
+          this.failed(e)
+        },
+      )
+    }, delay)
+    this.retryTimer.unref?.()
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.closing = true
+    clearTimeout(this.retryTimer)
     this.resolved.stream?.closeAll()
+    if (this.attempt !== undefined) {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([
+        this.attempt,
+        new Promise<void>((done) => {
+          timer = setTimeout(done, START_DRAIN_MS)
+        }),
+      ])
+      clearTimeout(timer)
+    }
     await this.resolved.consumer?.stop()
   }
 

@@ -24,6 +24,27 @@ describe('ayalaErrorToHttp', () => {
     ],
     ['cache L2 timeout', new L2UnavailableError('E_CACHE_L2_TIMEOUT', `no answer from ${SECRET}`), 503, '1'],
     ['cache breaker', new L2UnavailableError('E_CACHE_CIRCUIT_OPEN', 'open'), 503, '1'],
+    [
+      'cache credentials refused',
+      new L2UnavailableError(
+        'E_CACHE_L2_AUTH',
+        `Redis at ${SECRET} rejected the credentials of user "alice"`,
+      ),
+      503,
+      '1',
+    ],
+    [
+      'dashboard credentials refused',
+      new MetricsStreamError('E_STREAM_REDIS_AUTH', `user "alice" refused by ${SECRET}`),
+      503,
+      '1',
+    ],
+    [
+      'consumer SASL refused',
+      new MetricsStreamError('E_STREAM_KAFKA_AUTH', `SASL refused ${SECRET}`),
+      503,
+      '1',
+    ],
     ['cache loader timeout', new LoaderTimeoutError('k', 100), 503, '1'],
     ['cache closed', new CacheError('E_CACHE_CLOSED', 'closed'), 503, '1'],
     ['cache bug', new CacheError('E_CACHE_SERIALIZATION', `cannot store ${SECRET}`), 500, undefined],
