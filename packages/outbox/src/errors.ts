@@ -61,12 +61,23 @@ export class OutboxError extends Error {
   }
 }
 
-/** A short, single-line description of any thrown value (for `last_error` and events). */
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@:]*):([^\s/@]*)@/gi
+
+/** Free text with every `scheme://user:password@` reduced to `scheme://user:***@`. */
+export function redactText(text: string): string {
+  return text.replace(URL_CREDENTIALS, '$1$2:***@')
+}
+
+/**
+ * A short, single-line description of any thrown value (for `last_error`, which is stored in the
+ * outbox table, `stats().lastError` and events), with URL credentials redacted: a sink's or a
+ * driver's error that quotes a connection URL never writes its password into a row.
+ */
 export function describeError(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code
     const prefix = typeof code === 'string' ? `${code} ` : ''
-    return `${prefix}${error.name}: ${error.message}`.replace(/\s+/g, ' ').slice(0, 2_000)
+    return redactText(`${prefix}${error.name}: ${error.message}`.replace(/\s+/g, ' ')).slice(0, 2_000)
   }
-  return String(error).slice(0, 2_000)
+  return redactText(String(error)).slice(0, 2_000)
 }

@@ -9,10 +9,18 @@
  * until `maxAge`. A record the broker refuses for good (too large, failing validation, a policy)
  * is isolated (the batch is sent again one record at a time) and becomes a dead letter; the rest
  * is delivered.
+ *
+ * Connection: kafkajs refuses to send through a producer that is not connected ("The producer is
+ * disconnected"), which is what an application that could not connect at start-up (Kafka down,
+ * refused credentials) holds. Given a producer with `connect()`, the sink connects it then (one
+ * attempt at a time, shared by concurrent deliveries) and sends; a failed connect fails the
+ * delivery, which the relay retries with its backoff, so Kafka coming back or the credentials
+ * being fixed heals the sink without a restart. A refused SASL login is reported as `Kafka
+ * refused the SASL credentials (...)` (kafkajs's reason: the mechanism, never the password).
  */
 
 import type { KafkaEffectPayload } from '../effects.js'
-import { describeError } from '../errors.js'
+import { describeError, OutboxError } from '../errors.js'
 import {
   DELIVERED,
   type DeliveryContext,
@@ -23,6 +31,11 @@ import {
 
 /** The part of a kafkajs `Producer` the sink uses. */
 export interface KafkaProducerLike {
+  /**
+   * Connect the producer (kafkajs `Producer.connect`): when present, the sink calls it to send
+   * through a producer that is not connected (see the module note).
+   */
+  connect?: (() => Promise<void>) | undefined
   sendBatch(batch: {
     topicMessages: Array<{
       topic: string
@@ -74,11 +87,45 @@ function message(item: OutboxDelivery<KafkaEffectPayload>) {
   return { key, value, headers: { ...headers, 'x-outbox-seq': String(item.seq) } }
 }
 
+/** kafkajs's refusal to send through a producer that is not connected. */
+function disconnected(error: unknown): boolean {
+  return error instanceof Error && /producer is disconnected/i.test(error.message)
+}
+
+/** Whether `error` (or its cause) is kafkajs's refused SASL login. */
+function saslRefused(error: unknown): boolean {
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (current.name === 'KafkaJSSASLAuthenticationError') return true
+    current = (current as { cause?: unknown }).cause ?? (current as { originalError?: unknown }).originalError
+  }
+  return false
+}
+
+/** A refused SASL login said as such (the relay records and retries it like any failure). */
+function clearer(error: unknown): unknown {
+  if (!saslRefused(error)) return error
+  return new OutboxError('E_OUTBOX_SINK', `Kafka refused the SASL credentials (${describeError(error)})`, {
+    sink: 'kafka',
+    retriable: true,
+    cause: error,
+  })
+}
+
 /** A sink producing `kafkaEffect` records. */
 export function kafkaSink(options: KafkaSinkOptions): OutboxSink<KafkaEffectPayload> {
   const { producer } = options
   const timeout = options.timeout ?? 10_000
-  const send = async (items: readonly OutboxDelivery<KafkaEffectPayload>[]) => {
+  let connecting: Promise<void> | undefined
+  const connect = (): Promise<void> => {
+    if (connecting === undefined) {
+      connecting = (producer.connect as () => Promise<void>).call(producer).finally(() => {
+        connecting = undefined
+      })
+    }
+    return connecting
+  }
+  const sendOnce = async (items: readonly OutboxDelivery<KafkaEffectPayload>[]) => {
     const byTopic = new Map<string, ReturnType<typeof message>[]>()
     for (const item of items) {
       const list = byTopic.get(item.payload.topic)
@@ -90,6 +137,23 @@ export function kafkaSink(options: KafkaSinkOptions): OutboxSink<KafkaEffectPayl
       acks: -1,
       timeout,
     })
+  }
+  const send = async (items: readonly OutboxDelivery<KafkaEffectPayload>[]) => {
+    try {
+      await sendOnce(items)
+    } catch (error) {
+      if (!disconnected(error) || typeof producer.connect !== 'function') throw clearer(error)
+      try {
+        await connect()
+      } catch (connectError) {
+        throw clearer(connectError)
+      }
+      try {
+        await sendOnce(items)
+      } catch (retryError) {
+        throw clearer(retryError)
+      }
+    }
   }
   return {
     async deliver(items, context: DeliveryContext): Promise<readonly DeliveryOutcome[]> {
