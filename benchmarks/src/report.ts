@@ -54,6 +54,10 @@ export interface ResultExtras {
   description?: string | undefined
   goals?: Goal[] | undefined
   notes?: string[] | undefined
+  /** Markdown appended after the notes (e.g. a time series). */
+  appendix?: string | undefined
+  /** Extra figures kept in the JSON only, under `data`. */
+  data?: Record<string, unknown> | undefined
 }
 
 /** Where and when a result was measured. */
@@ -286,6 +290,7 @@ export function markdown(
   }
   for (const note of extras.notes ?? []) lines.push(`- ${note}`)
   if (extras.notes?.length) lines.push('')
+  if (extras.appendix) lines.push(extras.appendix, '')
   return lines.join('\n')
 }
 
@@ -298,6 +303,10 @@ export interface ScenarioResult extends Stamp {
   goals: Goal[]
   notes: string[]
   description?: string | undefined
+  /** See {@link ResultExtras.appendix}. */
+  appendix?: string | undefined
+  /** See {@link ResultExtras.data}. */
+  data?: Record<string, unknown> | undefined
 }
 
 /** Write `<results>/<scenario>.json` and `.md`, and print the table. */
@@ -319,6 +328,8 @@ export function writeResult(
     goals: extras.goals ?? [],
     notes: extras.notes ?? [],
     description: extras.description,
+    appendix: extras.appendix,
+    data: extras.data,
   }
   writeFileSync(join(config.resultsDir, `${scenario}.json`), `${JSON.stringify(result, null, 2)}\n`)
   const table = markdown(title, meta, data, baseline, extras)
