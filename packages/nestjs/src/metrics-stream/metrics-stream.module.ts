@@ -44,6 +44,7 @@ import {
 import { type Cluster, Redis, type RedisOptions } from 'ioredis'
 import { InvalidOptionError } from '../errors.js'
 import { describeRedisFailure, redisAuthFailure, scrubRedisErrors } from '../redact.js'
+import { StartRetry } from '../start-retry.js'
 import { DashboardStream } from './dashboard-stream.js'
 import { AYALA_DASHBOARD, AYALA_METRICS_CONSUMER } from './tokens.js'
 
@@ -200,12 +201,6 @@ function watchConnection(redis: Redis): void {
   })
 }
 
-/** First and longest wait between two background start attempts (ms). */
-const START_RETRY_MS = 1_000
-const MAX_START_RETRY_MS = 30_000
-/** How long the shutdown waits for a start attempt in flight before stopping the consumer (ms). */
-const START_DRAIN_MS = 10_000
-
 /** The consumer's code for what no retry fixes: its options. */
 function retriesCanFix(error: unknown): boolean {
   return (error as { code?: unknown })?.code !== 'E_STREAM_INVALID_OPTION'
@@ -213,81 +208,35 @@ function retriesCanFix(error: unknown): boolean {
 
 /**
  * Starts the consumer at bootstrap and stops it at shutdown. A start that fails on a dependency
- * (see {@link MetricsStreamModuleConfig.onStartFailure}) is retried in the background: one warning
- * per distinct failure (the consumer's typed error, which never holds a secret), one line when it
- * finally starts; the shutdown stops the retries and waits for an attempt in flight (at most
- * 10 s) so that no kafkajs consumer is left running after `stop()`.
+ * (see {@link MetricsStreamModuleConfig.onStartFailure}) is retried in the background
+ * (start-retry.ts); the shutdown stops the retries and waits for an attempt in flight, so that no
+ * kafkajs consumer is left running after `stop()`.
  */
 class MetricsStreamLifecycle
   implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
 {
-  private readonly logger = new Logger('AyalaMetricsStreamModule')
-  private retryTimer: ReturnType<typeof setTimeout> | undefined
-  private attempt: Promise<void> | undefined
-  private closing = false
-  private failures = 0
-  private lastMessage: string | undefined
+  private readonly starter: StartRetry | undefined
 
-  constructor(private readonly resolved: Resolved) {}
-
-  async onApplicationBootstrap(): Promise<void> {
-    const consumer = this.resolved.consumer
-    if (consumer === undefined) return
-    try {
-      await consumer.start()
-    } catch (error) {
-      if (this.resolved.onStartFailure === 'fail' || !retriesCanFix(error)) throw error
-      this.failed(error)
-    }
+  constructor(private readonly resolved: Resolved) {
+    const consumer = resolved.consumer
+    this.starter =
+      consumer === undefined
+        ? undefined
+        : new StartRetry(
+            new Logger('AyalaMetricsStreamModule'),
+            'The aggregator could not start',
+            () => consumer.start(),
+            retriesCanFix,
+          )
   }
 
-  private failed(error: unknown): void {
-    this.failures++
-    const message = error instanceof Error ? error.message : String(error)
-    if (message !== this.lastMessage) {
-      this.lastMessage = message
-      const code = (error as { code?: unknown })?.code
-      this.logger.warn(
-        `The aggregator could not start (${String(code)}: ${message}); retrying in the background, its health is down meanwhile`,
-      )
-    }
-    if (this.closing) return
-    const delay = Math.min(START_RETRY_MS * 2 ** (this.failures - 1), MAX_START_RETRY_MS)
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined
-      if (this.closing || this.resolved.consumer === undefined) return
-      this.attempt = this.resolved.consumer.start().then(
-        () => {
-          this.attempt = undefined
-          this.logger.log(`The aggregator started after ${this.failures + 1} attempts`)
-        },
-        (e: unknown) => {
-          this.attempt = undefined
-          if (!retriesCanFix(e)) {
-            this.logger.error(`The aggregator cannot start: ${e instanceof Error ? e.message : String(e)}`)
-            return
-          }
-          this.failed(e)
-        },
-      )
-    }, delay)
-    this.retryTimer.unref?.()
+  async onApplicationBootstrap(): Promise<void> {
+    await this.starter?.run(this.resolved.onStartFailure)
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.closing = true
-    clearTimeout(this.retryTimer)
+    await this.starter?.stop()
     this.resolved.stream?.closeAll()
-    if (this.attempt !== undefined) {
-      let timer: ReturnType<typeof setTimeout> | undefined
-      await Promise.race([
-        this.attempt,
-        new Promise<void>((done) => {
-          timer = setTimeout(done, START_DRAIN_MS)
-        }),
-      ])
-      clearTimeout(timer)
-    }
     await this.resolved.consumer?.stop()
   }
 

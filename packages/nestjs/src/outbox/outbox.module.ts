@@ -4,7 +4,10 @@
  * them in the background. Give `sinks` in every instance to share the work, or in a worker only.
  *
  * Lifecycle: the table is created (when `ensureTable`) in `onModuleInit`, before any provider's
- * bootstrap hook can write; the relay starts in `onApplicationBootstrap` and stops in
+ * bootstrap hook can write (a database that cannot be reached or refuses the credentials does not
+ * fail the bootstrap by default: the table is ensured in the background, the relay's health says
+ * the table is unreachable meanwhile, see `onStartFailure`); the relay starts in
+ * `onApplicationBootstrap` and stops in
  * `beforeApplicationShutdown` (its batch in flight is aborted and retried by the next relay), so
  * the pool it borrows can be closed in `onApplicationShutdown` by its owner. The module never
  * closes what it was given.
@@ -22,6 +25,7 @@ import {
   type BeforeApplicationShutdown,
   type DynamicModule,
   type InjectionToken,
+  Logger,
   Module,
   type ModuleMetadata,
   type OnApplicationBootstrap,
@@ -30,6 +34,7 @@ import {
   type Provider,
 } from '@nestjs/common'
 import { InvalidOptionError } from '../errors.js'
+import { StartRetry } from '../start-retry.js'
 import { AYALA_OUTBOX, AYALA_OUTBOX_RELAY } from './tokens.js'
 
 /** What `forRoot` takes and `forRootAsync`'s factory returns. */
@@ -46,6 +51,14 @@ export interface OutboxModuleConfig {
   sinks?: Readonly<Record<string, OutboxSink<never>>> | undefined
   /** Relay options other than `db` and `sinks`. */
   relay?: Omit<OutboxRelayOptions, 'db' | 'sinks'> | undefined
+  /**
+   * What a failed `ensureTable` at start-up does when the database cannot answer
+   * (`E_OUTBOX_SQL`, retriable: down, or refusing the credentials): `'retry'` logs one warning,
+   * lets the application start and ensures the table in the background (1 s, doubling up to
+   * 30 s); `'fail'` fails the bootstrap.
+   * @default 'retry'
+   */
+  onStartFailure?: 'retry' | 'fail' | undefined
 }
 
 /** Options of {@link AyalaOutboxModule.forRoot}. */
@@ -71,7 +84,7 @@ interface Resolved {
 }
 
 const RESOLVED = Symbol('@ayala/nestjs:outbox-resolved')
-const CONFIG_KEYS = new Set(['db', 'table', 'dialect', 'ensureTable', 'sinks', 'relay'])
+const CONFIG_KEYS = new Set(['db', 'table', 'dialect', 'ensureTable', 'sinks', 'relay', 'onStartFailure'])
 
 function resolve(config: OutboxModuleConfig): Resolved {
   if (config === null || typeof config !== 'object')
@@ -81,6 +94,12 @@ function resolve(config: OutboxModuleConfig): Resolved {
   if (config.db === null || typeof config.db !== 'object') {
     throw new InvalidOptionError('db', 'expected a pool (mariadb, mysql2, pg) or a Prisma client')
   }
+  if (
+    config.onStartFailure !== undefined &&
+    config.onStartFailure !== 'retry' &&
+    config.onStartFailure !== 'fail'
+  )
+    throw new InvalidOptionError('onStartFailure', "expected 'retry' or 'fail'")
   const outbox = createOutbox({ table: config.table, dialect: config.dialect })
   const relay =
     config.sinks === undefined
@@ -90,11 +109,22 @@ function resolve(config: OutboxModuleConfig): Resolved {
 }
 
 class OutboxLifecycle implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
-  constructor(private readonly resolved: Resolved) {}
+  private readonly ensure: StartRetry
+
+  constructor(private readonly resolved: Resolved) {
+    this.ensure = new StartRetry(
+      new Logger('AyalaOutboxModule'),
+      'The outbox table could not be ensured',
+      () => resolved.outbox.ensureTable(resolved.config.db),
+      // The database down or refusing the login: retriable E_OUTBOX_SQL. Anything else (a bad
+      // table name, a pool of the wrong dialect) fails the bootstrap.
+      (error) => (error as { retriable?: unknown })?.retriable === true,
+    )
+  }
 
   async onModuleInit(): Promise<void> {
     if (this.resolved.config.ensureTable ?? true)
-      await this.resolved.outbox.ensureTable(this.resolved.config.db)
+      await this.ensure.run(this.resolved.config.onStartFailure ?? 'retry')
   }
 
   onApplicationBootstrap(): void {
@@ -102,6 +132,7 @@ class OutboxLifecycle implements OnModuleInit, OnApplicationBootstrap, BeforeApp
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    await this.ensure.stop()
     await this.resolved.relay?.stop()
   }
 }

@@ -45,6 +45,7 @@ import {
   type Provider,
 } from '@nestjs/common'
 import { InvalidOptionError } from '../errors.js'
+import { StartRetry } from '../start-retry.js'
 import { SearchRepository } from './search-repository.js'
 import { SearchSync } from './search-sync.js'
 import {
@@ -98,6 +99,17 @@ export interface SearchModuleConfig {
   outbox?: SearchOutboxConfig | undefined
   /** Drift checks per index: start-up backfill and scheduled `reconcile()` runs. */
   reconcile?: readonly SearchReconcileConfig[] | undefined
+  /**
+   * What a failed `ensureIndexes` at start-up does when the engine (or, for a backfill, the
+   * database) cannot answer or refuses the credentials (`E_SEARCH_UNAVAILABLE`,
+   * `E_SEARCH_AUTH`, a database error): `'retry'` logs one warning, lets the application start
+   * (searches fail or fall back meanwhile, the health indicator says why) and ensures the indexes
+   * in the background (1 s, doubling up to 30 s); `'fail'` fails the bootstrap. An engine that
+   * refuses the definition itself (`E_SEARCH_ENGINE`, a mapping conflict) or an invalid option
+   * fails the bootstrap either way.
+   * @default 'retry'
+   */
+  onStartFailure?: 'retry' | 'fail' | undefined
 }
 
 /** Options that shape the module (not resolvable asynchronously). */
@@ -123,6 +135,7 @@ interface Resolved {
   client: SearchClient
   owned: boolean
   ensureIndexes: boolean
+  onStartFailure: 'retry' | 'fail'
   outbox: Outbox | undefined
   outboxConfig: SearchOutboxConfig | undefined
   reconcile: readonly SearchReconcileConfig[]
@@ -157,10 +170,30 @@ function resolve(config: SearchModuleConfig): Resolved {
     client,
     owned,
     ensureIndexes: config.ensureIndexes ?? false,
+    onStartFailure: startFailure(config.onStartFailure),
     outbox: outboxConfig === undefined ? undefined : createOutbox({ table: outboxConfig.table }),
     outboxConfig,
     reconcile,
   }
+}
+
+function startFailure(value: unknown): 'retry' | 'fail' {
+  if (value === undefined) return 'retry'
+  if (value === 'retry' || value === 'fail') return value
+  throw new InvalidOptionError('onStartFailure', "expected 'retry' or 'fail'")
+}
+
+/**
+ * Whether ensuring the indexes again may succeed: the engine or the database unavailable, or
+ * refusing the credentials (fixed by an operator). A definition the engine refuses
+ * (`E_SEARCH_ENGINE`) or an invalid option will not change by waiting.
+ */
+function ensureMayHeal(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code
+  if (code === 'E_SEARCH_UNAVAILABLE' || code === 'E_SEARCH_AUTH') return true
+  if (typeof code === 'string' && code.startsWith('E_SEARCH_')) return false
+  // Not a search error: the reconcile source (the database) failed.
+  return true
 }
 
 /** Start-up and shutdown of the module's client, indexes and outbox worker. */
@@ -202,32 +235,46 @@ class SearchLifecycle
       this.sync.attachReconciler(reconciler)
       if (entry.interval !== undefined) this.reconcilers.push(reconciler)
     }
-    if (ensureIndexes) {
-      for (const definition of this.indexes) {
-        const entry = reconcile.find((r) => r.index === definition.name)
-        const check = entry !== undefined && entry.onStart !== 'none'
-        const result = await ensureIndex(client, definition, {
-          ...(check
-            ? {
-                source: entry.source,
-                onEmpty: entry.onStart === 'report' ? 'report' : 'backfill',
-                reconcile: entry.options,
-              }
-            : {}),
-        })
-        this.sync.recordStartup(result)
-        if (result.state === 'empty')
-          this.logger.warn(
-            `index "${result.index}" is empty while the table has ${result.rows} rows (reported only)`,
-          )
-        else if (result.state === 'backfilled')
-          this.logger.log(
-            `index "${result.index}" was missing or empty: ${result.report?.repaired.indexed} rows backfilled`,
-          )
-      }
-    }
+    if (ensureIndexes) await this.ensure.run(this.resolved.onStartFailure)
     if (outbox !== undefined && outboxConfig !== undefined && (outboxConfig.ensureTable ?? true)) {
       await outbox.ensureTable(outboxConfig.db)
+    }
+  }
+
+  /**
+   * Ensure every index (create, template, start-up check); retried in the background when the
+   * engine or the database cannot answer (see `onStartFailure`).
+   */
+  private readonly ensure = new StartRetry(
+    this.logger,
+    'The search indexes could not be ensured',
+    () => this.ensureIndexes(),
+    ensureMayHeal,
+  )
+
+  private async ensureIndexes(): Promise<void> {
+    const { client, reconcile } = this.resolved
+    for (const definition of this.indexes) {
+      const entry = reconcile.find((r) => r.index === definition.name)
+      const check = entry !== undefined && entry.onStart !== 'none'
+      const result = await ensureIndex(client, definition, {
+        ...(check
+          ? {
+              source: entry.source,
+              onEmpty: entry.onStart === 'report' ? 'report' : 'backfill',
+              reconcile: entry.options,
+            }
+          : {}),
+      })
+      this.sync.recordStartup(result)
+      if (result.state === 'empty')
+        this.logger.warn(
+          `index "${result.index}" is empty while the table has ${result.rows} rows (reported only)`,
+        )
+      else if (result.state === 'backfilled')
+        this.logger.log(
+          `index "${result.index}" was missing or empty: ${result.report?.repaired.indexed} rows backfilled`,
+        )
     }
   }
 
@@ -247,6 +294,7 @@ class SearchLifecycle
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    await this.ensure.stop()
     await Promise.all(this.reconcilers.map((reconciler) => reconciler.stop()))
     await this.worker?.stop()
   }
