@@ -31,6 +31,7 @@ import type { SearchClient } from '@ayala/search'
 import { type DynamicModule, Module } from '@nestjs/common'
 import { APP_FILTER } from '@nestjs/core'
 import type { Kafka } from 'kafkajs'
+import { searchClientOptions } from './config.ts'
 import { DashboardController } from './dashboard/dashboard.controller.ts'
 import type { Database } from './database/connection.ts'
 import { HealthController } from './health/health.controller.ts'
@@ -65,6 +66,8 @@ export class AppModule {
         infrastructure,
         AyalaCacheModule.forRoot({
           redis: addresses.redisUrl,
+          // TLS CA, ACL user: what REDIS_URL does not carry (see config.ts).
+          redisOptions: addresses.redisOptions,
           namespace: names.cacheNamespace,
           isGlobal: true,
         }),
@@ -74,7 +77,8 @@ export class AppModule {
           imports: [infrastructure],
           inject: [DATABASE],
           useFactory: (db: Database) => ({
-            client: { node: addresses.searchUrl },
+            // The node, its credentials and CA (SEARCH_USERNAME/PASSWORD or SEARCH_API_KEY, SEARCH_CA_FILE).
+            client: searchClientOptions(addresses),
             ensureIndexes: true,
             // Drift: an index missing or empty at start-up is backfilled from MariaDB, and every
             // `INVOICE_RECONCILE_INTERVAL` (10 min) the index is compared with the table by
@@ -117,6 +121,7 @@ export class AppModule {
           inject: [KAFKA],
           useFactory: (kafka: Kafka) => ({
             redis: addresses.redisUrl,
+            redisOptions: addresses.redisOptions,
             namespace: names.dashboardNamespace,
             view: dashboardView,
             consumer: {

@@ -13,10 +13,20 @@ import { resourceNames, type ServiceAddresses } from './config.ts'
 import { poolConfig } from './database/connection.ts'
 import type { AppSettings } from './infrastructure.ts'
 
-/** The generation recorded by the last seed; throws when the database was never seeded. */
+/**
+ * The generation recorded by the last seed; throws when the database was never seeded, or with
+ * one line naming the server and the user (never the password) when it cannot be read.
+ */
 export async function readGeneration(databaseUrl: string): Promise<string> {
   const { connectionLimit: _, ...config } = poolConfig(databaseUrl)
-  const db = await createConnection(config)
+  let db: Awaited<ReturnType<typeof createConnection>>
+  try {
+    db = await createConnection(config)
+  } catch (error) {
+    throw new Error(
+      `cannot read the dataset generation from MariaDB at ${config.host}:${config.port} as user "${config.user}" (${(error as Error).message}); set INVOICING_GENERATION to start without the database`,
+    )
+  }
   try {
     const [row] = (await db.query('SELECT generation FROM dataset WHERE id = 1')) as Array<{
       generation: string
@@ -51,7 +61,9 @@ export interface StartedApp {
 export async function startApp(addresses: ServiceAddresses, options: StartOptions = {}): Promise<StartedApp> {
   const settings: AppSettings = {
     addresses,
-    names: resourceNames(await readGeneration(addresses.databaseUrl)),
+    // Given (INVOICING_GENERATION), the database is not needed to start: down or refusing the
+    // credentials, the application starts and /health says so.
+    names: resourceNames(addresses.generation ?? (await readGeneration(addresses.databaseUrl))),
     slowThresholdMs: options.slowThresholdMs,
     instanceId: options.instanceId ?? (process.env.INSTANCE_ID || undefined),
   }

@@ -4,17 +4,59 @@
  * `dataset` in the schema), so each seed starts from clean figures and the names never collide with
  * another application on the same servers.
  */
+import { readFileSync } from 'node:fs'
 
-/** Addresses of the services, from the environment (defaults: the harness's local services). */
+/**
+ * Addresses and credentials of the services, from the environment (defaults: the harness's local
+ * services, no credentials). Secrets live here and in the clients built from them only: nothing
+ * prints this object (see docs/example-invoicing-api.md, "Credentials and TLS").
+ */
 export interface ServiceAddresses {
   /** `mysql://user:password@host:port/database`. */
   databaseUrl: string
-  /** `redis://host:port`. */
+  /** `redis://host:port`, or `rediss://user:password@host:port` for TLS and an ACL user. */
   redisUrl: string
-  /** Elasticsearch or OpenSearch base URL. */
+  /**
+   * ioredis options for what the URL does not carry: the CA of a private TLS certificate
+   * (`REDIS_CA_FILE`), an ACL user and password kept out of the URL (`REDIS_USERNAME`,
+   * `REDIS_PASSWORD`).
+   */
+  redisOptions?: RedisConnectionOptions | undefined
+  /** Elasticsearch or OpenSearch base URL (credentials in it are accepted too). */
   searchUrl: string
+  /** The search engine's credentials (`SEARCH_USERNAME`/`SEARCH_PASSWORD` or `SEARCH_API_KEY`). */
+  searchAuth?: { username: string; password: string } | { apiKey: string } | undefined
+  /** The CA of the search engine's certificate (`SEARCH_CA_FILE`). */
+  searchTls?: { ca: string } | undefined
   /** Kafka bootstrap brokers. */
   kafkaBrokers: string[]
+  /** SASL login (`KAFKA_SASL_MECHANISM`, `KAFKA_SASL_USERNAME`, `KAFKA_SASL_PASSWORD`). */
+  kafkaSasl?: KafkaSaslSettings | undefined
+  /** TLS to the brokers: `{ ca }` from `KAFKA_SSL_CA` (a file), or `true` (`KAFKA_SSL=true`: system CAs). */
+  kafkaSsl?: { ca: string } | true | undefined
+  /**
+   * The dataset generation to serve (`INVOICING_GENERATION`), as `seed` printed it. Given, the
+   * application starts without reading it from the database, so a database that is down or
+   * refuses the credentials at start-up does not keep it from starting (its health says so).
+   */
+  generation?: string | undefined
+}
+
+/** The Redis connection settings a URL cannot carry. */
+export interface RedisConnectionOptions {
+  /** TLS with this CA (PEM). */
+  tls?: { ca: string } | undefined
+  /** ACL user (wins over the URL's). */
+  username?: string | undefined
+  /** Its password (wins over the URL's). */
+  password?: string | undefined
+}
+
+/** A Kafka SASL login. */
+export interface KafkaSaslSettings {
+  mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'
+  username: string
+  password: string
 }
 
 /** The default database: one of its own on the machine's MariaDB. */
@@ -33,22 +75,93 @@ function databaseUrl(env: NodeJS.ProcessEnv): string {
   return url.toString()
 }
 
+/** A CA given as a file path (the usual) or as PEM text. */
+function pem(value: string, variable: string): string {
+  if (value.includes('-----BEGIN')) return value
+  try {
+    return readFileSync(value, 'utf8')
+  } catch (error) {
+    throw new Error(`${variable}: cannot read the CA file ${value} (${(error as Error).message})`)
+  }
+}
+
+const SASL_MECHANISMS = new Set(['plain', 'scram-sha-256', 'scram-sha-512'])
+
+function kafkaSasl(env: NodeJS.ProcessEnv): KafkaSaslSettings | undefined {
+  const mechanism = env.KAFKA_SASL_MECHANISM?.toLowerCase()
+  if (!mechanism) {
+    if (env.KAFKA_SASL_USERNAME || env.KAFKA_SASL_PASSWORD)
+      throw new Error(
+        'KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD need KAFKA_SASL_MECHANISM (scram-sha-256, ...)',
+      )
+    return undefined
+  }
+  if (!SASL_MECHANISMS.has(mechanism))
+    throw new Error(`KAFKA_SASL_MECHANISM must be plain, scram-sha-256 or scram-sha-512, got "${mechanism}"`)
+  if (!env.KAFKA_SASL_USERNAME || env.KAFKA_SASL_PASSWORD === undefined)
+    throw new Error('KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD')
+  return {
+    mechanism: mechanism as KafkaSaslSettings['mechanism'],
+    username: env.KAFKA_SASL_USERNAME,
+    password: env.KAFKA_SASL_PASSWORD,
+  }
+}
+
 /**
- * Read the addresses from `env`: `INVOICING_DATABASE_URL` or `DATABASE_URL` (see
- * {@link databaseUrl}), `REDIS_URL`, `ELASTICSEARCH` / `OPENSEARCH` (or `..._URL`),
- * `KAFKA_BROKERS`.
+ * Read the addresses and credentials from `env`: `INVOICING_DATABASE_URL` or `DATABASE_URL` (see
+ * {@link databaseUrl}); `REDIS_URL` (`rediss://user:password@...`), `REDIS_CA_FILE`,
+ * `REDIS_USERNAME`, `REDIS_PASSWORD`; `ELASTICSEARCH` / `OPENSEARCH` (or `..._URL`),
+ * `SEARCH_USERNAME` + `SEARCH_PASSWORD` or `SEARCH_API_KEY`, `SEARCH_CA_FILE`; `KAFKA_BROKERS`,
+ * `KAFKA_SASL_MECHANISM` + `KAFKA_SASL_USERNAME` + `KAFKA_SASL_PASSWORD`, `KAFKA_SSL_CA` (or
+ * `KAFKA_SSL=true`); `INVOICING_GENERATION`. A CA variable takes a file path or PEM text.
  */
 export function serviceAddresses(env: NodeJS.ProcessEnv = process.env): ServiceAddresses {
+  const redisOptions: RedisConnectionOptions = {
+    ...(env.REDIS_CA_FILE ? { tls: { ca: pem(env.REDIS_CA_FILE, 'REDIS_CA_FILE') } } : {}),
+    ...(env.REDIS_USERNAME ? { username: env.REDIS_USERNAME } : {}),
+    ...(env.REDIS_PASSWORD !== undefined && env.REDIS_PASSWORD !== ''
+      ? { password: env.REDIS_PASSWORD }
+      : {}),
+  }
+  if (env.SEARCH_API_KEY && env.SEARCH_USERNAME)
+    throw new Error('give SEARCH_API_KEY or SEARCH_USERNAME/SEARCH_PASSWORD, not both')
   return {
     databaseUrl: databaseUrl(env),
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    redisOptions: Object.keys(redisOptions).length > 0 ? redisOptions : undefined,
     searchUrl:
       env.ELASTICSEARCH ||
       env.OPENSEARCH ||
       env.ELASTICSEARCH_URL ||
       env.OPENSEARCH_URL ||
       'http://127.0.0.1:9200',
+    searchAuth: env.SEARCH_API_KEY
+      ? { apiKey: env.SEARCH_API_KEY }
+      : env.SEARCH_USERNAME
+        ? { username: env.SEARCH_USERNAME, password: env.SEARCH_PASSWORD ?? '' }
+        : undefined,
+    searchTls: env.SEARCH_CA_FILE ? { ca: pem(env.SEARCH_CA_FILE, 'SEARCH_CA_FILE') } : undefined,
     kafkaBrokers: (env.KAFKA_BROKERS || '127.0.0.1:9092').split(',').map((broker) => broker.trim()),
+    kafkaSasl: kafkaSasl(env),
+    kafkaSsl: env.KAFKA_SSL_CA
+      ? { ca: pem(env.KAFKA_SSL_CA, 'KAFKA_SSL_CA') }
+      : env.KAFKA_SSL === 'true'
+        ? true
+        : undefined,
+    generation: env.INVOICING_GENERATION || undefined,
+  }
+}
+
+/** The search client options of `addresses`: the node, its credentials and CA. */
+export function searchClientOptions(addresses: ServiceAddresses): {
+  node: string
+  auth?: ServiceAddresses['searchAuth']
+  tls?: ServiceAddresses['searchTls']
+} {
+  return {
+    node: addresses.searchUrl,
+    ...(addresses.searchAuth ? { auth: addresses.searchAuth } : {}),
+    ...(addresses.searchTls ? { tls: addresses.searchTls } : {}),
   }
 }
 

@@ -4,7 +4,7 @@
  * the search outbox worker.
  */
 import { PrismaMariaDb } from '@prisma/adapter-mariadb'
-import { createPool, type Pool, type PoolConfig } from 'mariadb'
+import { createConnection, createPool, type Pool, type PoolConfig } from 'mariadb'
 import { PrismaClient } from '../generated/prisma/client.ts'
 
 /** `mysql://user:password@host:port/database` -> mariadb pool settings. */
@@ -49,5 +49,27 @@ export function openDatabase(databaseUrl: string, connectionLimit?: number): Dat
       await prisma.$disconnect()
       if (!pool.closed) await pool.end()
     },
+  }
+}
+
+/**
+ * Why the database of `databaseUrl` cannot be used now, from one direct connection (1 s), or
+ * undefined when it answers: `MariaDB at 127.0.0.1:3306 refused user "app" ((conn:-1, no: 1045,
+ * SQLState: 28000) Access denied for user 'app'@'localhost' (using password: YES))`. The
+ * server's text never carries the password; the URL is never quoted.
+ */
+export async function databaseFailure(databaseUrl: string): Promise<string | undefined> {
+  const { connectionLimit: _, ...config } = poolConfig(databaseUrl)
+  const where = `MariaDB at ${config.host}:${config.port}`
+  try {
+    const connection = await createConnection({ ...config, connectTimeout: 1_000 })
+    await connection.end()
+    return undefined
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    const message = error instanceof Error ? error.message : String(error)
+    return code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR'
+      ? `${where} refused user "${config.user}" (${message})`
+      : `${where} cannot be reached as user "${config.user}" (${message})`
   }
 }

@@ -1,5 +1,6 @@
 /**
- * GET /health (Terminus): the database (a `SELECT 1` through Prisma), Redis, the search engine,
+ * GET /health (Terminus): the database (a `SELECT 1` through Prisma; when it is slow or fails, one
+ * direct connection names the reason, e.g. the user the server refused), Redis, the search engine,
  * Kafka, and whether each copy equals the truth: the cache (invalidations waiting for Redis), the
  * search index (missing, or drift left by the last reconcile), the dashboard (rebuilding after a
  * Redis data loss, or unable to rebuild), the dashboard aggregator's lag and
@@ -32,8 +33,11 @@ import {
   HealthIndicatorService,
 } from '@nestjs/terminus'
 import type { Kafka } from 'kafkajs'
-import type { Database } from '../database/connection.ts'
+import { type Database, databaseFailure } from '../database/connection.ts'
 import { type AppSettings, DATABASE, KAFKA, SETTINGS } from '../infrastructure.ts'
+
+const SLOW = Symbol('slow')
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref())
 
 /** The aggregator is unhealthy when it lags by more than this many events. */
 const MAX_DASHBOARD_LAG = 10_000
@@ -69,10 +73,27 @@ export class HealthController {
         this.indicators
           .check('database')
           .attempt(async () => {
-            await this.db.prisma.$queryRaw`SELECT 1`
+            const query = this.db.prisma.$queryRaw`SELECT 1`.then(
+              () => undefined,
+              (error: unknown) => error,
+            )
+            // The pool retries a refused login silently until its acquire timeout: when the query
+            // is slow or fails, one direct connection says why (the server and the user).
+            const first = await Promise.race([query, sleep(500).then(() => SLOW)])
+            if (first === undefined) return
+            const reason = await databaseFailure(addresses.databaseUrl)
+            if (reason !== undefined) throw new Error(reason)
+            const error = first === SLOW ? await query : first
+            if (error !== undefined) throw error
           })
           .withTimeout(2_000),
-      () => this.redis.pingCheck('redis', { url: addresses.redisUrl, timeout: '1s' }),
+      // Its own connection, with the same credentials and CA as the cache's (no URL in the answer).
+      () =>
+        this.redis.pingCheck('redis', {
+          url: addresses.redisUrl,
+          redisOptions: addresses.redisOptions,
+          timeout: '1s',
+        }),
       // The module's own client: its credentials and CA, and no URL (nor password) in the answer.
       () => this.search.check('search', { client: this.searchClient, timeout: '2s' }),
       () => this.kafka.check('kafka', { kafka: this.kafkaClient, timeout: '3s' }),

@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto'
 import { createSearchClient } from '@ayala/search'
 import { Redis } from 'ioredis'
 import { createConnection } from 'mariadb'
-import { type ResourceNames, resourceNames, type ServiceAddresses } from '../config.ts'
+import { type ResourceNames, resourceNames, type ServiceAddresses, searchClientOptions } from '../config.ts'
 import { openDatabase, poolConfig } from '../database/connection.ts'
-import { connectInvoiceEvents, kafkaClient } from '../infrastructure.ts'
+import { kafkaClient, openInvoiceEvents } from '../infrastructure.ts'
 import { type InvoiceView, isoDate } from '../invoices/invoice.ts'
 import { invoiceFigures } from '../invoices/invoice-events.ts'
 import { invoiceIndex, toInvoiceDocument } from '../invoices/invoice-index.ts'
@@ -127,7 +127,7 @@ export async function seed(addresses: ServiceAddresses, options: SeedOptions = {
   // 2. The search index.
   started = Date.now()
   const definition = invoiceIndex(names.index)
-  const search = createSearchClient({ node: addresses.searchUrl })
+  const search = createSearchClient(searchClientOptions(addresses))
   let indexed = 0
   try {
     await search.createIndex(definition)
@@ -157,7 +157,7 @@ export async function seed(addresses: ServiceAddresses, options: SeedOptions = {
   // 3. Kafka: one "created" event per invoice.
   started = Date.now()
   const kafka = kafkaClient(addresses, 'ayala-invoicing-seed')
-  const events = await connectInvoiceEvents(kafka, names.topic)
+  const events = await openInvoiceEvents(kafka, names.topic)
   let produced = 0
   try {
     for (let from = 0; from < count; from += CHUNK) {
@@ -173,7 +173,7 @@ export async function seed(addresses: ServiceAddresses, options: SeedOptions = {
       produced += chunk.length
     }
   } finally {
-    await events.producer.disconnect()
+    await events.close()
   }
   const kafkaMs = Date.now() - started
   log(`seed: ${produced} events produced to ${names.topic} (${kafkaMs} ms)`)
@@ -231,7 +231,7 @@ export async function dropResources(
     [
       `index ${names.index}`,
       async () => {
-        const search = createSearchClient({ node: addresses.searchUrl })
+        const search = createSearchClient(searchClientOptions(addresses))
         try {
           const raw = await search.raw()
           if (await raw.indices.exists({ index: names.index })) await search.deleteIndex(names.index)
@@ -258,7 +258,7 @@ export async function dropResources(
     [
       `Redis keys of ${names.generation}`,
       async () => {
-        const redis = new Redis(addresses.redisUrl, { lazyConnect: true })
+        const redis = new Redis(addresses.redisUrl, { ...addresses.redisOptions, lazyConnect: true })
         await redis.connect()
         try {
           let cursor = '0'
@@ -312,7 +312,7 @@ export async function reusableDataset(
   }
   if (generation === undefined) return undefined
   const names = resourceNames(generation)
-  const search = createSearchClient({ node: addresses.searchUrl })
+  const search = createSearchClient(searchClientOptions(addresses))
   try {
     const raw = await search.raw()
     if (!(await raw.indices.exists({ index: names.index }))) return undefined
