@@ -71,15 +71,27 @@ async function ready(client: Redis | Cluster, key: string, signal: AbortSignal):
     throw why(client, key, client.status)
   }
   await new Promise<void>((resolve, reject) => {
-    const onReady = () => {
+    const done = () => {
+      client.off('ready', onReady)
+      client.off('error', onError)
       signal.removeEventListener('abort', onAbort)
+    }
+    const onReady = () => {
+      done()
       resolve()
     }
+    // Refused credentials will not become ready by waiting: down now, with the reason.
+    const onError = (error: unknown) => {
+      if (redisAuthFailure(error) === undefined) return
+      done()
+      reject(why(client, key, client.status))
+    }
     const onAbort = () => {
-      client.off('ready', onReady)
+      done()
       reject(signal.reason)
     }
     client.once('ready', onReady)
+    client.on('error', onError)
     signal.addEventListener('abort', onAbort, { once: true })
   })
 }
