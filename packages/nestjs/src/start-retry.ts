@@ -11,6 +11,7 @@
  * an attempt in flight (at most 10 s) so that nothing it starts is left running.
  */
 import type { Logger } from '@nestjs/common'
+import { redactText } from './redact.js'
 
 /** What a failed start does: retry in the background (the default), or fail the bootstrap. */
 export type StartFailureMode = 'retry' | 'fail'
@@ -53,7 +54,7 @@ export class StartRetry {
 
   private failed(error: unknown): void {
     this.failures++
-    const message = error instanceof Error ? error.message : String(error)
+    const message = redactText(error instanceof Error ? error.message : String(error))
     if (message !== this.lastMessage) {
       this.lastMessage = message
       const code = (error as { code?: unknown })?.code
@@ -75,7 +76,10 @@ export class StartRetry {
         (e: unknown) => {
           this.inFlight = undefined
           if (this.retriable(e)) this.failed(e)
-          else this.logger.error(`${this.what}, for good: ${e instanceof Error ? e.message : String(e)}`)
+          else
+            this.logger.error(
+              `${this.what}, for good: ${redactText(e instanceof Error ? e.message : String(e))}`,
+            )
         },
       )
     }, delay)

@@ -12,6 +12,7 @@
  * `OUTBOX_DATABASE_PASSWORD` instead of the URL. Output is JSON on stdout.
  */
 import { parseArgs } from 'node:util'
+import { redactText } from './errors.js'
 import { createOutbox } from './outbox.js'
 import type { SqlRunner } from './sql/runner.js'
 import { toRunner } from './sql/runner.js'
@@ -116,7 +117,9 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     // Never echo the URL: it may carry a password.
-    process.stderr.write(`ayala-outbox: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.stderr.write(
+      `ayala-outbox: ${redactText(error instanceof Error ? error.message : String(error))}\n`,
+    )
     process.exitCode = 1
   },
 )

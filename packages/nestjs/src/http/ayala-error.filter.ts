@@ -18,6 +18,7 @@
 import { type ArgumentsHost, Catch, Logger } from '@nestjs/common'
 import { BaseExceptionFilter } from '@nestjs/core'
 import { throwError } from 'rxjs'
+import { redactText } from '../redact.js'
 import { ayalaErrorToHttp, sdkErrorCode } from './error-to-http.js'
 
 /** See the module note. */
@@ -34,7 +35,10 @@ export class AyalaErrorFilter extends BaseExceptionFilter {
     const answer = ayalaErrorToHttp(exception)
     if (answer === undefined) return super.catch(exception, host)
     if (answer.status >= 500) {
-      this.ayalaLogger.warn(`${answer.status} for ${answer.body.code}: ${(exception as Error).message}`)
+      // The SDK's messages hold no secret; a URL password quoted by a driver is redacted anyway.
+      this.ayalaLogger.warn(
+        `${answer.status} for ${answer.body.code}: ${redactText((exception as Error).message)}`,
+      )
     }
     const adapter = this.httpAdapterHost?.httpAdapter ?? this.applicationRef
     const response = host.switchToHttp().getResponse()
