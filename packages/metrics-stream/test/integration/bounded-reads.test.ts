@@ -12,6 +12,8 @@
  * restored, events applied meanwhile) a `resync` update at the new truth; reads are fresh and at
  * the truth again after healing.
  */
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { isDeepStrictEqual } from 'node:util'
 import { startTcpProxy, type TcpProxy } from '@ayala/testkit'
 import { Redis } from 'ioredis'
@@ -22,6 +24,7 @@ import {
   type DashboardSnapshot,
   type DashboardUpdate,
   StreamUnavailableError,
+  streamDashboard,
 } from '../../src/index.js'
 import {
   asTruth,
@@ -214,4 +217,57 @@ describe('dashboard reads with Redis hung or refused', () => {
       await iterating
     }, 180_000)
   }
+
+  it('SSE with nothing to show: 503 with Retry-After instead of an empty stream; restored: the stream opens with the figures', async () => {
+    world = await new World(2).init()
+    const events = generateEvents(100, 107)
+    const consumer = world.consumer()
+    await consumer.start()
+    await world.produce(events)
+    await world.waitCaughtUp()
+    proxy = await startTcpProxy({ targetPort: Number(new URL(urls.redis).port || 6379) })
+    const reader = new Redis(`redis://127.0.0.1:${proxy.port}`, { maxRetriesPerRequest: null })
+    reader.on('error', () => undefined)
+    clients.push(reader)
+    proxy.cut()
+    const dashboard = createDashboard({
+      redis: reader,
+      namespace: world.namespace,
+      view: invoiceView,
+      timeout: TIMEOUT_MS,
+    })
+    dashboards.push(dashboard)
+    const server = createServer((_request, response) => {
+      void streamDashboard(dashboard, response, { params: READ_RANGE })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+    try {
+      const refused = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS + MARGIN_MS) })
+      expect(refused.status).toBe(503)
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+      expect(await refused.json()).toMatchObject({ code: 'E_STREAM_UNAVAILABLE', retriable: true })
+
+      proxy.restore()
+      const truth = groundTruth(events)
+      await waitFor('the stream to open at the truth', async () => {
+        const controller = new AbortController()
+        const response = await fetch(url, { signal: controller.signal })
+        if (response.status !== 200) return false
+        const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+        let text = ''
+        while (!text.includes('event: figures')) {
+          const { value, done } = await reader.read()
+          if (done) break
+          text += new TextDecoder().decode(value)
+        }
+        controller.abort()
+        const data = /event: figures\ndata: (.*)\n/.exec(text)?.[1]
+        return data !== undefined && isDeepStrictEqual(asTruth(JSON.parse(data).figures), truth)
+      })
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  }, 120_000)
 })

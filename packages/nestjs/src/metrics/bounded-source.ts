@@ -7,12 +7,14 @@
  * - one read per scrape, shared by every series of the source (they are collected in the same
  *   tick);
  * - at most one read in flight: a read still pending from an earlier scrape (a hung service) is
- *   not repeated, the new scrape waits for it within its own deadline, so a dead service never
- *   piles up calls, one per scrape;
+ *   not repeated, so a dead service never piles up calls, one per scrape. Such a read is waited
+ *   for only while it is younger than the deadline: one started longer ago would bring figures
+ *   older than that, passed off as this scrape's, so the source is reported down at once until it
+ *   settles (the next scrape then reads afresh);
  * - a deadline (`collectTimeout`): past it, or when the read fails, the source is reported down
  *   for this scrape (`<prefix>collector_up{collector} 0`) and its series are left out (a gap,
  *   never the previous value passed off as current); `<prefix>collector_duration_seconds` says
- *   how long the read took (the deadline when it did not answer).
+ *   how long the read took (when it did not answer: how long it has been pending).
  *
  * The up/down transitions are logged once each, naming the collector and the error's code (no
  * message: it may carry an address).
@@ -31,6 +33,7 @@ const TIMED_OUT: unique symbol = Symbol('timed out')
 /** See the module note. */
 export class BoundedSource<T> {
   private inflight: Promise<T> | undefined
+  private inflightSince = 0
   private scrape: Promise<SourceOutcome<T>> | undefined
   private down = false
   private readonly logger = new Logger('AyalaMetricsModule')
@@ -71,19 +74,25 @@ export class BoundedSource<T> {
       if (call === undefined) return { state: 'absent' }
       const current = Promise.resolve(call)
       this.inflight = current
+      this.inflightSince = started
       const clear = () => {
         if (this.inflight === current) this.inflight = undefined
       }
       current.then(clear, clear)
     }
+    // A read left from an earlier scrape: wait for it only as long as its figures stay younger
+    // than the deadline.
+    const pending = this.inflight as Promise<T>
+    const waitMs = this.timeoutMs - (started - this.inflightSince)
+    if (waitMs <= 0) return this.failed('timeout', undefined, this.inflightSince)
     let timer: ReturnType<typeof setTimeout> | undefined
     const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
-      timer = setTimeout(() => resolve(TIMED_OUT), this.timeoutMs)
+      timer = setTimeout(() => resolve(TIMED_OUT), waitMs)
       timer.unref?.()
     })
     try {
-      const value = await Promise.race([this.inflight, deadline])
-      if (value === TIMED_OUT) return this.failed('timeout', undefined, started)
+      const value = await Promise.race([pending, deadline])
+      if (value === TIMED_OUT) return this.failed('timeout', undefined, this.inflightSince)
       if (this.down) this.logger.log(`collector ${this.name} answers again`)
       this.down = false
       return { state: 'up', value, durationMs: performance.now() - started }
@@ -94,7 +103,8 @@ export class BoundedSource<T> {
     }
   }
 
-  private failed(reason: 'timeout' | 'error', error: unknown, started: number): SourceOutcome<T> {
+  /** Report the source down; `since`: when the read that did not answer (or failed) started. */
+  private failed(reason: 'timeout' | 'error', error: unknown, since: number): SourceOutcome<T> {
     if (!this.down) {
       const code = (error as { code?: unknown } | undefined)?.code
       const what =
@@ -104,7 +114,7 @@ export class BoundedSource<T> {
       this.logger.warn(`collector ${this.name} down: ${what}; its series are left out of the scrape`)
     }
     this.down = true
-    return { state: 'down', reason, error, durationMs: performance.now() - started }
+    return { state: 'down', reason, error, durationMs: performance.now() - since }
   }
 }
 
@@ -142,7 +152,7 @@ export function registerCollectorMetrics(
   if (!registry.getSingleMetric(durationName)) {
     new Gauge<'collector'>({
       name: durationName,
-      help: 'Time the collector took to read its service at this scrape (the deadline when it did not answer), seconds',
+      help: 'Time the collector took to read its service at this scrape; when it did not answer, how long the read has been pending, seconds',
       labelNames: ['collector'],
       registers: [registry],
       async collect() {

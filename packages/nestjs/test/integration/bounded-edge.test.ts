@@ -18,7 +18,7 @@ import { connect } from 'node:net'
 import { type Dashboard, defineAggregates, defineView, kafkaSource } from '@ayala/metrics-stream'
 import type { DeliveryOutcome, OutboxDelivery, OutboxSink } from '@ayala/outbox'
 import { serviceUrls, startTcpProxy, type TcpProxy, uniqueName } from '@ayala/testkit'
-import { Controller, Get, Global, type INestApplication, Inject, Module } from '@nestjs/common'
+import { Controller, Get, Global, type INestApplication, Inject, Module, Sse } from '@nestjs/common'
 import { APP_FILTER } from '@nestjs/core'
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus'
 import { Test } from '@nestjs/testing'
@@ -28,7 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AyalaHealthModule, RedisHealthIndicator } from '../../src/health/index.js'
 import { AyalaErrorFilter } from '../../src/index.js'
 import { AyalaMetricsModule } from '../../src/metrics/index.js'
-import { AyalaMetricsStreamModule, InjectDashboard } from '../../src/metrics-stream/index.js'
+import { AyalaMetricsStreamModule, DashboardStream, InjectDashboard } from '../../src/metrics-stream/index.js'
 import { AyalaOutboxModule } from '../../src/outbox/index.js'
 import { baseUrl, waitFor } from '../support/http.js'
 import { parsePrometheusText, sampleValue } from '../support/prometheus-parser.js'
@@ -64,7 +64,14 @@ class AppController {
     @Inject(HealthCheckService) private readonly health: HealthCheckService,
     @Inject(RedisHealthIndicator) private readonly redis: RedisHealthIndicator,
     @Inject(REDIS_URL) private readonly redisUrl: string,
+    @Inject(DashboardStream) private readonly streams: DashboardStream,
   ) {}
+
+  /** The range never read, pushed: with Redis down it has nothing to show. */
+  @Sse('dashboard/today/stream')
+  streamToday() {
+    return this.streams.observe({ from: Date.now(), to: Date.now() })
+  }
 
   @Get('dashboard')
   read() {
@@ -108,7 +115,7 @@ describe('the HTTP edge with Redis, Kafka or the database hung or refused', () =
   let app: INestApplication
   let url: string
   let produced = 0
-  const timings = { dashboard: [] as number[], metrics: [] as number[] }
+  const timings: Record<string, number[]> = {}
 
   async function produce(count: number): Promise<void> {
     const messages = Array.from({ length: count }, () => {
@@ -142,7 +149,8 @@ describe('the HTTP edge with Redis, Kafka or the database hung or refused', () =
     clearTimeout(watchdog)
     const answer = first === 'late' ? { late: true, ...(await call) } : { late: false, ...first }
     const ms = performance.now() - started
-    ;(path.startsWith('/metrics') ? timings.metrics : timings.dashboard).push(ms)
+    const route = path.split('/').slice(0, 3).join('/')
+    timings[route] = [...(timings[route] ?? []), ms]
     return answer
   }
   const dashboard = async (path = '/dashboard') => {
@@ -248,10 +256,10 @@ describe('the HTTP edge with Redis, Kafka or the database hung or refused', () =
     await pool?.query(`DROP TABLE IF EXISTS ${table}`)
     await pool?.end()
     for (const proxy of [redisProxy, kafkaProxy, dbProxy]) await proxy?.close()
-    const sorted = (list: number[]) => [...list].sort((a, b) => a - b)
-    console.log(
-      `bounded-edge: /dashboard ${timings.dashboard.length} answers, slowest ${sorted(timings.dashboard).at(-1)?.toFixed(0)} ms; /metrics ${timings.metrics.length} answers, slowest ${sorted(timings.metrics).at(-1)?.toFixed(0)} ms`,
+    const summary = Object.entries(timings).map(
+      ([route, list]) => `${route} ${list.length} answers, slowest ${Math.max(...list).toFixed(0)} ms`,
     )
+    console.log(`bounded-edge: ${summary.join('; ')}`)
   })
 
   it('answers every collector up and fresh figures while everything is up; a non-SDK error is a bare 500', async () => {
@@ -282,6 +290,9 @@ describe('the HTTP edge with Redis, Kafka or the database hung or refused', () =
         scrapes.push(await metrics())
       }
       const health = await get('/health', 5_000)
+      // Its stream: one status event saying so, with a reconnection delay, then the end.
+      const stream = await fetch(`${url}/dashboard/today/stream`, { signal: AbortSignal.timeout(10_000) })
+      const streamed = await stream.text()
       redisProxy.restore()
 
       expect([...reads, ...ranges, ...scrapes].filter((a) => a.late)).toHaveLength(0)
@@ -306,6 +317,13 @@ describe('the HTTP edge with Redis, Kafka or the database hung or refused', () =
       expect(scrapes.slice(-3).map((s) => s.up('stream_lag'))).toEqual([0, 0, 0])
       expect(scrapes.every((s) => s.up('outbox_backlog') === 1)).toBe(true)
       expect(health.status).toBe(503)
+      expect(streamed).toMatch(/retry: \d+\n/)
+      const last = /event: status\n(?:[a-z]+: .*\n)*?data: (.*)\n/.exec(streamed)?.[1]
+      expect(JSON.parse(last ?? '{}')).toMatchObject({
+        status: 'unavailable',
+        stale: true,
+        code: 'E_STREAM_UNAVAILABLE',
+      })
 
       // Restored: fresh figures with the events produced meanwhile, every collector up.
       await waitFor(async () => {
