@@ -9,7 +9,7 @@
  *
  * Every `SOAK_SAMPLE_INTERVAL` seconds (5; 2 in quick mode) the run records, per window:
  * statuses and client errors, p50/p99 per endpoint, the app's RSS, heap, CPU and event-loop delay
- * (the probe), cache hits by tier and per route, outbox backlog, consumer lag (from `/metrics`),
+ * (the probe; every `SOAK_GC_INTERVAL` seconds, 60 or 10, after a full GC: the live heap), cache hits by tier and per route, outbox backlog, consumer lag (from `/metrics`),
  * `/health`'s status and the machine's load average. At the end it reports the RSS slope over the
  * second half (least squares, MB per minute), then waits for the outbox to drain and compares
  * every copy with SQL (`soak/verify.ts`): index, dashboard (and the SSE figures), cached reads,
@@ -45,6 +45,8 @@ const MB = 1024 * 1024
 interface Sample {
   /** Seconds since the load started (end of the window). */
   t: number
+  /** The window's length, seconds. */
+  windowS: number
   requests: number
   statuses: Record<string, number>
   serverErrors: number
@@ -52,6 +54,8 @@ interface Sample {
   endpoints: Record<string, { n: number; p50Ms: number; p99Ms: number }>
   rssMb?: number | undefined
   heapUsedMb?: number | undefined
+  /** heapUsed right after a full GC (every `SOAK_GC_INTERVAL` s): the live heap. */
+  liveHeapMb?: number | undefined
   heapTotalMb?: number | undefined
   externalMb?: number | undefined
   /** The app's CPU time in the window, percent of one core. */
@@ -86,6 +90,7 @@ function settings(quick: boolean) {
     invoices: Math.round(number('SOAK_INVOICES', quick ? 2_000 : 20_000)),
     durationS: number('SOAK_DURATION', quick ? 25 : 300),
     intervalS: number('SOAK_SAMPLE_INTERVAL', quick ? 2 : 5),
+    gcIntervalS: number('SOAK_GC_INTERVAL', quick ? 10 : 60),
     scale: number('SOAK_RATE_SCALE', 1),
     sabotage,
   }
@@ -305,7 +310,8 @@ export async function run() {
         )
       await new Promise((resolve) => setTimeout(resolve, 250))
     }
-    const idle = await app.probe()
+    // The live heap (after a full GC) and RSS before the load.
+    const idle = await app.probe({ gc: true })
     sse = subscribeDashboard(app.url)
     const started = await scrape(example, app)
     const loadAvgStart = loadavg()[0] as number
@@ -350,8 +356,11 @@ export async function run() {
         continue
       }
       const windows = load.endpoints.map((endpoint) => [endpoint.spec.name, endpoint.takeWindow()] as const)
+      // Every gcIntervalS, the probe runs a full GC first: the live heap over time.
+      const gc =
+        Math.floor(t / config.gcIntervalS) > Math.floor((samples.at(-1)?.t ?? 0) / config.gcIntervalS)
       const [probe, figures, health] = await Promise.all([
-        app.probe(),
+        app.probe({ gc }),
         scrape(example, app),
         healthStatus(app),
       ])
@@ -371,6 +380,7 @@ export async function run() {
       )
       const sample: Sample = {
         t,
+        windowS: t - (samples.at(-1)?.t ?? 0),
         requests,
         statuses,
         serverErrors,
@@ -383,6 +393,7 @@ export async function run() {
         probes.push(probe)
         sample.rssMb = probe.rss / MB
         sample.heapUsedMb = probe.heapUsed / MB
+        if (probe.collected) sample.liveHeapMb = probe.heapUsed / MB
         sample.heapTotalMb = probe.heapTotal / MB
         sample.externalMb = probe.external / MB
         sample.loopDelayP99Ms = probe.loopDelayP99Ms
@@ -412,7 +423,7 @@ export async function run() {
       const lookups = (sample.cache?.l1Hits ?? 0) + (sample.cache?.l2Hits ?? 0) + (sample.cache?.misses ?? 0)
       const p99 = (name: string) => fixed(endpoints[name]?.p99Ms)
       console.log(
-        `[soak] t=${t.toFixed(0)}s ${(requests / config.intervalS).toFixed(0)} req/s, 5xx ${serverErrors}, client errors ${clientErrors} | ` +
+        `[soak] t=${t.toFixed(0)}s ${(requests / sample.windowS).toFixed(0)} req/s, 5xx ${serverErrors}, client errors ${clientErrors} | ` +
           `RSS ${fixed(sample.rssMb)} MB, heap ${fixed(sample.heapUsedMb)} MB, app CPU ${fixed(sample.appCpuPct, 0)}% | ` +
           `L1 ${pct(sample.cache?.l1Hits ?? 0, lookups)} | outbox ${sample.outboxPending ?? '-'} | ` +
           `p99 ms: hot ${p99('GET /invoices/:id (hot)')}, search ${p99('GET /search')}, patch ${p99('PATCH /invoices/:id')} | ` +
@@ -421,6 +432,7 @@ export async function run() {
     }
     await load.done
     const loadSeconds = (Date.now() - loadStarted) / 1_000
+    const live = await app.probe({ gc: true })
     const ended_ = await scrape(example, app)
     const loadAvgEnd = loadavg()[0] as number
 
@@ -453,6 +465,7 @@ export async function run() {
     await sse.close()
     if (app.exited() !== undefined && crashed === undefined) crashed = app.exited()
     const logs = app.logCounts()
+    const notable = app.notableLines()
     await app.stop()
 
     // Figures of the run.
@@ -472,6 +485,12 @@ export async function run() {
     const half = samples.filter((s) => s.t >= loadSeconds / 2 && s.rssMb !== undefined)
     const rssSlope = slope(half.map((s) => [s.t / 60, s.rssMb as number] as const))
     const heapSlope = slope(half.map((s) => [s.t / 60, s.heapUsedMb as number] as const))
+    const liveSamples = samples.filter((s) => s.liveHeapMb !== undefined)
+    const liveSlope = slope(
+      liveSamples
+        .filter((s) => s.t >= loadSeconds / 2)
+        .map((s) => [s.t / 60, s.liveHeapMb as number] as const),
+    )
     const rss = {
       idleMb: (idle?.rss ?? Number.NaN) / MB,
       firstMb: withRss[0]?.rssMb ?? Number.NaN,
@@ -482,6 +501,14 @@ export async function run() {
       heapLastMb: withRss.at(-1)?.heapUsedMb ?? Number.NaN,
       heapMaxMb: Math.max(...withRss.map((s) => s.heapUsedMb as number)),
       heapSlopeMbPerMin: heapSlope,
+      halfMb: half[0]?.rssMb ?? Number.NaN,
+      heapTotalLastMb: withRss.at(-1)?.heapTotalMb ?? Number.NaN,
+      /** heapUsed after a full GC: before the load, and right after it. */
+      liveHeapIdleMb: idle?.collected ? idle.heapUsed / MB : Number.NaN,
+      liveHeapAfterMb: live?.collected ? live.heapUsed / MB : Number.NaN,
+      rssAfterGcMb: (live?.rss ?? Number.NaN) / MB,
+      liveHeapSeries: liveSamples.map((s) => [Math.round(s.t), Number((s.liveHeapMb as number).toFixed(1))]),
+      liveHeapSlopeMbPerMin: liveSlope,
     }
     const cacheRun = {
       l1Hits: (ended_?.l1Hits ?? 0) - (started?.l1Hits ?? 0),
@@ -516,10 +543,10 @@ export async function run() {
       `Machine: ${cpus().length} cores (${availableParallelism()} available), shared with other engineers' tests and benchmarks: load average ${loadAvgStart.toFixed(1)} at the start, ${fixed(sum(loadAvgs) / Math.max(1, loadAvgs.length))} mean / ${fixed(Math.max(...loadAvgs))} max during the load, ${loadAvgEnd.toFixed(1)} at the end.`,
       `Dataset: ${config.invoices.toLocaleString('en')} invoices seeded in ${(seedMs / 1_000).toFixed(1)} s (MariaDB ${dataset.timings.database} ms, search ${dataset.timings.search} ms, Kafka ${dataset.timings.kafka} ms); the app as its own process (pid ${app.pid}).`,
       `Load: ${loadSeconds.toFixed(0)} s, ${requests.toLocaleString('en')} requests (${(requests / loadSeconds).toFixed(0)} req/s), statuses ${counts(totalStatuses)}; client errors ${Object.keys(totalErrors).length ? counts(totalErrors) : 'none'}; 5xx ${serverErrors}. 409s are PATCHes that lost the optimistic lock to a concurrent one (expected).`,
-      `App memory (the probe, ${withRss.length} samples every ${config.intervalS} s): RSS ${fixed(rss.idleMb)} MB idle before the load, ${fixed(rss.firstMb)} MB at the first sample, ${fixed(rss.lastMb)} MB at the end, max ${fixed(rss.maxMb)} MB; slope over the second half ${fixed(rss.slopeMbPerMin, 2)} MB/min. Heap used ${fixed(rss.heapFirstMb)} -> ${fixed(rss.heapLastMb)} MB (max ${fixed(rss.heapMaxMb)}), slope ${fixed(rss.heapSlopeMbPerMin, 2)} MB/min.`,
+      `App memory (the probe, ${withRss.length} samples every ${config.intervalS} s): RSS ${fixed(rss.idleMb)} MB idle before the load, ${fixed(rss.firstMb)} MB at the first sample, ${fixed(rss.halfMb)} MB half-way, ${fixed(rss.lastMb)} MB at the end, max ${fixed(rss.maxMb)} MB; slope over the second half ${fixed(rss.slopeMbPerMin, 2)} MB/min. Heap used (sampled, garbage included) ${fixed(rss.heapFirstMb)} -> ${fixed(rss.heapLastMb)} MB (max ${fixed(rss.heapMaxMb)}, heap reserved ${fixed(rss.heapTotalLastMb)} MB at the end), slope ${fixed(rss.heapSlopeMbPerMin, 2)} MB/min. Live heap after a full GC (every ${config.gcIntervalS} s): ${fixed(rss.liveHeapIdleMb)} MB before the load, ${rss.liveHeapSeries.map(([t, mb]) => `${mb} at ${t} s`).join(', ')}, ${fixed(rss.liveHeapAfterMb)} MB right after it; slope over the second half ${fixed(rss.liveHeapSlopeMbPerMin, 2)} MB/min (L1 then ${samples.at(-1)?.cache?.l1Entries ?? '-'} entries, ${fixed(samples.at(-1)?.cache?.l1Mb)} MB), RSS ${fixed(rss.rssAfterGcMb)} MB after that GC.`,
       `Cache (all lookups of the run, /metrics): ${lookups.toLocaleString('en')} lookups, L1 ${pct(cacheRun.l1Hits, lookups)}, L2 ${pct(cacheRun.l2Hits, lookups)}, misses ${pct(cacheRun.misses, lookups)}; GET /invoices/:id ${routeRatio('GET /invoices/:id')}; GET /reports/monthly ${routeRatio('GET /reports/monthly')}.`,
       `Outbox backlog (pending effects, all sinks): max ${outboxMax}, mean ${outboxMean.toFixed(1)}, oldest pending at most ${oldestMax.toFixed(1)} s; drained ${v ? `in ${v.outbox.drainMs} ms after the load (${v.outbox.pending} left, ${v.outbox.dead} dead letters)` : '(not checked)'}.`,
-      `/health during the load: ${counts(healthCounts)}. App log lines: ${counts(logs) || 'none'}.`,
+      `/health during the load: ${counts(healthCounts)}. App log lines: ${counts(logs) || 'none'}${notable.length ? ` (warnings, errors, stderr: ${notable.map((line) => `\`${line.replaceAll('`', "'").replaceAll('|', '/')}\``).join('; ')})` : ''}.`,
       v
         ? `Copies vs SQL after the drain: index ${v.index.documents.toLocaleString('en')} documents, ${v.index.stale} stale, ${v.index.missing} missing, ${v.index.extra} extra${v.index.examples.length ? ` (${v.index.examples.join('; ')})` : ''}; search totals ${v.searchTotals.map((s) => `"${s.text}" ${s.served}/${s.sql}`).join(', ')} (served/SQL); dashboard ${v.dashboard.equal ? 'equal' : '**differs**'} (${v.dashboard.catchUpMs} ms after the drain), SSE ${v.sse.events} events, last figures ${v.sse.equal === undefined ? 'none' : v.sse.equal ? 'equal' : '**differ**'}; cached reads ${v.cachedReads.checked.toLocaleString('en')} checked, ${v.cachedReads.stale} stale${v.cachedReads.examples.length ? ` (${v.cachedReads.examples.join('; ')})` : ''}; reports ${v.reports.checked} ranges, ${v.reports.differing} differ; ${v.mismatches} mismatches in all.`
         : `Copies vs SQL: not checked (${crashed ? `the app ended: ${crashed}` : verifyError}).`,
@@ -536,11 +563,11 @@ export async function run() {
     const timeline = [
       '### Over time',
       '',
-      '| t (s) | req/s | 5xx | client errors | RSS (MB) | heap used (MB) | app CPU | loop delay p99 (ms) | L1 / L2 / miss | L1 entries | outbox pending | consumer lag | /health | load avg |',
+      '| t (s) | req/s | 5xx | client errors | RSS (MB) | heap used / reserved (MB) | app CPU | loop delay p99 (ms) | L1 / L2 / miss | L1 entries | outbox pending | consumer lag | /health | load avg |',
       '|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---:|',
       ...samples.map((s) => {
         const all = (s.cache?.l1Hits ?? 0) + (s.cache?.l2Hits ?? 0) + (s.cache?.misses ?? 0)
-        return `| ${s.t.toFixed(0)} | ${(s.requests / config.intervalS).toFixed(0)} | ${s.serverErrors} | ${s.clientErrors} | ${fixed(s.rssMb)} | ${fixed(s.heapUsedMb)} | ${fixed(s.appCpuPct, 0)}% | ${fixed(s.loopDelayP99Ms)} | ${pct(s.cache?.l1Hits ?? 0, all)} / ${pct(s.cache?.l2Hits ?? 0, all)} / ${pct(s.cache?.misses ?? 0, all)} | ${s.cache?.l1Entries ?? '-'} | ${s.outboxPending ?? '-'} | ${s.streamLag ?? '-'} | ${s.health} | ${s.loadAvg1.toFixed(1)} |`
+        return `| ${s.t.toFixed(0)} | ${(s.requests / s.windowS).toFixed(0)} | ${s.serverErrors} | ${s.clientErrors} | ${fixed(s.rssMb)} | ${fixed(s.heapUsedMb)} / ${fixed(s.heapTotalMb)} | ${fixed(s.appCpuPct, 0)}% | ${fixed(s.loopDelayP99Ms)} | ${pct(s.cache?.l1Hits ?? 0, all)} / ${pct(s.cache?.l2Hits ?? 0, all)} / ${pct(s.cache?.misses ?? 0, all)} | ${s.cache?.l1Entries ?? '-'} | ${s.outboxPending ?? '-'} | ${s.streamLag ?? '-'} | ${s.health} | ${s.loadAvg1.toFixed(1)} |`
       }),
       '',
       '### p50 / p99 per endpoint over time (ms, per response)',
@@ -575,6 +602,7 @@ export async function run() {
           loadAvg: { start: loadAvgStart, end: loadAvgEnd, samples: loadAvgs },
           health: healthCounts,
           logs,
+          notableLogLines: notable,
           verification: v,
           failures,
           samples,

@@ -15,6 +15,8 @@ import { EXAMPLE_DIR } from './example.js'
 /** One answer of the probe. */
 export interface ProbeSample {
   at: number
+  /** A full GC ran just before (asked with `gc`, the app started with `--expose-gc`). */
+  collected: boolean
   rss: number
   heapUsed: number
   heapTotal: number
@@ -33,10 +35,15 @@ export interface AppProcess {
   child: ChildProcess
   /** `undefined` while it runs; the exit code or signal once it ended. */
   exited(): string | undefined
-  /** The probe's figures, or undefined when it did not answer within `timeoutMs`. */
-  probe(timeoutMs?: number): Promise<ProbeSample | undefined>
+  /**
+   * The probe's figures, or undefined when it did not answer within `timeoutMs`; `gc`: after a
+   * full garbage collection (the live heap).
+   */
+  probe(options?: { gc?: boolean; timeoutMs?: number }): Promise<ProbeSample | undefined>
   /** Log lines seen so far, by Nest level (`ERROR`, `WARN`, `LOG`), and stderr lines. */
   logCounts(): Record<string, number>
+  /** The first 20 `ERROR`/`WARN`/`FATAL` lines and stderr lines (clipped to 300 characters). */
+  notableLines(): string[]
   /** The last 64 KB of its output. */
   output(): string
   /** SIGTERM, then SIGKILL after `graceMs`. */
@@ -71,29 +78,41 @@ export async function startAppProcess(options: {
   /** @default 120_000 */
   startTimeoutMs?: number
 }): Promise<AppProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', PROBE, 'src/main.ts'], {
-    cwd: EXAMPLE_DIR,
-    env: {
-      ...process.env,
-      INVOICING_DATABASE_URL: options.databaseUrl,
-      PORT: String(options.port),
-      INSTANCE_ID: options.instanceId,
-      NO_COLOR: '1',
+  // --expose-gc only lets the probe measure the live heap before and after the load.
+  const child = spawn(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', '--import', PROBE, 'src/main.ts'],
+    {
+      cwd: EXAMPLE_DIR,
+      env: {
+        ...process.env,
+        INVOICING_DATABASE_URL: options.databaseUrl,
+        PORT: String(options.port),
+        INSTANCE_ID: options.instanceId,
+        NO_COLOR: '1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  })
+  )
   child.channel?.unref()
   let output = ''
   const counts: Record<string, number> = {}
+  const notable: string[] = []
   const keep = (text: string) => {
     output = (output + text).slice(-KEEP)
   }
+  // Lines are counted whole: a chunk may end in the middle of one.
+  const partial = { stdout: '', stderr: '' }
   const count = (text: string, stream: 'stdout' | 'stderr') => {
-    for (const line of text.split('\n')) {
+    const lines = (partial[stream] + text).split('\n')
+    partial[stream] = lines.pop() ?? ''
+    for (const line of lines) {
       if (line.trim() === '') continue
       const level = /^\[Nest\]\s+\d+\s+-\s+.*?\s+(ERROR|WARN|LOG|DEBUG|VERBOSE|FATAL)\s/.exec(line)?.[1]
       const key = level ?? (stream === 'stderr' ? 'stderr' : 'other')
       counts[key] = (counts[key] ?? 0) + 1
+      if (notable.length < 20 && (key === 'ERROR' || key === 'WARN' || key === 'FATAL' || key === 'stderr'))
+        notable.push(line.slice(0, 300))
     }
   }
   child.stdout?.setEncoding('utf8').on('data', (text: string) => {
@@ -123,7 +142,7 @@ export async function startAppProcess(options: {
     pid: child.pid ?? -1,
     child,
     exited: () => ended,
-    probe(timeoutMs = 2_000) {
+    probe({ gc = false, timeoutMs = gc ? 10_000 : 2_000 } = {}) {
       if (ended !== undefined || !child.connected) return Promise.resolve(undefined)
       const id = nextId++
       return new Promise((resolve) => {
@@ -135,10 +154,11 @@ export async function startAppProcess(options: {
           clearTimeout(timer)
           resolve(sample)
         })
-        child.send({ type: 'soak:probe', id })
+        child.send({ type: 'soak:probe', id, gc })
       })
     },
     logCounts: () => ({ ...counts }),
+    notableLines: () => [...notable],
     output: () => output,
     async stop(graceMs = 20_000) {
       if (ended !== undefined) return

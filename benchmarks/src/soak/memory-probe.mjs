@@ -2,7 +2,8 @@
  * Loaded into the application under test with `node --import <this file>` (the soak starts the
  * app as its own process, so the memory it reports is the app's alone). It answers each
  * `{ type: 'soak:probe' }` message on the IPC channel with the process's memory, CPU time and
- * event-loop delay since the previous answer; the app's own code is untouched.
+ * event-loop delay since the previous answer (after a full GC when asked `gc: true` and the app
+ * runs with `--expose-gc`); the app's own code is untouched.
  *
  * The channel is unref'd: the probe never keeps the process alive, so the app's shutdown on
  * SIGTERM is the same as without it. When the channel closes (the soak's process ended, even by
@@ -16,12 +17,17 @@ if (typeof process.send === 'function') {
   delay.enable()
   process.on('message', (message) => {
     if (message === null || typeof message !== 'object' || message.type !== 'soak:probe') return
+    // `gc: true` (the app started with --expose-gc): a full collection first, so heapUsed is the
+    // live heap. Asked before and after the load only; the samples in between are undisturbed.
+    const collected = message.gc === true && typeof globalThis.gc === 'function'
+    if (collected) globalThis.gc()
     const memory = process.memoryUsage()
     const cpu = process.cpuUsage()
     process.send?.({
       type: 'soak:probe',
       id: message.id,
       at: Date.now(),
+      collected,
       rss: memory.rss,
       heapUsed: memory.heapUsed,
       heapTotal: memory.heapTotal,
