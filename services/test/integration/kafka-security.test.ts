@@ -1,5 +1,5 @@
 import { inspect } from 'node:util'
-import { Kafka, type KafkaConfig, logLevel } from 'kafkajs'
+import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { KAFKA_BROKERS, kafkaSecurity, uniqueName } from './env.js'
 
@@ -23,8 +23,8 @@ function kafka(config: Omit<KafkaConfig, 'clientId'>): Kafka {
   })
 }
 
-const scram = (mechanism: 'scram-sha-256' | 'scram-sha-512', password = security.password) =>
-  ({ mechanism, username: security.username, password }) as const
+const scram = (mechanism: 'scram-sha-256' | 'scram-sha-512', password = security.password): SASLOptions =>
+  ({ mechanism, username: security.username, password }) as SASLOptions
 
 let topic: string
 
