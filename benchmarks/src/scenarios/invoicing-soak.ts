@@ -22,9 +22,11 @@
  * SIGKILLs the app halfway (a crash). Everything it created (database, index, topic, group, Redis keys) is removed
  * at the end, also on failure.
  */
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { availableParallelism, cpus, loadavg } from 'node:os'
+import { join } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
 import { percentile, type ResultRow, runConfig, writeResult } from '../report.js'
 import { type AppProcess, freePort, type ProbeSample, startAppProcess } from '../soak/app-process.js'
@@ -71,6 +73,24 @@ interface Sample {
   streamLag?: number | undefined
   health?: number | string | undefined
   loadAvg1: number
+}
+
+/**
+ * Files under the example and the packages that differ from the commit (the tree is shared with
+ * other engineers: a run measures what was there), as `git status --porcelain` lines.
+ */
+function uncommitted(): string[] {
+  try {
+    return execFileSync('git', ['status', '--porcelain', '--', 'examples/invoicing-api', 'packages'], {
+      cwd: join(import.meta.dirname, '..', '..', '..'),
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+  } catch (error) {
+    return [`(git status failed: ${(error as Error).message.split('\n')[0]})`]
+  }
 }
 
 /** Settings of a run, from the environment and the mode. */
@@ -269,6 +289,7 @@ function endpointRows(endpoints: readonly EndpointLoad[], seconds: number): Resu
 export async function run() {
   const quick = runConfig().quick
   const config = settings(quick)
+  const dirty = uncommitted()
   const example = await loadExample()
   const seedStarted = Date.now()
   const dataset = await seedDataset(example, config.invoices)
@@ -541,6 +562,7 @@ export async function run() {
     const v = verification
     const notes = [
       `Machine: ${cpus().length} cores (${availableParallelism()} available), shared with other engineers' tests and benchmarks: load average ${loadAvgStart.toFixed(1)} at the start, ${fixed(sum(loadAvgs) / Math.max(1, loadAvgs.length))} mean / ${fixed(Math.max(...loadAvgs))} max during the load, ${loadAvgEnd.toFixed(1)} at the end.`,
+      `Code: the commit below${dirty.length ? ` plus ${dirty.length} uncommitted file(s) under examples/invoicing-api and packages/ at the start (others' work in progress in the shared tree: ${dirty.slice(0, 12).join(', ')}${dirty.length > 12 ? ', ...' : ''})` : ', clean'}.`,
       `Dataset: ${config.invoices.toLocaleString('en')} invoices seeded in ${(seedMs / 1_000).toFixed(1)} s (MariaDB ${dataset.timings.database} ms, search ${dataset.timings.search} ms, Kafka ${dataset.timings.kafka} ms); the app as its own process (pid ${app.pid}).`,
       `Load: ${loadSeconds.toFixed(0)} s, ${requests.toLocaleString('en')} requests (${(requests / loadSeconds).toFixed(0)} req/s), statuses ${counts(totalStatuses)}; client errors ${Object.keys(totalErrors).length ? counts(totalErrors) : 'none'}; 5xx ${serverErrors}. 409s are PATCHes that lost the optimistic lock to a concurrent one (expected).`,
       `App memory (the probe, ${withRss.length} samples every ${config.intervalS} s): RSS ${fixed(rss.idleMb)} MB idle before the load, ${fixed(rss.firstMb)} MB at the first sample, ${fixed(rss.halfMb)} MB half-way, ${fixed(rss.lastMb)} MB at the end, max ${fixed(rss.maxMb)} MB; slope over the second half ${fixed(rss.slopeMbPerMin, 2)} MB/min. Heap used (sampled, garbage included) ${fixed(rss.heapFirstMb)} -> ${fixed(rss.heapLastMb)} MB (max ${fixed(rss.heapMaxMb)}, heap reserved ${fixed(rss.heapTotalLastMb)} MB at the end), slope ${fixed(rss.heapSlopeMbPerMin, 2)} MB/min. Live heap after a full GC (every ${config.gcIntervalS} s): ${fixed(rss.liveHeapIdleMb)} MB before the load, ${rss.liveHeapSeries.map(([t, mb]) => `${mb} at ${t} s`).join(', ')}, ${fixed(rss.liveHeapAfterMb)} MB right after it; slope over the second half ${fixed(rss.liveHeapSlopeMbPerMin, 2)} MB/min (L1 then ${samples.at(-1)?.cache?.l1Entries ?? '-'} entries, ${fixed(samples.at(-1)?.cache?.l1Mb)} MB), RSS ${fixed(rss.rssAfterGcMb)} MB after that GC.`,
@@ -592,6 +614,7 @@ export async function run() {
         appendix: timeline,
         data: {
           settings: config,
+          uncommitted: dirty,
           requests,
           statuses: totalStatuses,
           clientErrors: totalErrors,
