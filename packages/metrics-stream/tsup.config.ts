@@ -8,6 +8,8 @@ export default defineConfig({
   clean: true,
   target: 'node22',
   platform: 'node',
+  // The shared private rules (durations) are bundled in: @ayala/internal is never published.
+  noExternal: ['@ayala/internal'],
   // import.meta.url in the CJS build too (transactions.ts resolves kafkajs's own files).
   shims: true,
 })

@@ -17,4 +17,6 @@ export default defineConfig({
   clean: true,
   target: 'node22',
   platform: 'node',
+  // The shared private rules (durations) are bundled in: @ayala/internal is never published.
+  noExternal: ['@ayala/internal'],
 })

@@ -10,6 +10,8 @@ export default defineConfig([
     clean: true,
     target: 'node22',
     platform: 'node',
+    // The shared private rules (durations) are bundled in: @ayala/internal is never published.
+    noExternal: ['@ayala/internal'],
   },
   {
     // The CLI is a bin, not an export: one ESM file with its shebang.
@@ -20,5 +22,7 @@ export default defineConfig([
     clean: false,
     target: 'node22',
     platform: 'node',
+    // The shared private rules (durations) are bundled in: @ayala/internal is never published.
+    noExternal: ['@ayala/internal'],
   },
 ])

@@ -1,3 +1,8 @@
+/**
+ * Durations: a number is milliseconds; a string carries its unit, `'250ms' | '5s' | '10m' | '1h' |
+ * '7d'`, by the one rule every `@ayala` package shares (`@ayala/internal`, bundled at build time).
+ */
+import { DURATION_EXPECTED, parseDuration } from '@ayala/internal'
 import { MetricsStreamError } from './errors.js'
 
 /**
@@ -6,19 +11,15 @@ import { MetricsStreamError } from './errors.js'
  */
 export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`
 
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
-const PATTERN = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/
-
-/** Milliseconds of a {@link Duration}; `Infinity` passes through. @internal */
-export function toMs(value: Duration, option: string): number {
-  if (typeof value === 'number') {
-    if (value >= 0 && !Number.isNaN(value)) return value
-  } else {
-    const match = PATTERN.exec(value)
-    if (match?.[1] !== undefined && match[2] !== undefined) return Number(match[1]) * (UNITS[match[2]] ?? 0)
-  }
+/**
+ * Milliseconds of a {@link Duration} (fractions kept). `Infinity` only where the option documents
+ * it (`allowInfinity`: "Infinity: off"). @internal
+ */
+export function toMs(value: Duration, option: string, allowInfinity = false): number {
+  const ms = parseDuration(value, { allowInfinity })
+  if (ms !== undefined) return ms
   throw new MetricsStreamError(
     'E_STREAM_INVALID_OPTION',
-    `Invalid duration for ${option}: ${JSON.stringify(value)} (a number of ms or '250ms' | '5s' | '10m' | '1h' | '7d')`,
+    `Invalid duration for ${option}: ${JSON.stringify(value)} (expected ${DURATION_EXPECTED}${allowInfinity ? ', or Infinity' : ''})`,
   )
 }

@@ -475,7 +475,7 @@ export class RedisTier {
   /** Take the lease of `key` for `ttlMs`; true when this caller holds it. */
   async acquireLease(leaseKey: string, token: string, ttlMs: number): Promise<boolean> {
     const reply = await this.run('lease', () =>
-      this.client.set(leaseKey, token, 'PX', Math.max(1, ttlMs), 'NX'),
+      this.client.set(leaseKey, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'),
     )
     return reply === 'OK'
   }

@@ -117,7 +117,7 @@ export interface Aggregate<R, F> {
 }
 
 function common<R>(name: string, options: AggregateCommon<R>) {
-  const retentionMs = toMs(options.retention ?? Number.POSITIVE_INFINITY, `${name}.retention`)
+  const retentionMs = toMs(options.retention ?? Number.POSITIVE_INFINITY, `${name}.retention`, true)
   if (options.retention !== undefined && options.bucket === undefined) {
     throw new MetricsStreamError('E_STREAM_INVALID_OPTION', `${name}: retention needs a bucket`)
   }

@@ -366,7 +366,7 @@ function resolve<E>(options: MetricsConsumerOptions<E>): ResolvedOptions {
       `chunkSize must be an integer in 1..5000, got ${chunkSize}`,
     )
   }
-  const scriptBudget = toMs(options.scriptBudget ?? d.scriptBudget, 'scriptBudget')
+  const scriptBudget = toMs(options.scriptBudget ?? d.scriptBudget, 'scriptBudget', true)
   if (scriptBudget === 0) {
     throw new MetricsStreamError('E_STREAM_INVALID_OPTION', 'scriptBudget must be above 0 (Infinity: off)')
   }
@@ -398,7 +398,7 @@ function resolve<E>(options: MetricsConsumerOptions<E>): ResolvedOptions {
     chunkSize,
     scriptBudget,
     maxScriptsInFlight,
-    allowedLateness: toMs(options.allowedLateness ?? d.allowedLateness, 'allowedLateness'),
+    allowedLateness: toMs(options.allowedLateness ?? d.allowedLateness, 'allowedLateness', true),
     scriptTimeout: toMs(options.scriptTimeout ?? d.scriptTimeout, 'scriptTimeout'),
     retryDelay: toMs(options.retryDelay ?? d.retryDelay, 'retryDelay'),
     maxRetryDelay: toMs(options.maxRetryDelay ?? d.maxRetryDelay, 'maxRetryDelay'),

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest'
+import { toMs } from '../../src/duration.ts'
+import { OutboxError } from '../../src/errors.ts'
+
+// The rule is @ayala/internal's (one table test there); this checks the package's own wrapper:
+// the same answers, and its own error class and code.
+describe("toMs (the shared duration rule, this package's error)", () => {
+  it('keeps fractions and reads every unit', () => {
+    expect(toMs('1.5ms', 'x')).toBe(1.5)
+    expect(toMs('0.5s', 'x')).toBe(500)
+    expect(toMs(250, 'x')).toBe(250)
+  })
+
+  it.each([' 5s', '5', '5 s', -1, Number.NaN, Number.POSITIVE_INFINITY])(
+    'rejects %s with E_OUTBOX_INVALID_OPTION',
+    (input) => {
+      let error: unknown
+      try {
+        toMs(input as never, 'someOption')
+      } catch (caught) {
+        error = caught
+      }
+      expect(error).toBeInstanceOf(OutboxError)
+      expect((error as OutboxError).code).toBe('E_OUTBOX_INVALID_OPTION')
+      expect((error as Error).message).toContain('someOption')
+    },
+  )
+})
