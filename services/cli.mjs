@@ -689,6 +689,15 @@ async function ensureKafkaSecurity(deadline) {
   return security
 }
 
+/**
+ * Whether KAFKA_BROKERS names this harness's broker: unset, or set to its address (a shell that
+ * loaded .services/env), so the authenticated listeners are this harness's to check and write.
+ */
+function harnessKafka() {
+  const { url, external } = resolvedUrl('kafka')
+  return !external || url === DEFAULTS.kafka.url
+}
+
 /** The .services/env entries of the authenticated listeners (see services/README.md). */
 function kafkaSecurityEnv(security) {
   const p = kafkaPorts()
@@ -1403,7 +1412,7 @@ function writeEnvFiles({ kafkaSecurity: secured = true } = {}) {
   // The authenticated listeners exist only on a Kafka this harness runs (checked by `up`).
   if (
     secured &&
-    !resolvedUrl('kafka').external &&
+    harnessKafka() &&
     ownedPid('kafka') &&
     fs.existsSync(path.join(securityDir(), 'credentials.json'))
   )
@@ -1507,7 +1516,7 @@ async function up(names) {
 
   // Kafka's SCRAM user and its SASL / TLS listeners (see "Kafka's authenticated listeners").
   let kafkaUnsecured = false
-  if (names.includes('kafka') && !resolvedUrl('kafka').external && ownedPid('kafka')) {
+  if (names.includes('kafka') && harnessKafka() && ownedPid('kafka')) {
     try {
       const t0 = Date.now()
       await ensureKafkaSecurity(Math.max(deadline, Date.now() + 30_000))
