@@ -454,7 +454,7 @@ export async function run() {
     await load.done
     const loadSeconds = (Date.now() - loadStarted) / 1_000
     const live = await app.probe({ gc: true })
-    const ended_ = await scrape(example, app)
+    const finished = await scrape(example, app)
     const loadAvgEnd = loadavg()[0] as number
 
     if (config.sabotage === 'sql-write') {
@@ -532,10 +532,10 @@ export async function run() {
       liveHeapSlopeMbPerMin: liveSlope,
     }
     const cacheRun = {
-      l1Hits: (ended_?.l1Hits ?? 0) - (started?.l1Hits ?? 0),
-      l2Hits: (ended_?.l2Hits ?? 0) - (started?.l2Hits ?? 0),
-      misses: (ended_?.misses ?? 0) - (started?.misses ?? 0),
-      routes: diffRoutes(ended_?.routes ?? {}, started?.routes),
+      l1Hits: (finished?.l1Hits ?? 0) - (started?.l1Hits ?? 0),
+      l2Hits: (finished?.l2Hits ?? 0) - (started?.l2Hits ?? 0),
+      misses: (finished?.misses ?? 0) - (started?.misses ?? 0),
+      routes: diffRoutes(finished?.routes ?? {}, started?.routes),
     }
     const lookups = cacheRun.l1Hits + cacheRun.l2Hits + cacheRun.misses
     const routeRatio = (route: string) => {

@@ -13,8 +13,11 @@
  * | `GET /reports/monthly` | one of 6 month ranges | 6 | 2 |
  * | `PATCH /invoices/:id` | a status, half the time a description, a tenth a due date; half on hot ids | 12 | 2 |
  *
- * Rates are multiplied by `scale`. Every choice comes from a seeded PRNG: two runs ask the same
- * questions in the same order per endpoint. Latencies are recorded per response as autocannon
+ * Rates are multiplied by `scale`. autocannon's rate is a per-connection budget per second, sent
+ * as fast as the connection allows at the start of each second: the load comes as one burst a
+ * second, harsher than evenly spaced arrivals (queueing inside the burst shows in the p99). Every
+ * choice comes from a seeded PRNG: two runs ask the same questions in the same order per
+ * endpoint (which connection sends which of them varies). Latencies are recorded per response as autocannon
  * reports them (from the request's start to the response's end, no coordinated-omission
  * correction), in the current sampling window and in the run's totals; statuses and client-side
  * errors (timeouts, resets) are counted the same way.
