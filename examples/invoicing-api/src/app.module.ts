@@ -12,14 +12,14 @@
  *   application, the dashboard reads and their SSE push.
  * - `AyalaMetricsModule`: the performance interceptor on every route and `GET /metrics`.
  * - `AyalaHealthModule`: the Terminus indicators used by `GET /health`.
- * - `AyalaErrorFilter` (global): a dependency that cannot answer (Redis, the search engine, the
+ * - `DatabaseErrorFilter` (global, the SDK's `AyalaErrorFilter` plus the database's unavailability): a dependency that cannot answer (Redis, the search engine, the
  *   database behind the outbox) is a 503 with `Retry-After`, input the SDK refuses a 400, never a
  *   500 with a message or a stack.
  */
 
 import type { Cache } from '@ayala/cache'
 import { kafkaSource } from '@ayala/metrics-stream'
-import { AyalaCacheModule, AyalaErrorFilter, getCacheToken } from '@ayala/nestjs'
+import { AyalaCacheModule, getCacheToken } from '@ayala/nestjs'
 import { AyalaHealthModule } from '@ayala/nestjs/health'
 import { AyalaMetricsModule } from '@ayala/nestjs/metrics'
 import { AyalaMetricsStreamModule } from '@ayala/nestjs/metrics-stream'
@@ -34,6 +34,7 @@ import type { Kafka } from 'kafkajs'
 import { searchClientOptions } from './config.ts'
 import { DashboardController } from './dashboard/dashboard.controller.ts'
 import type { Database } from './database/connection.ts'
+import { DatabaseErrorFilter } from './database/database-error.filter.ts'
 import { HealthController } from './health/health.controller.ts'
 import {
   type AppSettings,
@@ -148,7 +149,8 @@ export class AppModule {
         HealthController,
       ],
       providers: [
-        { provide: APP_FILTER, useClass: AyalaErrorFilter },
+        // The SDK's typed errors and the database's unavailability: 503, never a 500 or a hang.
+        { provide: APP_FILTER, useClass: DatabaseErrorFilter },
         { provide: INVOICE_SEARCH, useExisting: getSearchRepositoryToken(invoices) },
         InvoiceRepository,
         ReportRepository,

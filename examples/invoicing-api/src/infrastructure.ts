@@ -8,7 +8,7 @@ import type { Duration } from '@ayala/search'
 import { type DynamicModule, Global, Logger, Module, type OnApplicationShutdown } from '@nestjs/common'
 import { Kafka, logLevel, type Producer, type SASLOptions } from 'kafkajs'
 import type { ResourceNames, ServiceAddresses } from './config.ts'
-import { type Database, openDatabase } from './database/connection.ts'
+import { APP_POOL_TIMEOUTS, type Database, openDatabase } from './database/connection.ts'
 import type { InvoiceEvent } from './invoices/invoice-events.ts'
 
 /** Addresses and resource names. */
@@ -172,7 +172,10 @@ export class InfrastructureModule {
       module: InfrastructureModule,
       providers: [
         { provide: SETTINGS, useValue: settings },
-        { provide: DATABASE, useFactory: () => openDatabase(settings.addresses.databaseUrl) },
+        {
+          provide: DATABASE,
+          useFactory: () => openDatabase(settings.addresses.databaseUrl, undefined, APP_POOL_TIMEOUTS),
+        },
         { provide: KAFKA, useFactory: () => kafkaClient(settings.addresses) },
         {
           provide: INVOICE_EVENTS,

@@ -22,8 +22,20 @@ export function poolConfig(databaseUrl: string, connectionLimit = 8): PoolConfig
     connectionLimit,
     // DATE and DATETIME values are UTC in this application.
     timezone: 'Z',
+    connectTimeout: 2_000,
   }
 }
+
+/**
+ * Deadlines of the application's pool: no request waits on a database that does not answer. A
+ * connection is handed out within `acquireTimeout` or the call fails (503 at the HTTP edge), and
+ * a socket silent for `socketTimeout` (a hung server or route) is closed, failing its query,
+ * instead of waiting for the kernel's TCP timeout (minutes). The SQL paths behind the fast tiers
+ * answer in 10-100 ms at the demo's size; 10 s is far above them. Seeds, migrations and the
+ * demo's SQL-only comparisons (a `LIKE` scan takes ~10 s at 1,000,000 invoices) open their
+ * connections without these bounds.
+ */
+export const APP_POOL_TIMEOUTS = Object.freeze({ acquireTimeout: 2_000, socketTimeout: 10_000 })
 
 /** The application's database access. */
 export interface Database {
@@ -35,9 +47,16 @@ export interface Database {
   close(): Promise<void>
 }
 
-/** Open the pool and a Prisma client on it. */
-export function openDatabase(databaseUrl: string, connectionLimit?: number): Database {
-  const pool = createPool(poolConfig(databaseUrl, connectionLimit))
+/**
+ * Open the pool and a Prisma client on it; `timeouts` bound it (the application passes
+ * {@link APP_POOL_TIMEOUTS}).
+ */
+export function openDatabase(
+  databaseUrl: string,
+  connectionLimit?: number,
+  timeouts: { acquireTimeout?: number; socketTimeout?: number } = {},
+): Database {
+  const pool = createPool({ ...poolConfig(databaseUrl, connectionLimit), ...timeouts })
   // The adapter's own `mariadb` dependency may be another patch version than ours: the pool's
   // shape is the same, so it is handed over as the adapter's type.
   const adapter = new PrismaMariaDb(pool as unknown as ConstructorParameters<typeof PrismaMariaDb>[0])
