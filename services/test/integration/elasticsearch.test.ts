@@ -1,6 +1,6 @@
 import { Client } from '@elastic/elasticsearch'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ELASTICSEARCH_URL, uniqueName } from './env.js'
+import { ELASTICSEARCH_URL, uniqueName } from '../helpers/env.js'
 
 // The official client only talks to a server that answers with "X-Elastic-Product:
 // Elasticsearch"; the harness runs the real Elasticsearch 9 server jar, so it does. The jar-based

@@ -1,7 +1,7 @@
 import { inspect } from 'node:util'
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { KAFKA_BROKERS, kafkaSecurity, uniqueName } from './env.js'
+import { KAFKA_BROKERS, kafkaSecurity, uniqueName } from '../helpers/env.js'
 
 // The harness's authenticated listeners (services/README.md, "Kafka with credentials and TLS"):
 // the SCRAM user logs in on SASL_PLAINTEXT and SASL_SSL with both mechanisms, TLS needs the

@@ -1,6 +1,6 @@
 import { type Admin, type Consumer, Kafka, logLevel, type Producer } from 'kafkajs'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { KAFKA_BROKERS, uniqueName } from './env.js'
+import { KAFKA_BROKERS, uniqueName } from '../helpers/env.js'
 
 // kafkajs 2.2.4 against the harness's Kafka 4 broker. Kafka 4.0 dropped old protocol versions
 // (KIP-896), but every version kafkajs picks from ApiVersions is still served, so the classic

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { OPENSEARCH_URL, uniqueName } from './env.js'
+import { OPENSEARCH_URL, uniqueName } from '../helpers/env.js'
 
 // OpenSearch 2.19.6 is the full-featured engine: the harness loads analysis-common,
 // mapper-extras, lang-painless, reindex and parent-join as classpath modules. Plain fetch keeps the
