@@ -54,7 +54,8 @@ import { type Codec, msgpackCodec } from './serialization/msgpack-codec.js'
 import { compareVersion, HARD_STEP, LocalTagVersions, VersionState } from './tags/tag-versions.js'
 import type { BreakerState } from './tiers/circuit-breaker.js'
 import { l2Error } from './tiers/redis-connection.js'
-import { type ReadResult, RedisTier } from './tiers/redis-tier.js'
+import type { ReadResult } from './tiers/redis-replies.js'
+import { RedisTier } from './tiers/redis-tier.js'
 import { deepFreeze, estimateSize } from './tiers/size.js'
 
 /** What a loader receives. */
@@ -660,13 +661,7 @@ export class Cache {
     const l2 = this.l2
     try {
       await Promise.all(
-        list.map(async (key) => {
-          const entryKey = this.keys.entry(key)
-          const bytes = await l2.run('expire', () => l2.client.getBuffer(entryKey))
-          if (bytes === null) return
-          const demoted = this.demotedBytes(key, bytes)
-          if (demoted !== undefined) await l2.compareAndSet(entryKey, bytes, demoted)
-        }),
+        list.map((key) => l2.demoteEntry(this.keys.entry(key), (bytes) => this.demotedBytes(key, bytes))),
       )
       await this.publishStrict({ i: this.instanceId, at: Date.now(), x: [...list] })
     } catch (error) {

@@ -347,14 +347,9 @@ export class AutoRecovery {
     }
   }
 
-  private async replayExpire(key: string): Promise<void> {
-    const tier = this.tier
-    const entryKey = tier.keys.entry(key)
-    const bytes = await tier.runRecovery('replay', () => tier.client.getBuffer(entryKey))
-    if (bytes === null) return
-    const demoted = this.hooks.demote(key, bytes)
-    if (demoted === undefined) return
-    await tier.runRecovery('replay', () => tier.client.ayalaCacheCas(entryKey, bytes, demoted))
+  /** The compare-and-set demotion of `expire` (tiers/redis-tier.ts), replayed. */
+  private replayExpire(key: string): Promise<void> {
+    return this.tier.demoteEntry(this.tier.keys.entry(key), (bytes) => this.hooks.demote(key, bytes), true)
   }
 
   // ------------------------------------------------------------ events and lifetime

@@ -8,7 +8,11 @@
  * expects. Multi-key reads (`read`, for `getMany`) are a Lua script that returns the entries
  * together with the current versions of the tags named in their headers (and of the tags the
  * caller is about to snapshot): any number of keys and their tag checks in one round trip. All keys of a
- * namespace share the `{ns}` hash tag, which keeps these scripts valid on Redis Cluster.
+ * namespace share the `{ns}` hash tag, which keeps these scripts valid on Redis Cluster. The
+ * scripts are in redis-scripts.ts, the reply parsing in redis-replies.ts. The cache's mechanisms
+ * send no command on the client themselves: `expire`'s compare-and-set is
+ * {@link RedisTier.demoteEntry} (shared with auto-recovery's replay), and auto-recovery's other
+ * replay commands go through {@link RedisTier.runRecovery}.
  *
  * Auto-recovery (recovery/auto-recovery.ts) sets two gates on the tier: `gate` refuses every
  * operation at once while the instance holds unreplayed invalidations or has lost its link, and
@@ -27,89 +31,11 @@ import type { KeySpace } from '../keys.js'
 import type { RedisInput } from '../options.js'
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
 import { authFailure, l2Error } from './redis-connection.js'
+import { isCommandTimeout, parseRead, parseScriptRead, type ReadResult } from './redis-replies.js'
+import { defineScripts, type ScriptClient } from './redis-scripts.js'
 
 /** Reconnection delay of the owned connection while Redis refuses its credentials (ms). */
 export const AUTH_RETRY_DELAY_MS = 5_000
-
-/** Lua: versions of the tags listed in an envelope header (see serialization/envelope.ts). */
-const PARSE_HEADER = `
-local function header_versions(v, base)
-  local out = {}
-  if (not v) or #v < 4 or string.byte(v, 1) ~= 172 then return out end
-  local n = string.byte(v, 3) * 256 + string.byte(v, 4)
-  local pos = 5
-  for i = 1, n do
-    if pos + 1 > #v then return out end
-    local len = string.byte(v, pos) * 256 + string.byte(v, pos + 1)
-    if pos + 1 + len > #v then return out end
-    out[i] = tonumber(redis.call('GET', base .. string.sub(v, pos + 2, pos + 1 + len)) or '0')
-    pos = pos + 2 + len
-  end
-  return out
-end
-local function requested(base, from)
-  local out = {}
-  for i = from, #ARGV do out[#out + 1] = tonumber(redis.call('GET', base .. ARGV[i]) or '0') end
-  return out
-end
-`
-
-/** KEYS = entries; ARGV = base, requested tag suffixes. -> {generation, requested, (entry, versions)...} */
-const READ_SCRIPT = `${PARSE_HEADER}
-local base = ARGV[1]
-local out = { tonumber(redis.call('GET', base .. 'g') or '0'), requested(base, 2) }
-for i = 1, #KEYS do
-  local v = redis.call('GET', KEYS[i])
-  out[#out + 1] = v or false
-  out[#out + 1] = header_versions(v, base)
-end
-return out
-`
-
-/** KEYS = tag version keys; ARGV[1] = step. Atomic across the tags. -> new versions */
-const BUMP_SCRIPT = `
-local out = {}
-for i = 1, #KEYS do out[i] = redis.call('INCRBY', KEYS[i], ARGV[1]) end
-return out
-`
-
-/** KEYS = tag version keys; ARGV = one step per key (auto-recovery's replay). -> new versions */
-const BUMP_EACH_SCRIPT = `
-local out = {}
-for i = 1, #KEYS do out[i] = redis.call('INCRBY', KEYS[i], ARGV[i]) end
-return out
-`
-
-/** KEYS[1] = entry; ARGV = expected bytes, replacement. Compare-and-set, keeping the TTL. */
-const CAS_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-  return 1
-end
-return 0
-`
-
-/** KEYS[1] = lease; ARGV[1] = token. Release only our own lease. */
-const RELEASE_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`
-
-/** What a read returns: the generation, requested tag versions, and per key the bytes and their tags' versions. */
-export interface ReadResult {
-  generation: number
-  requested: number[]
-  entries: Array<{ bytes: Buffer | null; versions: number[] }>
-}
-
-type ScriptClient = (Redis | Cluster) & {
-  ayalaCacheRead(...args: Array<string | number>): Promise<unknown>
-  ayalaCacheReadBuffer(...args: Array<string | number>): Promise<unknown[]>
-  ayalaCacheBump(...args: Array<string | number>): Promise<number[]>
-  ayalaCacheBumpEach(...args: Array<string | number>): Promise<number[]>
-  ayalaCacheCas(key: string, expected: Buffer, replacement: Buffer): Promise<number>
-  ayalaCacheRelease(key: string, token: string): Promise<number>
-}
 
 /** An operation waiting for Redis, with its deadline (`performance.now()` ms). */
 interface Watched {
@@ -123,14 +49,6 @@ export interface RedisTierHooks {
   onError(operation: string, error: L2UnavailableError): void
   onBreaker(state: BreakerState): void
 }
-
-const SCRIPTS: Array<[string, number | undefined, string]> = [
-  ['ayalaCacheRead', undefined, READ_SCRIPT],
-  ['ayalaCacheBump', undefined, BUMP_SCRIPT],
-  ['ayalaCacheBumpEach', undefined, BUMP_EACH_SCRIPT],
-  ['ayalaCacheCas', 1, CAS_SCRIPT],
-  ['ayalaCacheRelease', 1, RELEASE_SCRIPT],
-]
 
 const DOWN = new Set(['reconnecting', 'close', 'end', 'disconnecting'])
 
@@ -198,11 +116,7 @@ export class RedisTier {
     const commandTimeout = this.client instanceof Redis ? this.client.options.commandTimeout : undefined
     this.commandBounded =
       typeof commandTimeout === 'number' && commandTimeout > 0 && commandTimeout <= Math.max(timeoutMs, 1)
-    for (const [name, numberOfKeys, lua] of SCRIPTS) {
-      if (typeof (this.client as unknown as Record<string, unknown>)[name] !== 'function') {
-        this.client.defineCommand(name, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys })
-      }
-    }
+    defineScripts(this.client)
     this.client.on('ready', this.handleReady)
     // ioredis re-emits connection errors as 'error' events; without a listener Node would crash.
     this.client.on('error', this.handleClientError)
@@ -403,15 +317,7 @@ export class RedisTier {
         this.keys.base,
         ...requestedTags,
       )) as unknown[]
-      const entries: ReadResult['entries'] = new Array(entryKeys.length)
-      for (let i = 0; i < entryKeys.length; i++) {
-        const bytes = reply[2 + 2 * i]
-        entries[i] = {
-          bytes: Buffer.isBuffer(bytes) ? bytes : null,
-          versions: (reply[3 + 2 * i] as number[] | undefined) ?? [],
-        }
-      }
-      return { generation: Number(reply[0]), requested: (reply[1] as number[]) ?? [], entries }
+      return parseScriptRead(reply, entryKeys.length)
     })
   }
 
@@ -468,8 +374,27 @@ export class RedisTier {
     return this.run('bump', () => this.client.ayalaCacheBump(tagKeys.length, ...tagKeys, step))
   }
 
-  compareAndSet(key: string, expected: Buffer, replacement: Buffer): Promise<number> {
-    return this.run('compareAndSet', () => this.client.ayalaCacheCas(key, expected, replacement))
+  /**
+   * `expire`'s compare-and-set: GET the entry, let `demote` build its stale copy (undefined: the
+   * entry is absent from the reply, unreadable or not fresh, nothing to write), then write it back
+   * only if the entry still holds the bytes read, keeping its TTL (`ayalaCacheCas`). A write that
+   * lands in between wins: the demotion is dropped, never the newer value. Two round trips, the
+   * second only when there is something to demote. `replay`: auto-recovery's replay, through
+   * {@link runRecovery} (past the gates and an open breaker).
+   */
+  async demoteEntry(
+    entryKey: string,
+    demote: (bytes: Buffer) => Buffer | undefined,
+    replay = false,
+  ): Promise<void> {
+    const get = () => this.client.getBuffer(entryKey)
+    const bytes = replay ? await this.runRecovery('replay', get) : await this.run('expire', get)
+    if (bytes === null) return
+    const demoted = demote(bytes)
+    if (demoted === undefined) return
+    const cas = () => this.client.ayalaCacheCas(entryKey, bytes, demoted)
+    if (replay) await this.runRecovery('replay', cas)
+    else await this.run('compareAndSet', cas)
   }
 
   /** Take the lease of `key` for `ttlMs`; true when this caller holds it. */
@@ -510,40 +435,4 @@ export class RedisTier {
 
 function ignoreAfterClose(): void {
   // The connection is closed on purpose; errors it reports afterwards concern no caller.
-}
-
-/** An MGET reply of entry, generation and tag versions. */
-function parseRead(reply: Array<Buffer | null>): {
-  bytes: Buffer | null
-  generation: number
-  requested: number[]
-} {
-  const requested = new Array<number>(Math.max(0, reply.length - 2))
-  for (let i = 0; i < requested.length; i++) requested[i] = parseVersion(reply[i + 2])
-  return { bytes: reply[0] ?? null, generation: parseVersion(reply[1]), requested }
-}
-
-/** ioredis rejects a command that outlived `commandTimeout` with this message. */
-function isCommandTimeout(error: unknown): boolean {
-  return error instanceof Error && error.message === 'Command timed out'
-}
-
-/** A version counter as Redis returns it (ASCII decimal integer), 0 when absent. */
-function parseVersion(bytes: Buffer | null | undefined): number {
-  if (bytes === null || bytes === undefined) return 0
-  const n = bytes.length
-  let i = 0
-  let negative = false
-  if (n > 0 && bytes[0] === 0x2d) {
-    negative = true
-    i = 1
-  }
-  if (i === n || n > 16) return Number(bytes.toString('latin1'))
-  let value = 0
-  for (; i < n; i++) {
-    const d = (bytes[i] as number) - 0x30
-    if (d < 0 || d > 9) return Number(bytes.toString('latin1'))
-    value = value * 10 + d
-  }
-  return negative ? -value : value
 }
