@@ -1,6 +1,6 @@
 import { describe, expectTypeOf, it } from 'vitest'
 import { createSearchClient, type DocumentOf } from '../../src/index.js'
-import { type basicInvoices, spanishInvoices } from '../fixtures/invoices.js'
+import { type basicInvoices, spanishInvoices } from '../helpers/invoices.js'
 
 const invoices = spanishInvoices('types')
 type Invoice = DocumentOf<typeof invoices>

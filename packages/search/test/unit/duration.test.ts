@@ -26,3 +26,20 @@ describe("toMs (the shared duration rule, this package's error)", () => {
     },
   )
 })
+
+describe('durations', () => {
+  it('parse numbers as ms and strings with units', () => {
+    expect(toMs(250, 'x')).toBe(250)
+    expect(toMs('250ms', 'x')).toBe(250)
+    expect(toMs('5s', 'x')).toBe(5_000)
+    expect(toMs('10m', 'x')).toBe(600_000)
+    expect(toMs('1h', 'x')).toBe(3_600_000)
+    expect(toMs('7d', 'x')).toBe(604_800_000)
+  })
+  it('reject anything else naming the option', () => {
+    for (const bad of [-1, Number.NaN, '5 s', '5', 'fast']) {
+      expect(() => toMs(bad as never, 'keepAlive')).toThrowError(SearchError)
+      expect(() => toMs(bad as never, 'keepAlive')).toThrowError(/keepAlive/)
+    }
+  })
+})
