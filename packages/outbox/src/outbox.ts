@@ -5,6 +5,10 @@
  * A relay ({@link OutboxRelay}) delivers them afterwards, at least once, for as long as a copy is
  * unreachable; every sink is idempotent, so the effect on each copy is exactly once.
  *
+ * The outbox constructs relays, never the reverse: a relay takes the outbox as a `RelayTable` (its
+ * dialect and statements) and reads the backlog with the leaf `sql/lag.ts`, so the imports run one
+ * way (outbox -> relay).
+ *
  * The write path may still invalidate and publish at once, for latency; the outbox is the
  * guarantee. A write never fails because a copy is unreachable: it fails only when the database
  * itself refuses the rows (then the whole transaction rolls back, business row included).
@@ -12,8 +16,11 @@
 
 import { encodeEffect, type OutboxEffect } from './effects.js'
 import { describeError, OutboxError } from './errors.js'
-import { OutboxRelay, type OutboxRelayOptions } from './relay.js'
+import { rejectUnknownKeys } from './option-keys.js'
+import type { OutboxRelayOptions } from './relay/options.js'
+import { OutboxRelay } from './relay/relay.js'
 import { type DialectSql, dialectSql, isIdentifier, type SqlDialect } from './sql/dialect.js'
+import { type OutboxLag, readLag } from './sql/lag.js'
 import { type SqlHandle, type SqlRunner, toRunner } from './sql/runner.js'
 
 /** Options of {@link createOutbox}. */
@@ -29,18 +36,6 @@ export const DEFAULT_OUTBOX_OPTIONS = Object.freeze({
   table: 'ayala_outbox',
   dialect: 'mysql' as SqlDialect,
 })
-
-/** Backlog of one sink. */
-export interface OutboxLag {
-  /** Effects waiting for delivery (dead letters excluded). */
-  pending: number
-  /** Of those, effects that failed at least once. */
-  retrying: number
-  /** Dead letters. */
-  dead: number
-  /** Age of the oldest pending effect since its commit (ms), or null when none. */
-  oldestAgeMs: number | null
-}
 
 /** A dead letter: an effect a sink refused for good, or that kept failing past `maxAge`. */
 export interface DeadLetter {
@@ -89,10 +84,7 @@ export class Outbox {
   readonly sql: DialectSql
 
   constructor(options: OutboxOptions = {}) {
-    const unknown = Object.keys(options).filter((key) => !OPTION_KEYS.has(key))
-    if (unknown.length > 0) {
-      throw new OutboxError('E_OUTBOX_INVALID_OPTION', `unknown outbox option(s): ${unknown.join(', ')}`)
-    }
+    rejectUnknownKeys(options, OPTION_KEYS, 'outbox')
     const table = options.table ?? DEFAULT_OUTBOX_OPTIONS.table
     if (!isIdentifier(table)) {
       throw new OutboxError('E_OUTBOX_INVALID_OPTION', `table must be a plain SQL identifier, got "${table}"`)
@@ -153,19 +145,8 @@ export class Outbox {
   }
 
   /** Backlog per sink (sinks with no row are absent). */
-  async lag(db: SqlHandle): Promise<Record<string, OutboxLag>> {
-    const { rows } = await this.#runner(db).run(this.sql.lag(), [])
-    const out: Record<string, OutboxLag> = {}
-    for (const row of rows) {
-      const oldest = row.oldest_us
-      out[String(row.sink)] = {
-        pending: Number(row.pending ?? 0),
-        retrying: Number(row.retrying ?? 0),
-        dead: Number(row.dead ?? 0),
-        oldestAgeMs: oldest === null || oldest === undefined ? null : Math.max(0, Number(oldest) / 1_000),
-      }
-    }
-    return out
+  lag(db: SqlHandle): Promise<Record<string, OutboxLag>> {
+    return readLag(this.#runner(db), this.sql)
   }
 
   /** Dead letters, oldest first. */

@@ -14,6 +14,8 @@
  */
 import { applyIndexEvents, type SearchClient } from '@ayala/search'
 import type { IndexEffectPayload } from './effects.js'
+import { OutboxError } from './errors.js'
+import { rejectUnknownKeys } from './option-keys.js'
 import { DELIVERED, type DeliveryOutcome, type OutboxSink } from './sinks/sink.js'
 
 export type { IndexEffectPayload } from './effects.js'
@@ -25,9 +27,21 @@ export interface SearchSinkOptions {
   search: SearchClient
 }
 
-/** A sink applying `indexEffect` changes to Elasticsearch or OpenSearch. */
+const SEARCH_SINK_KEYS: ReadonlySet<string> = new Set(['search'])
+
+/**
+ * A sink applying `indexEffect` changes to Elasticsearch or OpenSearch.
+ *
+ * @throws OutboxError `E_OUTBOX_INVALID_OPTION` for an unknown option or a missing `search` client
+ */
 export function searchSink(options: SearchSinkOptions): OutboxSink<IndexEffectPayload> {
+  rejectUnknownKeys(options, SEARCH_SINK_KEYS, 'searchSink')
   const { search } = options
+  if (search === null || typeof search !== 'object') {
+    throw new OutboxError('E_OUTBOX_INVALID_OPTION', 'searchSink: search must be an @ayala/search client', {
+      sink: 'search',
+    })
+  }
   return {
     async deliver(items): Promise<readonly DeliveryOutcome[]> {
       const results = await applyIndexEvents(

@@ -10,6 +10,8 @@
  * the effect with backoff until it does.
  */
 import type { CacheEffectPayload } from '../effects.js'
+import { OutboxError } from '../errors.js'
+import { rejectUnknownKeys } from '../option-keys.js'
 import { DELIVERED, type DeliveryOutcome, type OutboxSink } from './sink.js'
 
 /** What the sink passes to each invalidation: Redis must confirm, or the call rejects. */
@@ -36,9 +38,22 @@ export interface CacheSinkOptions {
   cache: CacheLike
 }
 
-/** A sink applying `cacheEffect` invalidations. */
+const CACHE_SINK_KEYS: ReadonlySet<string> = new Set(['cache'])
+
+/**
+ * A sink applying `cacheEffect` invalidations.
+ *
+ * @throws OutboxError `E_OUTBOX_INVALID_OPTION` for an unknown option or a `cache` without
+ * `invalidateTags()` and `delete()`
+ */
 export function cacheSink(options: CacheSinkOptions): OutboxSink<CacheEffectPayload> {
+  rejectUnknownKeys(options, CACHE_SINK_KEYS, 'cacheSink')
   const { cache } = options
+  if (typeof cache?.invalidateTags !== 'function' || typeof cache.delete !== 'function') {
+    throw new OutboxError('E_OUTBOX_INVALID_OPTION', 'cacheSink: cache must be an @ayala/cache Cache', {
+      sink: 'cache',
+    })
+  }
   return {
     async deliver(items): Promise<readonly DeliveryOutcome[]> {
       // One call per mode for the whole batch: tags deduplicated, keys deduplicated.

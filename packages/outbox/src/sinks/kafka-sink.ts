@@ -19,8 +19,10 @@
  * refused the SASL credentials (...)` (kafkajs's reason: the mechanism, never the password).
  */
 
+import { type Duration, toMs } from '../duration.js'
 import type { KafkaEffectPayload } from '../effects.js'
 import { describeError, OutboxError } from '../errors.js'
+import { rejectUnknownKeys } from '../option-keys.js'
 import {
   DELIVERED,
   type DeliveryContext,
@@ -53,9 +55,14 @@ export interface KafkaSinkOptions {
    * retries from writing a record twice.
    */
   producer: KafkaProducerLike
-  /** Broker-side timeout of one produce request (ms). @default 10000 */
-  timeout?: number | undefined
+  /**
+   * Broker-side timeout of one produce request (a number is milliseconds, rounded up to a whole
+   * one for the protocol). @default 10000
+   */
+  timeout?: Duration | undefined
 }
+
+const KAFKA_SINK_KEYS: ReadonlySet<string> = new Set(['producer', 'timeout'])
 
 /** Broker answers that no retry can change. */
 const PERMANENT = new Set([
@@ -112,10 +119,21 @@ function clearer(error: unknown): unknown {
   })
 }
 
-/** A sink producing `kafkaEffect` records. */
+/**
+ * A sink producing `kafkaEffect` records.
+ *
+ * @throws OutboxError `E_OUTBOX_INVALID_OPTION` for an unknown option, a `producer` without
+ * `sendBatch()` or an invalid `timeout`
+ */
 export function kafkaSink(options: KafkaSinkOptions): OutboxSink<KafkaEffectPayload> {
+  rejectUnknownKeys(options, KAFKA_SINK_KEYS, 'kafkaSink')
   const { producer } = options
-  const timeout = options.timeout ?? 10_000
+  if (typeof producer?.sendBatch !== 'function') {
+    throw new OutboxError('E_OUTBOX_INVALID_OPTION', 'kafkaSink: producer must be a kafkajs Producer', {
+      sink: 'kafka',
+    })
+  }
+  const timeout = Math.ceil(toMs(options.timeout ?? 10_000, 'timeout'))
   let connecting: Promise<void> | undefined
   const connect = (): Promise<void> => {
     if (connecting === undefined) {

@@ -9,8 +9,8 @@ import { promisify } from 'node:util'
 import { serviceUrls, uniqueName } from '@ayala/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createOutbox, type Outbox } from '../../src/index.ts'
-import { DRIVERS, type DriverUnderTest } from './helpers/databases.ts'
-import { recordingSink } from './helpers/recording-sink.ts'
+import { DRIVERS, type DriverUnderTest } from '../helpers/databases.ts'
+import { recordingSink } from '../helpers/recording-sink.ts'
 
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli.js')
 const run = (args: string[]) =>

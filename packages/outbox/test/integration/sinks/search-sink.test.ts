@@ -7,10 +7,10 @@
 import { createSearchClient, type EngineKind, type SearchClient } from '@ayala/search'
 import { serviceUrls, uniqueName } from '@ayala/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createOutbox, type Outbox, type OutboxRelay } from '../../src/index.ts'
-import { indexEffect, searchSink } from '../../src/search.ts'
-import { type DriverUnderTest, mariadbDriver } from './helpers/databases.ts'
-import { waitFor } from './helpers/recording-sink.ts'
+import { createOutbox, type Outbox, type OutboxRelay } from '../../../src/index.ts'
+import { indexEffect, searchSink } from '../../../src/search.ts'
+import { type DriverUnderTest, mariadbDriver } from '../../helpers/databases.ts'
+import { waitFor } from '../../helpers/recording-sink.ts'
 
 const urls = serviceUrls()
 const ENGINES: Array<{ engine: EngineKind; node: string }> = [

@@ -11,9 +11,9 @@ import { inspect } from 'node:util'
 import { serviceUrls, uniqueName } from '@ayala/testkit'
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createOutbox, kafkaEffect, kafkaSink, type Outbox, type OutboxRelay } from '../../src/index.ts'
-import { type DriverUnderTest, mariadbDriver } from './helpers/databases.ts'
-import { waitFor } from './helpers/recording-sink.ts'
+import { createOutbox, kafkaEffect, kafkaSink, type Outbox, type OutboxRelay } from '../../../src/index.ts'
+import { type DriverUnderTest, mariadbDriver } from '../../helpers/databases.ts'
+import { waitFor } from '../../helpers/recording-sink.ts'
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1'
 

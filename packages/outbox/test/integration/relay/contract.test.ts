@@ -13,9 +13,9 @@ import {
   OutboxError,
   type OutboxRelay,
   type OutboxRelayOptions,
-} from '../../src/index.ts'
-import { DRIVERS, type DriverUnderTest } from './helpers/databases.ts'
-import { type RecordingSink, recordingSink, waitFor } from './helpers/recording-sink.ts'
+} from '../../../src/index.ts'
+import { DRIVERS, type DriverUnderTest } from '../../helpers/databases.ts'
+import { type RecordingSink, recordingSink, waitFor } from '../../helpers/recording-sink.ts'
 
 const effect = (n: number, extra: Record<string, unknown> = {}) => ({
   sink: 'copy',

@@ -1,5 +1,5 @@
-import type { DeliveryOutcome, OutboxDelivery, OutboxSink } from '../../../src/index.ts'
-import { DELIVERED } from '../../../src/index.ts'
+import type { DeliveryOutcome, OutboxDelivery, OutboxSink } from '../../src/index.ts'
+import { DELIVERED } from '../../src/index.ts'
 
 /** A sink that records what it was given and answers what the test says. */
 export interface RecordingSink extends OutboxSink<unknown> {

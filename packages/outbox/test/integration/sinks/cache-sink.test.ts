@@ -14,9 +14,9 @@ import {
   uniqueName,
 } from '@ayala/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cacheEffect, cacheSink, createOutbox, type Outbox, type OutboxRelay } from '../../src/index.ts'
-import { type DriverUnderTest, mariadbDriver } from './helpers/databases.ts'
-import { waitFor } from './helpers/recording-sink.ts'
+import { cacheEffect, cacheSink, createOutbox, type Outbox, type OutboxRelay } from '../../../src/index.ts'
+import { type DriverUnderTest, mariadbDriver } from '../../helpers/databases.ts'
+import { waitFor } from '../../helpers/recording-sink.ts'
 
 describe('cacheSink on a real Redis behind a cut link', () => {
   let db: DriverUnderTest

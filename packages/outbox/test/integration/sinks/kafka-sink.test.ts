@@ -23,9 +23,9 @@ import {
   type Outbox,
   type OutboxRelay,
   type OutboxSink,
-} from '../../src/index.ts'
-import { type DriverUnderTest, mariadbDriver } from './helpers/databases.ts'
-import { waitFor } from './helpers/recording-sink.ts'
+} from '../../../src/index.ts'
+import { type DriverUnderTest, mariadbDriver } from '../../helpers/databases.ts'
+import { waitFor } from '../../helpers/recording-sink.ts'
 
 const [broker = '127.0.0.1:9092'] = serviceUrls().kafkaBrokers
 

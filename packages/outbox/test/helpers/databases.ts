@@ -7,7 +7,7 @@ import { serviceUrls } from '@ayala/testkit'
 import { createPool as createMariaPool } from 'mariadb'
 import { createPool as createMysql2Pool } from 'mysql2/promise'
 import pg from 'pg'
-import type { SqlDialect } from '../../../src/index.ts'
+import type { SqlDialect } from '../../src/index.ts'
 
 /** One driver on its server. */
 export interface DriverUnderTest {
