@@ -28,6 +28,7 @@ import {
   type MetricsConsumer,
   type MetricsStreamError,
 } from '../../src/index.js'
+import { FAST_GROUP, waitFor } from '../helpers/harness.js'
 import {
   asTruth,
   generateEvents,
@@ -35,8 +36,7 @@ import {
   type InvoiceEvent,
   invoiceView,
   READ_RANGE,
-} from '../invoices.js'
-import { FAST_GROUP, waitFor } from './harness.js'
+} from '../helpers/invoices.js'
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1'
 

@@ -7,9 +7,9 @@ import {
   promoteGeneration,
   readDashboard,
   viewKeys,
-} from '../../src/index.js'
-import { invoiceView } from '../invoices.js'
-import { waitFor } from './harness.js'
+} from '../../../src/index.js'
+import { waitFor } from '../../helpers/harness.js'
+import { invoiceView } from '../../helpers/invoices.js'
 
 describe('dashboard and generations on real Redis (no Kafka)', () => {
   const redis = new Redis(serviceUrls().redis)

@@ -1,6 +1,6 @@
 import { describe, expectTypeOf, it } from 'vitest'
-import type { DashboardSnapshot, Figures, Ranked } from '../../src/index.js'
-import type { invoiceAggregates } from '../invoices.js'
+import type { DashboardSnapshot, Figures, Ranked } from '../../../src/index.js'
+import type { invoiceAggregates } from '../../helpers/invoices.js'
 
 describe('figure types follow the aggregate definitions', () => {
   type F = Figures<typeof invoiceAggregates>

@@ -27,8 +27,9 @@ import {
   MetricsConsumer,
   startRebuild,
   streamDashboard,
-} from '../../src/index.js'
-import { entityView, generateVersions, truthOfRows } from '../entity-invoices.js'
+} from '../../../src/index.js'
+import { entityView, generateVersions, truthOfRows } from '../../helpers/entity-invoices.js'
+import { FAST_GROUP, World, waitFor } from '../../helpers/harness.js'
 import {
   asTruth,
   generateEvents,
@@ -38,8 +39,7 @@ import {
   invoiceView,
   READ_RANGE,
   type Truth,
-} from '../invoices.js'
-import { FAST_GROUP, World, waitFor } from './harness.js'
+} from '../../helpers/invoices.js'
 
 /** A reader reading in a loop, classifying every read. */
 class Reader {

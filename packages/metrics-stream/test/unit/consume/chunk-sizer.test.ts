@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { ChunkSizer } from '../../src/consume/chunk-sizer.js'
-import { createMetricsConsumer, MetricsStreamError, type Source } from '../../src/index.js'
-import { invoiceView } from '../invoices.js'
+import { ChunkSizer } from '../../../src/consume/chunk-sizer.js'
+import { createMetricsConsumer, MetricsStreamError, type Source } from '../../../src/index.js'
+import { invoiceView } from '../../helpers/invoices.js'
 
 /** Feed the sizer scripts whose server time is `fixedUs + perRecordUs * records`. */
 function run(sizer: ChunkSizer, scripts: number, fixedUs: number, perRecordUs: number): number[] {

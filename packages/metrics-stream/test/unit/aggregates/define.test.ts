@@ -11,8 +11,8 @@ import {
   parseNotice,
   type Source,
   viewKeys,
-} from '../../src/index.js'
-import { invoiceView } from '../invoices.js'
+} from '../../../src/index.js'
+import { invoiceView } from '../../helpers/invoices.js'
 
 interface Row {
   status: string

@@ -2,7 +2,7 @@
  * The invoice model shared by the tests: events carrying their previous state, a seeded event
  * generator, the view, and the ground truth computed independently from the produced events.
  */
-import { day, defineAggregates, defineView, type Ranked } from '../src/index.js'
+import { day, defineAggregates, defineView, type Ranked } from '../../src/index.js'
 
 export type InvoiceStatus = 'open' | 'paid' | 'cancelled'
 

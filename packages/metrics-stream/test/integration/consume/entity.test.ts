@@ -16,16 +16,16 @@ import {
   type SourceBatchContext,
   type SourceMessage,
   viewKeys,
-} from '../../src/index.js'
+} from '../../../src/index.js'
 import {
   deltaView,
   entityView,
   generateVersions,
   type InvoiceVersion,
   truthOfRows,
-} from '../entity-invoices.js'
-import { asTruth, BASE_TIME, invoiceView, READ_RANGE, random, type Truth } from '../invoices.js'
-import { Child, urls, World, waitFor } from './harness.js'
+} from '../../helpers/entity-invoices.js'
+import { Child, urls, World, waitFor } from '../../helpers/harness.js'
+import { asTruth, BASE_TIME, invoiceView, READ_RANGE, random, type Truth } from '../../helpers/invoices.js'
 
 async function figures(redis: Redis, namespace: string): Promise<Truth> {
   const dashboard = createDashboard({ redis, namespace, view: entityView, cache: false })

@@ -9,7 +9,8 @@
  */
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createDashboard } from '../../src/index.js'
+import { createDashboard } from '../../../src/index.js'
+import { World } from '../../helpers/harness.js'
 import {
   asTruth,
   generateEvents,
@@ -17,8 +18,7 @@ import {
   type InvoiceEvent,
   invoiceView,
   READ_RANGE,
-} from '../invoices.js'
-import { World } from './harness.js'
+} from '../../helpers/invoices.js'
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300)
 const SEED = Number(process.env.FUZZ_SEED ?? 20261202)

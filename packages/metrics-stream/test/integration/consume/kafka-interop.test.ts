@@ -1,6 +1,6 @@
 /**
  * What a standard Kafka producer writes, read by the consumer: records written by the Kafka Java
- * client (`java-writer.ts`) with every `compression.type`, with headers and null keys, and by
+ * client (`../../helpers/java-writer.ts`) with every `compression.type`, with headers and null keys, and by
  * transactional producers that commit some transactions and abort others; then batches the
  * source cannot decode (a failing codec), which must never be a silent stall. Figures are
  * compared with the ground truth of the committed events.
@@ -8,14 +8,15 @@
 import { uniqueName } from '@ayala/testkit'
 import { CompressionCodecs, CompressionTypes, Kafka, logLevel } from 'kafkajs'
 import { afterEach, describe, expect, it } from 'vitest'
-import { zstdCodec } from '../../src/consume/codecs.js'
+import { zstdCodec } from '../../../src/consume/codecs.js'
 import {
   createDashboard,
   createMetricsConsumer,
   kafkaSource,
   type MetricsConsumer,
   MetricsStreamError,
-} from '../../src/index.js'
+} from '../../../src/index.js'
+import { FAST_GROUP, urls, World, waitFor } from '../../helpers/harness.js'
 import {
   asTruth,
   generateEvents,
@@ -23,9 +24,8 @@ import {
   type InvoiceEvent,
   invoiceView,
   READ_RANGE,
-} from '../invoices.js'
-import { FAST_GROUP, urls, World, waitFor } from './harness.js'
-import { type JavaWriterOptions, WriterScript, writeWithJava } from './java-writer.js'
+} from '../../helpers/invoices.js'
+import { type JavaWriterOptions, WriterScript, writeWithJava } from '../../helpers/java-writer.js'
 
 const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const
 

@@ -1,6 +1,7 @@
 import { startPrivateRedis } from '@ayala/testkit'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type AppliedEvent, createDashboard } from '../../src/index.js'
+import { type AppliedEvent, createDashboard } from '../../../src/index.js'
+import { Child, World, waitFor } from '../../helpers/harness.js'
 import {
   asTruth,
   generateEvents,
@@ -8,8 +9,7 @@ import {
   type InvoiceEvent,
   invoiceView,
   READ_RANGE,
-} from '../invoices.js'
-import { Child, World, waitFor } from './harness.js'
+} from '../../helpers/invoices.js'
 
 async function expectTruth(world: World, events: readonly InvoiceEvent[], generation = 1): Promise<void> {
   const dashboard = createDashboard({

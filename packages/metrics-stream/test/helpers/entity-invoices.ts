@@ -3,7 +3,7 @@
  * after the change and, for the delta-mode control, the row before it), a seeded generator, the
  * same aggregates in both modes, and the truth computed from the final rows alone.
  */
-import { defineView } from '../src/index.js'
+import { defineView } from '../../src/index.js'
 import {
   BASE_TIME,
   DAYS,

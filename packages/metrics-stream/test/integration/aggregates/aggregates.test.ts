@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { createDashboard } from '../../src/index.js'
+import { createDashboard } from '../../../src/index.js'
+import { World } from '../../helpers/harness.js'
 import {
   asTruth,
   generateEvents,
@@ -7,8 +8,7 @@ import {
   type InvoiceEvent,
   invoiceView,
   READ_RANGE,
-} from '../invoices.js'
-import { World } from './harness.js'
+} from '../../helpers/invoices.js'
 
 describe('aggregates on real Kafka and Redis', () => {
   let world: World | undefined

@@ -18,7 +18,7 @@ import {
   type SourceBatchContext,
   type SourceMessage,
   viewKeys,
-} from '../../src/index.js'
+} from '../../../src/index.js'
 import {
   asTruth,
   generateEvents,
@@ -26,7 +26,7 @@ import {
   type InvoiceEvent,
   invoiceView,
   READ_RANGE,
-} from '../invoices.js'
+} from '../../helpers/invoices.js'
 
 const TOPIC = 'scripted'
 

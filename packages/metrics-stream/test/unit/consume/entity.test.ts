@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { aggregateSignature, DeltaPlan, encodeContribution } from '../../src/aggregates/plan.js'
-import { compareVersions, entityKey, entityVersion } from '../../src/consume/entity.js'
-import { day, defineAggregates, defineView, MetricsStreamError, viewKeys } from '../../src/index.js'
+import { aggregateSignature, DeltaPlan, encodeContribution } from '../../../src/aggregates/plan.js'
+import { compareVersions, entityKey, entityVersion } from '../../../src/consume/entity.js'
+import { day, defineAggregates, defineView, MetricsStreamError, viewKeys } from '../../../src/index.js'
 
 function code(fn: () => unknown): string | undefined {
   try {

@@ -25,7 +25,8 @@ import {
   type DashboardUpdate,
   StreamUnavailableError,
   streamDashboard,
-} from '../../src/index.js'
+} from '../../../src/index.js'
+import { urls, World, waitFor } from '../../helpers/harness.js'
 import {
   asTruth,
   generateEvents,
@@ -33,8 +34,7 @@ import {
   type invoiceAggregates,
   invoiceView,
   READ_RANGE,
-} from '../invoices.js'
-import { urls, World, waitFor } from './harness.js'
+} from '../../helpers/invoices.js'
 
 const TIMEOUT_MS = 300
 /** Scheduling noise on the shared 2-core machine: an answer later than deadline + margin is late. */

@@ -1,9 +1,9 @@
 import { startPrivateRedis } from '@ayala/testkit'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type ChangeNotice, createDashboard, readDashboard } from '../../src/index.js'
-import { asTruth, generateEvents, groundTruth, invoiceView, READ_RANGE } from '../invoices.js'
-import { World, waitFor } from './harness.js'
+import { type ChangeNotice, createDashboard, readDashboard } from '../../../src/index.js'
+import { World, waitFor } from '../../helpers/harness.js'
+import { asTruth, generateEvents, groundTruth, invoiceView, READ_RANGE } from '../../helpers/invoices.js'
 
 /**
  * The consumer applies to a primary; the dashboard reads a replica of it (`--replicaof`), the

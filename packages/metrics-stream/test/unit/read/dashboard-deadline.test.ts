@@ -4,7 +4,7 @@
  * command once open and probing after its cooldown, stale answers from the kept snapshot (age,
  * version, reason), `E_STREAM_UNAVAILABLE` when none is kept or `staleIfError: false`, and a
  * Redis error reply passing through without tripping the breaker. The real thing (a proxy
- * blackholed and cut in front of a real Redis) is `integration/bounded-reads.test.ts`.
+ * blackholed and cut in front of a real Redis) is `integration/read/bounded-reads.test.ts`.
  */
 import type { Redis } from 'ioredis'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
@@ -15,7 +15,7 @@ import {
   defineView,
   MetricsStreamError,
   StreamUnavailableError,
-} from '../../src/index.js'
+} from '../../../src/index.js'
 
 const aggregates = defineAggregates<{ n: number }>()((a) => ({ count: a.count() }))
 const view = defineView<{ n: number }, { n: number }, typeof aggregates>({

@@ -16,8 +16,8 @@ import {
   sourceScope,
   UNDECODABLE_HEADER,
   zstdCodec,
-} from '../../src/consume/codecs.js'
-import { dropAborted } from '../../src/consume/transactions.js'
+} from '../../../src/consume/codecs.js'
+import { dropAborted } from '../../../src/consume/transactions.js'
 
 const kafkajsFile = createRequire(createRequire(import.meta.url).resolve('kafkajs'))
 const { RecordBatch } = kafkajsFile('./src/protocol/recordBatch/v0/index.js') as {

@@ -1,7 +1,8 @@
 import { startPrivateRedis } from '@ayala/testkit'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDashboard, createMetricsConsumer, kafkaSource } from '../../src/index.js'
+import { createDashboard, createMetricsConsumer, kafkaSource } from '../../../src/index.js'
+import { FAST_GROUP, World, waitFor } from '../../helpers/harness.js'
 import {
   asTruth,
   generateEvents,
@@ -9,8 +10,7 @@ import {
   type InvoiceEvent,
   invoiceView,
   READ_RANGE,
-} from '../invoices.js'
-import { FAST_GROUP, World, waitFor } from './harness.js'
+} from '../../helpers/invoices.js'
 
 describe('Redis Cluster (one private node owning every slot)', () => {
   let server: Awaited<ReturnType<typeof startPrivateRedis>>

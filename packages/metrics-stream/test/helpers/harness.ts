@@ -17,7 +17,7 @@ import {
   type MetricsConsumerStats,
   viewKeys,
 } from '../../src/index.js'
-import { type InvoiceEvent, invoiceView } from '../invoices.js'
+import { type InvoiceEvent, invoiceView } from './invoices.js'
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1'
 
@@ -252,7 +252,7 @@ export class World {
   }
 }
 
-/** A consumer in its own process (`fixtures/consumer-process.ts`), for SIGKILL tests. */
+/** A consumer in its own process (`consumer-process.ts`), for SIGKILL tests. */
 export class Child {
   readonly process: ChildProcess
   last: MetricsConsumerStats | undefined
@@ -262,7 +262,7 @@ export class Child {
   constructor(world: World, group: string, view: 'delta' | 'entity' = 'delta') {
     this.process = spawn(
       process.execPath,
-      ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'consumer-process.ts')],
+      ['--import', 'tsx', join(import.meta.dirname, 'consumer-process.ts')],
       {
         cwd: repoRoot,
         env: {
