@@ -20,23 +20,16 @@ export type {
   ViewDefinition,
 } from './aggregates/define.js'
 export { count, defineAggregates, defineView, distinct, sum, top } from './aggregates/define.js'
-export type {
-  AppliedEvent,
-  ConsumerHealth,
-  MetricsConsumerOptions,
-  MetricsConsumerStats,
-  PartitionLag,
-  RebuildingEvent,
-  SourceProblem,
-} from './consume/consumer.js'
-export {
-  createMetricsConsumer,
-  DEFAULT_METRICS_CONSUMER_OPTIONS,
-  MetricsConsumer,
-} from './consume/consumer.js'
+export type { AppliedEvent } from './consume/apply.js'
+export type { ConsumerHealth } from './consume/consumer.js'
+export { createMetricsConsumer, MetricsConsumer } from './consume/consumer.js'
 export { MAX_ENTITY_KEY_LENGTH } from './consume/entity.js'
 export type { KafkaSourceOptions } from './consume/kafka-source.js'
 export { kafkaSource } from './consume/kafka-source.js'
+export type { PartitionLag } from './consume/lag.js'
+export type { MetricsConsumerOptions } from './consume/options.js'
+export { DEFAULT_METRICS_CONSUMER_OPTIONS } from './consume/options.js'
+export type { RebuildingEvent } from './consume/recovery.js'
 export type {
   OutgoingMessage,
   Source,
@@ -46,6 +39,7 @@ export type {
   SourceMessage,
   UndecodableBatch,
 } from './consume/source.js'
+export type { MetricsConsumerStats, SourceProblem } from './consume/state.js'
 export type { Duration } from './duration.js'
 export type {
   MetricsStreamErrorCode,

@@ -9,11 +9,8 @@
  */
 import type { Cluster, Redis } from 'ioredis'
 import type { Aggregates, View } from './aggregates/define.js'
-import {
-  createMetricsConsumer,
-  type MetricsConsumer,
-  type MetricsConsumerOptions,
-} from './consume/consumer.js'
+import { createMetricsConsumer, type MetricsConsumer } from './consume/consumer.js'
+import type { MetricsConsumerOptions } from './consume/options.js'
 import { Script } from './consume/scripts.js'
 import { MetricsStreamError } from './errors.js'
 import { viewKeys } from './keys.js'

@@ -20,7 +20,7 @@
  *
  * **Entity** (`entity`, an upsert): each event states an entity's row after the change (null:
  * deleted) and its version. The consumer keeps per entity the version and the contribution it
- * currently makes (see `consume/consumer.ts`), applies an event only when its version is above
+ * currently makes (see `consume/entity-chunk.ts`), applies an event only when its version is above
  * the stored one, and moves the entity's contribution from the stored row to the new one. A
  * duplicate, whatever its offset, and an older version arriving after a newer one change nothing.
  * The price: one hash field per entity in Redis, and one HMGET round trip per chunk.
