@@ -95,13 +95,9 @@ export async function stopPid(name, pid) {
 export function writeEnvFiles({ kafkaSecurity: secured = true } = {}) {
   const env = {}
   for (const n of ALL_NAMES) env[DEFAULTS[n].env] = resolvedUrl(n).url
-  // The authenticated listeners exist only on a Kafka this harness runs (checked by `up`).
-  if (
-    secured &&
-    harnessKafka() &&
-    ownedPid('kafka') &&
-    fs.existsSync(path.join(securityDir(), 'credentials.json'))
-  )
+  // The authenticated listeners of the broker at the harness's address, once `up` proved them
+  // with this machine's credentials and CA (whichever checkout started the broker).
+  if (secured && harnessKafka() && fs.existsSync(path.join(securityDir(), 'credentials.json')))
     Object.assign(env, kafkaSecurityEnv(kafkaSecurity()))
   fs.mkdirSync(STATE_DIR, { recursive: true })
   fs.writeFileSync(path.join(STATE_DIR, 'env.json'), `${JSON.stringify(env, null, 2)}\n`)
@@ -202,7 +198,7 @@ export async function up(names) {
 
   // Kafka's SCRAM user and its SASL / TLS listeners (see "Kafka's authenticated listeners").
   let kafkaUnsecured = false
-  if (names.includes('kafka') && harnessKafka() && ownedPid('kafka')) {
+  if (names.includes('kafka') && harnessKafka()) {
     try {
       const t0 = Date.now()
       await ensureKafkaSecurity(Math.max(deadline, Date.now() + 30_000))

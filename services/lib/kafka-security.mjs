@@ -3,7 +3,8 @@
 // Besides PLAINTEXT on its port P (what every other test uses, unchanged), the harness's Kafka
 // listens on P+2 with SASL_PLAINTEXT (SCRAM-SHA-256 and -512), on P+3 with SSL (server
 // certificate only) and on P+4 with SASL_SSL; the controller stays on P+1. The SCRAM user and its
-// random password live in .services/kafka/security/credentials.json (mode 0600); the CA, the
+// random password live in credentials.json (mode 0600) of one folder per machine (`securityDir()`:
+// shared by every checkout, so a broker started from one serves the others); the CA, the
 // server certificate and its PKCS#12 keystore are made with openssl into the same folder (valid
 // 825 days, remade when missing or expiring within a day). The user is created (upserted, so a
 // data directory formatted before this existed gets it too) with AlterUserScramCredentials over
@@ -14,6 +15,7 @@
 import { spawnSync } from 'node:child_process'
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import {
   DEFAULTS,
@@ -22,7 +24,6 @@ import {
   logFile,
   readJson,
   resolvedUrl,
-  serviceDir,
   sleep,
   warn,
   which,
@@ -52,8 +53,17 @@ export function kafkaPorts() {
   return { plaintext: port, controller: port + 1, sasl: port + 2, ssl: port + 3, saslSsl: port + 4 }
 }
 
+/**
+ * Where the SCRAM credentials, the CA and the broker's keystore live: one folder per machine
+ * (`AYALA_KAFKA_SECURITY_DIR`, default `~/.cache/ayala-services/kafka-security`), not per
+ * checkout, so that a broker started from one checkout serves another (CI runs a fresh clone on
+ * the machine whose broker is already up) with the same user and the same trusted CA.
+ */
 export function securityDir() {
-  return path.join(serviceDir('kafka'), 'security')
+  return (
+    process.env.AYALA_KAFKA_SECURITY_DIR ||
+    path.join(os.homedir(), '.cache', 'ayala-services', 'kafka-security')
+  )
 }
 
 /**
@@ -255,7 +265,15 @@ export const hmac = (hash, key, text) => createHmac(hash, key).update(text).dige
  * SASL_PLAINTEXT or SASL_SSL listener: `{ ok: true }` once the broker accepted the proof and
  * its own signature checks out.
  */
-export function checkScramLogin({ host, port, useTls, username, password, mechanism = SCRAM_MECHANISMS[0] }) {
+export function checkScramLogin({
+  host,
+  port,
+  useTls,
+  ca,
+  username,
+  password,
+  mechanism = SCRAM_MECHANISMS[0],
+}) {
   const nonce = randomBytes(18).toString('base64')
   const clientFirstBare = `n=${saslName(username)},r=${nonce}`
   let step = 0
@@ -285,6 +303,7 @@ export function checkScramLogin({ host, port, useTls, username, password, mechan
     host,
     port,
     useTls,
+    ca,
     onConnect: (s) => {
       const m = Buffer.from(mechanism.name)
       const len = Buffer.alloc(2)
@@ -348,9 +367,12 @@ export async function ensureKafkaSecurity(deadline) {
     ['SASL_PLAINTEXT', () => checkScramLogin({ host, port: p.sasl, useTls: false, ...security })],
   ]
   if (security.tls) {
+    // Verified against the harness's CA: a broker started with other certificates (another
+    // checkout's, before the material was shared) fails here, not later in the clients.
+    const ca = fs.readFileSync(security.tls.caFile)
     checks.push(
-      ['SSL', () => checkKafkaBroker(host, p.ssl, true)],
-      ['SASL_SSL', () => checkScramLogin({ host, port: p.saslSsl, useTls: true, ...security })],
+      ['SSL', () => checkKafkaBroker(host, p.ssl, true, ca)],
+      ['SASL_SSL', () => checkScramLogin({ host, port: p.saslSsl, useTls: true, ca, ...security })],
     )
   }
   for (const [name, check] of checks) {

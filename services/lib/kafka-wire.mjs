@@ -30,12 +30,13 @@ export function kafkaFrame(buf) {
   return buf.subarray(4, 4 + size)
 }
 
-export async function checkKafkaBroker(host, port, useTls = false) {
+export async function checkKafkaBroker(host, port, useTls = false, ca = undefined) {
   let metadataVersion = null
   const apiVersions = await tcpExchange({
     host,
     port,
     useTls,
+    ca,
     onConnect: (s) => s.write(kafkaRequest(18, 0, 1, Buffer.alloc(0))),
     onData: (buf) => {
       const frame = kafkaFrame(buf)
@@ -66,6 +67,7 @@ export async function checkKafkaBroker(host, port, useTls = false) {
     host,
     port,
     useTls,
+    ca,
     onConnect: (s) => s.write(kafkaRequest(3, v, 2, body)),
     onData: (buf) => {
       const frame = kafkaFrame(buf)

@@ -5,7 +5,11 @@
 import net from 'node:net'
 import tls from 'node:tls'
 
-export function tcpExchange({ host, port, useTls = false, timeoutMs = 3000, onConnect, onData }) {
+/**
+ * `ca` (PEM): verify the server's certificate against it (a check that must prove the clients'
+ * trust works, not only that something speaks TLS); without it the certificate is not checked.
+ */
+export function tcpExchange({ host, port, useTls = false, ca, timeoutMs = 3000, onConnect, onData }) {
   return new Promise((resolve) => {
     let done = false
     let buf = Buffer.alloc(0)
@@ -21,7 +25,7 @@ export function tcpExchange({ host, port, useTls = false, timeoutMs = 3000, onCo
           host,
           port,
           ...(net.isIP(host) ? {} : { servername: host }),
-          rejectUnauthorized: false,
+          ...(ca === undefined ? { rejectUnauthorized: false } : { ca, rejectUnauthorized: true }),
         })
       : net.connect({ host, port })
     const timer = setTimeout(() => finish({ ok: false, detail: 'timeout' }), timeoutMs)
