@@ -13,6 +13,7 @@ import {
 } from '@nestjs/common'
 import { APP_INTERCEPTOR, DiscoveryModule, DiscoveryService } from '@nestjs/core'
 import { type Duration, toMilliseconds } from '../duration.js'
+import { checkAsyncOptions } from '../dynamic-module.js'
 import { InvalidOptionError } from '../errors.js'
 import { CacheLifecycle } from './cache-lifecycle.js'
 import { CacheModeInterceptor, HONOR_CACHE_CONTROL } from './cache-mode.interceptor.js'
@@ -60,6 +61,9 @@ export interface CacheModuleAsyncOptions extends CacheModuleShape, Pick<ModuleMe
   /** Close a cache returned ready-made by `useFactory` at shutdown. @default false */
   closeOnShutdown?: boolean | undefined
 }
+
+/** The keys of {@link CacheModuleShape}. */
+const SHAPE_KEYS = ['isGlobal', 'name', 'shutdownTimeout', 'honorCacheControl', 'bindProviders'] as const
 
 interface ResolvedShape {
   isGlobal: boolean
@@ -170,8 +174,7 @@ export class AyalaCacheModule {
 
   /** Register a cache whose options (or instance) come from a factory, e.g. `ConfigService`. */
   static forRootAsync(options: CacheModuleAsyncOptions): DynamicModule {
-    if (typeof options?.useFactory !== 'function')
-      throw new InvalidOptionError('useFactory', 'expected a function')
+    checkAsyncOptions(options, [...SHAPE_KEYS, 'closeOnShutdown'])
     const shape = resolveShape(options)
     const closeOnShutdown = options.closeOnShutdown ?? false
     const factory: BuiltFactory = {

@@ -42,6 +42,7 @@ import {
   type Provider,
 } from '@nestjs/common'
 import { type Cluster, Redis, type RedisOptions } from 'ioredis'
+import { rejectUnknownOptions, resolvedAsyncProvider, resolvedProvider } from '../dynamic-module.js'
 import { InvalidOptionError } from '../errors.js'
 import { describeRedisFailure, redisAuthFailure, scrubRedisErrors } from '../redact.js'
 import { StartRetry } from '../start-retry.js'
@@ -120,10 +121,18 @@ interface Resolved {
 }
 
 const RESOLVED = Symbol('@ayala/nestjs:metrics-stream-resolved')
+const CONFIG_KEYS: ReadonlySet<string> = new Set([
+  'redis',
+  'redisOptions',
+  'namespace',
+  'view',
+  'consumer',
+  'dashboard',
+  'onStartFailure',
+])
 
 function resolve(config: MetricsStreamModuleConfig): Resolved {
-  if (config === null || typeof config !== 'object')
-    throw new InvalidOptionError('options', 'expected an object')
+  rejectUnknownOptions(config, CONFIG_KEYS)
   if (typeof config.namespace !== 'string' || config.namespace === '') {
     throw new InvalidOptionError('namespace', 'expected a non-empty string')
   }
@@ -300,21 +309,12 @@ export class AyalaMetricsStreamModule {
   /** Register the module with static options. */
   static forRoot(options: MetricsStreamModuleOptions): DynamicModule {
     const { isGlobal, ...config } = options
-    return build(isGlobal ?? false, { provide: RESOLVED, useFactory: () => resolve(config) }, [])
+    return build(isGlobal ?? false, resolvedProvider(RESOLVED, resolve, config), [])
   }
 
   /** Register the module with a configuration built by a factory. */
   static forRootAsync(options: MetricsStreamModuleAsyncOptions): DynamicModule {
-    if (typeof options?.useFactory !== 'function')
-      throw new InvalidOptionError('useFactory', 'expected a function')
-    return build(
-      options.isGlobal ?? false,
-      {
-        provide: RESOLVED,
-        useFactory: async (...args: unknown[]) => resolve(await options.useFactory(...args)),
-        inject: options.inject ?? [],
-      },
-      options.imports,
-    )
+    const provider = resolvedAsyncProvider(RESOLVED, resolve, options, ['isGlobal'])
+    return build(options.isGlobal ?? false, provider, options.imports)
   }
 }

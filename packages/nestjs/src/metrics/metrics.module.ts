@@ -14,6 +14,7 @@ import {
 import { APP_INTERCEPTOR, ModuleRef } from '@nestjs/core'
 import { Registry } from 'prom-client'
 import { getCacheToken } from '../cache/tokens.js'
+import { checkAsyncOptions } from '../dynamic-module.js'
 import { InvalidOptionError } from '../errors.js'
 import { AYALA_DASHBOARD, AYALA_METRICS_CONSUMER } from '../metrics-stream/tokens.js'
 import { AYALA_OUTBOX_RELAY } from '../outbox/tokens.js'
@@ -73,6 +74,7 @@ function shape(
 }
 
 const CACHE_METRICS = Symbol('@ayala/nestjs:cache-metrics')
+const SHAPE_KEYS = ['isGlobal', 'globalInterceptor', 'path'] as const
 
 /** The provider registered under `token` anywhere in the application, or undefined. */
 function optional<T>(moduleRef: ModuleRef, token: symbol): T | undefined {
@@ -206,8 +208,7 @@ export class AyalaMetricsModule {
 
   /** Register the module with options built by a factory (e.g. from `ConfigService`). */
   static forRootAsync(options: MetricsModuleAsyncOptions): DynamicModule {
-    if (typeof options?.useFactory !== 'function')
-      throw new InvalidOptionError('useFactory', 'expected a function')
+    checkAsyncOptions(options, SHAPE_KEYS)
     const provider: FactoryProvider = {
       provide: AYALA_PERFORMANCE_OPTIONS,
       useFactory: async (...args: unknown[]) => resolvePerformanceOptions(await options.useFactory(...args)),

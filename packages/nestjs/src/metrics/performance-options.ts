@@ -4,6 +4,7 @@
  */
 import type { Registry } from 'prom-client'
 import { type Duration, toMilliseconds } from '../duration.js'
+import { rejectUnknownOptions } from '../dynamic-module.js'
 import { InvalidOptionError } from '../errors.js'
 import type { RequestCacheStats } from './request-cache-stats.js'
 
@@ -110,11 +111,7 @@ const KNOWN = new Set([...Object.keys(DEFAULT_PERFORMANCE_OPTIONS), 'registry', 
 
 /** Validate `options` (unknown options are rejected by name) and freeze the result. */
 export function resolvePerformanceOptions(options: PerformanceOptions = {}): ResolvedPerformanceOptions {
-  if (options === null || typeof options !== 'object')
-    throw new InvalidOptionError('options', 'expected an object')
-  for (const name of Object.keys(options)) {
-    if (!KNOWN.has(name)) throw new InvalidOptionError(name, 'unknown option')
-  }
+  rejectUnknownOptions(options, KNOWN)
   const prefix = options.prefix ?? DEFAULT_PERFORMANCE_OPTIONS.prefix
   if (typeof prefix !== 'string' || !/^[a-zA-Z_:]?[a-zA-Z0-9_:]*$/.test(prefix)) {
     throw new InvalidOptionError(

@@ -7,6 +7,7 @@ import { type DynamicModule, Module, type OnModuleDestroy, type Provider } from 
 import { APP_INTERCEPTOR, ModuleRef } from '@nestjs/core'
 import { type Meter, metrics } from '@opentelemetry/api'
 import { getCacheToken } from '../cache/tokens.js'
+import { rejectUnknownOptions } from '../dynamic-module.js'
 import { InvalidOptionError } from '../errors.js'
 import type { CacheStatsSource } from '../metrics/cache-metrics.js'
 import { AYALA_OTEL_METER, OtelRequestInterceptor } from './otel.interceptor.js'
@@ -21,6 +22,8 @@ export interface OpenTelemetryModuleOptions {
   /** Register the {@link OtelRequestInterceptor} for every route. @default true */
   globalInterceptor?: boolean | undefined
 }
+
+const OPTION_KEYS = ['meter', 'caches', 'globalInterceptor'] as const
 
 function sources(moduleRef: ModuleRef, names: readonly string[]): CacheStatsSource[] {
   const found: CacheStatsSource[] = []
@@ -49,6 +52,7 @@ class OtelCacheObserver implements OnModuleDestroy {
 export class AyalaOpenTelemetryModule {
   /** Register the module. */
   static forRoot(options: OpenTelemetryModuleOptions = {}): DynamicModule {
+    rejectUnknownOptions(options, OPTION_KEYS)
     const caches = options.caches ?? ['default']
     if (
       caches !== false &&

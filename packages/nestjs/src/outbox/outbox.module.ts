@@ -33,6 +33,7 @@ import {
   type OptionalFactoryDependency,
   type Provider,
 } from '@nestjs/common'
+import { rejectUnknownOptions, resolvedAsyncProvider, resolvedProvider } from '../dynamic-module.js'
 import { InvalidOptionError } from '../errors.js'
 import { StartRetry } from '../start-retry.js'
 import { AYALA_OUTBOX, AYALA_OUTBOX_RELAY } from './tokens.js'
@@ -87,10 +88,7 @@ const RESOLVED = Symbol('@ayala/nestjs:outbox-resolved')
 const CONFIG_KEYS = new Set(['db', 'table', 'dialect', 'ensureTable', 'sinks', 'relay', 'onStartFailure'])
 
 function resolve(config: OutboxModuleConfig): Resolved {
-  if (config === null || typeof config !== 'object')
-    throw new InvalidOptionError('options', 'expected an object')
-  const unknown = Object.keys(config).filter((key) => !CONFIG_KEYS.has(key))
-  if (unknown.length > 0) throw new InvalidOptionError(unknown.join(', '), 'unknown option(s)')
+  rejectUnknownOptions(config, CONFIG_KEYS)
   if (config.db === null || typeof config.db !== 'object') {
     throw new InvalidOptionError('db', 'expected a pool (mariadb, mysql2, pg) or a Prisma client')
   }
@@ -176,21 +174,12 @@ export class AyalaOutboxModule {
   /** Register the module with static options. */
   static forRoot(options: OutboxModuleOptions): DynamicModule {
     const { isGlobal, ...config } = options
-    return build(isGlobal ?? false, { provide: RESOLVED, useFactory: () => resolve(config) }, [])
+    return build(isGlobal ?? false, resolvedProvider(RESOLVED, resolve, config), [])
   }
 
   /** Register the module with a configuration built by a factory. */
   static forRootAsync(options: OutboxModuleAsyncOptions): DynamicModule {
-    if (typeof options?.useFactory !== 'function')
-      throw new InvalidOptionError('useFactory', 'expected a function')
-    return build(
-      options.isGlobal ?? false,
-      {
-        provide: RESOLVED,
-        useFactory: async (...args: unknown[]) => resolve(await options.useFactory(...args)),
-        inject: options.inject ?? [],
-      },
-      options.imports,
-    )
+    const provider = resolvedAsyncProvider(RESOLVED, resolve, options, ['isGlobal'])
+    return build(options.isGlobal ?? false, provider, options.imports)
   }
 }

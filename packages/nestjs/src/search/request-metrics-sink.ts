@@ -10,6 +10,7 @@
  * shutdown.
  */
 import { randomUUID } from 'node:crypto'
+import { renamedOption } from '@ayala/internal'
 import { defineIndex, field, type IndexDefinition, type SearchClient } from '@ayala/search'
 import {
   type DynamicModule,
@@ -19,6 +20,7 @@ import {
   type OnModuleInit,
 } from '@nestjs/common'
 import { type Duration, toMilliseconds } from '../duration.js'
+import { rejectUnknownOptions } from '../dynamic-module.js'
 import { InvalidOptionError } from '../errors.js'
 import { PerformanceEvents, type RequestEvent } from '../metrics/performance-events.js'
 import { AYALA_SEARCH_CLIENT } from './tokens.js'
@@ -55,6 +57,11 @@ export interface RequestMetricsSinkOptions {
   /** How often buffered documents are written. @default '5s' */
   flushInterval?: Duration | undefined
   /** Documents per bulk write; a full batch is written at once. @default 500 */
+  batchSize?: number | undefined
+  /**
+   * @deprecated Renamed `batchSize` (one option vocabulary across the SDK); still read, with one
+   * `DeprecationWarning` (`AYALA_NEST_MAXBATCH`) per process. Giving both is an error.
+   */
   maxBatch?: number | undefined
   /** Documents kept while the engine does not accept them; older ones are dropped. @default 10_000 */
   maxBuffer?: number | undefined
@@ -95,7 +102,7 @@ export class RequestMetricsSink implements OnModuleInit, OnApplicationShutdown {
     /** The index documents are written to. */
     readonly definition: IndexDefinition<RequestMetricsIndex['fields']>,
     private readonly flushIntervalMs: number,
-    private readonly maxBatch: number,
+    private readonly batchSize: number,
     private readonly maxBuffer: number,
     private readonly retries: number,
   ) {}
@@ -131,7 +138,7 @@ export class RequestMetricsSink implements OnModuleInit, OnApplicationShutdown {
   async flush(): Promise<void> {
     while (this.flushing) await this.flushing
     if (this.buffer.length === 0) return
-    const batch = this.buffer.splice(0, this.maxBatch)
+    const batch = this.buffer.splice(0, this.batchSize)
     this.flushing = this.write(batch).finally(() => {
       this.flushing = undefined
     })
@@ -144,7 +151,7 @@ export class RequestMetricsSink implements OnModuleInit, OnApplicationShutdown {
       this.counters.dropped++
     }
     this.buffer.push(toDocument(event))
-    if (this.buffer.length >= this.maxBatch && this.flushing === undefined) void this.flush()
+    if (this.buffer.length >= this.batchSize && this.flushing === undefined) void this.flush()
   }
 
   private async ensureIndex(): Promise<void> {
@@ -194,6 +201,16 @@ function toDocument(event: RequestEvent) {
   }
 }
 
+const SINK_KEYS: ReadonlySet<string> = new Set([
+  'index',
+  'flushInterval',
+  'batchSize',
+  'maxBatch',
+  'maxBuffer',
+  'retries',
+])
+const BATCH_SIZE_RENAME = { from: 'maxBatch', to: 'batchSize', code: 'AYALA_NEST_MAXBATCH' } as const
+
 /**
  * Writes every measured request into a search index. Needs `PerformanceEvents` (import
  * `AyalaMetricsModule` with `isGlobal: true`) and the search client (`AyalaSearchModule` with
@@ -204,12 +221,18 @@ function toDocument(event: RequestEvent) {
 export class AyalaRequestMetricsSinkModule {
   /** Register the sink. */
   static forRoot(options: RequestMetricsSinkOptions = {}): DynamicModule {
+    rejectUnknownOptions(options, SINK_KEYS)
     const flushIntervalMs = toMilliseconds(options.flushInterval ?? '5s', 'flushInterval')
     if (flushIntervalMs < 1) throw new InvalidOptionError('flushInterval', 'must be at least 1 ms')
-    const maxBatch = options.maxBatch ?? 500
+    const batchSize =
+      renamedOption<number>(
+        options,
+        BATCH_SIZE_RENAME,
+        (message) => new InvalidOptionError('maxBatch', message),
+      ) ?? 500
     const maxBuffer = options.maxBuffer ?? 10_000
     for (const [name, value] of [
-      ['maxBatch', maxBatch],
+      ['batchSize', batchSize],
       ['maxBuffer', maxBuffer],
     ] as const) {
       if (!Number.isInteger(value) || value < 1)
@@ -225,7 +248,15 @@ export class AyalaRequestMetricsSinkModule {
         {
           provide: RequestMetricsSink,
           useFactory: (client: SearchClient, events: PerformanceEvents) =>
-            new RequestMetricsSink(client, events, definition, flushIntervalMs, maxBatch, maxBuffer, retries),
+            new RequestMetricsSink(
+              client,
+              events,
+              definition,
+              flushIntervalMs,
+              batchSize,
+              maxBuffer,
+              retries,
+            ),
           inject: [AYALA_SEARCH_CLIENT, PerformanceEvents],
         },
       ],

@@ -44,6 +44,7 @@ import {
   type OptionalFactoryDependency,
   type Provider,
 } from '@nestjs/common'
+import { rejectUnknownOptions, resolvedAsyncProvider, resolvedProvider } from '../dynamic-module.js'
 import { InvalidOptionError } from '../errors.js'
 import { StartRetry } from '../start-retry.js'
 import { SearchRepository } from './search-repository.js'
@@ -142,10 +143,18 @@ interface Resolved {
 }
 
 const RESOLVED = Symbol('@ayala/nestjs:search-resolved')
+const CONFIG_KEYS: ReadonlySet<string> = new Set([
+  'client',
+  'ensureIndexes',
+  'outbox',
+  'reconcile',
+  'onStartFailure',
+])
+const OUTBOX_KEYS: ReadonlySet<string> = new Set(['db', 'table', 'ensureTable', 'worker'])
+const RECONCILE_KEYS: ReadonlySet<string> = new Set(['index', 'source', 'onStart', 'interval', 'options'])
 
 function resolve(config: SearchModuleConfig): Resolved {
-  if (config === null || typeof config !== 'object')
-    throw new InvalidOptionError('options', 'expected an object')
+  rejectUnknownOptions(config, CONFIG_KEYS)
   if (config.client === undefined)
     throw new InvalidOptionError('client', 'give search client options or a SearchClient')
   const owned = !(config.client instanceof SearchClient)
@@ -153,12 +162,15 @@ function resolve(config: SearchModuleConfig): Resolved {
     ? createSearchClient(config.client as SearchClientOptions)
     : (config.client as SearchClient)
   const outboxConfig = config.outbox
+  if (outboxConfig !== undefined) rejectUnknownOptions(outboxConfig, OUTBOX_KEYS, 'outbox')
   if (outboxConfig !== undefined && typeof outboxConfig.db?.getConnection !== 'function') {
     throw new InvalidOptionError('outbox.db', 'expected a connection pool with getConnection()')
   }
   const reconcile = config.reconcile ?? []
   if (!Array.isArray(reconcile)) throw new InvalidOptionError('reconcile', 'expected a list')
   for (const [i, entry] of reconcile.entries()) {
+    if (entry !== null && typeof entry === 'object')
+      rejectUnknownOptions(entry, RECONCILE_KEYS, `reconcile[${i}]`)
     if (typeof entry?.index !== 'string')
       throw new InvalidOptionError(`reconcile[${i}].index`, 'expected an index name')
     if (typeof entry.source?.digest !== 'function')
@@ -370,22 +382,13 @@ export class AyalaSearchModule {
   /** Register the module with static options. */
   static forRoot(options: SearchModuleOptions): DynamicModule {
     const { indexes, isGlobal, ...config } = options
-    return build({ indexes, isGlobal }, { provide: RESOLVED, useFactory: () => resolve(config) }, [])
+    return build({ indexes, isGlobal }, resolvedProvider(RESOLVED, resolve, config), [])
   }
 
   /** Register the module with a configuration built by a factory. */
   static forRootAsync(options: SearchModuleAsyncOptions): DynamicModule {
-    if (typeof options?.useFactory !== 'function')
-      throw new InvalidOptionError('useFactory', 'expected a function')
-    return build(
-      options,
-      {
-        provide: RESOLVED,
-        useFactory: async (...args: unknown[]) => resolve(await options.useFactory(...args)),
-        inject: options.inject ?? [],
-      },
-      options.imports,
-    )
+    const provider = resolvedAsyncProvider(RESOLVED, resolve, options, ['indexes', 'isGlobal'])
+    return build(options, provider, options.imports)
   }
 }
 

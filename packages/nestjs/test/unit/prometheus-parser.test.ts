@@ -1,6 +1,6 @@
 import { Counter, Histogram, Registry, Summary } from 'prom-client'
 import { describe, expect, it } from 'vitest'
-import { parsePrometheusText, samples, sampleValue } from '../support/prometheus-parser.js'
+import { parsePrometheusText, samples, sampleValue } from '../helpers/prometheus-parser.js'
 
 describe('parsePrometheusText (test support)', () => {
   it("reads prom-client's own output: types, labels with escapes, buckets, quantiles", async () => {

@@ -11,8 +11,8 @@ import { Controller, Get, type INestApplication, Inject } from '@nestjs/common'
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus'
 import { Test } from '@nestjs/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AyalaHealthModule, CacheHealthIndicator } from '../../src/health/index.js'
-import { baseUrl, waitFor } from '../support/http.js'
+import { AyalaHealthModule, CacheHealthIndicator } from '../../../src/health/index.js'
+import { baseUrl, waitFor } from '../../helpers/http.js'
 
 interface HealthBody {
   status: string

@@ -17,8 +17,8 @@ import {
 } from '@nestjs/microservices'
 import { transformPatternToRoute } from '@nestjs/microservices/utils/transform-pattern.utils.js'
 import { describe, expect, it } from 'vitest'
-import { messagePatternRoute } from '../../src/metrics/index.js'
-import { describeRoute } from '../../src/metrics/route-info.js'
+import { messagePatternRoute } from '../../../src/metrics/index.js'
+import { describeRoute } from '../../../src/metrics/route-info.js'
 
 class SqsContext {
   constructor(readonly queue: string) {}

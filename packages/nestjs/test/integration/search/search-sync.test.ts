@@ -16,17 +16,17 @@ import { Test } from '@nestjs/testing'
 import mariadb, { type Pool } from 'mariadb'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AyalaHealthModule, SearchHealthIndicator } from '../../src/health/index.js'
-import { AyalaMetricsModule } from '../../src/metrics/index.js'
+import { AyalaHealthModule, SearchHealthIndicator } from '../../../src/health/index.js'
+import { AyalaMetricsModule } from '../../../src/metrics/index.js'
 import {
   AYALA_SEARCH_CLIENT,
   AYALA_SEARCH_OUTBOX,
   AYALA_SEARCH_SYNC,
   AyalaSearchModule,
   type SearchSync,
-} from '../../src/search/index.js'
-import { baseUrl, waitFor } from '../support/http.js'
-import { parsePrometheusText, sampleValue } from '../support/prometheus-parser.js'
+} from '../../../src/search/index.js'
+import { baseUrl, waitFor } from '../../helpers/http.js'
+import { parsePrometheusText, sampleValue } from '../../helpers/prometheus-parser.js'
 
 const services = serviceUrls()
 

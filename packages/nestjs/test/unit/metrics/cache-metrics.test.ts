@@ -1,8 +1,8 @@
 import { CACHE_METRICS, createCache, prometheusMetrics } from '@ayala/cache'
 import { Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
-import { registerCacheMetrics } from '../../src/metrics/cache-metrics.js'
-import { parsePrometheusText } from '../support/prometheus-parser.js'
+import { registerCacheMetrics } from '../../../src/metrics/cache-metrics.js'
+import { parsePrometheusText } from '../../helpers/prometheus-parser.js'
 
 describe('registerCacheMetrics', () => {
   it("registers @ayala/cache's CACHE_METRICS: the same families, types, help and samples as prometheusMetrics()", async () => {

@@ -14,9 +14,9 @@ import {
 import { Test } from '@nestjs/testing'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AyalaMetricsModule, PerformanceEvents, type SlowRequestEvent } from '../../src/metrics/index.js'
-import { baseUrl } from '../support/http.js'
-import { parsePrometheusText, samples, sampleValue } from '../support/prometheus-parser.js'
+import { AyalaMetricsModule, PerformanceEvents, type SlowRequestEvent } from '../../../src/metrics/index.js'
+import { baseUrl } from '../../helpers/http.js'
+import { parsePrometheusText, samples, sampleValue } from '../../helpers/prometheus-parser.js'
 
 @Injectable()
 class Clock {

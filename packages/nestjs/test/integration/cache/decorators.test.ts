@@ -15,9 +15,9 @@ import { type ClientProxy, ClientProxyFactory, MessagePattern, Transport } from 
 import { Test } from '@nestjs/testing'
 import { firstValueFrom } from 'rxjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AyalaCacheModule, runWithCacheMode, UseNamedCache } from '../../src/index.js'
-import { baseUrl } from '../support/http.js'
-import { deleteNamespaces } from '../support/redis.js'
+import { AyalaCacheModule, runWithCacheMode, UseNamedCache } from '../../../src/index.js'
+import { baseUrl } from '../../helpers/http.js'
+import { deleteNamespaces } from '../../helpers/redis.js'
 
 interface Invoice {
   id: string

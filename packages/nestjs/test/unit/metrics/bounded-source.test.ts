@@ -5,7 +5,7 @@
  * older than the deadline.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { BoundedSource } from '../../src/metrics/bounded-source.js'
+import { BoundedSource } from '../../../src/metrics/bounded-source.js'
 
 /** Let the `setImmediate` that ends a scrape run. */
 const endScrape = () => vi.advanceTimersByTimeAsync(0)

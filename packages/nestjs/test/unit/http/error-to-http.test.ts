@@ -10,7 +10,7 @@ import { OutboxError } from '@ayala/outbox'
 import { SearchError, SearchUnavailableError } from '@ayala/search'
 import { HttpException } from '@nestjs/common'
 import { describe, expect, it } from 'vitest'
-import { ayalaErrorToHttp } from '../../src/index.js'
+import { ayalaErrorToHttp } from '../../../src/index.js'
 
 const SECRET = 'redis://alice:s3cr3t@10.0.0.7:6379'
 

@@ -1,7 +1,7 @@
 import { createCache } from '@ayala/cache'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { InFlight, manageCache } from '../../src/cache/managed-cache.js'
-import { runWithCacheMode } from '../../src/index.js'
+import { InFlight, manageCache } from '../../../src/cache/managed-cache.js'
+import { runWithCacheMode } from '../../../src/index.js'
 
 /** The module's cache over an L1-only cache (no Redis): the request modes become per-call options. */
 describe('the module cache in a request cache mode (L1 only)', () => {

@@ -10,8 +10,8 @@ import {
   KafkaHealthIndicator,
   RedisHealthIndicator,
   SearchHealthIndicator,
-} from '../../src/health/index.js'
-import { baseUrl, waitFor } from '../support/http.js'
+} from '../../../src/health/index.js'
+import { baseUrl, waitFor } from '../../helpers/http.js'
 
 const services = serviceUrls()
 

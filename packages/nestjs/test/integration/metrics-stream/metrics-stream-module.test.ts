@@ -14,16 +14,16 @@ import { Redis } from 'ioredis'
 import { Kafka, logLevel, type Producer } from 'kafkajs'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AyalaHealthModule, KafkaHealthIndicator } from '../../src/health/index.js'
-import { AyalaMetricsModule } from '../../src/metrics/index.js'
+import { AyalaHealthModule, KafkaHealthIndicator } from '../../../src/health/index.js'
+import { AyalaMetricsModule } from '../../../src/metrics/index.js'
 import {
   AYALA_METRICS_CONSUMER,
   AyalaMetricsStreamModule,
   DashboardStream,
   InjectDashboard,
-} from '../../src/metrics-stream/index.js'
-import { baseUrl, waitFor } from '../support/http.js'
-import { parsePrometheusText, samples, sampleValue } from '../support/prometheus-parser.js'
+} from '../../../src/metrics-stream/index.js'
+import { baseUrl, waitFor } from '../../helpers/http.js'
+import { parsePrometheusText, samples, sampleValue } from '../../helpers/prometheus-parser.js'
 
 interface Sale {
   id: string

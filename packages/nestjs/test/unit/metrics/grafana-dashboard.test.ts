@@ -8,9 +8,9 @@ import {
   registerConsumerMetrics,
   registerSearchMetrics,
   resolvePerformanceOptions,
-} from '../../src/metrics/index.js'
+} from '../../../src/metrics/index.js'
 
-const dashboardPath = join(import.meta.dirname, '../../../../docs/nestjs-grafana-dashboard.json')
+const dashboardPath = join(import.meta.dirname, '../../../../../docs/nestjs-grafana-dashboard.json')
 
 interface Panel {
   title: string

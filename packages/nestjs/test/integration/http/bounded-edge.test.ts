@@ -25,13 +25,17 @@ import { Test } from '@nestjs/testing'
 import { Kafka, logLevel, type Producer } from 'kafkajs'
 import { createPool, type Pool } from 'mariadb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AyalaHealthModule, RedisHealthIndicator } from '../../src/health/index.js'
-import { AyalaErrorFilter } from '../../src/index.js'
-import { AyalaMetricsModule } from '../../src/metrics/index.js'
-import { AyalaMetricsStreamModule, DashboardStream, InjectDashboard } from '../../src/metrics-stream/index.js'
-import { AyalaOutboxModule } from '../../src/outbox/index.js'
-import { baseUrl, waitFor } from '../support/http.js'
-import { parsePrometheusText, sampleValue } from '../support/prometheus-parser.js'
+import { AyalaHealthModule, RedisHealthIndicator } from '../../../src/health/index.js'
+import { AyalaErrorFilter } from '../../../src/index.js'
+import { AyalaMetricsModule } from '../../../src/metrics/index.js'
+import {
+  AyalaMetricsStreamModule,
+  DashboardStream,
+  InjectDashboard,
+} from '../../../src/metrics-stream/index.js'
+import { AyalaOutboxModule } from '../../../src/outbox/index.js'
+import { baseUrl, waitFor } from '../../helpers/http.js'
+import { parsePrometheusText, sampleValue } from '../../helpers/prometheus-parser.js'
 
 interface Sale {
   id: string

@@ -25,11 +25,11 @@ import { FastifyAdapter } from '@nestjs/platform-fastify'
 import { Test, type TestingModule } from '@nestjs/testing'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { AyalaCacheModule, UseCacheMode } from '../../src/index.js'
-import { AyalaMetricsModule, PerformanceEvents, type RequestEvent } from '../../src/metrics/index.js'
-import { baseUrl } from '../support/http.js'
-import { parsePrometheusText, samples, sampleValue } from '../support/prometheus-parser.js'
-import { deleteNamespaces } from '../support/redis.js'
+import { AyalaCacheModule, UseCacheMode } from '../../../src/index.js'
+import { AyalaMetricsModule, PerformanceEvents, type RequestEvent } from '../../../src/metrics/index.js'
+import { baseUrl } from '../../helpers/http.js'
+import { parsePrometheusText, samples, sampleValue } from '../../helpers/prometheus-parser.js'
+import { deleteNamespaces } from '../../helpers/redis.js'
 
 const typeDefs = /* GraphQL */ `
   type Client {

@@ -1,6 +1,6 @@
 import { CACHE_CHANNELS } from '@ayala/cache'
 import { describe, expect, it } from 'vitest'
-import { CACHE_CHANNEL_NAMES } from '../../src/metrics/index.js'
+import { CACHE_CHANNEL_NAMES } from '../../../src/metrics/index.js'
 
 describe('CACHE_CHANNEL_NAMES', () => {
   it("matches @ayala/cache's published channel names", () => {

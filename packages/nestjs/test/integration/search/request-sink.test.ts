@@ -4,14 +4,14 @@ import { serviceUrls, uniqueName } from '@ayala/testkit'
 import { Controller, Get, type INestApplication, NotFoundException, Param } from '@nestjs/common'
 import { Test } from '@nestjs/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AyalaMetricsModule } from '../../src/metrics/index.js'
+import { AyalaMetricsModule } from '../../../src/metrics/index.js'
 import {
   AYALA_SEARCH_CLIENT,
   AyalaRequestMetricsSinkModule,
   AyalaSearchModule,
   RequestMetricsSink,
-} from '../../src/search/index.js'
-import { baseUrl, waitFor } from '../support/http.js'
+} from '../../../src/search/index.js'
+import { baseUrl, waitFor } from '../../helpers/http.js'
 
 @Controller('items')
 class ItemsController {

@@ -16,16 +16,16 @@ import { HealthCheck, HealthCheckService } from '@nestjs/terminus'
 import { Test } from '@nestjs/testing'
 import { createPool, type Pool } from 'mariadb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AyalaHealthModule, OutboxHealthIndicator } from '../../src/health/index.js'
-import { AyalaMetricsModule } from '../../src/metrics/index.js'
+import { AyalaHealthModule, OutboxHealthIndicator } from '../../../src/health/index.js'
+import { AyalaMetricsModule } from '../../../src/metrics/index.js'
 import {
   AYALA_OUTBOX_RELAY,
   AyalaOutboxModule,
   InjectOutbox,
   InjectOutboxRelay,
-} from '../../src/outbox/index.js'
-import { baseUrl, waitFor } from '../support/http.js'
-import { parsePrometheusText, sampleValue } from '../support/prometheus-parser.js'
+} from '../../../src/outbox/index.js'
+import { baseUrl, waitFor } from '../../helpers/http.js'
+import { parsePrometheusText, sampleValue } from '../../helpers/prometheus-parser.js'
 
 const POOL = Symbol('pool')
 

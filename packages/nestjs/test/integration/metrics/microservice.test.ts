@@ -30,16 +30,16 @@ import { Test } from '@nestjs/testing'
 import { Registry } from 'prom-client'
 import { firstValueFrom } from 'rxjs'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { AyalaCacheModule } from '../../src/index.js'
+import { AyalaCacheModule } from '../../../src/index.js'
 import {
   AyalaMetricsModule,
   messagePatternRoute,
   PerformanceEvents,
   type RequestEvent,
-} from '../../src/metrics/index.js'
-import { waitFor } from '../support/http.js'
-import { parsePrometheusText, sampleValue } from '../support/prometheus-parser.js'
-import { deleteNamespaces } from '../support/redis.js'
+} from '../../../src/metrics/index.js'
+import { waitFor } from '../../helpers/http.js'
+import { parsePrometheusText, sampleValue } from '../../helpers/prometheus-parser.js'
+import { deleteNamespaces } from '../../helpers/redis.js'
 
 // Unique per run: on the Redis transport a pattern is a pub/sub channel of the shared server.
 const FIND = uniqueName('nest-invoice-find')

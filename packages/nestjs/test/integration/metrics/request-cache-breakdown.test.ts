@@ -5,11 +5,11 @@ import { Controller, Get, type INestApplication, Param } from '@nestjs/common'
 import { Test } from '@nestjs/testing'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AYALA_CACHE, AyalaCacheModule, InjectCache, UseCacheMode } from '../../src/index.js'
-import { AyalaMetricsModule, PerformanceEvents, type SlowRequestEvent } from '../../src/metrics/index.js'
-import { baseUrl } from '../support/http.js'
-import { parsePrometheusText, samples, sampleValue } from '../support/prometheus-parser.js'
-import { deleteNamespaces } from '../support/redis.js'
+import { AYALA_CACHE, AyalaCacheModule, InjectCache, UseCacheMode } from '../../../src/index.js'
+import { AyalaMetricsModule, PerformanceEvents, type SlowRequestEvent } from '../../../src/metrics/index.js'
+import { baseUrl } from '../../helpers/http.js'
+import { parsePrometheusText, samples, sampleValue } from '../../helpers/prometheus-parser.js'
+import { deleteNamespaces } from '../../helpers/redis.js'
 
 @Controller('clients')
 class ClientsController {

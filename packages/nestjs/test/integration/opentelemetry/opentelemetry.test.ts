@@ -5,10 +5,10 @@ import { Controller, Get, type INestApplication, Param } from '@nestjs/common'
 import { Test } from '@nestjs/testing'
 import { DataPointType, MeterProvider, type MetricData, MetricReader } from '@opentelemetry/sdk-metrics'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AYALA_CACHE, AyalaCacheModule, InjectCache } from '../../src/index.js'
-import { AyalaOpenTelemetryModule } from '../../src/opentelemetry/index.js'
-import { baseUrl } from '../support/http.js'
-import { deleteNamespaces } from '../support/redis.js'
+import { AYALA_CACHE, AyalaCacheModule, InjectCache } from '../../../src/index.js'
+import { AyalaOpenTelemetryModule } from '../../../src/opentelemetry/index.js'
+import { baseUrl } from '../../helpers/http.js'
+import { deleteNamespaces } from '../../helpers/redis.js'
 
 /** A pull reader: `collect()` on demand, as a Prometheus-style exporter does. */
 class PullReader extends MetricReader {

@@ -13,14 +13,14 @@ import { HealthCheck, HealthCheckService } from '@nestjs/terminus'
 import { Test } from '@nestjs/testing'
 import { Kafka, logLevel, type Producer } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AyalaHealthModule, MetricsStreamHealthIndicator } from '../../src/health/index.js'
+import { AyalaHealthModule, MetricsStreamHealthIndicator } from '../../../src/health/index.js'
 import {
   AyalaMetricsStreamModule,
   DashboardStream,
   InjectDashboard,
   InjectMetricsConsumer,
-} from '../../src/metrics-stream/index.js'
-import { baseUrl, waitFor } from '../support/http.js'
+} from '../../../src/metrics-stream/index.js'
+import { baseUrl, waitFor } from '../../helpers/http.js'
 
 interface Sale {
   id: string

@@ -23,9 +23,9 @@ import {
   InjectCache,
   runWithCacheMode,
   UseCacheMode,
-} from '../../src/index.js'
-import { baseUrl, waitFor } from '../support/http.js'
-import { deferred, deleteNamespaces } from '../support/redis.js'
+} from '../../../src/index.js'
+import { baseUrl, waitFor } from '../../helpers/http.js'
+import { deferred, deleteNamespaces } from '../../helpers/redis.js'
 
 /** The "database": rows and a count of reads. */
 @Injectable()

@@ -7,16 +7,16 @@ import { Test } from '@nestjs/testing'
 import mariadb, { type Pool } from 'mariadb'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AyalaMetricsModule } from '../../src/metrics/index.js'
+import { AyalaMetricsModule } from '../../../src/metrics/index.js'
 import {
   AYALA_SEARCH_CLIENT,
   AyalaSearchModule,
   getSearchRepositoryToken,
   InjectSearchRepository,
   type SearchRepositoryOf,
-} from '../../src/search/index.js'
-import { baseUrl, waitFor } from '../support/http.js'
-import { parsePrometheusText, sampleValue } from '../support/prometheus-parser.js'
+} from '../../../src/search/index.js'
+import { baseUrl, waitFor } from '../../helpers/http.js'
+import { parsePrometheusText, sampleValue } from '../../helpers/prometheus-parser.js'
 
 const services = serviceUrls()
 

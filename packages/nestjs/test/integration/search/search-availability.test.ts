@@ -32,15 +32,15 @@ import {
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus'
 import { Test } from '@nestjs/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AyalaHealthModule, SearchHealthIndicator } from '../../src/health/index.js'
+import { AyalaHealthModule, SearchHealthIndicator } from '../../../src/health/index.js'
 import {
   AYALA_SEARCH_CLIENT,
   AyalaSearchModule,
   InjectSearchRepository,
   SearchErrorFilter,
   type SearchRepositoryOf,
-} from '../../src/search/index.js'
-import { baseUrl } from '../support/http.js'
+} from '../../../src/search/index.js'
+import { baseUrl } from '../../helpers/http.js'
 
 const services = serviceUrls()
 const PASSWORD = 'S3cret-pw-for-14'

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { toMilliseconds } from '../../src/index.js'
-import { DEFAULT_PERFORMANCE_OPTIONS, resolvePerformanceOptions } from '../../src/metrics/index.js'
+import { toMilliseconds } from '../../../src/index.js'
+import { DEFAULT_PERFORMANCE_OPTIONS, resolvePerformanceOptions } from '../../../src/metrics/index.js'
 
 describe('resolvePerformanceOptions', () => {
   it('resolves the defaults into a frozen object', () => {
