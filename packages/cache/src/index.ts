@@ -1,5 +1,4 @@
 export type { BusMessage } from './bus/bus.js'
-export type { BatchLoader, InvalidateOptions, Loader, LoaderContext, SetManyOptions } from './cache.js'
 export { Cache, createCache } from './cache.js'
 export type {
   AsyncMethodDecorator,
@@ -28,6 +27,7 @@ export {
   L2UnavailableError,
   LoaderTimeoutError,
 } from './errors.js'
+export type { BatchLoader, Loader, LoaderContext } from './get-set/loader-runner.js'
 export type { CacheStats, RecoveryEvent } from './observability/channels.js'
 export { CACHE_CHANNELS } from './observability/channels.js'
 export type {
@@ -41,9 +41,11 @@ export { prometheusMetrics } from './observability/prometheus.js'
 export type {
   CacheOptions,
   GetOrSetOptions,
+  InvalidateOptions,
   InvalidationOptions,
   RedisInput,
   ResolvedCacheOptions,
+  SetManyOptions,
   SetOptions,
 } from './options.js'
 export { DEFAULT_CACHE_OPTIONS } from './options.js'

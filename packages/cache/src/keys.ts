@@ -38,6 +38,9 @@ export function tagSuffix(tag: string): string {
 /** The suffix of the namespace generation key (bumped by `clear()`). */
 export const GENERATION_SUFFIX = 'g'
 
+/** The tag list of an entry without tags: the generation only (an implicit tag of every entry). */
+export const GENERATION_ONLY: readonly string[] = Object.freeze([GENERATION_SUFFIX])
+
 /** Key names of one namespace. */
 export class KeySpace {
   /** `<prefix>{<ns>}:` */

@@ -1,7 +1,7 @@
 /**
  * Options are validated once, in `createCache`, from {@link DEFAULT_CACHE_OPTIONS} into a frozen
  * {@link ResolvedCacheOptions}. Per-call options ({@link SetOptions}) follow one rule:
- * call > instance (`createCache` options) > package default.
+ * call > instance (`createCache` options) > package default, applied by call-options.ts.
  */
 import type { Cluster, Redis, RedisOptions } from 'ioredis'
 import { type Duration, toMilliseconds } from './duration.js'
@@ -198,6 +198,24 @@ export interface GetOrSetOptions extends SetOptions {
    * @default false
    */
   bypass?: boolean | undefined
+}
+
+/**
+ * Options of `getOrSetMany`: those of `getOrSet` (`refresh: true`, `bypass: true` included, for
+ * the whole batch), with tags optionally computed per key.
+ */
+export interface SetManyOptions extends Omit<GetOrSetOptions, 'tags'> {
+  /** Tags of every entry of the batch, or a function giving each key's tags. */
+  tags?: readonly string[] | ((key: string) => readonly string[]) | undefined
+}
+
+/** Options of `invalidateTags` (and, but `mode`, of `expireTags`). */
+export interface InvalidateOptions extends InvalidationOptions {
+  /**
+   * `'delete'` makes the tagged entries unusable; `'expire'` makes them stale but still servable
+   * as a grace fallback (`expireTags`). @default 'delete'
+   */
+  mode?: 'delete' | 'expire' | undefined
 }
 
 /** Default values of {@link CacheOptions}. */

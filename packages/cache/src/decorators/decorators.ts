@@ -4,8 +4,9 @@
  * Each works both as a legacy decorator (`experimentalDecorators`, what NestJS uses: called with
  * `(prototype, name, descriptor)`) and as a TC39 standard decorator (called with
  * `(method, context)`); the call shape tells which. Options are validated and precompiled when the
- * decorator is applied (a static key becomes a constant function, durations are checked once), so a
- * decorated call only builds its key (and tags) and calls the cache.
+ * decorator is applied (a static key becomes a constant function, durations are parsed into
+ * milliseconds once and kept resolved), so a decorated call only builds its key (and tags) and
+ * calls the cache, which parses nothing again.
  *
  * The cache is found per instance, so a DI container can inject it: the decorator's `cache`
  * option (a function of the instance, or the name of a property holding the cache), else a cache
@@ -13,9 +14,9 @@
  * process-wide default from `setDefaultCache`.
  */
 import type { Cache } from '../cache.js'
-import { type Duration, toMilliseconds } from '../duration.js'
+import { type PreparedSetOptions, prepareSetOptions, withTags } from '../call-options.js'
+import type { Duration } from '../duration.js'
 import { CacheNotBoundError, InvalidOptionError } from '../errors.js'
-import { durationOrOff, type SetOptions } from '../options.js'
 
 /** The property under which `bindCache` stores an instance's cache. */
 export const CACHE: unique symbol = Symbol.for('@ayala/cache')
@@ -136,26 +137,20 @@ function locator(option: CacheLocator | undefined, method: string): (instance: a
   }
 }
 
-function checkDurations(options: object): void {
-  for (const name of ['ttl', 'l1Ttl'] as const) {
-    const value = (options as Record<string, Duration | undefined>)[name]
-    if (value !== undefined) toMilliseconds(value, name)
-  }
-  for (const name of ['grace', 'softTimeout', 'hardTimeout'] as const) {
-    const value = (options as Record<string, Duration | false | undefined>)[name]
-    if (value !== undefined) durationOrOff(value, name)
-  }
-}
-
-function staticSetOptions(options: CacheableOptions<any>): SetOptions {
-  const out: SetOptions = {}
-  if (options.ttl !== undefined) out.ttl = options.ttl
-  if (options.l1Ttl !== undefined) out.l1Ttl = options.l1Ttl
-  if (options.grace !== undefined) out.grace = options.grace
-  if (options.softTimeout !== undefined) out.softTimeout = options.softTimeout
-  if (options.hardTimeout !== undefined) out.hardTimeout = options.hardTimeout
-  if (options.lease !== undefined) out.lease = options.lease
-  return out
+/**
+ * The decorator's cache options (`ttl`, `l1Ttl`, `grace`, `softTimeout`, `hardTimeout`, `lease`),
+ * validated and parsed once, when the decorator is applied (call-options.ts): a decorated call
+ * passes them as they are, and the cache parses nothing again.
+ */
+function staticSetOptions(options: CacheableOptions<any>): PreparedSetOptions {
+  return prepareSetOptions({
+    ttl: options.ttl,
+    l1Ttl: options.l1Ttl,
+    grace: options.grace,
+    softTimeout: options.softTimeout,
+    hardTimeout: options.hardTimeout,
+    lease: options.lease,
+  })
 }
 
 /** Turns `wrap(original, name)` into a decorator of both kinds. */
@@ -190,7 +185,6 @@ export function Cacheable<A extends unknown[] = unknown[]>(
   const key = compile(options.key, 'key') as (...args: A) => string
   if (key === undefined) throw new InvalidOptionError('key', 'is required')
   const tags = compile(options.tags, 'tags')
-  checkDurations(options)
   const base = staticSetOptions(options)
   const staticOptions = tags === undefined ? base : undefined
   return decorator<A>((original, name) => {
@@ -202,7 +196,7 @@ export function Cacheable<A extends unknown[] = unknown[]>(
         return find(this).getOrSet(
           key(...(args as A)),
           () => original.apply(this, args),
-          staticOptions ?? { ...base, tags: (tags as (...a: A) => readonly string[])(...(args as A)) },
+          staticOptions ?? withTags(base, (tags as (...a: A) => readonly string[])(...(args as A))),
         )
       } catch (error) {
         return Promise.reject(error)
@@ -251,7 +245,6 @@ export function CachePut<A extends unknown[] = unknown[]>(
   const key = compile(options.key, 'key') as (...args: A) => string
   if (key === undefined) throw new InvalidOptionError('key', 'is required')
   const tags = compile(options.tags, 'tags')
-  checkDurations(options)
   const base = staticSetOptions(options)
   return decorator<A>((original, name) => {
     const find = locator(options.cache, name)
@@ -260,7 +253,7 @@ export function CachePut<A extends unknown[] = unknown[]>(
       await find(this).set(
         key(...(args as A)),
         result,
-        tags === undefined ? base : { ...base, tags: tags(...(args as A)) },
+        tags === undefined ? base : withTags(base, tags(...(args as A))),
       )
       return result
     }

@@ -1,0 +1,102 @@
+/**
+ * Bus coherence: what this instance tells the others (drop, expire, new tag versions, clear,
+ * lease releases) and what it does with what they tell it (bus/bus.ts carries the messages).
+ *
+ * Outgoing. {@link publishStrict} rejects when the notice cannot be sent (an invalidation then
+ * keeps it for a replay, recovery/); {@link publishDrop}, the notice of `set` and of refreshes,
+ * keeps a notice it could not send itself; {@link publish} is best effort (lease releases: a
+ * waiter that misses one finds the lease gone at its next check).
+ *
+ * Incoming ({@link onBusMessage}): keys dropped from L1 (and their running loads told to store
+ * nothing), keys demoted to stale, tag versions observed (which bumps `seq`, so every L1 record
+ * is re-checked once), lease waiters woken. Pub/sub keeps nothing for a disconnected subscriber:
+ * {@link onBusState} demotes all of L1 when the bus drops and again when it comes back, and tells
+ * auto-recovery the link was lost.
+ */
+import type { CacheStack } from '../cache-stack.js'
+import { demote } from '../entries/entry.js'
+import { channels } from '../observability/channels.js'
+import { KeyEffect } from '../recovery/pending-invalidations.js'
+import { notifyLeaseWaiters } from '../stampede/lease-notice.js'
+import type { BusMessage } from './bus.js'
+
+/** Send `message`, best effort (a failure is tolerated: counted and emitted). */
+export function publish(stack: CacheStack, message: BusMessage): void {
+  publishStrict(stack, message).catch(stack.tolerate)
+}
+
+/** Send `message`; rejects when Redis is unavailable. Nothing without a bus. */
+export async function publishStrict(stack: CacheStack, message: BusMessage): Promise<void> {
+  if (stack.bus === undefined || stack.l2 === undefined) return
+  await stack.l2.publish(stack.keys.channel, JSON.stringify(message))
+  countOut(stack, message)
+}
+
+/** Count (and publish on the bus channel) a notice this instance sent. */
+export function countOut(stack: CacheStack, message: BusMessage): void {
+  stack.counters.busOut++
+  if (channels.bus.hasSubscribers)
+    channels.bus.publish({ namespace: stack.options.namespace, direction: 'out', message })
+}
+
+/** Tell the other instances to drop `keys` from L1; a notice that cannot be sent is kept for a replay. */
+export function publishDrop(stack: CacheStack, keys: string[]): void {
+  if (stack.bus === undefined) return
+  publishStrict(stack, { i: stack.instanceId, at: Date.now(), d: keys }).catch((error: unknown) =>
+    stack.keep(error, keys, KeyEffect.Drop),
+  )
+}
+
+/** A notice from another instance (see the module note). */
+export function onBusMessage(stack: CacheStack, message: BusMessage): void {
+  stack.counters.busIn++
+  const lagMs = typeof message.at === 'number' ? Date.now() - message.at : 0
+  stack.counters.busLastLagMs = lagMs
+  if (channels.bus.hasSubscribers) {
+    channels.bus.publish({ namespace: stack.options.namespace, direction: 'in', lagMs, message })
+  }
+  if (message.c === 1) {
+    stack.l1.clear()
+    stack.invalidateFlights()
+  }
+  if (Array.isArray(message.d)) {
+    for (const key of message.d) {
+      if (typeof key !== 'string') continue
+      stack.l1.delete(key)
+      stack.invalidateFlight(key)
+    }
+  }
+  if (Array.isArray(message.x)) for (const key of message.x) if (typeof key === 'string') demote(stack, key)
+  if (Array.isArray(message.l)) notifyLeaseWaiters(stack, message.l)
+  if (Array.isArray(message.t)) {
+    for (const pair of message.t) {
+      if (Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'number') {
+        stack.observe(pair[0], pair[1])
+      }
+    }
+  }
+}
+
+/** The bus subscriber connected or dropped (see the module note). */
+export function onBusState(stack: CacheStack, connected: boolean): void {
+  // Messages may have been lost while disconnected (pub/sub keeps nothing): whatever L1 holds
+  // now is demoted to stale, both when the subscriber drops and when it comes back. (Before the
+  // first connection, L1 entries live at most busDownL1Ttl, which bounds what was missed.)
+  if (!connected || stack.busWasDown) {
+    stack.demotedAt = Date.now() + 1
+    stack.seq++
+  }
+  if (!connected) {
+    stack.busWasDown = true
+    // Peers' notices may be lost from now on: stop trusting L2 until the link is back (and held).
+    stack.recovery?.linkLost()
+  }
+  // Waiters stop relying on notices (down) or go back to them (up): re-check now.
+  notifyLeaseWaiters(stack, undefined)
+  if (channels.busState.hasSubscribers) {
+    channels.busState.publish({
+      namespace: stack.options.namespace,
+      state: connected ? 'connected' : 'disconnected',
+    })
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * `set`: a value written to both tiers, and every other instance told to drop its L1 copy.
+ *
+ * The entry's snapshot is the versions of its tags read from Redis now (one MGET, the generation
+ * included; the local ones when Redis is unavailable), so an invalidation racing the write wins.
+ * A load of the same key running meanwhile stores nothing (its value is older than this one).
+ * When the new value does not reach L2 the old one would stay there: its removal is kept for a
+ * replay (recovery/), as is a drop notice that could not be sent.
+ */
+import { publishDrop } from '../bus/coherence.js'
+import type { CacheStack } from '../cache-stack.js'
+import { resolveCallOptions } from '../call-options.js'
+import { prepare } from '../entries/entry.js'
+import { L2UnavailableError } from '../errors.js'
+import type { SetOptions } from '../options.js'
+import { KeyEffect } from '../recovery/pending-invalidations.js'
+
+/** See the module note and `Cache.set`. */
+export async function set(
+  stack: CacheStack,
+  key: string,
+  value: unknown,
+  options?: SetOptions,
+): Promise<void> {
+  stack.assertOpen()
+  const call = resolveCallOptions(stack.defaults, options)
+  stack.invalidateFlight(key)
+  let snapshot: number[]
+  if (stack.l2 !== undefined && call.tagSuffixes.length > 1) {
+    try {
+      // One MGET of the generation and the tags (all in the namespace's slot: valid on a cluster).
+      snapshot = await stack.l2.versions(call.tagSuffixes)
+      stack.observeAll(call.tagSuffixes, snapshot)
+    } catch (error) {
+      if (!(error instanceof L2UnavailableError)) throw error
+      snapshot = stack.tags.snapshot(call.tagSuffixes)
+    }
+  } else {
+    snapshot = stack.tags.snapshot(call.tagSuffixes)
+  }
+  const write = prepare(stack, key, value, call, snapshot)
+  if (write !== undefined && stack.l2 !== undefined) {
+    try {
+      await stack.l2.write(write.key, write.bytes, write.ttlMs)
+    } catch (error) {
+      // The old value would stay in L2: keep its removal for a replay.
+      stack.keep(error, [key], KeyEffect.Delete)
+    }
+  }
+  publishDrop(stack, [key])
+}

@@ -1,0 +1,117 @@
+/**
+ * Reads without a loader: `get` and `has` past the facade's inlined L1 hit ({@link lookup}), and
+ * `getMany` ({@link getMany}).
+ *
+ * L1 first; then L2 (read/read-entry.ts): a key whose L1 record names its tags is one MGET, a
+ * cold key the read script (the entry and its header's tag versions in one round trip), and
+ * `getMany` one script call for all its L1 misses. When Redis is unavailable, a stale L1 value
+ * within grace is served (counted as stale), but not while L2 is only held after a recovery:
+ * Redis answers then, and a peer's replay may be about to outdate what L1 holds.
+ */
+import type { CacheStack, Candidate, L1Record } from '../cache-stack.js'
+import { check, FRESH, INVALID, STALE } from '../entries/entry.js'
+import { L2UnavailableError } from '../errors.js'
+import { serveStale } from '../get-set/loader-runner.js'
+import { GENERATION_SUFFIX } from '../keys.js'
+import { freshFromRead, readEntry } from './read-entry.js'
+
+const NO_TAGS: readonly string[] = Object.freeze([])
+
+/** Lookup without loader (get/has): L1, then L2, then a stale L1 value if Redis is unavailable. */
+export async function lookup(
+  stack: CacheStack,
+  key: string,
+  record: L1Record | undefined,
+): Promise<Candidate | undefined> {
+  stack.assertOpen()
+  let stale: L1Record | undefined
+  if (record !== undefined) {
+    const state = check(stack, record, key)
+    if (state === FRESH) {
+      stack.l1Hit(key)
+      return { value: stack.out(record), staleUntil: record.staleUntil }
+    }
+    if (state === STALE) stale = record
+  }
+  if (stack.l2 !== undefined) {
+    try {
+      if (record === undefined) {
+        // Nothing here names the entry's tags: the read script returns the entry with the
+        // versions of the tags in its header, so the read and its tag check stay one round trip.
+        const read = await stack.l2.read([stack.keys.entry(key)], NO_TAGS)
+        stack.observe(GENERATION_SUFFIX, read.generation)
+        const hit = freshFromRead(stack, key, read, 0)
+        if (hit !== undefined) return hit
+        stack.counters.misses++
+        return undefined
+      }
+      // The tags the L1 record had (stale, demoted or invalidated) are the likely tags of the
+      // L2 entry: read their versions in the same MGET, no script.
+      const hint = record.tags.length === 1 ? NO_TAGS : record.tags.slice(1)
+      const { hit } = await readEntry(stack, key, stack.keys.entry(key), hint, stack.options.l1Ttl)
+      if (hit?.fresh) return hit
+      stack.counters.misses++
+      return undefined
+    } catch (error) {
+      if (!(error instanceof L2UnavailableError)) throw error
+      // Not while L2 is only held after a recovery (see getMany).
+      if (stale !== undefined && stack.recovery?.holding !== true)
+        return { value: serveStale(stack, key, stale, 'l2-unavailable', error), staleUntil: 0 }
+    }
+  }
+  stack.counters.misses++
+  return undefined
+}
+
+/** The values of `keys` (undefined for misses), with one L2 round trip for all L1 misses. */
+export async function getMany<T = unknown>(
+  stack: CacheStack,
+  keys: readonly string[],
+): Promise<Array<T | undefined>> {
+  stack.assertOpen()
+  const out = new Array<T | undefined>(keys.length).fill(undefined)
+  const missing: number[] = []
+  const stale: Array<L1Record | undefined> = []
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string
+    const record = stack.l1.get(key)
+    const state = record === undefined ? INVALID : check(stack, record, key)
+    if (state === FRESH) {
+      stack.l1Hit(key)
+      out[i] = stack.out(record as L1Record) as T
+    } else {
+      missing.push(i)
+      stale.push(state === STALE ? record : undefined)
+    }
+  }
+  if (missing.length === 0 || stack.l2 === undefined) {
+    stack.counters.misses += missing.length
+    return out
+  }
+  try {
+    const read = await stack.l2.read(
+      missing.map((i) => stack.keys.entry(keys[i] as string)),
+      [],
+    )
+    stack.observe(GENERATION_SUFFIX, read.generation)
+    for (let j = 0; j < missing.length; j++) {
+      const i = missing[j] as number
+      const hit = freshFromRead(stack, keys[i] as string, read, j)
+      if (hit !== undefined) out[i] = hit.value as T
+      else stack.counters.misses++
+    }
+  } catch (error) {
+    if (!(error instanceof L2UnavailableError)) throw error
+    // Redis is unavailable: serve what L1 still holds within grace (not while L2 is only held
+    // after a recovery: it answers, and a peer's replay may be about to outdate these).
+    const holding = stack.recovery?.holding === true
+    for (let j = 0; j < missing.length; j++) {
+      const record = holding ? undefined : stale[j]
+      if (record !== undefined) {
+        stack.counters.staleServed++
+        out[missing[j] as number] = stack.out(record) as T
+      } else stack.counters.misses++
+    }
+  }
+  return out
+}

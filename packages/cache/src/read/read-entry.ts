@@ -1,0 +1,152 @@
+/**
+ * The L2 read, one round trip, and the check of what it returned.
+ *
+ * Single key ({@link readEntry}: `getOrSet`, a `get`/`has` whose L1 record names the entry's tags,
+ * lease waiters): ONE MGET, no script, of the entry, the namespace generation and the tags the
+ * caller is about to snapshot. MGET is atomic, so the entry and the versions are one consistent
+ * snapshot, and the versions read are also the snapshot of a load that follows a miss (the
+ * refill race). Tags in the entry's header that the caller did not name cost one more MGET
+ * ({@link entryTagVersions}), so every tag is checked whatever the caller guessed.
+ *
+ * Several keys, or a cold `get`/`has` (nothing names the entry's tags): the read script
+ * (tiers/redis-scripts.ts) returns each entry with the versions of the tags in its header, in the
+ * same round trip ({@link freshFromRead} takes one entry of its reply).
+ *
+ * {@link fromL2} checks an entry's snapshot against the versions read with it: fresh (counted
+ * as an L2 hit, filled into L1), stale (a soft-bumped tag, or past freshness within grace: a
+ * fallback candidate) or invalid, foreign or corrupt (a miss).
+ */
+import type { CacheStack, Candidate } from '../cache-stack.js'
+import { decode, toL1 } from '../entries/entry.js'
+import { GENERATION_SUFFIX } from '../keys.js'
+import { channels } from '../observability/channels.js'
+import type { Envelope } from '../serialization/envelope.js'
+import { compareVersion, VersionState } from '../tags/tag-versions.js'
+import type { ReadResult } from '../tiers/redis-replies.js'
+import type { RedisTier } from '../tiers/redis-tier.js'
+
+/** A candidate from L2, and whether it is fresh. */
+export type L2Candidate = Candidate & { fresh: boolean }
+
+/** What {@link readEntry} read: the entry if usable, and the versions read with it. */
+export interface EntryRead {
+  /** Fresh (filled into L1) or stale (a grace fallback); undefined when absent, invalid or unreadable. */
+  hit: L2Candidate | undefined
+  generation: number
+  /** Versions of the requested tags, aligned with them. */
+  requested: number[]
+}
+
+const NO_VERSIONS: readonly number[] = Object.freeze([])
+
+/**
+ * The single-key L2 read of `getOrSet`, `get`, `has` and lease waiters, without a script: ONE
+ * MGET of the entry, the generation and `requestedTags` (the caller's tags, or the tags the
+ * key's L1 record had), then the entry checked by {@link fromL2}. Returns the versions read
+ * too (generation, then `requestedTags`). Requires `stack.l2`.
+ */
+export async function readEntry(
+  stack: CacheStack,
+  key: string,
+  entryKey: string,
+  requestedTags: readonly string[],
+  l1Ttl: number,
+): Promise<EntryRead> {
+  const reply = await (stack.l2 as RedisTier).readOne(entryKey, requestedTags)
+  stack.observe(GENERATION_SUFFIX, reply.generation)
+  for (let i = 0; i < requestedTags.length; i++)
+    stack.observe(requestedTags[i] as string, reply.requested[i] ?? 0)
+  const envelope = reply.bytes === null ? undefined : decode(stack, key, reply.bytes)
+  const hit =
+    envelope === undefined
+      ? undefined
+      : fromL2(
+          stack,
+          key,
+          reply.bytes as Buffer,
+          reply.generation,
+          await entryTagVersions(stack, envelope.tags, requestedTags, reply.requested),
+          l1Ttl,
+          envelope,
+        )
+  return { hit, generation: reply.generation, requested: reply.requested }
+}
+
+/**
+ * Versions of the tags in an entry's header, aligned with them: from the versions read with
+ * it when the caller named the same tags (the usual case), else one more MGET.
+ */
+async function entryTagVersions(
+  stack: CacheStack,
+  tags: readonly string[],
+  requestedTags: readonly string[],
+  requested: readonly number[],
+): Promise<readonly number[]> {
+  if (tags.length === 0) return NO_VERSIONS
+  const out = new Array<number>(tags.length)
+  const missing: string[] = []
+  for (let i = 0; i < tags.length; i++) {
+    const at = requestedTags.indexOf(tags[i] as string)
+    if (at >= 0) out[i] = requested[at] as number
+    else missing.push(tags[i] as string)
+  }
+  if (missing.length === 0) return out
+  const fetched = await (stack.l2 as RedisTier).versions(missing)
+  for (let i = 0, j = 0; i < tags.length; i++) if (out[i] === undefined) out[i] = fetched[j++] ?? 0
+  return out
+}
+
+/** The j-th entry of a multi-key L2 read when it is present and fresh (filled into L1), else undefined. */
+export function freshFromRead(
+  stack: CacheStack,
+  key: string,
+  read: ReadResult,
+  j: number,
+): Candidate | undefined {
+  const entry = read.entries[j]
+  const hit = entry?.bytes
+    ? fromL2(stack, key, entry.bytes, read.generation, entry.versions, undefined)
+    : undefined
+  return hit?.fresh ? hit : undefined
+}
+
+/**
+ * Decode an L2 entry and check its snapshot against the versions read with it. A fresh entry
+ * fills L1; a stale one (soft-bumped tag, or past freshness within grace) is returned as a
+ * fallback candidate; an invalid, foreign or corrupt one is a miss.
+ */
+export function fromL2(
+  stack: CacheStack,
+  key: string,
+  bytes: Buffer,
+  generation: number,
+  tagVersions: readonly number[],
+  l1Ttl: number | undefined,
+  decoded?: Envelope,
+): L2Candidate | undefined {
+  const envelope = decoded ?? decode(stack, key, bytes)
+  if (envelope === undefined) return undefined
+  let state: number = compareVersion(envelope.versions[0] as number, generation)
+  for (let i = 0; i < envelope.tags.length && state !== VersionState.Invalid; i++) {
+    const current = tagVersions[i] ?? 0
+    stack.observe(envelope.tags[i] as string, current)
+    const s = compareVersion(envelope.versions[i + 1] as number, current)
+    if (s > state) state = s
+  }
+  if (state === VersionState.Invalid) return undefined
+  const now = Date.now()
+  if (state === VersionState.Fresh && envelope.freshUntil > now) {
+    stack.counters.l2Hits++
+    if (channels.hit.hasSubscribers)
+      channels.hit.publish({ namespace: stack.options.namespace, key, tier: 'l2' })
+    const value = toL1(stack, key, envelope, bytes.length, l1Ttl ?? stack.options.l1Ttl, now)
+    return {
+      value: stack.clone ? structuredClone(value) : value,
+      staleUntil: envelope.staleUntil,
+      fresh: true,
+    }
+  }
+  if (envelope.staleUntil > now)
+    return { value: envelope.value, staleUntil: envelope.staleUntil, fresh: false }
+  return undefined
+}
