@@ -63,22 +63,11 @@ export { createEventProducer } from './produce/producer.js'
 export type { SseOptions } from './push/sse.js'
 export { statusOf, streamDashboard, unavailableStatus } from './push/sse.js'
 export type { BreakerState } from './read/circuit-breaker.js'
-export type {
-  ChangeNotice,
-  DashboardHealth,
-  DashboardOptions,
-  DashboardReadOptions,
-  DashboardSnapshot,
-  DashboardStats,
-  DashboardUpdate,
-  ReadParams,
-} from './read/dashboard.js'
-export {
-  createDashboard,
-  Dashboard,
-  DEFAULT_DASHBOARD_OPTIONS,
-  parseNotice,
-  readDashboard,
-} from './read/dashboard.js'
+export type { DashboardHealth, DashboardStats } from './read/dashboard.js'
+export { createDashboard, Dashboard, readDashboard } from './read/dashboard.js'
+export type { DashboardOptions, DashboardReadOptions } from './read/options.js'
+export { DEFAULT_DASHBOARD_OPTIONS } from './read/options.js'
+export type { ChangeNotice, DashboardSnapshot, DashboardUpdate, ReadParams } from './read/snapshot.js'
+export { parseNotice } from './read/subscription.js'
 export type { Rebuild, RebuildOptions } from './rebuild.js'
 export { currentGeneration, dropGeneration, promoteGeneration, startRebuild } from './rebuild.js'

@@ -21,7 +21,8 @@ import type { ServerResponse } from 'node:http'
 import type { Aggregates } from '../aggregates/define.js'
 import { type Duration, toMs } from '../duration.js'
 import { StreamUnavailableError } from '../errors.js'
-import type { Dashboard, DashboardUpdate, ReadParams } from '../read/dashboard.js'
+import type { Dashboard } from '../read/dashboard.js'
+import type { DashboardUpdate, ReadParams } from '../read/snapshot.js'
 
 /** Options of {@link streamDashboard}. */
 export interface SseOptions {
