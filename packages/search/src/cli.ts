@@ -15,8 +15,9 @@ import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { bulkIndex } from './bulk/bulk-indexer.js'
+import { engineError } from './engine/engine-error.js'
 import { createSearchClient } from './engine/search-client.js'
-import { engineError, SearchError } from './errors.js'
+import { SearchError } from './errors.js'
 import { redactText } from './redact.js'
 
 const USAGE = `Usage: ayala-search-bulk --node <url> --index <name> [options] [file.ndjson]

@@ -1,9 +1,10 @@
-import { redactText, redactUrl } from './redact.js'
-import type { OutboxEvent } from './sync/outbox.js'
+import type { OutboxEvent } from './sync/outbox-event.js'
 
 /**
  * Every error this package throws is a {@link SearchError} with a stable `code`, so callers
- * branch on codes, never on messages.
+ * branch on codes, never on messages. This module holds the classes and codes only (it imports
+ * one type, the leaf `OutboxEvent`): how a transport failure becomes one of them (status,
+ * retriable, credentials named, secrets scrubbed) is `engine/engine-error.ts`.
  */
 
 /**
@@ -172,90 +173,4 @@ export class SearchUnavailableError extends SearchError {
     this.budgetMs = context.budgetMs
     this.retryAfterMs = context.retryAfterMs ?? 0
   }
-}
-
-/**
- * What a search client attaches (non-enumerable) to every error its transport throws, so that
- * {@link engineError} can name the user and scrub the exact secrets even for calls made through
- * `search.raw()` (reconcile, ensureIndex, the outbox), whose errors never pass through the client.
- */
-export const ERROR_CONTEXT: unique symbol = Symbol.for('@ayala/search:error-context') as never
-
-/** See {@link ERROR_CONTEXT}. */
-export interface ErrorContext {
-  /** Who the client authenticates as: `user "alice"`, `an API key`, `no credentials`. */
-  readonly credentials: string
-  /** Exact secret strings to scrub from messages (password, key, token, base64 forms). */
-  readonly secrets: readonly string[]
-}
-
-/** The {@link ErrorContext} a client's transport attached to `error`, if any. */
-export function errorContextOf(error: unknown): ErrorContext | undefined {
-  return typeof error === 'object' && error !== null
-    ? (error as { [ERROR_CONTEXT]?: ErrorContext })[ERROR_CONTEXT]
-    : undefined
-}
-
-/**
- * Wrap an engine/transport error in a {@link SearchError}: `E_SEARCH_AUTH` for 401/403 (naming
- * the engine URL and the user of the client, never the secret), else `E_SEARCH_ENGINE`. 429,
- * 502-504 and connection errors are marked retriable. The message is redacted (no URL password,
- * no credential value, none of the client's secrets); the cause is the transport's error, whose
- * request headers the official client already shows as `[redacted]`.
- */
-export function engineError(error: unknown, index?: string | undefined): SearchError {
-  if (error instanceof SearchError) return error
-  const context = errorContextOf(error)
-  const status = statusOf(error)
-  const retriable =
-    isTransportFailure(error) || status === 429 || status === 502 || status === 503 || status === 504
-  const message = redactText(error instanceof Error ? error.message : String(error), context?.secrets)
-  if (status === 401 || status === 403) {
-    const where = nodeOf(error)
-    const who = context?.credentials ?? 'the client'
-    const reason = (error as { body?: { error?: { reason?: unknown } } }).body?.error?.reason
-    const detail =
-      typeof reason === 'string' ? `${message}: ${redactText(reason, context?.secrets)}` : message
-    return new SearchError(
-      'E_SEARCH_AUTH',
-      `Search engine${where ? ` at ${where}` : ''} ${status === 401 ? 'rejected the credentials of' : 'denied the request of'} ${who} (HTTP ${status}: ${detail})`,
-      { index, status, retriable: false, cause: error },
-    )
-  }
-  return new SearchError('E_SEARCH_ENGINE', `Search engine request failed: ${message}`, {
-    index,
-    status,
-    retriable,
-    cause: error,
-  })
-}
-
-const TRANSPORT_ERRORS = new Set([
-  'ConnectionError',
-  'TimeoutError',
-  'NoLivingConnectionsError',
-  'RequestAbortedError',
-])
-
-/** A failure of the link (no HTTP answer): refused, reset, timed out, aborted. */
-export function isTransportFailure(error: unknown): boolean {
-  return error instanceof Error && TRANSPORT_ERRORS.has(error.name)
-}
-
-function statusOf(error: unknown): number | undefined {
-  if (typeof error === 'object' && error !== null && 'meta' in error) {
-    const meta = (error as { meta?: { statusCode?: unknown } }).meta
-    if (meta && typeof meta.statusCode === 'number' && meta.statusCode > 0) return meta.statusCode
-  }
-  return undefined
-}
-
-interface TransportMeta {
-  meta?: { meta?: { connection?: { url?: unknown } } }
-}
-
-/** The node a transport error came from, without credentials. */
-function nodeOf(error: unknown): string | undefined {
-  const url = (error as TransportMeta)?.meta?.meta?.connection?.url
-  return url instanceof URL || typeof url === 'string' ? redactUrl(url) : undefined
 }

@@ -3,27 +3,14 @@ export { bulkIndex, DEFAULT_BULK_OPTIONS } from './bulk/bulk-indexer.js'
 export type { KeysetReaderOptions, SqlQuery } from './bulk/keyset-reader.js'
 export { keysetReader } from './bulk/keyset-reader.js'
 export type { Duration } from './duration.js'
-export type { BreakerState } from './engine/circuit-breaker.js'
-export type {
-  BulkStats,
-  EngineAdapter,
-  EngineKind,
-  HealthReport,
-  ReadStats,
-  ResolvedSearchClientOptions,
-  SearchAuth,
-  SearchClientEvents,
-  SearchClientOptions,
-  SearchFallbacks,
-  SearchTlsOptions,
-  SlowQueryEvent,
-} from './engine/search-client.js'
-export {
-  createSearchClient,
-  DEFAULT_SEARCH_CLIENT_OPTIONS,
-  OpenSearchTransport,
-  SearchClient,
-} from './engine/search-client.js'
+export type { EngineAdapter, EngineKind } from './engine/adapters.js'
+export type { BulkStats, ReadStats, SearchClientEvents, SlowQueryEvent } from './engine/client-state.js'
+export type { SearchAuth, SearchTlsOptions } from './engine/credentials.js'
+export type { HealthReport } from './engine/health.js'
+export type { ResolvedSearchClientOptions, SearchClientOptions, SearchFallbacks } from './engine/options.js'
+export { DEFAULT_SEARCH_CLIENT_OPTIONS } from './engine/options.js'
+export { createSearchClient, SearchClient } from './engine/search-client.js'
+export { OpenSearchTransport } from './engine/transport.js'
 export type {
   BulkFailure,
   SearchErrorCode,
@@ -35,8 +22,8 @@ export { BulkIndexError, OutboxEnqueueError, SearchError, SearchUnavailableError
 export { queryFingerprint, queryShape } from './observability/fingerprint.js'
 export type { LatencySnapshot } from './observability/latency-histogram.js'
 export { LatencyHistogram } from './observability/latency-histogram.js'
-export type { CursorState } from './query/cursor.js'
-export { CURSOR_VERSION, decodeCursor, encodeCursor } from './query/cursor.js'
+export type { CursorState } from './paging/cursor.js'
+export { CURSOR_VERSION, decodeCursor, encodeCursor } from './paging/cursor.js'
 export type {
   AggMap,
   AggRequest,
@@ -58,6 +45,7 @@ export type {
 } from './query/types.js'
 export type { ParsedSimpleQuery, QuerySyntax, SimpleQueryTerm } from './query-text.js'
 export { DEFAULT_MAX_QUERY_LENGTH, escapeQueryText, parseSimpleQuery } from './query-text.js'
+export type { BreakerState } from './read/circuit-breaker.js'
 export type { EnsureIndexOptions, EnsureIndexResult } from './reconcile/ensure-index.js'
 export { ensureIndex, indexTemplateName } from './reconcile/ensure-index.js'
 export type {
@@ -128,6 +116,7 @@ export type {
   ValueOf,
 } from './schema/fields.js'
 export { field } from './schema/fields.js'
+export type { SqlConnectionSource, SqlExecutor, SqlTransactionalConnection } from './sql.js'
 export type { IndexEventResult, IndexEventStatus } from './sync/apply-index-events.js'
 export { applyIndexEvents, classifyIndexItem } from './sync/apply-index-events.js'
 export type {
@@ -138,17 +127,12 @@ export type {
   WriteMethodDecorator,
 } from './sync/index-on-write.js'
 export { IndexOnWrite, indexOnWrite } from './sync/index-on-write.js'
-export type {
-  DeadLetter,
-  DrainResult,
-  OutboxEvent,
-  OutboxLag,
-  OutboxOptions,
-  OutboxRetryEvent,
-  OutboxWorkerOptions,
-  OutboxWorkerStats,
-  SqlConnectionSource,
-  SqlExecutor,
-  SqlTransactionalConnection,
-} from './sync/outbox.js'
-export { createOutbox, DEFAULT_OUTBOX_OPTIONS, Outbox, OutboxWorker } from './sync/outbox.js'
+export type { OutboxLag } from './sync/outbox.js'
+export { createOutbox, Outbox } from './sync/outbox.js'
+export type { DrainResult } from './sync/outbox-drain.js'
+export type { OutboxEvent } from './sync/outbox-event.js'
+export type { OutboxOptions, OutboxWorkerOptions } from './sync/outbox-options.js'
+export { DEFAULT_OUTBOX_OPTIONS } from './sync/outbox-options.js'
+export type { DeadLetter } from './sync/outbox-table.js'
+export type { OutboxRetryEvent, OutboxWorkerStats } from './sync/outbox-worker.js'
+export { OutboxWorker } from './sync/outbox-worker.js'

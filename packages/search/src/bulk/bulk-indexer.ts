@@ -27,7 +27,8 @@
  */
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { type Duration, toMs } from '../duration.js'
-import { type BulkFailure, BulkIndexError, engineError, SearchError } from '../errors.js'
+import { engineError } from '../engine/engine-error.js'
+import { type BulkFailure, BulkIndexError, SearchError } from '../errors.js'
 
 /** Progress of a bulk load, passed to `onProgress` after each request. */
 export interface BulkProgress {

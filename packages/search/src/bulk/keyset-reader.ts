@@ -5,6 +5,7 @@
  * not seen twice, and the last key is a natural resume checkpoint for the bulk indexer.
  */
 import { SearchError } from '../errors.js'
+import { quoteIdentifier } from '../sql.js'
 
 /** A function that runs a parameterized SQL query and returns its rows (e.g. a mariadb pool's `query`). */
 export type SqlQuery = (sql: string, params: unknown[]) => Promise<unknown>
@@ -34,14 +35,6 @@ export type KeysetReaderOptions<Row, K> = {
     }
 )
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
-
-function identifier(name: string, what: string): string {
-  if (!IDENTIFIER.test(name))
-    throw new SearchError('E_SEARCH_INVALID_OPTION', `${what} must be a plain SQL identifier, got "${name}"`)
-  return `\`${name}\``
-}
-
 /** Read a table (or any keyset-pageable source) as an async iterable of rows. */
 export async function* keysetReader<Row = Record<string, unknown>, K = unknown>(
   options: KeysetReaderOptions<Row, K>,
@@ -56,10 +49,10 @@ export async function* keysetReader<Row = Record<string, unknown>, K = unknown>(
     fetchPage = options.fetchPage
     keyOf = options.keyOf
   } else {
-    const table = identifier(options.table, 'table')
-    const key = identifier(options.key, 'key')
+    const table = quoteIdentifier(options.table, 'table')
+    const key = quoteIdentifier(options.key, 'key')
     const columns = (options.columns ?? ['*'])
-      .map((c) => (c === '*' ? c : identifier(c, 'column')))
+      .map((c) => (c === '*' ? c : quoteIdentifier(c, 'column')))
       .join(', ')
     const { query } = options
     const keyName = options.key

@@ -10,8 +10,10 @@
  * index (the outbox worker applying events after the index was deleted, a repair), it is created
  * from the definition.
  */
+
+import { engineError } from '../engine/engine-error.js'
 import type { SearchClient } from '../engine/search-client.js'
-import { engineError, SearchError } from '../errors.js'
+import { SearchError } from '../errors.js'
 import type { DocOf } from '../query/types.js'
 import type { IndexDefinition } from '../schema/define-index.js'
 import type { FieldMap } from '../schema/fields.js'

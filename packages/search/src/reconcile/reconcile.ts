@@ -35,13 +35,14 @@
 import { EventEmitter } from 'node:events'
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { type Duration, toMs } from '../duration.js'
+import { engineError } from '../engine/engine-error.js'
 import type { SearchClient } from '../engine/search-client.js'
-import { type BulkFailure, engineError, SearchError } from '../errors.js'
+import { type BulkFailure, SearchError } from '../errors.js'
 import type { DocOf } from '../query/types.js'
 import type { IndexDefinition } from '../schema/define-index.js'
 import type { FieldMap } from '../schema/fields.js'
 import { applyIndexEvents } from '../sync/apply-index-events.js'
-import type { OutboxEvent } from '../sync/outbox.js'
+import type { OutboxEvent } from '../sync/outbox-event.js'
 
 /** A key: an integer (numeric key fields) or a string (keyword key fields, byte order). */
 export type ReconcileKey = number | string

@@ -16,7 +16,7 @@
  */
 
 import { SearchError } from '../errors.js'
-import type { SqlExecutor } from '../sync/outbox.js'
+import { quoteIdentifier, rowsOf, type SqlExecutor } from '../sql.js'
 import type {
   KeyRange,
   KeyVersion,
@@ -51,18 +51,6 @@ export type SqlReconcileSourceOptions<D, K extends ReconcileKey> = {
     }
 )
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
-
-function identifier(name: string, what: string): string {
-  if (!IDENTIFIER.test(name))
-    throw new SearchError('E_SEARCH_INVALID_OPTION', `${what} must be a plain SQL identifier, got "${name}"`)
-  return `\`${name}\``
-}
-
-function rowsOf<T>(result: unknown): T[] {
-  return Array.from(result as Iterable<T>)
-}
-
 /**
  * A {@link ReconcileSource} over a MariaDB/MySQL table.
  *
@@ -78,9 +66,9 @@ export function sqlReconcileSource<D, K extends ReconcileKey = number>(
   const { db } = options
   if (typeof db?.query !== 'function')
     throw new SearchError('E_SEARCH_INVALID_OPTION', 'db must have a query(sql, params) method')
-  const table = identifier(options.table, 'table')
-  const k = identifier(options.key ?? 'id', 'key')
-  const v = identifier(options.version ?? 'version', 'version')
+  const table = quoteIdentifier(options.table, 'table')
+  const k = quoteIdentifier(options.key ?? 'id', 'key')
+  const v = quoteIdentifier(options.version ?? 'version', 'version')
   const keyName = options.key ?? 'id'
   const versionName = options.version ?? 'version'
   const numeric = (options.keyType ?? 'number') === 'number'

@@ -35,8 +35,9 @@
  */
 import type { estypes } from '@elastic/elasticsearch'
 import type { BulkReport } from '../bulk/bulk-indexer.js'
+import { engineError } from '../engine/engine-error.js'
 import type { SearchClient } from '../engine/search-client.js'
-import { engineError, SearchError } from '../errors.js'
+import { SearchError } from '../errors.js'
 import type { DocOf } from '../query/types.js'
 import type { IndexDefinition } from '../schema/define-index.js'
 import type { FieldMap } from '../schema/fields.js'

@@ -20,9 +20,10 @@
  * `SearchError` (`E_SEARCH_ENGINE`) whose `retriable` says whether trying again may help; no
  * event of it was classified. The caller keeps its events and retries with backoff.
  */
+
+import { engineError } from '../engine/engine-error.js'
 import type { SearchClient } from '../engine/search-client.js'
-import { engineError } from '../errors.js'
-import type { OutboxEvent } from './outbox.js'
+import type { OutboxEvent } from './outbox-event.js'
 
 /** What became of one index event (see {@link applyIndexEvents}). */
 export type IndexEventStatus = 'applied' | 'stale' | 'retry' | 'rejected'

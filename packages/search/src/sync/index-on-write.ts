@@ -24,7 +24,9 @@
  * of the instance. Options are validated when the decorator or wrapper is created.
  */
 import { OutboxEnqueueError, SearchError } from '../errors.js'
-import { Outbox, type OutboxEvent, type SqlExecutor } from './outbox.js'
+import type { SqlExecutor } from '../sql.js'
+import { Outbox } from './outbox.js'
+import type { OutboxEvent } from './outbox-event.js'
 
 /**
  * Where a wrapped write finds a dependency: the object itself, the name or symbol of a property

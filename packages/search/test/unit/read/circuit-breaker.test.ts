@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { CircuitBreaker } from '../../../src/engine/circuit-breaker.js'
+import { CircuitBreaker } from '../../../src/read/circuit-breaker.js'
 
 describe('search circuit breaker', () => {
   beforeEach(() => vi.useFakeTimers())

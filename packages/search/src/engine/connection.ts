@@ -1,0 +1,54 @@
+/**
+ * The connection of a search client: the official client and the adapter of its engine. With a
+ * fixed `engine` both are built at creation; with `engine: 'auto'` the root endpoint is read once
+ * (`version.distribution === 'opensearch'`) before the first request, through a plain-JSON probe
+ * client without product check (it can read the root of both engines), retried on other nodes
+ * only (interactive reads wait on it). A failed detection is not cached: the next call tries
+ * again, so an engine that comes back is found without a restart.
+ */
+import { adapterFor, type EngineKind } from './adapters.js'
+import type { ClientState, Connection } from './client-state.js'
+import { engineError } from './engine-error.js'
+import { buildClient } from './transport.js'
+
+/** Build the connection at once when the engine is fixed (no detection needed). */
+export function connectFixed(state: ClientState): void {
+  const engine = state.options.engine
+  if (engine === 'auto') return
+  state.client = buildClient(state.options, engine)
+  state.connection = Promise.resolve({ client: state.client, adapter: adapterFor(engine) })
+}
+
+/** The connection, detecting the engine first when needed. */
+export function connect(state: ClientState): Promise<Connection> {
+  if (!state.connection) {
+    const attempt = detect(state)
+    state.connection = attempt
+    // A failed detection is retried at the next call instead of being cached forever.
+    attempt.catch(() => {
+      if (state.connection === attempt) state.connection = undefined
+    })
+  }
+  return state.connection
+}
+
+async function detect(state: ClientState): Promise<Connection> {
+  // Plain-JSON transport without product check can read the root endpoint of both engines.
+  const probe = buildClient(state.options, 'opensearch')
+  try {
+    // Retried on other nodes only (no backoff sleeps): interactive reads wait on the detection.
+    const info = (await probe.transport.request(
+      { method: 'GET', path: '/' },
+      { maxRetries: state.readRetries },
+    )) as {
+      version?: { distribution?: string }
+    }
+    const kind: EngineKind = info.version?.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch'
+    state.client = buildClient(state.options, kind)
+    return { client: state.client, adapter: adapterFor(kind) }
+  } catch (error) {
+    throw engineError(error)
+  } finally {
+    await probe.close()
+  }
+}

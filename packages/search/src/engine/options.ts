@@ -1,0 +1,171 @@
+/**
+ * Options of a search client: one `DEFAULT_SEARCH_CLIENT_OPTIONS`, resolved and validated once
+ * into a frozen object (durations in ms) that holds no secret (credentials and TLS are kept aside
+ * by `credentials.ts`), so `client.options` is safe to log.
+ */
+import { type Duration, toMs } from '../duration.js'
+import { SearchError } from '../errors.js'
+import type { GetFallback, SearchFallback } from '../query/types.js'
+import type { EngineKind } from './adapters.js'
+import {
+  type ExtraClientOptions,
+  keepSecrets,
+  resolveCredentials,
+  type SearchAuth,
+  type SearchTlsOptions,
+} from './credentials.js'
+
+/** Client-wide fallbacks of the interactive reads (a call's own `fallback` wins). */
+export interface SearchFallbacks {
+  /** Answers `search` calls the engine cannot serve. */
+  search?: SearchFallback<any, any> | undefined
+  /** Answers `get` calls the engine cannot serve. */
+  get?: GetFallback<any> | undefined
+}
+
+/** Options of {@link createSearchClient}. */
+export interface SearchClientOptions {
+  /**
+   * Engine URL(s), e.g. `https://127.0.0.1:9200`. Credentials in a URL (`https://user:pass@host`)
+   * are moved to `auth` (and never shown); give them in one place only.
+   */
+  node: string | string[]
+  /** Engine flavour; `auto` reads `GET /` once before the first request. @default 'auto' */
+  engine?: EngineKind | 'auto' | undefined
+  /** Credentials (basic, API key or bearer token). @default none, or the node URL's credentials */
+  auth?: SearchAuth | undefined
+  /** TLS of https nodes: `ca` (PEM of a custom CA), client `cert`/`key`, `rejectUnauthorized`. @default Node's CAs */
+  tls?: SearchTlsOptions | undefined
+  /**
+   * Budget of one interactive read (`search`, `suggest`, `get`): engine detection, request and
+   * retries included (ms or `'1s'`); past it the call rejects with `E_SEARCH_UNAVAILABLE`. A
+   * call's `timeout` wins. @default '1s'
+   */
+  searchTimeout?: Duration | undefined
+  /** Consecutive unavailability failures of interactive reads that open the circuit breaker. @default 5 */
+  breakerThreshold?: number | undefined
+  /** How long the open breaker refuses reads before letting one probe through (ms or `'2s'`). @default '2s' */
+  breakerCooldown?: Duration | undefined
+  /** Answers for interactive reads the engine cannot serve; the results say `degraded`. @default none */
+  fallback?: SearchFallbacks | undefined
+  /**
+   * Per-request timeout of everything else (bulk, reindex, reconcile, PIT paging, admin calls;
+   * ms or `'30s'`). @default '30s'
+   */
+  requestTimeout?: Duration | undefined
+  /** Transport-level retries of connection errors and 502-504 (interactive reads: other nodes only). @default 3 */
+  maxRetries?: number | undefined
+  /** A search slower than this emits a `slow-query` event (ms or `'500ms'`). @default '500ms' */
+  slowQueryThreshold?: Duration | undefined
+  /**
+   * Extra options for the official client (compression, headers...). `node`/`Transport` are set
+   * by this package; `auth` and `tls` here are accepted too (prefer the options above).
+   */
+  clientOptions?: ExtraClientOptions | undefined
+}
+
+/** Defaults of {@link SearchClientOptions}. */
+export const DEFAULT_SEARCH_CLIENT_OPTIONS = Object.freeze({
+  engine: 'auto' as EngineKind | 'auto',
+  searchTimeout: '1s' as Duration,
+  breakerThreshold: 5,
+  breakerCooldown: '2s' as Duration,
+  requestTimeout: '30s' as Duration,
+  maxRetries: 3,
+  slowQueryThreshold: '500ms' as Duration,
+})
+
+/** Resolved, frozen options of a search client (no secret: safe to log). */
+export interface ResolvedSearchClientOptions {
+  /** Node URLs, without credentials. */
+  readonly nodes: readonly string[]
+  readonly engine: EngineKind | 'auto'
+  /** Who the client authenticates as: `user "alice"`, `an API key`, `no credentials`. */
+  readonly credentials: string
+  /** Whether a custom CA is given (`tls.ca`). */
+  readonly customCa: boolean
+  /** Budget of an interactive read, in ms. */
+  readonly searchTimeoutMs: number
+  /** Consecutive unavailability failures that open the breaker. */
+  readonly breakerThreshold: number
+  /** Open time of the breaker before a probe, in ms. */
+  readonly breakerCooldownMs: number
+  /** Per-request timeout of everything else, in ms. */
+  readonly requestTimeoutMs: number
+  /** Transport retries (interactive reads: `min(maxRetries, nodes - 1)`). */
+  readonly maxRetries: number
+  /** Slow-query threshold, in ms. */
+  readonly slowQueryMs: number
+  /** The official client's extra options, without `auth`, `tls` and an `authorization` header. */
+  readonly clientOptions: ExtraClientOptions
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new SearchError(
+      'E_SEARCH_INVALID_OPTION',
+      `${name} must be a positive integer, got ${String(value)}`,
+    )
+  }
+  return value
+}
+
+/**
+ * Validate options into a frozen resolved object. Credentials found in node URLs are moved to
+ * `auth`; `auth`, `tls` and an `authorization` header are kept out of the result.
+ *
+ * @throws SearchError `E_SEARCH_INVALID_OPTION` for a bad option, or credentials given twice
+ */
+export function resolveSearchClientOptions(options: SearchClientOptions): ResolvedSearchClientOptions {
+  const credentials = resolveCredentials(options)
+  const engine = options.engine ?? DEFAULT_SEARCH_CLIENT_OPTIONS.engine
+  if (!['auto', 'elasticsearch', 'opensearch'].includes(engine)) {
+    throw new SearchError('E_SEARCH_INVALID_OPTION', `engine must be 'elasticsearch', 'opensearch' or 'auto'`)
+  }
+  const maxRetries = options.maxRetries ?? DEFAULT_SEARCH_CLIENT_OPTIONS.maxRetries
+  if (!Number.isInteger(maxRetries) || maxRetries < 0) {
+    throw new SearchError('E_SEARCH_INVALID_OPTION', `maxRetries must be a non-negative integer`)
+  }
+  const searchTimeoutMs = toMs(
+    options.searchTimeout ?? DEFAULT_SEARCH_CLIENT_OPTIONS.searchTimeout,
+    'searchTimeout',
+  )
+  if (searchTimeoutMs <= 0) throw new SearchError('E_SEARCH_INVALID_OPTION', 'searchTimeout must be above 0')
+  const fallback = options.fallback ?? {}
+  for (const key of Object.keys(fallback)) {
+    const fn = (fallback as Record<string, unknown>)[key]
+    if ((key !== 'search' && key !== 'get') || (fn !== undefined && typeof fn !== 'function')) {
+      throw new SearchError(
+        'E_SEARCH_INVALID_OPTION',
+        `fallback.${key} is not a fallback (search, get: functions)`,
+      )
+    }
+  }
+  const resolved: ResolvedSearchClientOptions = Object.freeze({
+    nodes: credentials.nodes,
+    engine,
+    credentials: credentials.credentials,
+    customCa: credentials.customCa,
+    searchTimeoutMs,
+    breakerThreshold: positiveInteger(
+      options.breakerThreshold ?? DEFAULT_SEARCH_CLIENT_OPTIONS.breakerThreshold,
+      'breakerThreshold',
+    ),
+    breakerCooldownMs: toMs(
+      options.breakerCooldown ?? DEFAULT_SEARCH_CLIENT_OPTIONS.breakerCooldown,
+      'breakerCooldown',
+    ),
+    requestTimeoutMs: toMs(
+      options.requestTimeout ?? DEFAULT_SEARCH_CLIENT_OPTIONS.requestTimeout,
+      'requestTimeout',
+    ),
+    maxRetries,
+    slowQueryMs: toMs(
+      options.slowQueryThreshold ?? DEFAULT_SEARCH_CLIENT_OPTIONS.slowQueryThreshold,
+      'slowQueryThreshold',
+    ),
+    clientOptions: credentials.clientOptions,
+  })
+  keepSecrets(resolved, credentials.secrets)
+  return resolved
+}

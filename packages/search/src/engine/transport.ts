@@ -1,0 +1,70 @@
+/**
+ * The official client of a search client. One `@elastic/elasticsearch` Client per engine; for
+ * OpenSearch it is built with {@link OpenSearchTransport}, a Transport subclass that drops the
+ * product check (OpenSearch does not send `x-elastic-product`) and sends plain
+ * `application/json` instead of the `compatible-with=9` vendored media types (which OpenSearch
+ * answers with 406). Either transport is wrapped once more so that every error it throws carries,
+ * non-enumerable, the client's {@link ErrorContext}: who it authenticates as and the exact secrets
+ * to scrub, for `engineError` (`engine-error.ts`).
+ */
+import { Client, type ClientOptions, Transport, type TransportOptions } from '@elastic/elasticsearch'
+import { SearchError } from '../errors.js'
+import type { EngineKind } from './adapters.js'
+import { secretsFor } from './credentials.js'
+import { ERROR_CONTEXT, type ErrorContext } from './engine-error.js'
+import type { ResolvedSearchClientOptions } from './options.js'
+
+/**
+ * Transport for OpenSearch: no product check, plain JSON media types. Not an official setting of
+ * the Elastic client, hence isolated here.
+ */
+export class OpenSearchTransport extends Transport {
+  constructor(options: TransportOptions) {
+    const { productCheck: _ignored, ...rest } = options
+    super({
+      ...rest,
+      vendoredHeaders: {
+        jsonContentType: 'application/json',
+        ndjsonContentType: 'application/x-ndjson',
+        accept: 'application/json, text/plain',
+      },
+    })
+  }
+}
+
+/**
+ * A transport class that tags every error it throws with the client's {@link ErrorContext}
+ * (non-enumerable: not printed, not serialized), for `engineError` (`engine-error.ts`).
+ */
+function taggingTransport(base: typeof Transport, context: ErrorContext): typeof Transport {
+  const Tagging = class extends base {}
+  const request = base.prototype.request
+  Tagging.prototype.request = async function (this: Transport, ...args: Parameters<typeof request>) {
+    try {
+      return await request.apply(this, args)
+    } catch (error) {
+      if (typeof error === 'object' && error !== null && !(ERROR_CONTEXT in error)) {
+        Object.defineProperty(error, ERROR_CONTEXT, { value: context, enumerable: false })
+      }
+      throw error
+    }
+  } as typeof request
+  return Tagging
+}
+
+/** The official client for `engine`, with the secrets kept for `options`. */
+export function buildClient(options: ResolvedSearchClientOptions, engine: EngineKind): Client {
+  const secrets = secretsFor(options)
+  if (secrets === undefined) {
+    throw new SearchError('E_SEARCH_INVALID_OPTION', 'options must come from resolveSearchClientOptions')
+  }
+  return new Client({
+    ...secrets.clientOptions,
+    ...(secrets.auth !== undefined ? { auth: secrets.auth as NonNullable<ClientOptions['auth']> } : {}),
+    ...(secrets.tls !== undefined ? { tls: secrets.tls } : {}),
+    nodes: [...options.nodes],
+    requestTimeout: options.requestTimeoutMs,
+    maxRetries: options.maxRetries,
+    Transport: taggingTransport(engine === 'opensearch' ? OpenSearchTransport : Transport, secrets.context),
+  })
+}
