@@ -48,28 +48,24 @@ export { DEFAULT_MAX_QUERY_LENGTH, escapeQueryText, parseSimpleQuery } from './q
 export type { BreakerState } from './read/circuit-breaker.js'
 export type { EnsureIndexOptions, EnsureIndexResult } from './reconcile/ensure-index.js'
 export { ensureIndex, indexTemplateName } from './reconcile/ensure-index.js'
+export { ensureIndexExists } from './reconcile/index-exists.js'
+export type { ReconcileOptions } from './reconcile/options.js'
+export { DEFAULT_RECONCILE_OPTIONS } from './reconcile/options.js'
+export { splitRange } from './reconcile/ranges.js'
+export { reconcile } from './reconcile/reconcile.js'
+export type { ReconcilerOptions, ReconcilerStats } from './reconcile/reconciler.js'
+export { createReconciler, Reconciler } from './reconcile/reconciler.js'
+export type { SqlReconcileSourceOptions } from './reconcile/sql-source.js'
+export { sqlReconcileSource } from './reconcile/sql-source.js'
 export type {
   KeyRange,
   KeyVersion,
   LoadedDocument,
   RangeDigest,
   ReconcileKey,
-  ReconcileOptions,
   ReconcileReport,
-  ReconcilerOptions,
-  ReconcilerStats,
   ReconcileSource,
-} from './reconcile/reconcile.js'
-export {
-  createReconciler,
-  DEFAULT_RECONCILE_OPTIONS,
-  ensureIndexExists,
-  Reconciler,
-  reconcile,
-  splitRange,
-} from './reconcile/reconcile.js'
-export type { SqlReconcileSourceOptions } from './reconcile/sql-source.js'
-export { sqlReconcileSource } from './reconcile/sql-source.js'
+} from './reconcile/types.js'
 export { redactText, redactUrl } from './redact.js'
 export type {
   ReindexOptions,
@@ -79,6 +75,7 @@ export type {
 } from './reindex/versioned-index.js'
 export { DEFAULT_VERSIONED_INDEX_OPTIONS, VersionedIndex, versionedIndex } from './reindex/versioned-index.js'
 export { ANALYSIS_NAMES, DEFAULT_PROTECTED_WORDS } from './schema/analysis.js'
+export { defineIndex } from './schema/define-index.js'
 export type {
   AutocompleteFields,
   CompletionFields,
@@ -97,8 +94,7 @@ export type {
   SortableFields,
   TermFields,
   TextFields,
-} from './schema/define-index.js'
-export { defineIndex } from './schema/define-index.js'
+} from './schema/definition-types.js'
 export type {
   AutocompleteFieldDef,
   AutocompleteStrategy,

@@ -7,7 +7,7 @@ import type { ClientState } from '../engine/client-state.js'
 import { connect } from '../engine/connection.js'
 import { engineError } from '../engine/engine-error.js'
 import type { DocOf } from '../query/types.js'
-import type { IndexDefinition } from '../schema/define-index.js'
+import type { IndexDefinition } from '../schema/definition-types.js'
 import type { FieldMap } from '../schema/fields.js'
 import { type BulkOptions, type BulkReport, bulkIndex } from './bulk-indexer.js'
 

@@ -4,7 +4,7 @@
  * Each call uses the transport's `requestTimeout` and retries; failures are `SearchError`s.
  */
 import type { estypes } from '@elastic/elasticsearch'
-import type { IndexDefinition } from '../schema/define-index.js'
+import type { IndexDefinition } from '../schema/definition-types.js'
 import type { FieldMap } from '../schema/fields.js'
 import type { ClientState } from './client-state.js'
 import { connect } from './connection.js'

@@ -38,7 +38,7 @@ import type {
   SearchResult,
 } from '../query/types.js'
 import { get, search, suggest } from '../read/interactive-reads.js'
-import type { CompletionFields, IndexDefinition } from '../schema/define-index.js'
+import type { CompletionFields, IndexDefinition } from '../schema/definition-types.js'
 import type { FieldMap } from '../schema/fields.js'
 import type { EngineKind } from './adapters.js'
 import { createIndex, deleteIndex, refresh } from './admin.js'

@@ -11,7 +11,7 @@ import { timed } from '../engine/instrument.js'
 import { checkCount, searchBody } from '../query/compile.js'
 import { toResult } from '../query/result.js'
 import type { DocOf, Hit, PageRequest } from '../query/types.js'
-import type { IndexDefinition } from '../schema/define-index.js'
+import type { IndexDefinition } from '../schema/definition-types.js'
 import type { FieldMap } from '../schema/fields.js'
 import { closePit, openPit } from './point-in-time.js'
 

@@ -4,8 +4,8 @@
  * The result types follow the request (`AggResults` in `types.ts`); the body is sent as given.
  */
 import { SearchError } from '../errors.js'
-import type { IndexDefinition } from '../schema/define-index.js'
-import { TERM_KINDS } from '../schema/define-index.js'
+import type { IndexDefinition } from '../schema/definition-types.js'
+import { TERM_KINDS } from '../schema/field-kinds.js'
 import type { FieldMap } from '../schema/fields.js'
 import type { AggMap } from './types.js'
 

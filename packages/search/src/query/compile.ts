@@ -9,7 +9,7 @@
  */
 import type { estypes } from '@elastic/elasticsearch'
 import { SearchError } from '../errors.js'
-import type { IndexDefinition, Query } from '../schema/define-index.js'
+import type { IndexDefinition, Query } from '../schema/definition-types.js'
 import type { FieldMap } from '../schema/fields.js'
 import { checkAggs } from './aggregations.js'
 import { sortClause } from './sort.js'

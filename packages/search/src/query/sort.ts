@@ -7,8 +7,8 @@
  */
 import type { estypes } from '@elastic/elasticsearch'
 import { SearchError } from '../errors.js'
-import type { IndexDefinition } from '../schema/define-index.js'
-import { TERM_KINDS } from '../schema/define-index.js'
+import type { IndexDefinition } from '../schema/definition-types.js'
+import { TERM_KINDS } from '../schema/field-kinds.js'
 import type { FieldMap } from '../schema/fields.js'
 import type { SortSpec } from './types.js'
 

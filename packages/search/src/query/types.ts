@@ -13,7 +13,7 @@ import type {
   Query,
   SortableFields,
   TextFields,
-} from '../schema/define-index.js'
+} from '../schema/definition-types.js'
 import type { FieldMap } from '../schema/fields.js'
 
 type WithField<T, N extends string> = Omit<T, 'field'> & { field: N }

@@ -21,7 +21,7 @@ import type {
   SearchRequest,
   SearchResult,
 } from '../query/types.js'
-import type { CompletionFields, IndexDefinition } from '../schema/define-index.js'
+import type { CompletionFields, IndexDefinition } from '../schema/definition-types.js'
 import type { FieldMap } from '../schema/fields.js'
 import { boundedRead } from './bounded-read.js'
 import { degradation, fallBack } from './fallback.js'

@@ -15,16 +15,12 @@ import { engineError } from '../engine/engine-error.js'
 import type { SearchClient } from '../engine/search-client.js'
 import { SearchError } from '../errors.js'
 import type { DocOf } from '../query/types.js'
-import type { IndexDefinition } from '../schema/define-index.js'
+import type { IndexDefinition } from '../schema/definition-types.js'
 import type { FieldMap } from '../schema/fields.js'
-import {
-  ensureIndexExists,
-  type ReconcileKey,
-  type ReconcileOptions,
-  type ReconcileReport,
-  type ReconcileSource,
-  reconcile,
-} from './reconcile.js'
+import { ensureIndexExists } from './index-exists.js'
+import type { ReconcileOptions } from './options.js'
+import { reconcile } from './reconcile.js'
+import type { ReconcileKey, ReconcileReport, ReconcileSource } from './types.js'
 
 /** Options of {@link ensureIndex}. */
 export interface EnsureIndexOptions<F extends FieldMap> {

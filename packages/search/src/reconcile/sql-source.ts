@@ -24,7 +24,7 @@ import type {
   RangeDigest,
   ReconcileKey,
   ReconcileSource,
-} from './reconcile.js'
+} from './types.js'
 
 /** Options of {@link sqlReconcileSource}. */
 export type SqlReconcileSourceOptions<D, K extends ReconcileKey> = {

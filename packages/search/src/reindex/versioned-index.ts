@@ -39,7 +39,7 @@ import { engineError } from '../engine/engine-error.js'
 import type { SearchClient } from '../engine/search-client.js'
 import { SearchError } from '../errors.js'
 import type { DocOf } from '../query/types.js'
-import type { IndexDefinition } from '../schema/define-index.js'
+import type { IndexDefinition } from '../schema/definition-types.js'
 import type { FieldMap } from '../schema/fields.js'
 
 /** Options of {@link versionedIndex}. */
