@@ -107,7 +107,10 @@ for (const parent of ['packages', 'tools']) {
         } while (member !== node)
         if (component.length > 1 || (graph.get(node) ?? new Set()).has(node)) {
           violations.push(
-            `${parent}/${name}: import circle: ${component.map((f) => relative(src, f)).sort().join(' <-> ')}`,
+            `${parent}/${name}: import circle: ${component
+              .map((f) => relative(src, f))
+              .sort()
+              .join(' <-> ')}`,
           )
         }
       }
