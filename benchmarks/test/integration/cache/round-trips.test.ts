@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { type CountingProxy, startCountingProxy } from '../../src/cache/round-trips.js'
+import { type CountingProxy, startCountingProxy } from '../../../src/cache/round-trips.js'
 
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
 const prefix = `ayala-bench-test-${process.pid}-${Date.now()}`
