@@ -183,7 +183,7 @@ export class CacheStack {
         instanceId: this.instanceId,
         bus: o.bus,
         maxItems: o.recoveryMaxItems,
-        retryDelayMs: o.recoveryRetryDelay,
+        retryDelayMs: o.recoveryRetryInterval,
         holdMs: o.recoveryHold,
       },
       {
@@ -204,7 +204,7 @@ export class CacheStack {
           onDisconnected: () => hooks.onBusState(this, false),
           onError: (error) => this.onL2Error('bus', l2Error(client, 'Redis bus error', error)),
         },
-        o.busHeartbeat,
+        o.busHeartbeatInterval,
       )
     }
   }

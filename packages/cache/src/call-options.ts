@@ -134,13 +134,13 @@ export function prepareSetOptions(options: SetOptions): PreparedSetOptions {
   for (const name of ['ttl', 'l1Ttl', 'grace', 'softTimeout', 'hardTimeout', 'lease'] as const)
     if (overrides[name] !== undefined) out[name] = overrides[name]
   if (options.tags !== undefined) out.tags = Object.freeze([...options.tags])
-  Object.defineProperty(out, PREPARED, { value: new Prepared(overrides) })
+  out[PREPARED] = new Prepared(overrides)
   return Object.freeze(out) as unknown as PreparedSetOptions
 }
 
-/** `prepared` with per-call `tags` (a decorator's tags built from the arguments). */
-export function withTags(prepared: PreparedSetOptions, tags: readonly string[]): SetOptions {
-  return { tags, [PREPARED]: prepared[PREPARED] } as PreparedSetOptions
+/** `prepared` with per-call `tags` (a decorator's tags built from the arguments): one object, nothing parsed. */
+export function withTags(prepared: PreparedSetOptions, tags: readonly string[]): PreparedSetOptions {
+  return { ...prepared, tags }
 }
 
 /** A call's options: call > instance > default (`d`, the instance's {@link callDefaults}). */

@@ -3,6 +3,7 @@
  * {@link ResolvedCacheOptions}. Per-call options ({@link SetOptions}) follow one rule:
  * call > instance (`createCache` options) > package default, applied by call-options.ts.
  */
+import { type OptionRename, renamedOption } from '@ayala/internal'
 import type { Cluster, Redis, RedisOptions } from 'ioredis'
 import { type Duration, toMilliseconds } from './duration.js'
 import { InvalidOptionError } from './errors.js'
@@ -86,18 +87,26 @@ export interface CacheOptions {
   busDownL1Ttl?: Duration | undefined
   /**
    * Cross-process stampede protection: a miss takes a lease in Redis (`SET NX PX`); other
-   * processes wait up to `leaseWait` for the value instead of running the loader. @default false
+   * processes wait up to `leaseWaitTimeout` for the value instead of running the loader.
+   * @default false
    */
   lease?: boolean | undefined
   /** How long a lease is held at most (should exceed the loader's time). @default '5s' */
   leaseTtl?: Duration | undefined
-  /** How long a process waits for another's lease before running the loader itself. @default '3s' */
+  /**
+   * How long a process waits for another's lease before running the loader itself (the deadline
+   * of the wait; the call then loads). @default '3s'
+   */
+  leaseWaitTimeout?: Duration | undefined
+  /** @deprecated Renamed {@link CacheOptions.leaseWaitTimeout} (same meaning); removed in the next minor version. */
   leaseWait?: Duration | undefined
   /**
    * Lease waiters are woken by a release notice on the bus; while the bus is down (or with
    * `bus: false`) they poll Redis instead, first after this long, then doubling up to 8x.
    * @default '25ms'
    */
+  leasePollInterval?: Duration | undefined
+  /** @deprecated Renamed {@link CacheOptions.leasePollInterval} (same meaning); removed in the next minor version. */
   leasePoll?: Duration | undefined
   /**
    * Protect values shared by L1 callers: `'none'` shares them as is (never mutate them),
@@ -125,8 +134,11 @@ export interface CacheOptions {
   recoveryMaxItems?: number | undefined
   /**
    * While invalidations wait for a replay, or after the link to Redis was lost, how often the
-   * instance tries Redis again (besides at once when the connection comes back). @default '100ms'
+   * instance tries Redis again (a fixed period, besides at once when the connection comes back).
+   * @default '100ms'
    */
+  recoveryRetryInterval?: Duration | undefined
+  /** @deprecated Renamed {@link CacheOptions.recoveryRetryInterval} (same meaning); removed in the next minor version. */
   recoveryRetryDelay?: Duration | undefined
   /**
    * After its link to Redis returns, how long the instance still bypasses L2 reads, so that
@@ -142,6 +154,8 @@ export interface CacheOptions {
    * (L1 demoted, subscriber reconnected), so a hung link is noticed, not only a closed one.
    * `false`: no heartbeat. @default '1s'
    */
+  busHeartbeatInterval?: Duration | false | undefined
+  /** @deprecated Renamed {@link CacheOptions.busHeartbeatInterval} (same meaning); removed in the next minor version. */
   busHeartbeat?: Duration | false | undefined
 }
 
@@ -239,13 +253,21 @@ export const DEFAULT_CACHE_OPTIONS = Object.freeze({
   busDownL1Ttl: '1s',
   lease: false,
   leaseTtl: '5s',
-  leaseWait: '3s',
-  leasePoll: '25ms',
+  leaseWaitTimeout: '3s',
+  leasePollInterval: '25ms',
   l1Values: 'none',
   onL2Unavailable: 'resolve',
   recoveryMaxItems: 10_000,
-  recoveryRetryDelay: '100ms',
+  recoveryRetryInterval: '100ms',
   recoveryHold: '2s',
+  busHeartbeatInterval: '1s',
+  /** @deprecated The default of `leaseWaitTimeout`, under its old name. */
+  leaseWait: '3s',
+  /** @deprecated The default of `leasePollInterval`, under its old name. */
+  leasePoll: '25ms',
+  /** @deprecated The default of `recoveryRetryInterval`, under its old name. */
+  recoveryRetryDelay: '100ms',
+  /** @deprecated The default of `busHeartbeatInterval`, under its old name. */
   busHeartbeat: '1s',
 } as const satisfies Defined)
 
@@ -255,6 +277,18 @@ type Defined = {
     undefined
   >
 }
+
+/**
+ * Options renamed to the one vocabulary (docs/architecture.md): the old name is a deprecated
+ * alias for one minor version (its value, one `DeprecationWarning` per process with the code
+ * below; both names given: `E_CACHE_INVALID_OPTION`). See `renamedOption` (@ayala/internal).
+ */
+const RENAMED = [
+  { from: 'leaseWait', to: 'leaseWaitTimeout', code: 'AYALA_CACHE_LEASEWAIT' },
+  { from: 'leasePoll', to: 'leasePollInterval', code: 'AYALA_CACHE_LEASEPOLL' },
+  { from: 'recoveryRetryDelay', to: 'recoveryRetryInterval', code: 'AYALA_CACHE_RECOVERYRETRYDELAY' },
+  { from: 'busHeartbeat', to: 'busHeartbeatInterval', code: 'AYALA_CACHE_BUSHEARTBEAT' },
+] as const satisfies readonly OptionRename[]
 
 /** {@link CacheOptions} after validation: durations in milliseconds, `false` as `0`. */
 export interface ResolvedCacheOptions {
@@ -278,19 +312,40 @@ export interface ResolvedCacheOptions {
   readonly busDownL1Ttl: number
   readonly lease: boolean
   readonly leaseTtl: number
+  readonly leaseWaitTimeout: number
+  readonly leasePollInterval: number
+  /** @deprecated The same as {@link ResolvedCacheOptions.leaseWaitTimeout}. */
   readonly leaseWait: number
+  /** @deprecated The same as {@link ResolvedCacheOptions.leasePollInterval}. */
   readonly leasePoll: number
   readonly l1Values: 'none' | 'freeze' | 'clone'
   readonly onL2Unavailable: 'resolve' | 'reject'
   readonly recoveryMaxItems: number
+  readonly recoveryRetryInterval: number
+  /** @deprecated The same as {@link ResolvedCacheOptions.recoveryRetryInterval}. */
   readonly recoveryRetryDelay: number
   /** `0` when off. */
   readonly recoveryHold: number
   /** `0` when off. */
+  readonly busHeartbeatInterval: number
+  /** @deprecated The same as {@link ResolvedCacheOptions.busHeartbeatInterval}. */
   readonly busHeartbeat: number
 }
 
 const KNOWN = new Set<string>([...Object.keys(DEFAULT_CACHE_OPTIONS), 'redis', 'redisOptions', 'codec'])
+
+/**
+ * Refuse the keys of `options` that are not in `known`, naming every one of them
+ * (`E_CACHE_INVALID_OPTION`). What every factory of the package does with its options object.
+ */
+export function rejectUnknownOptions(options: object, known: ReadonlySet<string>): void {
+  const unknown = Object.keys(options).filter((name) => !known.has(name))
+  if (unknown.length > 0)
+    throw new InvalidOptionError(
+      unknown.join(', '),
+      unknown.length === 1 ? 'unknown option' : 'unknown options',
+    )
+}
 
 /** `redisOptions`: an object, only with a URL, without the keys the cache owns. */
 function checkRedisOptions(options: CacheOptions): void {
@@ -345,11 +400,25 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionError('options', 'expected an object')
   }
-  for (const name of Object.keys(options)) {
-    if (!KNOWN.has(name)) throw new InvalidOptionError(name, 'unknown option')
-  }
+  rejectUnknownOptions(options, KNOWN)
   checkRedisOptions(options)
-  const o = { ...DEFAULT_CACHE_OPTIONS, ...stripUndefined(options) } as Defined
+  const given = stripUndefined(options)
+  // A renamed option is read under either name, and validated under the name given.
+  const named = {} as Record<(typeof RENAMED)[number]['to'], string>
+  for (const rename of RENAMED) {
+    const value = renamedOption(given, rename, (message) => new InvalidOptionError(rename.from, message))
+    named[rename.to] = given[rename.from] !== undefined ? rename.from : rename.to
+    delete given[rename.from]
+    if (value !== undefined) given[rename.to] = value
+  }
+  const o = { ...DEFAULT_CACHE_OPTIONS, ...given } as Defined
+  const leaseWaitTimeout = toMilliseconds(o.leaseWaitTimeout, named.leaseWaitTimeout)
+  const leasePollInterval = Math.max(1, toMilliseconds(o.leasePollInterval, named.leasePollInterval))
+  const recoveryRetryInterval = Math.max(
+    1,
+    toMilliseconds(o.recoveryRetryInterval, named.recoveryRetryInterval),
+  )
+  const busHeartbeatInterval = durationOrOff(o.busHeartbeatInterval, named.busHeartbeatInterval)
   if (typeof o.namespace !== 'string' || o.namespace === '' || /[{}:]/.test(o.namespace)) {
     throw new InvalidOptionError('namespace', 'expected a non-empty string without "{", "}" or ":"')
   }
@@ -386,14 +455,18 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
     busDownL1Ttl: toMilliseconds(o.busDownL1Ttl, 'busDownL1Ttl'),
     lease: bool(o.lease, 'lease'),
     leaseTtl: toMilliseconds(o.leaseTtl, 'leaseTtl'),
-    leaseWait: toMilliseconds(o.leaseWait, 'leaseWait'),
-    leasePoll: Math.max(1, toMilliseconds(o.leasePoll, 'leasePoll')),
+    leaseWaitTimeout,
+    leasePollInterval,
+    leaseWait: leaseWaitTimeout,
+    leasePoll: leasePollInterval,
     l1Values: oneOf(o.l1Values, 'l1Values', ['none', 'freeze', 'clone'] as const),
     onL2Unavailable: oneOf(o.onL2Unavailable, 'onL2Unavailable', ['resolve', 'reject'] as const),
     recoveryMaxItems: positiveInteger(o.recoveryMaxItems, 'recoveryMaxItems', false),
-    recoveryRetryDelay: Math.max(1, toMilliseconds(o.recoveryRetryDelay, 'recoveryRetryDelay')),
+    recoveryRetryInterval,
+    recoveryRetryDelay: recoveryRetryInterval,
     recoveryHold: durationOrOff(o.recoveryHold, 'recoveryHold'),
-    busHeartbeat: durationOrOff(o.busHeartbeat, 'busHeartbeat'),
+    busHeartbeatInterval,
+    busHeartbeat: busHeartbeatInterval,
   })
 }
 

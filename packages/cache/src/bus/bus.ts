@@ -12,7 +12,7 @@
  * again when Redis answers (recovery/auto-recovery.ts).
  *
  * A hung link (a frozen server, a route that drops packets) closes nothing: the subscriber would
- * look connected while every message is held. So the subscriber is PINGed every `busHeartbeat`
+ * look connected while every message is held. So the subscriber is PINGed every `busHeartbeatInterval`
  * (PING is valid on a subscribed connection); a PING still unanswered at the next beat marks the
  * bus down (the cache demotes L1 and stops trusting L2) and the connection is dropped and
  * re-established, which re-subscribes. The verdict is taken in a `setImmediate` after the beat,

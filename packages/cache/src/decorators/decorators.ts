@@ -17,6 +17,7 @@ import type { Cache } from '../cache.js'
 import { type PreparedSetOptions, prepareSetOptions, withTags } from '../call-options.js'
 import type { Duration } from '../duration.js'
 import { CacheNotBoundError, InvalidOptionError } from '../errors.js'
+import { rejectUnknownOptions } from '../options.js'
 
 /** The property under which `bindCache` stores an instance's cache. */
 export const CACHE: unique symbol = Symbol.for('@ayala/cache')
@@ -102,6 +103,27 @@ export function bindCache<T extends object>(instance: T, cache: Cache): T {
   return instance
 }
 
+const CACHEABLE_KEYS: ReadonlySet<string> = new Set([
+  'key',
+  'tags',
+  'ttl',
+  'l1Ttl',
+  'grace',
+  'softTimeout',
+  'hardTimeout',
+  'lease',
+  'cache',
+])
+const CACHE_PUT_KEYS: ReadonlySet<string> = new Set(['key', 'tags', 'ttl', 'l1Ttl', 'grace', 'cache'])
+const CACHE_INVALIDATE_KEYS: ReadonlySet<string> = new Set(['tags', 'keys', 'mode', 'cache'])
+
+/** A decorator's options object: an object without unknown keys (named in the error). */
+function checkOptions(options: unknown, known: ReadonlySet<string>): void {
+  if (options === null || typeof options !== 'object')
+    throw new InvalidOptionError('options', 'expected an object')
+  rejectUnknownOptions(options, known)
+}
+
 type Compiled<A extends unknown[], R> = ((...args: A) => R) | undefined
 
 function compile<A extends unknown[], R>(value: FromArgs<A, R> | undefined, name: string): Compiled<A, R> {
@@ -178,10 +200,13 @@ function decorator<A extends unknown[]>(
  * @Cacheable({ key: (id: number) => `invoice:${id}`, tags: (id: number) => [`invoice:${id}`], ttl: '10m' })
  * async findInvoice(id: number): Promise<Invoice> { ... }
  * ```
+ *
+ * @throws InvalidOptionError for an unknown option (every one named) or an invalid one, when applied
  */
 export function Cacheable<A extends unknown[] = unknown[]>(
   options: CacheableOptions<A>,
 ): AsyncMethodDecorator<A> {
+  checkOptions(options, CACHEABLE_KEYS)
   const key = compile(options.key, 'key') as (...args: A) => string
   if (key === undefined) throw new InvalidOptionError('key', 'is required')
   const tags = compile(options.tags, 'tags')
@@ -208,10 +233,13 @@ export function Cacheable<A extends unknown[] = unknown[]>(
 /**
  * Run the method, then (after its promise resolved, i.e. after the write committed) invalidate
  * `tags` and delete `keys`. A method that throws invalidates nothing.
+ *
+ * @throws InvalidOptionError for an unknown option (every one named) or an invalid one, when applied
  */
 export function CacheInvalidate<A extends unknown[] = unknown[]>(
   options: CacheInvalidateOptions<A>,
 ): AsyncMethodDecorator<A> {
+  checkOptions(options, CACHE_INVALIDATE_KEYS)
   const tags = compile(options.tags, 'tags')
   const keys = compile(options.keys, 'keys')
   if (tags === undefined && keys === undefined)
@@ -238,10 +266,15 @@ export function CacheInvalidate<A extends unknown[] = unknown[]>(
   })
 }
 
-/** Run the method and store its result under `key` (with `tags`), whatever the cache held. */
+/**
+ * Run the method and store its result under `key` (with `tags`), whatever the cache held.
+ *
+ * @throws InvalidOptionError for an unknown option (every one named) or an invalid one, when applied
+ */
 export function CachePut<A extends unknown[] = unknown[]>(
   options: CachePutOptions<A>,
 ): AsyncMethodDecorator<A> {
+  checkOptions(options, CACHE_PUT_KEYS)
   const key = compile(options.key, 'key') as (...args: A) => string
   if (key === undefined) throw new InvalidOptionError('key', 'is required')
   const tags = compile(options.tags, 'tags')

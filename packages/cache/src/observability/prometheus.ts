@@ -3,6 +3,7 @@
  * `/metrics` route. The series are those of {@link CACHE_METRICS} (the one table every exporter
  * uses, prom-client and OpenTelemetry included; see docs/cache-observability.md).
  */
+import { rejectUnknownOptions } from '../options.js'
 import type { CacheStats } from './channels.js'
 import { CACHE_METRICS } from './metrics.js'
 
@@ -17,6 +18,8 @@ export interface PrometheusMetricsOptions {
   prefix?: string | undefined
 }
 
+const PROMETHEUS_KEYS: ReadonlySet<string> = new Set(['prefix'])
+
 function escapeLabel(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
 }
@@ -29,6 +32,7 @@ export function prometheusMetrics(
   caches: HasStats | readonly HasStats[],
   options?: PrometheusMetricsOptions,
 ): string {
+  if (options !== undefined) rejectUnknownOptions(options, PROMETHEUS_KEYS)
   const prefix = options?.prefix ?? 'ayala_'
   const list = Array.isArray(caches) ? caches : [caches as HasStats]
   const snapshots = list.map((c) => c.stats())

@@ -14,7 +14,7 @@
  * link is *lost* (the connection closed, the breaker opened, or the bus subscriber dropped).
  *
  * Replay. As soon as Redis answers (the connection's `ready`, else a retry every
- * `recoveryRetryDelay`, which bypasses the breaker), the set is replayed on the cache's own
+ * `recoveryRetryInterval`, which bypasses the breaker), the set is replayed on the cache's own
  * connection, effects first (`DEL`, the compare-and-set demotion of `expire`, one script that
  * adds each tag's accumulated step), bus notices second. Every effect is idempotent or only
  * raises versions, so a replay that fails halfway is simply folded back and run again; a bump

@@ -8,10 +8,10 @@
  * notice BEFORE its first check (lease held? entry fresh?), so a notice that arrives at any point
  * makes the next wait return at once (stampede/lease-notice.ts). While the bus is connected the
  * waiter checks Redis only then (and once at the start); while it is down (or `bus: false`), it
- * polls, every `leasePoll` doubling up to 8x `leasePoll`. A lease seen gone with no fresh entry
- * means the holder failed (or died): the caller loads itself, as it does after `leaseWait` or
- * when Redis is unavailable (a bounded wait, never a deadlock). A refresh takes a free lease but
- * never waits (the holder may be serving the old value).
+ * polls, every `leasePollInterval` doubling up to 8x `leasePollInterval`. A lease seen gone with
+ * no fresh entry means the holder failed (or died): the caller loads itself, as it does after
+ * `leaseWaitTimeout` or when Redis is unavailable (a bounded wait, never a deadlock). A refresh
+ * takes a free lease but never waits (the holder may be serving the old value).
  */
 
 import { publish } from '../bus/coherence.js'
@@ -27,7 +27,7 @@ const NO_TAGS: readonly string[] = Object.freeze([])
 /**
  * Take the lease of `key` for a load, or wait for the process that holds it. Returns the token
  * when this caller holds the lease (release it with {@link releaseLease}), the holder's value
- * when it arrived within `leaseWait`, or undefined: load without a lease (Redis unavailable, the
+ * when it arrived within `leaseWaitTimeout`, or undefined: load without a lease (Redis unavailable, the
  * holder gone, the wait over, or a refresh that found the lease taken). Requires `stack.l2`.
  */
 export async function takeLease(
@@ -53,7 +53,7 @@ export async function takeLease(
   return waitForLease(stack, key, entryKey, leaseKey, requestedTags, call.l1Ttl)
 }
 
-/** Another process holds the lease of `key`: wait for its value, at most `leaseWait` (see the module note). */
+/** Another process holds the lease of `key`: wait for its value, at most `leaseWaitTimeout` (see the module note). */
 async function waitForLease(
   stack: CacheStack,
   key: string,
@@ -63,9 +63,9 @@ async function waitForLease(
   l1Ttl: number,
 ): Promise<Candidate | undefined> {
   const l2 = stack.l2 as RedisTier
-  const deadline = Date.now() + stack.options.leaseWait
+  const deadline = Date.now() + stack.options.leaseWaitTimeout
   const waiter = addWaiter(stack, key)
-  let poll = stack.options.leasePoll
+  let poll = stack.options.leasePollInterval
   try {
     while (!stack.closed) {
       waiter.notified = false
@@ -84,7 +84,7 @@ async function waitForLease(
       if (waiter.notified) continue
       const busUp = stack.bus?.connected === true
       await leaseNotice(waiter, busUp ? remaining : Math.min(poll, remaining))
-      if (!busUp) poll = Math.min(poll * 2, stack.options.leasePoll * 8)
+      if (!busUp) poll = Math.min(poll * 2, stack.options.leasePollInterval * 8)
     }
     return undefined
   } finally {

@@ -313,7 +313,7 @@ describe('auto-recovery: invalidations that cannot reach Redis are kept and repl
   })
 
   it('a hung link noticed late: only the instance that cannot know serves its L1 meanwhile (the heartbeat window)', async () => {
-    const { proxy, make } = await setUp({ busHeartbeat: '500ms' })
+    const { proxy, make } = await setUp({ busHeartbeatInterval: '500ms' })
     const truth = new Truth(5)
     const ids = [...truth.rows.keys()]
     const a = new Reader('A', make(), truth)

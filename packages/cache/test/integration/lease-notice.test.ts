@@ -23,8 +23,8 @@ describe('lease waiters wake on the release notice (two instances, separate conn
     const options: CacheOptions = {
       namespace: fx.namespace(),
       lease: true,
-      leaseWait: '10m',
-      leasePoll: 2,
+      leaseWaitTimeout: '10m',
+      leasePollInterval: 2,
       redisTimeout: '5s',
     }
     const holder = fx.cache(options)
@@ -110,8 +110,8 @@ describe('lease waiters wake on the release notice (two instances, separate conn
     const options: CacheOptions = {
       namespace: ns,
       lease: true,
-      leaseWait: '20s',
-      leasePoll: 5,
+      leaseWaitTimeout: '20s',
+      leasePollInterval: 5,
       redisTimeout: '5s',
       bus: false,
     }

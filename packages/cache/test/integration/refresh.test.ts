@@ -198,8 +198,8 @@ describe('per-call refresh and bypass (getOrSet, getOrSetMany)', () => {
 
   it('with lease, a refresh does not wait for another process holding the lease', async () => {
     const ns = fx.namespace()
-    const holder = fx.cache({ namespace: ns, lease: true, leaseWait: '10m' })
-    const refresher = fx.cache({ namespace: ns, lease: true, leaseWait: '10m' })
+    const holder = fx.cache({ namespace: ns, lease: true, leaseWaitTimeout: '10m' })
+    const refresher = fx.cache({ namespace: ns, lease: true, leaseWaitTimeout: '10m' })
     const release = deferred()
     const started = deferred()
     const held = holder.getOrSet('k', async () => {

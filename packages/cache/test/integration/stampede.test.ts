@@ -66,7 +66,7 @@ describe('stampede protection', () => {
 
   it('with lease, 1,000 misses in each of two processes run the loader once in total', async () => {
     const ns = fx.namespace()
-    const cache = fx.cache({ namespace: ns, lease: true, leaseWait: '20s' })
+    const cache = fx.cache({ namespace: ns, lease: true, leaseWaitTimeout: '20s' })
     const startAt = Date.now() + 3_000 // time for the child to boot
     const child = runWorker({
       REDIS_URL: fx.url,
