@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { CacheError } from '../../src/index.js'
-import { eventually, Fixture, sleep } from './helpers.js'
+import { eventually, Fixture, sleep } from '../helpers/fixture.js'
 
 describe('createCache with Redis: the fixed API', () => {
   const fx = new Fixture()

@@ -5,7 +5,7 @@ import { type PrivateRedis, startPrivateRedis } from '@ayala/testkit'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { createCache } from '../../src/index.js'
-import { deferred, eventually, Fixture } from './helpers.js'
+import { deferred, eventually, Fixture } from '../helpers/fixture.js'
 
 describe('peer defects, fixed', () => {
   const fx = new Fixture()

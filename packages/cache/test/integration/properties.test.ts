@@ -19,7 +19,7 @@ import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { entrySuffix } from '../../src/keys.js'
 import { hasLoneSurrogate } from '../../src/serialization/msgpack-codec.js'
-import { eventually, Fixture } from './helpers.js'
+import { eventually, Fixture } from '../helpers/fixture.js'
 
 const RUNS = Number(process.env.FUZZ_RUNS || 300)
 const counts: string[] = []

@@ -1,7 +1,7 @@
 /**
  * Type tests: decorator keys and tags are checked against the decorated method's parameters, and
  * the options reject what they should. Type-checked twice: by vitest (standard decorators) and by
- * `tsc -p test/unit/legacy/tsconfig.json` (legacy decorators, as NestJS compiles them).
+ * `tsc -p test/unit/decorators/legacy/tsconfig.json` (legacy decorators, as NestJS compiles them).
  */
 import { describe, expectTypeOf, it } from 'vitest'
 import {

@@ -1,0 +1,132 @@
+/** Envelope format and the msgpack codec's layouts (moved from internals.test.ts). */
+import { crc32 } from 'node:zlib'
+import { Packr } from 'msgpackr'
+import { describe, expect, it } from 'vitest'
+import { CacheError } from '../../../src/errors.js'
+import { decodeEnvelope, EnvelopeFormatError, encodeEnvelope } from '../../../src/serialization/envelope.js'
+import {
+  LAYOUT_PLAIN,
+  LAYOUT_RECORDS,
+  msgpackCodec,
+  needsRecords,
+} from '../../../src/serialization/msgpack-codec.js'
+import { HARD_STEP } from '../../../src/tags/tag-versions.js'
+
+describe('envelope', () => {
+  const codec = msgpackCodec()
+  it('round-trips header, timestamps, versions and value', () => {
+    const envelope = {
+      createdAt: 1,
+      freshUntil: 2,
+      staleUntil: 3,
+      tags: ['t:a', 't:ключ'],
+      versions: [0, 5, HARD_STEP],
+      value: { at: new Date(0), n: 10n },
+    }
+    const bytes = encodeEnvelope(codec, envelope)
+    expect(bytes[0]).toBe(0xac)
+    expect(bytes[1]).toBe(3)
+    expect(decodeEnvelope(codec, bytes)).toEqual(envelope)
+    expect(
+      decodeEnvelope(codec, encodeEnvelope(codec, { ...envelope, value: undefined })).value,
+    ).toBeUndefined()
+  })
+
+  /** `bytes` with a valid CRC-32 trailer: what the checksum cannot catch, the layout checks must. */
+  const sealed = (bytes: number[]) => {
+    const body = Buffer.from(bytes)
+    const out = Buffer.alloc(body.length + 4)
+    body.copy(out)
+    out.writeUInt32BE(crc32(body), body.length)
+    return out
+  }
+
+  it('rejects foreign, unknown-format, altered and truncated bytes', () => {
+    expect(() => decodeEnvelope(codec, Buffer.from('hello'))).toThrow(EnvelopeFormatError)
+    expect(() => decodeEnvelope(codec, Buffer.from([0xac, 4, 0, 0, 0]))).toThrow('unknown envelope format 4')
+    // Format 2 (this layout without the checksum, earlier releases) is foreign now.
+    expect(() => decodeEnvelope(codec, Buffer.from([0xac, 2, 0, 0, 0]))).toThrow('unknown envelope format 2')
+    const good = encodeEnvelope(codec, {
+      createdAt: 1,
+      freshUntil: 2,
+      staleUntil: 3,
+      tags: ['t:a'],
+      versions: [0, 1],
+      value: -32769,
+    })
+    for (let i = 2; i < good.length; i++) {
+      const flipped = Buffer.from(good)
+      flipped[i] = (flipped[i] as number) ^ 1
+      expect(() => decodeEnvelope(codec, flipped)).toThrow('checksum')
+      expect(() => decodeEnvelope(codec, good.subarray(0, i))).toThrow(EnvelopeFormatError)
+    }
+    expect(() => decodeEnvelope(codec, sealed([0xac, 3, 0, 1, 0, 9, 1]))).toThrow('truncated')
+    // A tag list that fits but no room for the fixed fields after it.
+    expect(() => decodeEnvelope(codec, sealed([0xac, 3, 0, 0, 0, 0, 0]))).toThrow('truncated')
+  })
+
+  it('refuses a value holding a lone surrogate (UTF-8 would turn it into U+FFFD), not a real U+FFFD', () => {
+    for (const value of [
+      '\ud800',
+      { 'k\udc00': 1 },
+      [1, { a: 'x\udfffy' }],
+      new Map([['\ud83d', 1]]),
+      new Set(['\ud800']),
+    ]) {
+      expect(() => codec.encode(value)).toThrow(expect.objectContaining({ code: 'E_CACHE_SERIALIZATION' }))
+    }
+    for (const value of ['\ufffd', { '\ufffd': '😀\ufffd' }, '\ud83d\ude00']) {
+      expect(codec.decode(codec.encode(value))).toEqual(value)
+    }
+  })
+
+  it('reads format 1 (the msgpack-array body of earlier releases) as an unknown format', () => {
+    const v1 = new Packr({ moreTypes: true, useRecords: true, mapsAsObjects: false })
+    const body = v1.pack([1, 2, 3, [0], 0, { invoice: 42 }])
+    const bytes = Buffer.concat([Buffer.from([0xac, 1, 0, 0]), body])
+    expect(() => decodeEnvelope(codec, bytes)).toThrow('unknown envelope format 1')
+  })
+
+  it('keeps plain data in the plain layout and anything with a Map in the records layout', () => {
+    const plainValues: unknown[] = [
+      null,
+      7,
+      'text',
+      [1, 'a', { b: [new Date(0)] }],
+      { at: new Date(5), n: 10n, big: 2n ** 70n, tags: new Set(['a', { x: 1 }]), pdf: Buffer.from([1, 2]) },
+      Object.assign(Object.create(null), { nullProto: true }),
+      { re: /ab+c/gi, bytes: new Uint16Array([1, 2, 3]) },
+    ]
+    for (const value of plainValues) {
+      expect(needsRecords(value)).toBe(false)
+      const bytes = codec.encode(value)
+      expect(bytes[0]).toBe(LAYOUT_PLAIN)
+      expect(codec.decode(bytes)).toEqual(value)
+    }
+    class Money {
+      constructor(readonly cents: number) {}
+    }
+    const recordValues: unknown[] = [
+      new Map([['k', 1]]),
+      { deep: [{ lines: new Map<unknown, unknown>([[1, { qty: 2 }]]) }] },
+      new Set([new Map([['in', 'set']])]),
+      { empty: new Map(), obj: {} },
+      { money: new Money(5) },
+      new Error('boom'),
+    ]
+    for (const value of recordValues) {
+      expect(needsRecords(value)).toBe(true)
+      const bytes = codec.encode(value)
+      expect(bytes[0]).toBe(LAYOUT_RECORDS)
+    }
+    for (const value of recordValues.slice(0, 4)) expect(codec.decode(codec.encode(value))).toEqual(value)
+    const decoded = codec.decode(codec.encode({ m: new Map([['a', { b: 1 }]]), o: { c: new Map() } })) as {
+      m: unknown
+      o: { c: unknown }
+    }
+    expect(decoded.m).toBeInstanceOf(Map)
+    expect(Object.getPrototypeOf(decoded.o)).toBe(Object.prototype)
+    expect(decoded.o.c).toBeInstanceOf(Map)
+    expect(() => codec.decode(Buffer.from([9, 0xc0]))).toThrow(CacheError)
+  })
+})
