@@ -2,6 +2,10 @@
  * Runs every scenario in `src/scenarios/` (or those named on the command line) one after another
  * in this process: `pnpm bench [--quick] [scenario...]`.
  *
+ * A scenario listed in `PARTS` is also part of another, which runs it in a shared set-up: a run of
+ * every scenario runs the whole only (`metrics-stream`, not its three sections again); a part
+ * named on the command line runs alone.
+ *
  * `--quick`: a smoke run for CI (100 ms per task, results in a temporary folder, no summary or
  * chart written). It fails only if a scenario itself crashes or our cache errors; a peer's
  * failure is a row of the report, and no timing is ever asserted.
@@ -17,13 +21,19 @@ const quick = args.includes('--quick')
 const wanted = args.filter((arg) => !arg.startsWith('--'))
 const config = configureRun({ quick })
 
+/** Scenarios run by another one (the key) in its set-up; not run again in a run of every scenario. */
+const PARTS: Readonly<Record<string, readonly string[]>> = {
+  'metrics-stream': ['metrics-dashboard', 'metrics-latency', 'metrics-throughput'],
+}
+const parts = Object.values(PARTS).flat()
+
 const dir = join(import.meta.dirname, 'scenarios')
 const found = readdirSync(dir)
   .filter((file) => file.endsWith('.ts'))
   .map((file) => file.slice(0, -3))
 const rank = (name: string) => (ORDER.includes(name) ? ORDER.indexOf(name) : ORDER.length)
 const scenarios = found
-  .filter((name) => wanted.length === 0 || wanted.includes(name))
+  .filter((name) => (wanted.length === 0 ? !parts.includes(name) : wanted.includes(name)))
   .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
 const unknown = wanted.filter((name) => !found.includes(name))
 if (unknown.length > 0) {
