@@ -10,10 +10,21 @@
 import type { Cluster, Redis } from 'ioredis'
 import type { Aggregates, View } from './aggregates/define.js'
 import { createMetricsConsumer, type MetricsConsumer } from './consume/consumer.js'
-import type { MetricsConsumerOptions } from './consume/options.js'
+import {
+  CONSUMER_OPTION_KEYS,
+  type MetricsConsumerOptions,
+  resolveConsumerOptions,
+} from './consume/options.js'
 import { Script } from './consume/scripts.js'
 import { MetricsStreamError } from './errors.js'
 import { viewKeys } from './keys.js'
+import { checkOptionKeys } from './option-keys.js'
+
+/** The consumer's option keys but `generation`: a rebuild chooses its generation. */
+const REBUILD_OPTION_KEYS: ReadonlySet<string> = new Set(
+  [...CONSUMER_OPTION_KEYS].filter((name) => name !== 'generation'),
+)
+const PROMOTE_OPTION_KEYS: ReadonlySet<string> = new Set(['maxLag'])
 
 const PROMOTE = new Script(`#!lua
 local current = redis.call('GET', KEYS[1]) or '1'
@@ -94,6 +105,12 @@ export async function dropGeneration(
 /** Options of {@link startRebuild}: those of the consumer, without the generation. */
 export type RebuildOptions<E> = Omit<MetricsConsumerOptions<E>, 'generation'>
 
+/** Options of {@link Rebuild.promote}. */
+export interface PromoteOptions {
+  /** Most records the new generation may still lag behind Kafka, summed over partitions. @default 0 */
+  maxLag?: number | undefined
+}
+
 /** A running rebuild. */
 export interface Rebuild<E> {
   /** The generation being built. */
@@ -108,14 +125,20 @@ export interface Rebuild<E> {
    * Switch readers to the new generation.
    * @throws MetricsStreamError `E_STREAM_NOT_CAUGHT_UP` when the lag is above `maxLag`
    */
-  promote(options?: { maxLag?: number | undefined }): Promise<void>
+  promote(options?: PromoteOptions): Promise<void>
 }
 
 /**
  * Start replaying the topic into a new generation of the view. Give it a source on a NEW consumer
  * group (e.g. `<group>-g<n>`), which therefore starts at the earliest offset.
+ *
+ * @throws MetricsStreamError `E_STREAM_INVALID_OPTION` for an unknown option (`generation`
+ * included: the rebuild chooses it) or an invalid one, before anything is written to Redis
  */
 export async function startRebuild<E>(options: RebuildOptions<E>): Promise<Rebuild<E>> {
+  checkOptionKeys(options, REBUILD_OPTION_KEYS, 'startRebuild')
+  // Every value checked too before the generation counter moves (the consumer checks them again).
+  resolveConsumerOptions(options, 'startRebuild')
   const { redis, namespace, view } = options as {
     redis: Redis | Cluster
     namespace: string
@@ -136,6 +159,7 @@ export async function startRebuild<E>(options: RebuildOptions<E>): Promise<Rebui
     consumer,
     lag,
     async promote(promoteOptions) {
+      if (promoteOptions !== undefined) checkOptionKeys(promoteOptions, PROMOTE_OPTION_KEYS, 'promote')
       const behind = await lag()
       const maxLag = promoteOptions?.maxLag ?? 0
       if (behind > maxLag) {

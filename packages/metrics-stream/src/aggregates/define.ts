@@ -28,6 +28,7 @@
 
 import { type Duration, toMs } from '../duration.js'
 import { MetricsStreamError } from '../errors.js'
+import { checkOptionKeys } from '../option-keys.js'
 import type { TimeBucket } from './buckets.js'
 
 /** A grouping dimension: a function giving the row's value for it (a string without `|`). */
@@ -116,7 +117,17 @@ export interface Aggregate<R, F> {
   readonly __figure?: F
 }
 
-function common<R>(name: string, options: AggregateCommon<R>) {
+const COMMON_KEYS = ['where', 'bucket', 'retention', 'readBuckets']
+/** The option keys of each builder (unknown ones are refused by name). */
+const BUILDER_KEYS: Readonly<Record<Aggregate<unknown, unknown>['kind'], ReadonlySet<string>>> = {
+  count: new Set([...COMMON_KEYS, 'by']),
+  sum: new Set([...COMMON_KEYS, 'by', 'value']),
+  top: new Set([...COMMON_KEYS, 'member', 'score', 'size']),
+  distinct: new Set([...COMMON_KEYS, 'value']),
+}
+
+function common<R>(name: Aggregate<unknown, unknown>['kind'], options: AggregateCommon<R>) {
+  checkOptionKeys(options, BUILDER_KEYS[name], name)
   const retentionMs = toMs(options.retention ?? Number.POSITIVE_INFINITY, `${name}.retention`, true)
   if (options.retention !== undefined && options.bucket === undefined) {
     throw new MetricsStreamError('E_STREAM_INVALID_OPTION', `${name}: retention needs a bucket`)
@@ -340,16 +351,26 @@ export type Figures<A> = { [K in keyof A]: A[K] extends Aggregate<any, infer F> 
 
 const identity = <T>(value: unknown) => value as T
 
+const VIEW_KEYS: ReadonlySet<string> = new Set([
+  'name',
+  'decode',
+  'eventTime',
+  'rows',
+  'entity',
+  'aggregates',
+])
+
 /**
  * Define a view: how events decode, when they happened, what rows they add and retract (or, in
  * entity mode, which entity version they carry), and the aggregates over those rows.
  *
- * @throws MetricsStreamError `E_STREAM_INVALID_OPTION` for an invalid name, no aggregates, or both
- * `rows` and `entity`
+ * @throws MetricsStreamError `E_STREAM_INVALID_OPTION` for an unknown key, an invalid name, no
+ * aggregates, or both `rows` and `entity`
  */
 export function defineView<E, R = E, const A extends Aggregates<R> = Aggregates<R>>(
   definition: ViewDefinition<E, R, A>,
 ): View<E, R, A> {
+  checkOptionKeys(definition, VIEW_KEYS, 'defineView')
   if (!NAME.test(definition.name)) {
     throw new MetricsStreamError(
       'E_STREAM_INVALID_OPTION',

@@ -12,7 +12,7 @@
  *    offsets that hold no record for us (commit/abort markers, aborted records, which the source
  *    filters out), so a gap after the fetch offset is not data loss and costs no seek; a gap
  *    that remains after a seek back is data Kafka no longer has (`noteGap`, `recovery.ts`).
- * 3. The rest is cut into chunks of at most `chunkSize` records, fewer when the scripts run
+ * 3. The rest is cut into chunks of at most `batchSize` records, fewer when the scripts run
  *    longer than `scriptBudget` on the server (`chunk-sizer.ts`); each chunk is applied by one
  *    script (`apply.ts`, or `entity-chunk.ts` for an entity-mode view), and only then resolved in
  *    Kafka, and the member heartbeats. A Redis or Kafka failure is retried with backoff while

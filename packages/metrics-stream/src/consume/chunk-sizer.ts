@@ -4,11 +4,11 @@
  * While an apply script runs, Redis runs nothing else: a dashboard read that arrives meanwhile
  * waits for it. The script's cost is mostly one Redis command per distinct figure field the chunk
  * touches (pre-aggregation folds repeats), which depends on the data, not only on the record
- * count, so a fixed `chunkSize` cannot promise a bound on that wait. The sizer measures instead:
+ * count, so a fixed `batchSize` cannot promise a bound on that wait. The sizer measures instead:
  * every applied script reports the microseconds it ran on the server (Redis `TIME` at its start
  * and end, so queueing and network are not counted), the sizer keeps a moving average of server
  * time per record over its last scripts and sizes the next chunk to fit the budget, between 1
- * and `chunkSize` records.
+ * and `batchSize` records.
  *
  * The estimate is the second lowest time per record of the last five scripts. A script's server
  * time is wall-clock time: on a busy machine Redis is descheduled in the middle of some scripts,
@@ -29,7 +29,7 @@ export class ChunkSizer {
   private current: number
 
   /**
-   * @param max Largest chunk (the consumer's `chunkSize`), also the first chunk's size.
+   * @param max Largest chunk (the consumer's `batchSize`), also the first chunk's size.
    * @param budgetUs Target server time per script, microseconds; `Infinity`: always `max`.
    */
   constructor(

@@ -9,7 +9,7 @@
  *    member that lost the partition is fenced.
  * 2. `batch.ts`: records at or below the stored offset are skipped; Kafka ahead of or behind
  *    Redis is repositioned to it (Redis, not Kafka's committed offset, is the truth); the rest is
- *    cut into chunks of at most `chunkSize` records, sized to `scriptBudget` (`chunk-sizer.ts`).
+ *    cut into chunks of at most `batchSize` records, sized to `scriptBudget` (`chunk-sizer.ts`).
  * 3. `apply.ts`: a chunk is decoded, validated and pre-aggregated in Node, then ONE script checks
  *    the owner token and the stored offset and applies the increments, the new offset, the
  *    counters, the version bump and the change notice atomically. Only then is the chunk resolved
@@ -201,7 +201,8 @@ export class MetricsConsumer<E = unknown> extends EventEmitter {
 
   /** Counters since start (a copy). */
   stats(): MetricsConsumerStats {
-    return { ...this.state.counters, chunkSize: this.state.sizer.size }
+    const size = this.state.sizer.size
+    return { ...this.state.counters, batchSize: size, chunkSize: size }
   }
 
   /** Lag of Redis's applied offsets behind Kafka's high watermarks, per partition. */

@@ -14,16 +14,14 @@
  *   chunks.
  * - Compression: kafkajs decodes gzip only; `installCodecs` (see `codecs.ts`) registers snappy,
  *   lz4 and zstd once per process, and the kafkajs consumer runs inside `sourceScope`, so a batch
- *   that cannot be decoded reaches `eachBatch` as stand-in records of its partition only. The
- *   source hands the records before it, then the batch as {@link SourceBatch.undecodable}, and
- *   drops what follows it in the fetch (fetched again later).
+ *   that cannot be decoded reaches `eachBatch` as stand-in records of its partition only, which
+ *   `kafka-batch.ts` turns into {@link SourceBatch.undecodable}.
  * - Transactions (Flink, Kafka Streams, any `transactional.id` producer): kafkajs reads
  *   committed records only (`READ_COMMITTED`) and leaves control markers and aborted records
  *   out of `batch.messages` (with the Java consumer's rule for which records are aborted, see
  *   `transactions.ts`: kafkajs's own lets some through when producers interleave), so offsets
- *   have gaps. Each batch carries the offset kafkajs fetched
- *   from (`fetchedOffset`) and the last offset it covers (`lastOffset`, the trailing commit
- *   marker included), so the consumer tells a filtered gap from Redis having lost data and moves
+ *   have gaps. Each batch carries the offset kafkajs fetched from and the last offset it covers
+ *   (`kafka-batch.ts`), so the consumer tells a filtered gap from Redis having lost data and moves
  *   Redis's offset over the markers. A fetch that held filtered records only never reaches
  *   `eachBatch` (kafkajs resolves it itself): the `START_BATCH_PROCESS` event with no message
  *   reports it, and the source hands it to the consumer as an empty batch, in order with the
@@ -37,60 +35,17 @@
  *   `start()` leaves nothing behind (the kafkajs consumer is disconnected), so it can be called
  *   again; the admin client and the producer are kept only once connected, so a failed connect
  *   is retried at the next call instead of leaving an unconnected client in place.
+ * - Options are validated once, by `kafkaSource` itself (`kafka-source-options.ts`).
  */
-import type { Admin, Batch, Consumer, ConsumerConfig, EachBatchPayload, Kafka, Producer } from 'kafkajs'
+import type { Admin, Consumer, EachBatchPayload, Producer } from 'kafkajs'
 import kafkajs from 'kafkajs'
 import { MetricsStreamError } from '../errors.js'
 import { kafkaAuthFailure, redactText } from '../redact.js'
-import {
-  installCodecs,
-  sourceScope,
-  UNDECODABLE_HEADER,
-  type UndecodableDetail,
-  undecodableSeen,
-} from './codecs.js'
-import type {
-  OutgoingMessage,
-  Source,
-  SourceBatch,
-  SourceBatchContext,
-  SourceEvents,
-  SourceMessage,
-  UndecodableBatch,
-} from './source.js'
+import { installCodecs, sourceScope } from './codecs.js'
+import { toSourceBatch } from './kafka-batch.js'
+import { type KafkaSourceOptions, resolveKafkaSourceOptions } from './kafka-source-options.js'
+import type { OutgoingMessage, Source, SourceBatch, SourceBatchContext, SourceEvents } from './source.js'
 import { installReadCommittedFix } from './transactions.js'
-
-/** Options of {@link kafkaSource}. */
-export interface KafkaSourceOptions {
-  /** A kafkajs client. */
-  kafka: Kafka
-  /** Consumer group id. */
-  groupId: string
-  /** Topics to consume. */
-  topics: string[]
-  /** Partitions handled in parallel by this member. @default 4 */
-  partitionsConsumedConcurrently?: number | undefined
-  /**
-   * kafkajs `autoCommitInterval`: how often resolved offsets are committed *while* a batch is
-   * being handled, in milliseconds. kafkajs also commits every resolved offset after each batch
-   * it handed over, whatever this interval, so Kafka trails Redis by at most the batch in hand
-   * (never leads it: offsets are resolved only after their script). @default 5000
-   */
-  commitInterval?: number | undefined
-  /**
-   * Extra kafkajs consumer settings (session timeout, heartbeat interval, max wait...).
-   * `groupId` and `allowAutoTopicCreation` are set by the source.
-   */
-  consumer?: Omit<ConsumerConfig, 'groupId'> | undefined
-  /**
-   * After kafkajs gave up on its consumer (a crash it does not restart), how long the source
-   * waits before starting a new one, in milliseconds; doubles up to 30 s while it keeps failing.
-   * @default 1000
-   */
-  restartDelay?: number | undefined
-}
-
-const MAX_RESTART_DELAY = 30_000
 
 interface PartitionState {
   /** The partition's batches and filtered-only ranges, handed to the consumer one at a time. */
@@ -98,11 +53,13 @@ interface PartitionState {
   resume: NodeJS.Timeout | undefined
 }
 
-/** Create a kafkajs-backed {@link Source} (consumes from the earliest offset on a new group). */
+/**
+ * Create a kafkajs-backed {@link Source} (consumes from the earliest offset on a new group).
+ *
+ * @throws MetricsStreamError `E_STREAM_INVALID_OPTION` for an unknown or invalid option
+ */
 export function kafkaSource(options: KafkaSourceOptions): Source {
-  if (options.topics.length === 0) {
-    throw new MetricsStreamError('E_STREAM_INVALID_OPTION', 'kafkaSource: topics must not be empty')
-  }
+  const resolved = resolveKafkaSourceOptions(options)
   const { kafka } = options
   if (!(kafka instanceof kafkajs.Kafka)) {
     process.emitWarning(
@@ -119,7 +76,7 @@ export function kafkaSource(options: KafkaSourceOptions): Source {
   let assigned = new Set<string>()
   let stopped = false
   let failing = false
-  let restartDelay = options.restartDelay ?? 1_000
+  let restartDelay = resolved.retryDelayMs
   let restartTimer: NodeJS.Timeout | undefined
   const partitions = new Map<string, PartitionState>()
 
@@ -191,7 +148,7 @@ export function kafkaSource(options: KafkaSourceOptions): Source {
     c.on(c.events.FETCH, () => {
       if (!failing) return
       failing = false
-      restartDelay = options.restartDelay ?? 1_000
+      restartDelay = resolved.retryDelayMs
       events?.recovered()
     })
     c.on(c.events.CRASH, (event) => {
@@ -246,8 +203,8 @@ export function kafkaSource(options: KafkaSourceOptions): Source {
       await c.run({
         eachBatchAutoResolve: false,
         autoCommit: true,
-        autoCommitInterval: options.commitInterval ?? 5_000,
-        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 4,
+        autoCommitInterval: resolved.commitIntervalMs,
+        partitionsConsumedConcurrently: resolved.partitionsConsumedConcurrently,
         eachBatch: (payload) =>
           serialized(`${payload.batch.topic}:${payload.batch.partition}`, () =>
             handle(toSourceBatch(payload.batch), batchContext(c, payload)),
@@ -288,7 +245,7 @@ export function kafkaSource(options: KafkaSourceOptions): Source {
     events: SourceEvents | undefined,
   ): void {
     const delay = restartDelay
-    restartDelay = Math.min(restartDelay * 2, MAX_RESTART_DELAY)
+    restartDelay = Math.min(restartDelay * 2, resolved.maxRetryDelayMs)
     clearTimeout(restartTimer)
     restartTimer = setTimeout(() => {
       restartTimer = undefined
@@ -402,65 +359,4 @@ function kafkaError(message: string, cause: unknown): MetricsStreamError {
 /** `Name: message` of a thrown value, with URL credentials redacted. */
 function describe(error: unknown): string {
   return redactText(error instanceof Error ? `${error.name}: ${error.message}` : String(error))
-}
-
-/**
- * kafkajs's batch as the consumer sees it: the offsets it covers, and the records up to the
- * first stand-in record of an undecodable batch (see `codecs.ts`), if any.
- */
-function toSourceBatch(batch: Batch): SourceBatch {
-  const { topic, partition, messages } = batch
-  const fetchedOffset = (batch as Batch & { fetchedOffset?: string }).fetchedOffset
-  const at =
-    undecodableSeen.count === 0
-      ? -1
-      : messages.findIndex((m) => m.headers?.[UNDECODABLE_HEADER] !== undefined)
-  if (at < 0) return { topic, partition, messages, fetchedOffset, lastOffset: batch.lastOffset() }
-  const standIn = messages[at] as (typeof messages)[number] & {
-    batchContext?: { firstOffset: string; lastOffsetDelta: number }
-  }
-  const context = standIn.batchContext
-  const firstOffset = context?.firstOffset ?? standIn.offset
-  const lastOffset = context
-    ? String(BigInt(context.firstOffset) + BigInt(context.lastOffsetDelta))
-    : standIn.offset
-  let end = at
-  let raw: Buffer | null = null
-  let detail: UndecodableDetail = { codec: 'unknown', error: 'unknown' }
-  while (
-    end < messages.length &&
-    (messages[end] as (typeof messages)[number]).headers?.[UNDECODABLE_HEADER] !== undefined
-  ) {
-    const message = messages[end] as (typeof messages)[number]
-    if (BigInt(message.offset) > BigInt(lastOffset)) break
-    if (message.value !== null && message.value.length > 0) {
-      raw = message.value
-      detail = JSON.parse(String(message.headers?.[UNDECODABLE_HEADER])) as UndecodableDetail
-    }
-    end++
-  }
-  const undecodable: UndecodableBatch = {
-    firstOffset,
-    lastOffset,
-    records: end - at,
-    raw,
-    error: new MetricsStreamError(
-      'E_STREAM_UNDECODABLE',
-      `Cannot decode the ${detail.codec} record batch at offsets ${firstOffset}..${lastOffset} of ${topic}/${partition}: ${detail.error}`,
-      { topic, partition, offset: firstOffset },
-    ),
-  }
-  const before = messages.slice(0, at) as SourceMessage[]
-  const previous = BigInt(firstOffset) - 1n
-  return {
-    topic,
-    partition,
-    messages: before,
-    fetchedOffset,
-    lastOffset:
-      fetchedOffset !== undefined && previous >= BigInt(fetchedOffset)
-        ? String(previous)
-        : before[before.length - 1]?.offset,
-    undecodable,
-  }
 }

@@ -1,13 +1,16 @@
 /**
  * The consumer's options: their TSDoc (unit, default), the one `DEFAULT_METRICS_CONSUMER_OPTIONS`
  * constant, and their validation into the frozen {@link ResolvedConsumerOptions} every mechanism
- * reads (resolved once, in the consumer's constructor).
+ * reads (resolved once, in the consumer's constructor). Names follow the one vocabulary of
+ * docs/architecture.md: `chunkSize` is now `batchSize` (the old name a deprecated alias).
  */
 import { hostname } from 'node:os'
+import type { OptionRename } from '@ayala/internal'
 import type { Cluster, Redis } from 'ioredis'
 import type { Aggregates, View } from '../aggregates/define.js'
 import { type Duration, toMs } from '../duration.js'
 import { MetricsStreamError } from '../errors.js'
+import { checkOptionKeys, renamed } from '../option-keys.js'
 import type { Source } from './source.js'
 
 /** Options of {@link createMetricsConsumer}. */
@@ -23,18 +26,20 @@ export interface MetricsConsumerOptions<E> {
   /** Generation written to. @default the generation readers use (the pointer), or 1 */
   generation?: number | undefined
   /**
-   * Most records per apply script (pre-aggregated in Node first), 1..5000; with a
+   * Most records per apply script (one chunk, pre-aggregated in Node first), 1..5000; with a
    * `scriptBudget`, the first chunk's size and the ceiling of the adaptive size.
    * @default 500
    */
+  batchSize?: number | undefined
+  /** @deprecated Renamed `batchSize` (records per apply script); the old name warns once per process. */
   chunkSize?: number | undefined
   /**
    * Target time one apply script may run on the Redis server. Redis runs nothing else meanwhile,
    * so this bounds how long a dashboard read waits behind one script (a read may queue behind
    * one script per partition in flight, see `partitionsConsumedConcurrently`). After every script the
    * consumer reads the script's server time (Redis `TIME` inside the script) and sizes the next
-   * chunk to fit, between 1 and `chunkSize` records. A number is milliseconds (`0.25` = 250 us);
-   * `Infinity`: fixed chunks of `chunkSize`.
+   * chunk to fit, between 1 and `batchSize` records. A number is milliseconds (`0.25` = 250 us);
+   * `Infinity`: fixed chunks of `batchSize`.
    * @default '0.25ms'
    */
   scriptBudget?: Duration | undefined
@@ -96,6 +101,8 @@ export interface MetricsConsumerOptions<E> {
 
 /** Defaults of {@link MetricsConsumerOptions}. */
 export const DEFAULT_METRICS_CONSUMER_OPTIONS = Object.freeze({
+  batchSize: 500,
+  /** @deprecated The default of `batchSize`, under its old name. */
   chunkSize: 500,
   scriptBudget: '0.25ms' as Duration,
   maxScriptsInFlight: Number.POSITIVE_INFINITY,
@@ -110,7 +117,8 @@ export const DEFAULT_METRICS_CONSUMER_OPTIONS = Object.freeze({
 
 /** The options as every mechanism reads them: durations in milliseconds, defaults applied. @internal */
 export interface ResolvedConsumerOptions {
-  readonly chunkSize: number
+  /** Most records per apply script (`batchSize`). */
+  readonly batchSize: number
   readonly scriptBudget: number
   readonly maxScriptsInFlight: number
   readonly allowedLateness: number
@@ -123,14 +131,50 @@ export interface ResolvedConsumerOptions {
   readonly undecodableBatches: 'pause' | 'dead-letter'
 }
 
-/** Validate `options` and freeze the result. @internal */
-export function resolveConsumerOptions<E>(options: MetricsConsumerOptions<E>): ResolvedConsumerOptions {
+/** Every key {@link MetricsConsumerOptions} has (unknown ones are refused by name). @internal */
+export const CONSUMER_OPTION_KEYS: ReadonlySet<string> = new Set([
+  'redis',
+  'namespace',
+  'view',
+  'source',
+  'generation',
+  'batchSize',
+  'chunkSize',
+  'scriptBudget',
+  'maxScriptsInFlight',
+  'allowedLateness',
+  'deadLetterTopic',
+  'lateTopic',
+  'scriptTimeout',
+  'retryDelay',
+  'maxRetryDelay',
+  'owner',
+  'undecodableBatches',
+  'stateCheckInterval',
+  'requireCompleteHistory',
+])
+
+const BATCH_SIZE: OptionRename = { from: 'chunkSize', to: 'batchSize', code: 'AYALA_STREAM_CHUNKSIZE' }
+
+/**
+ * Validate `options` (unknown keys refused by name, `chunkSize` read as the deprecated alias of
+ * `batchSize`) and freeze the result.
+ * @throws MetricsStreamError `E_STREAM_INVALID_OPTION`
+ * @internal
+ */
+export function resolveConsumerOptions<E>(
+  options: MetricsConsumerOptions<E>,
+  factory = 'createMetricsConsumer',
+): ResolvedConsumerOptions {
+  checkOptionKeys(options, CONSUMER_OPTION_KEYS, factory)
   const d = DEFAULT_METRICS_CONSUMER_OPTIONS
-  const chunkSize = options.chunkSize ?? d.chunkSize
-  if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 5_000) {
+  const batchSize = renamed<number>(options, BATCH_SIZE, factory) ?? d.batchSize
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 5_000) {
+    const name =
+      options.batchSize === undefined && options.chunkSize !== undefined ? 'chunkSize' : 'batchSize'
     throw new MetricsStreamError(
       'E_STREAM_INVALID_OPTION',
-      `chunkSize must be an integer in 1..5000, got ${chunkSize}`,
+      `${name} must be an integer in 1..5000, got ${batchSize}`,
     )
   }
   const scriptBudget = toMs(options.scriptBudget ?? d.scriptBudget, 'scriptBudget', true)
@@ -162,7 +206,7 @@ export function resolveConsumerOptions<E>(options: MetricsConsumerOptions<E>): R
     )
   }
   return Object.freeze({
-    chunkSize,
+    batchSize,
     scriptBudget,
     maxScriptsInFlight,
     allowedLateness: toMs(options.allowedLateness ?? d.allowedLateness, 'allowedLateness', true),

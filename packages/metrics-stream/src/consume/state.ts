@@ -55,7 +55,9 @@ export interface MetricsConsumerStats {
   /** Total and longest time apply scripts ran on the Redis server, milliseconds. */
   scriptServerMsTotal: number
   scriptServerMsMax: number
-  /** Records the next chunk will hold (adapted to `scriptBudget`). */
+  /** Records the next chunk will hold (adapted to `scriptBudget`, at most `batchSize`). */
+  batchSize: number
+  /** @deprecated The same figure as `batchSize`, under its old name. */
   chunkSize: number
   /**
    * Times this member repositioned a partition because Kafka's position and Redis's offset
@@ -142,6 +144,7 @@ export class ConsumerState {
     scriptMsMax: 0,
     scriptServerMsTotal: 0,
     scriptServerMsMax: 0,
+    batchSize: 0,
     chunkSize: 0,
     seeks: 0,
     undecodableBatches: 0,
@@ -180,7 +183,7 @@ export class ConsumerState {
     this.redis = config.redis
     this.source = config.source
     this.view = config.view
-    this.sizer = new ChunkSizer(options.chunkSize, options.scriptBudget * 1_000)
+    this.sizer = new ChunkSizer(options.batchSize, options.scriptBudget * 1_000)
     this.gate =
       options.maxScriptsInFlight === Number.POSITIVE_INFINITY
         ? undefined

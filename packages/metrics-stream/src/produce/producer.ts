@@ -5,6 +5,7 @@
  */
 import type { Producer } from 'kafkajs'
 import { MetricsStreamError } from '../errors.js'
+import { checkOptionKeys } from '../option-keys.js'
 
 /** Options of {@link createEventProducer}. */
 export interface EventProducerOptions<E> {
@@ -23,6 +24,8 @@ export interface EventProducerOptions<E> {
   acks?: -1 | 1 | undefined
 }
 
+const PRODUCER_OPTION_KEYS: ReadonlySet<string> = new Set(['producer', 'topic', 'key', 'acks'])
+
 /** Sends events as JSON, keyed by entity. */
 export interface EventProducer<E> {
   /** Send events in one request, in order. */
@@ -32,12 +35,20 @@ export interface EventProducer<E> {
 /**
  * Create an {@link EventProducer}.
  *
- * @throws MetricsStreamError `E_STREAM_KAFKA` from `send` when Kafka refuses (retriable unless kafkajs
- * says the failure is permanent)
+ * @throws MetricsStreamError `E_STREAM_INVALID_OPTION` for an unknown option or `acks` other than
+ * -1 or 1; `E_STREAM_KAFKA` from `send` when Kafka refuses (retriable unless kafkajs says the
+ * failure is permanent)
  */
 export function createEventProducer<E>(options: EventProducerOptions<E>): EventProducer<E> {
+  checkOptionKeys(options, PRODUCER_OPTION_KEYS, 'createEventProducer')
   const { producer, topic, key } = options
   const acks = options.acks ?? -1
+  if (acks !== -1 && acks !== 1) {
+    throw new MetricsStreamError(
+      'E_STREAM_INVALID_OPTION',
+      `createEventProducer: acks must be -1 or 1, got ${String(acks)}`,
+    )
+  }
   return {
     async send(events) {
       if (events.length === 0) return

@@ -18,9 +18,11 @@
  * `retry:` field (the browser's `EventSource` reconnects after it).
  */
 import type { ServerResponse } from 'node:http'
+import type { OptionRename } from '@ayala/internal'
 import type { Aggregates } from '../aggregates/define.js'
 import { type Duration, toMs } from '../duration.js'
-import { StreamUnavailableError } from '../errors.js'
+import { MetricsStreamError, StreamUnavailableError } from '../errors.js'
+import { checkOptionKeys, renamed } from '../option-keys.js'
 import type { Dashboard } from '../read/dashboard.js'
 import type { DashboardUpdate, ReadParams } from '../read/snapshot.js'
 
@@ -28,8 +30,22 @@ import type { DashboardUpdate, ReadParams } from '../read/snapshot.js'
 export interface SseOptions {
   /** Read range of bucketed figures. */
   params?: ReadParams | undefined
-  /** Interval of keep-alive comments. A number is milliseconds. @default '15s' */
+  /** Interval of keep-alive comments (a positive duration). A number is milliseconds. @default '15s' */
+  keepAliveInterval?: Duration | undefined
+  /** @deprecated Renamed `keepAliveInterval` (a periodic action); the old name warns once per process. */
   keepAlive?: Duration | undefined
+}
+
+/** Defaults of {@link SseOptions}. */
+export const DEFAULT_SSE_OPTIONS = Object.freeze({
+  keepAliveInterval: '15s' as Duration,
+})
+
+const SSE_OPTION_KEYS: ReadonlySet<string> = new Set(['params', 'keepAliveInterval', 'keepAlive'])
+const KEEP_ALIVE: OptionRename = {
+  from: 'keepAlive',
+  to: 'keepAliveInterval',
+  code: 'AYALA_STREAM_KEEPALIVE',
 }
 
 /**
@@ -78,13 +94,23 @@ function retryMs(error: StreamUnavailableError): number {
 /**
  * Stream a dashboard's updates to `response` as Server-Sent Events until the client disconnects.
  * Resolves when the stream ends.
+ *
+ * @throws MetricsStreamError `E_STREAM_INVALID_OPTION` for an unknown or invalid option (before
+ * anything is written to `response`)
  */
 export async function streamDashboard<A extends Aggregates<any>>(
   dashboard: Dashboard<A>,
   response: ServerResponse,
   options: SseOptions = {},
 ): Promise<void> {
-  const keepAliveMs = toMs(options.keepAlive ?? '15s', 'keepAlive')
+  checkOptionKeys(options, SSE_OPTION_KEYS, 'streamDashboard')
+  const keepAliveMs = toMs(
+    renamed<Duration>(options, KEEP_ALIVE, 'streamDashboard') ?? DEFAULT_SSE_OPTIONS.keepAliveInterval,
+    'keepAliveInterval',
+  )
+  if (!(keepAliveMs > 0)) {
+    throw new MetricsStreamError('E_STREAM_INVALID_OPTION', 'keepAliveInterval must be a positive duration')
+  }
   const controller = new AbortController()
   response.once('close', () => controller.abort())
   const updates = dashboard.subscribe(options.params, { signal: controller.signal })

@@ -24,12 +24,18 @@ import { MetricsStreamError } from '../errors.js'
 import { type HealthReport, viewReasons, worstState } from '../health/reasons.js'
 import { readViewState, type ViewState } from '../health/view-state.js'
 import { viewKeys } from '../keys.js'
+import { checkOptionKeys } from '../option-keys.js'
 import { scrubRedisErrors } from '../redact.js'
 import { readFromRedis } from './bounded.js'
 import type { BreakerState } from './circuit-breaker.js'
 import { DEADLINE } from './deadlines.js'
 import { rangeKey } from './fetch.js'
-import { type DashboardOptions, type DashboardReadOptions, resolveDashboardOptions } from './options.js'
+import {
+  type DashboardOptions,
+  type DashboardReadOptions,
+  READ_DASHBOARD_OPTION_KEYS,
+  resolveDashboardOptions,
+} from './options.js'
 import type { ChangeNotice, DashboardSnapshot, DashboardUpdate, ReadParams } from './snapshot.js'
 import { DashboardState } from './state.js'
 import { subscribeUpdates } from './subscribe.js'
@@ -202,12 +208,14 @@ export function createDashboard<A extends Aggregates<any>>(options: DashboardOpt
  * All figures of a view in one Redis round trip, without a long-lived dashboard (no cache, no
  * subscription): `readDashboard({ redis, namespace, view }, { from, to })`.
  *
- * @throws MetricsStreamError `E_STREAM_INVALID_READ` for a range over 1000 buckets,
- * `E_STREAM_REDIS` when Redis fails
+ * @throws MetricsStreamError `E_STREAM_INVALID_OPTION` (thrown, not rejected) for an unknown
+ * option (`cache` and `subscriber` included) or an invalid one; `E_STREAM_INVALID_READ` for a
+ * range over 1000 buckets, `E_STREAM_REDIS` when Redis fails
  */
 export function readDashboard<A extends Aggregates<any>>(
   options: Omit<DashboardOptions<A>, 'cache' | 'subscriber'>,
   params?: ReadParams,
 ): Promise<DashboardSnapshot<A>> {
+  checkOptionKeys(options, READ_DASHBOARD_OPTION_KEYS, 'readDashboard')
   return new Dashboard({ ...options, cache: false }).read(params)
 }

@@ -7,6 +7,7 @@ import type { Cluster, Redis } from 'ioredis'
 import type { Aggregates, View } from '../aggregates/define.js'
 import { type Duration, toMs } from '../duration.js'
 import { MetricsStreamError } from '../errors.js'
+import { checkOptionKeys } from '../option-keys.js'
 
 /** Options of {@link createDashboard}. */
 export interface DashboardOptions<A extends Aggregates<any>> {
@@ -96,13 +97,18 @@ export interface ResolvedDashboardOptions {
   readonly breakerThreshold: number
 }
 
-const KNOWN_OPTIONS = new Set([
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'redis',
   'namespace',
   'view',
   'subscriber',
   ...Object.keys(DEFAULT_DASHBOARD_OPTIONS),
 ])
+
+/** The option keys of {@link readDashboard}: the dashboard's, but `cache` and `subscriber`. @internal */
+export const READ_DASHBOARD_OPTION_KEYS: ReadonlySet<string> = new Set(
+  [...KNOWN_OPTIONS].filter((name) => name !== 'cache' && name !== 'subscriber'),
+)
 
 function positiveInteger(value: unknown, option: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
@@ -117,14 +123,7 @@ function positiveInteger(value: unknown, option: string): number {
  * @internal
  */
 export function resolveDashboardOptions(options: DashboardOptions<any>): ResolvedDashboardOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new MetricsStreamError('E_STREAM_INVALID_OPTION', 'createDashboard expects an options object')
-  }
-  for (const name of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(name)) {
-      throw new MetricsStreamError('E_STREAM_INVALID_OPTION', `Unknown dashboard option "${name}"`)
-    }
-  }
+  checkOptionKeys(options, KNOWN_OPTIONS, 'createDashboard')
   const d = DEFAULT_DASHBOARD_OPTIONS
   const timeoutMs = toMs(options.timeout ?? d.timeout, 'timeout')
   if (!(timeoutMs > 0)) {

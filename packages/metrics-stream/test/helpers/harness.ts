@@ -11,6 +11,7 @@ import { type Admin, Kafka, logLevel, type Producer } from 'kafkajs'
 import {
   createEventProducer,
   createMetricsConsumer,
+  type Duration,
   kafkaSource,
   type MetricsConsumer,
   type MetricsConsumerOptions,
@@ -141,7 +142,7 @@ export class World {
   consumer(
     groupId = `${this.namespace}-g`,
     options: Partial<MetricsConsumerOptions<InvoiceEvent>> = {},
-    commitInterval = 1_000,
+    commitInterval: Duration = '1s',
   ): MetricsConsumer<InvoiceEvent> {
     const consumer = createMetricsConsumer<InvoiceEvent>({
       redis: this.redis,
@@ -154,7 +155,9 @@ export class World {
         commitInterval,
         consumer: FAST_GROUP,
       }),
-      chunkSize: 100,
+      // The harness's size, unless the test gives one (under either name: `chunkSize` is the
+      // deprecated alias, and giving both would be refused).
+      ...(options.chunkSize === undefined ? { batchSize: 100 } : {}),
       ...options,
     })
     this.consumers.push(consumer)
@@ -175,10 +178,12 @@ export class World {
         kafka: this.kafka,
         groupId,
         topics: [this.topic],
-        commitInterval: 1_000,
+        commitInterval: '1s',
         consumer: FAST_GROUP,
       }),
-      chunkSize: 100,
+      // The harness's size, unless the test gives one (under either name: `chunkSize` is the
+      // deprecated alias, and giving both would be refused).
+      ...(options.chunkSize === undefined ? { batchSize: 100 } : {}),
       ...options,
     })
     this.consumers.push(consumer as unknown as MetricsConsumer<InvoiceEvent>)

@@ -1,3 +1,5 @@
+import { serviceUrls, uniqueName } from '@ayala/testkit'
+import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   createDashboard,
@@ -5,6 +7,7 @@ import {
   dropGeneration,
   kafkaSource,
   MetricsStreamError,
+  type Source,
   startRebuild,
 } from '../../src/index.js'
 import { FAST_GROUP, World } from '../helpers/harness.js'
@@ -64,5 +67,44 @@ describe('rebuild on real Kafka and Redis', () => {
       MetricsStreamError,
     )
     await dashboard.close()
+  })
+})
+
+describe('rebuild options on real Redis (a source with nothing to replay)', () => {
+  it('promote refuses an unknown option by name and promotes nothing; then promotes', async () => {
+    const redis = new Redis(serviceUrls().redis)
+    const namespace = uniqueName('ms')
+    const source: Source = {
+      topics: ['empty'],
+      start: async () => undefined,
+      isAssigned: () => true,
+      send: async () => undefined,
+      highWatermarks: async () => [],
+      stop: async () => undefined,
+    }
+    try {
+      const rebuild = await startRebuild<InvoiceEvent>({
+        redis,
+        namespace,
+        view: invoiceView,
+        source,
+        batchSize: 10,
+      })
+      expect(rebuild.generation).toBe(2)
+      await expect(rebuild.promote({ maxlag: 0 } as never)).rejects.toSatisfy(
+        (error) =>
+          error instanceof MetricsStreamError &&
+          error.code === 'E_STREAM_INVALID_OPTION' &&
+          error.message.includes('promote: unknown option "maxlag"'),
+      )
+      expect(await currentGeneration(redis, namespace, invoiceView.name)).toBe(1)
+      await rebuild.promote({ maxLag: 0 })
+      expect(await currentGeneration(redis, namespace, invoiceView.name)).toBe(2)
+      await rebuild.consumer.stop()
+    } finally {
+      const keys = await redis.keys(`{${namespace}*`)
+      if (keys.length > 0) await redis.unlink(...keys)
+      redis.disconnect()
+    }
   })
 })

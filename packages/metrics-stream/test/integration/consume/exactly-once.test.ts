@@ -111,7 +111,7 @@ describe('exactly-once effect on real Kafka and Redis', () => {
     const events = generateEvents(600, 61)
     await world.produce(events)
     // 1 us: below any script's server time, so every chunk after the first holds one record.
-    const consumer = world.consumer(undefined, { chunkSize: 100, scriptBudget: '0.001ms' })
+    const consumer = world.consumer(undefined, { batchSize: 100, scriptBudget: '0.001ms' })
     let serverMs = 0
     consumer.on('applied', (event: AppliedEvent) => {
       serverMs += event.serverMs

@@ -106,7 +106,7 @@ describe('exactly-once rules through the Source interface (real Redis)', () => {
         namespace,
         view: invoiceView,
         source,
-        chunkSize: 4,
+        batchSize: 4,
         ...(options.maxScriptsInFlight === undefined
           ? {}
           : { maxScriptsInFlight: options.maxScriptsInFlight }),

@@ -34,7 +34,7 @@ describe('dashboard read from a Redis replica while the consumer applies to the 
     await dashboard.onChange((notice) => notices.push(notice))
 
     const events = generateEvents(1_500, 71)
-    const consumer = world.consumer(undefined, { chunkSize: 50 })
+    const consumer = world.consumer(undefined, { batchSize: 50 })
     await consumer.start()
     // Read the replica while the stream flows: versions never go back, and every snapshot is
     // one the primary had (a whole number of applied batches: the invoice count equals the
