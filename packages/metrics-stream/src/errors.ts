@@ -43,6 +43,10 @@
  *   `deleteRecords` removed records a replay or the consumer had not applied); down.
  * - `E_STREAM_LOG_COMPACTED`: a delta-mode view was replayed from a compacted topic, which keeps
  *   only each key's latest record; down (entity-mode views rebuild completely from it).
+ * - `E_STREAM_REDIS_BEHIND`: Redis holds less of a partition than the consumer had applied (a
+ *   failover promoted a replica that had not received the last apply scripts): the consumer went
+ *   back to Redis's offset and re-applies the records after it from Kafka; figures late, never
+ *   counted twice or skipped; degraded, per partition, until it is where it had been.
  */
 export type MetricsStreamErrorCode =
   | 'E_STREAM_INVALID_OPTION'
@@ -62,6 +66,7 @@ export type MetricsStreamErrorCode =
   | 'E_STREAM_STATE_MISSING'
   | 'E_STREAM_LOG_TRUNCATED'
   | 'E_STREAM_LOG_COMPACTED'
+  | 'E_STREAM_REDIS_BEHIND'
 
 /** Context carried by a {@link MetricsStreamError}. */
 export interface MetricsStreamErrorContext {

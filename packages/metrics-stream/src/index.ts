@@ -21,6 +21,7 @@ export type {
 } from './aggregates/define.js'
 export { count, defineAggregates, defineView, distinct, sum, top } from './aggregates/define.js'
 export type { AppliedEvent } from './consume/apply.js'
+export type { RedisBehindEvent } from './consume/behind.js'
 export type { ConsumerHealth } from './consume/consumer.js'
 export { createMetricsConsumer, MetricsConsumer } from './consume/consumer.js'
 export { MAX_ENTITY_KEY_LENGTH } from './consume/entity.js'

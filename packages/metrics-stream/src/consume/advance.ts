@@ -10,9 +10,11 @@
  * undecodable batch sent whole to the dead-letter topic moves it the same way (`undecodable.ts`),
  * counting its records as dead. No version bump and no notice: the figures did not change.
  */
+import { reapplied, redisBehind } from './behind.js'
 import { fenced } from './claim.js'
 import { withTimeout } from './retry.js'
 import { ADVANCE, Script } from './scripts.js'
+import type { SourceBatchContext } from './source.js'
 import type { ConsumerState, Owned } from './state.js'
 
 const advanceScript = new Script(ADVANCE)
@@ -29,6 +31,7 @@ export async function advance(
   owned: Owned,
   offset: string,
   dead: number,
+  context: SourceBatchContext,
 ): Promise<boolean> {
   const keys = state.requireKeys()
   const reply = (await withTimeout(
@@ -38,9 +41,13 @@ export async function advance(
       [owned.token, String(owned.offset + 1n), offset, String(dead)],
     ),
     state.options.scriptTimeout,
-  )) as [number, string]
+  )) as [number, string, string?, string?]
   if (reply[0] === -1) {
-    fenced(state, topic, partition, owned, reply[1])
+    fenced(state, topic, partition, owned, reply, context.seek)
+    return false
+  }
+  if (reply[0] === -5) {
+    redisBehind(state, topic, partition, owned, BigInt(reply[1]), 'apply', context.seek)
     return false
   }
   if (reply[0] === -2 && BigInt(reply[1]) < BigInt(offset)) {
@@ -48,6 +55,7 @@ export async function advance(
     return false
   }
   owned.offset = BigInt(offset)
+  if (state.reapplying.size > 0) reapplied(state, topic, partition, owned.offset)
   state.counters.deadLettered += reply[0] === 1 ? dead : 0
   return true
 }

@@ -11,13 +11,16 @@
  * The reply: "fenced" means another member claimed the partition (`claim.ts`): the batch is
  * dropped. "Already applied" with a stored offset at or beyond the chunk's last one is a retry
  * after a timeout whose first attempt did run: it counts as applied. A stored offset below it
- * means Redis moved under this member: the batch is dropped and fetched again. Every script
+ * means Redis moved under this member: the batch is dropped and fetched again. "Behind" (Redis
+ * holds less than this member applied: a failover to a lagging replica) and "fenced" by a claim
+ * Redis lost send the partition back to Redis's offset (`behind.ts`). Every script
  * reports the time it ran on the server (Redis `TIME` inside it), which sizes the next chunk
  * (`chunk-sizer.ts`). At most `maxScriptsInFlight` scripts are awaited at once (`gate.ts`).
  */
 import { DeltaPlan } from '../aggregates/plan.js'
 import { MetricsStreamError } from '../errors.js'
 import type { ViewKeys } from '../keys.js'
+import { reapplied, redisBehind } from './behind.js'
 import { fenced } from './claim.js'
 import { completeSoon } from './recovery.js'
 import { withTimeout } from './retry.js'
@@ -44,8 +47,11 @@ export interface AppliedEvent {
 
 const applyScript = new Script(APPLY)
 
-/** What the apply script answers: [status, version or stored offset or entity, server us]. @internal */
-export type ApplyReply = [number, string | number, (number | string)?]
+/**
+ * What the apply script answers: [status, version or stored offset or entity or token, server us
+ * or claims, stored offset]. @internal
+ */
+export type ApplyReply = [number, string | number, (number | string)?, (number | string)?]
 
 /** What a chunk's decoding counted, for the script arguments and the counters. */
 export interface Tally {
@@ -115,10 +121,10 @@ export async function applyChunk(
   plan.encode(scriptKeys, argv)
   const began = performance.now()
   const reply = await runApply(state, scriptKeys, argv)
-  return settle(state, topic, partition, owned, chunk, reply, performance.now() - began, tally)
+  return settle(state, topic, partition, owned, chunk, reply, performance.now() - began, tally, context)
 }
 
-/** Script ARGV 1..9, shared by both modes. @internal */
+/** Script ARGV 1..10, shared by both modes. @internal */
 export function fixedArgs(
   keys: ViewKeys,
   topic: string,
@@ -138,6 +144,8 @@ export function fixedArgs(
     String(dead.length),
     keys.channel,
     `${keys.generation} ${topic} ${partition} ${lastOffset} ${Number.isFinite(oldest) ? oldest : 0}`,
+    // What Redis must hold for the chunk to follow on: the offset this member applied last.
+    String(owned.offset),
   ]
 }
 
@@ -169,10 +177,15 @@ export function settle(
   reply: ApplyReply,
   scriptMs: number,
   { watermark, applied, late, dead, oldest }: Tally,
+  context: SourceBatchContext,
 ): boolean {
   const lastOffset = (chunk[chunk.length - 1] as SourceMessage).offset
   if (reply[0] === -1) {
-    fenced(state, topic, partition, owned, reply[1])
+    fenced(state, topic, partition, owned, reply, context.seek)
+    return false
+  }
+  if (reply[0] === -5) {
+    redisBehind(state, topic, partition, owned, BigInt(reply[1]), 'apply', context.seek)
     return false
   }
   if (reply[0] === -2) {
@@ -185,6 +198,7 @@ export function settle(
   }
   owned.offset = BigInt(lastOffset)
   owned.watermark = watermark
+  if (state.reapplying.size > 0) reapplied(state, topic, partition, owned.offset)
   if (owned.target !== undefined && !owned.done && owned.offset + 1n >= owned.target) {
     owned.done = true
     completeSoon(state)
@@ -199,6 +213,7 @@ export function settle(
   // A retry answered "already applied" has no server time; it is not a sample of the cost.
   const serverMs = reply[0] === 1 && typeof reply[2] === 'number' ? reply[2] / 1_000 : 0
   if (reply[0] === 1) {
+    if (Number(reply[1]) > state.versionSeen) state.versionSeen = Number(reply[1])
     c.scriptServerMsTotal += serverMs
     if (serverMs > c.scriptServerMsMax) c.scriptServerMsMax = serverMs
     state.sizer.observe(chunk.length, serverMs * 1_000)

@@ -93,7 +93,9 @@ export async function handleBatch(
   if (through !== undefined && through !== committed) {
     if (BigInt(through) > owned.offset) {
       // Filtered records close the batch (a commit marker, aborted records): step over them.
-      const done = await retrying(state, context, () => advance(state, topic, partition, owned, through, 0))
+      const done = await retrying(state, context, () =>
+        advance(state, topic, partition, owned, through, 0, context),
+      )
       if (done !== true) return
     }
     await context.commit(through)

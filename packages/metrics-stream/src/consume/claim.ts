@@ -9,9 +9,15 @@
  * A claim is granted within the view state's current epoch only: a claim refused for another
  * epoch (Redis lost the state, or another member created it again) makes the member create or
  * adopt the state first (`recovery.ts`), then claim within it.
+ *
+ * "Fenced" is told apart from "Redis lost this claim" by the partition's claim count: every claim
+ * raises it, so a count below the one this claim got means Redis went back to a copy from before
+ * the claim (a failover to a lagging replica), not that another member claimed since: the member
+ * then goes back to Redis's offset and claims again (`behind.ts`).
  */
 import { randomUUID } from 'node:crypto'
 import { MetricsStreamError } from '../errors.js'
+import { redisBehind } from './behind.js'
 import { recover } from './recovery.js'
 import { withTimeout } from './retry.js'
 import { CLAIM, Script } from './scripts.js'
@@ -33,7 +39,7 @@ export async function claim(
       claimScript.run(
         state.redis,
         [keys.partition(topic, partition), keys.meta],
-        [token, state.options.owner, state.epoch ?? ''],
+        [token, state.options.owner, state.epoch ?? '', String(state.versionSeen)],
       ),
       state.options.scriptTimeout,
     )) as [number, string, string, string, string]
@@ -54,6 +60,7 @@ export async function claim(
     return {
       assignment,
       token,
+      claims: reply[0],
       offset: BigInt(reply[1]),
       watermark,
       soughtTo: undefined,
@@ -64,21 +71,30 @@ export async function claim(
 }
 
 /**
- * A script answered "fenced" (`reply[1]`: the token Redis holds now): forget this claim only (a
- * newer claim of the same member, in a later assignment, stays), count and tell it. An empty
- * token means the state vanished (Redis lost its data): the partition is claimed again at once,
- * not left alone until the next assignment.
+ * A script answered "fenced" (`reply[1]`: the token Redis holds now, `reply[2]`: the partition's
+ * claim count, `reply[3]`: its stored offset). An older token with a claim count below this
+ * claim's means Redis lost the claim (see the module note): back to Redis's offset, through
+ * `seek`. Otherwise forget this claim only (a newer claim of the same member stays), count and
+ * tell it. An empty token means the state vanished (Redis lost its data) or predates every claim
+ * of the partition: it is claimed again at once, not left alone until the next assignment, and
+ * the claim tells where to resume (`batch.ts`) or that the state must be rebuilt (`recovery.ts`).
  */
 export function fenced(
   state: ConsumerState,
   topic: string,
   partition: number,
   owned: Owned,
-  holder: string | number,
+  reply: readonly unknown[],
+  seek: (offset: string) => void,
 ): void {
+  const holder = String(reply[1] ?? '')
+  if (holder !== '' && Number(reply[2] ?? 0) < owned.claims) {
+    redisBehind(state, topic, partition, owned, BigInt(String(reply[3] ?? '-1')), 'claim', seek)
+    return
+  }
   const id = `${topic}:${partition}`
   state.counters.fenced++
   if (state.owned.get(id) === owned) state.owned.delete(id)
-  if (holder !== '') state.lost.set(id, owned.assignment)
+  if (holder !== '' && holder !== state.owned.get(id)?.token) state.lost.set(id, owned.assignment)
   if (state.events.listenerCount('fenced') > 0) state.events.emit('fenced', { topic, partition })
 }

@@ -20,6 +20,9 @@
  *    decode is never a silent stall (paused with backoff, or dead-lettered whole).
  * 5. `recovery.ts`: Redis losing the view's state is noticed (an epoch marker) and healed by a
  *    replay from the topic; a topic that cannot give the figures back marks the view incomplete.
+ *    `behind.ts`: Redis going back to an older copy of the same state (a failover to a replica
+ *    that missed the last scripts) is refused by the scripts and noticed by the state check: the
+ *    member seeks back to the offset Redis holds and applies the records after it again.
  * 6. `retry.ts`: every Redis call is bounded; failures are retried with backoff while the member
  *    owns the batch; an error reply is not retried (it would apply half a script twice).
  *
@@ -53,7 +56,9 @@ export interface ConsumerHealth extends HealthReport {
  * `sourceError` (a {@link MetricsStreamError}: `E_STREAM_UNDECODABLE` for a batch the source
  * cannot decode, `E_STREAM_KAFKA` when the Kafka client crashed; not `error`, which would kill a
  * process that does not listen while the consumer goes on with the other partitions),
- * `rebuilding` ({@link RebuildingEvent}) and `live` ({ generation, epoch }).
+ * `rebuilding` ({@link RebuildingEvent}), `live` ({ generation, epoch }) and `redisBehind`
+ * ({@link RedisBehindEvent}: Redis held less of a partition than this member applied, and it
+ * went back to apply the rest again).
  */
 export class MetricsConsumer<E = unknown> extends EventEmitter {
   private readonly state: ConsumerState

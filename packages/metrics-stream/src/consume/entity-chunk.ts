@@ -170,6 +170,6 @@ export async function applyEntityChunk(
       state.counters.versionDuplicates += duplicates
       state.counters.staleVersions += stale
     }
-    return settle(state, topic, partition, owned, chunk, reply, scriptMs, tally)
+    return settle(state, topic, partition, owned, chunk, reply, scriptMs, tally, context)
   }
 }

@@ -4,6 +4,11 @@
  * is `init`, `complete` and `truncate` in `scripts.ts`; the states readers see are in
  * `health/view-state.ts`.
  *
+ * Redis holding an older copy of the same state (a failover to a replica that missed the last
+ * scripts: same epoch, offsets behind what this member applied) is not a loss: the state check
+ * also compares the owned partitions' offsets, and the member re-applies from Redis's offset
+ * (`behind.ts`).
+ *
  * Every state carries an epoch marker (`init` creates it, with `rebuilding` and each partition's
  * replay target, when Redis holds none), and a claim is granted within the current epoch only
  * (`claim.ts`). The consumer checks the marker every `stateCheckInterval`, and a claim refused
@@ -26,6 +31,7 @@ import { randomUUID } from 'node:crypto'
 import { aggregateSignature } from '../aggregates/plan.js'
 import { MetricsStreamError, type MetricsStreamErrorCode } from '../errors.js'
 import type { ViewKeys } from '../keys.js'
+import { checkOffsets } from './behind.js'
 import { withTimeout } from './retry.js'
 import { COMPLETE, ENTITY_SIGNATURE, INIT, Script, TRUNCATE } from './scripts.js'
 import type { ConsumerState } from './state.js'
@@ -95,6 +101,10 @@ export async function initState(state: ConsumerState, cause: 'created' | 'lost')
     state.owned.clear()
     state.lost.clear()
     state.rewind.clear()
+    // A new state replays everything: nothing is "behind" in it, and its versions start again.
+    state.reapplying.clear()
+    state.reasons.clear('E_STREAM_REDIS_BEHIND')
+    state.versionSeen = 0
   }
   // A new state (created here, or by another member after a loss) is a replay from the start.
   if (reply[0] === 2 || (before !== undefined && before !== reply[1])) {
@@ -165,7 +175,11 @@ export async function checkState(state: ConsumerState): Promise<void> {
     state.reasons.clear('E_STREAM_REDIS')
     if (pointer === String(keys.generation)) state.followsPointer = true
     if ((meta[0] ?? undefined) !== state.epoch) await recover(state)
-    else if (meta[1] === 'rebuilding') await complete(state)
+    else {
+      // The state is the one this member works in: is Redis behind what it applied (`behind.ts`)?
+      await checkOffsets(state)
+      if (meta[1] === 'rebuilding') await complete(state)
+    }
     rewindIdle(state)
   } catch (error) {
     state.counters.stateCheckErrors++

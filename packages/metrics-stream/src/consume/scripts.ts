@@ -16,8 +16,10 @@
  * no epoch check.
  *
  * `apply` is one chunk, atomically: check the owner token (a member that lost the partition is
- * fenced), check that the chunk starts after the stored offset (a redelivered chunk is refused),
- * for an entity-mode view check that every entity the chunk changes still has the version the
+ * fenced), check that the chunk starts after the stored offset (a redelivered chunk is refused)
+ * and that the stored offset is the one the member applied last (Redis gone back to an older copy,
+ * e.g. a promoted replica that had not received the last scripts, is refused rather than skipped
+ * over: `rewind.ts`), for an entity-mode view check that every entity the chunk changes still has the version the
  * chunk was planned against (a compare-and-set: the deltas were computed in Node from the stored
  * contributions, so another partition's script that changed one of those entities in between
  * answers "conflict" and the consumer reads and plans again), apply the increments, store the
@@ -35,15 +37,19 @@ import { createHash } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
 
 /**
- * KEYS: state, meta. ARGV: token, owner label, the view epoch the member works in. Returns
- * [claims, offset, watermark, target, done], or [-4, current view epoch or ''] when the view's
- * state is not the one the member knows (Redis lost it, or another member rebuilt it): a claim is
- * only granted within the current state, so nothing is written to a state that has no marker.
- * (The partition hash's own `epoch` field counts claims, for operators.)
+ * KEYS: state, meta. ARGV: token, owner label, the view epoch the member works in, the highest
+ * view version the member saw applied. Returns [claims, offset, watermark, target, done], or [-4,
+ * current view epoch or ''] when the view's state is not the one the member knows (Redis lost it,
+ * or another member rebuilt it): a claim is only granted within the current state, so nothing is
+ * written to a state that has no marker. The partition hash's own `epoch` field counts claims
+ * (for operators, and to tell a newer claim from a claim Redis lost: see `rewind.ts`). A view
+ * version below the one the member saw (Redis went back to an older copy of the state) is raised
+ * to it, so versions never repeat for readers; a state with no version yet is left alone.
  */
 export const CLAIM = `#!lua
-local v = redis.call('HGET', KEYS[2], 'epoch')
-if v ~= ARGV[3] then return {-4, v or ''} end
+local m = redis.call('HMGET', KEYS[2], 'epoch', 'version')
+if m[1] ~= ARGV[3] then return {-4, m[1] or ''} end
+if m[2] and tonumber(m[2]) < tonumber(ARGV[4]) then redis.call('HSET', KEYS[2], 'version', ARGV[4]) end
 local e = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 redis.call('HSET', KEYS[1], 'token', ARGV[1], 'owner', ARGV[2])
 local s = redis.call('HMGET', KEYS[1], 'offset', 'watermark', 'target', 'done')
@@ -143,23 +149,28 @@ return 1
 
 /**
  * KEYS: state, meta, entities, aggregate keys... ARGV: token, firstOffset, lastOffset, watermark,
- * applied, late, dead, channel, notice tail, entity count e, duplicate versions, stale versions,
- * then e x (entity key, expected version or '' for none, new value), then ops
- * `kind keyIndex expireAt n (field delta)*n | member*n`.
- * Returns [1, version, serverMicros] applied, [-1, token] fenced, [-2, storedOffset] already
- * applied, [-3, entity key, stored version] conflict (nothing written). `serverMicros` is the
+ * applied, late, dead, channel, notice tail, the offset the member knows Redis holds (its last
+ * applied one), entity count e, duplicate versions, stale versions, then e x (entity key, expected
+ * version or '' for none, new value), then ops `kind keyIndex expireAt n (field delta)*n |
+ * member*n`.
+ * Returns [1, version, serverMicros] applied, [-1, token, claims, storedOffset] fenced, [-2, storedOffset]
+ * already applied, [-3, entity key, stored version] conflict, [-5, storedOffset] behind: Redis
+ * holds an offset below the one this member applied (a failover to a replica that had not
+ * received the last scripts): applying would skip the records in between (`rewind.ts`). Nothing
+ * is written unless applied. `serverMicros` is the
  * script's own run time by the server clock (TIME at both ends; Redis 7 replicates a script's
  * effects, so reading the clock in it is allowed). Lua's `unpack` is bounded by the C stack
  * (~8000 values), hence the entity HMGET/HSET in slices of 1000.
  */
 export const APPLY = `#!lua
 local t0 = redis.call('TIME')
-local cur = redis.call('HMGET', KEYS[1], 'token', 'offset')
-if cur[1] ~= ARGV[1] then return {-1, cur[1] or ''} end
+local cur = redis.call('HMGET', KEYS[1], 'token', 'offset', 'epoch')
+if cur[1] ~= ARGV[1] then return {-1, cur[1] or '', cur[3] or '0', cur[2] or '-1'} end
 local stored = tonumber(cur[2] or '-1')
 if tonumber(ARGV[2]) <= stored then return {-2, cur[2]} end
-local e = tonumber(ARGV[10])
-local i = 13
+if stored < tonumber(ARGV[10]) then return {-5, cur[2] or '-1'} end
+local e = tonumber(ARGV[11])
+local i = 14
 if e > 0 then
   local names = {}
   for k = 1, e do names[k] = ARGV[i + 3 * (k - 1)] end
@@ -211,8 +222,8 @@ redis.call('HSET', KEYS[1], 'offset', ARGV[3], 'watermark', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'applied', ARGV[5])
 if ARGV[6] ~= '0' then redis.call('HINCRBY', KEYS[1], 'late', ARGV[6]) end
 if ARGV[7] ~= '0' then redis.call('HINCRBY', KEYS[1], 'dead', ARGV[7]) end
-if ARGV[11] ~= '0' then redis.call('HINCRBY', KEYS[1], 'dupes', ARGV[11]) end
-if ARGV[12] ~= '0' then redis.call('HINCRBY', KEYS[1], 'stale', ARGV[12]) end
+if ARGV[12] ~= '0' then redis.call('HINCRBY', KEYS[1], 'dupes', ARGV[12]) end
+if ARGV[13] ~= '0' then redis.call('HINCRBY', KEYS[1], 'stale', ARGV[13]) end
 local v = redis.call('HINCRBY', KEYS[2], 'version', 1)
 redis.call('PUBLISH', ARGV[8], v .. ' ' .. ARGV[9])
 local t1 = redis.call('TIME')
@@ -258,17 +269,19 @@ export class Script {
 }
 
 /**
- * KEYS: state. ARGV: token, firstOffset (stored + 1), lastOffset, dead. Moves the stored offset
- * over records that change no figure: transaction markers and aborted records the source filtered
- * out, or (dead > 0) an undecodable batch sent whole to the dead-letter topic. Same checks as
- * `apply` (owner token, offset); no version bump or change notice. Returns [1, offset] moved,
- * [-1, token] fenced, [-2, storedOffset] already there.
+ * KEYS: state. ARGV: token, firstOffset (the member's stored offset + 1), lastOffset, dead. Moves
+ * the stored offset over records that change no figure: transaction markers and aborted records
+ * the source filtered out, or (dead > 0) an undecodable batch sent whole to the dead-letter topic.
+ * Same checks as `apply` (owner token, offset, Redis not behind the member); no version bump or
+ * change notice. Returns [1, offset] moved, [-1, token, claims, storedOffset] fenced, [-2,
+ * storedOffset] already there, [-5, storedOffset] behind.
  */
 export const ADVANCE = `#!lua
-local cur = redis.call('HMGET', KEYS[1], 'token', 'offset')
-if cur[1] ~= ARGV[1] then return {-1, cur[1] or ''} end
+local cur = redis.call('HMGET', KEYS[1], 'token', 'offset', 'epoch')
+if cur[1] ~= ARGV[1] then return {-1, cur[1] or '', cur[3] or '0', cur[2] or '-1'} end
 local stored = tonumber(cur[2] or '-1')
 if tonumber(ARGV[2]) <= stored then return {-2, cur[2]} end
+if stored + 1 < tonumber(ARGV[2]) then return {-5, cur[2] or '-1'} end
 redis.call('HSET', KEYS[1], 'offset', ARGV[3])
 if ARGV[4] ~= '0' then redis.call('HINCRBY', KEYS[1], 'dead', ARGV[4]) end
 return {1, ARGV[3]}

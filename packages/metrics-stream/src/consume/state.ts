@@ -11,6 +11,8 @@
  *   `advance.ts`, forgotten when fenced or when the view's state changes (`recovery.ts`).
  * - `lost`: partitions whose claim another member took, per assignment: left alone until the next
  *   assignment.
+ * - `reapplying`, `versionSeen`: partitions applied again after Redis was found behind this
+ *   member (a failover to a lagging replica), and the highest view version seen (`behind.ts`).
  * - `keys`, `epoch`, `followsPointer`: the generation written and the state's epoch marker it
  *   works in (`recovery.ts`); a claim is granted within that epoch only.
  * - `counters`: everything `stats()` reports; `problems`/`pauseDelays`: source problems holding
@@ -73,6 +75,12 @@ export interface MetricsConsumerStats {
   sourceErrors: number
   /** Times this consumer created the view's state and started a replay from the topic (`rebuilding`). */
   rebuilds: number
+  /**
+   * Times this member found Redis holding less of a partition than it had applied (a failover to
+   * a replica that had not received the last scripts) and went back to Redis's offset to apply
+   * the records after it again (`redisBehind` events, `behind.ts`).
+   */
+  redisBehind: number
   /** State checks that could not reach Redis. */
   stateCheckErrors: number
 }
@@ -96,6 +104,8 @@ export interface Owned {
   assignment: number
   /** The owner token the apply scripts check. */
   token: string
+  /** The partition's claim count this claim got (a lower count in Redis: Redis lost the claim). */
+  claims: number
   /** The last offset applied to Redis (-1: none). */
   offset: bigint
   /** The latest event time applied (lateness is measured from it). */
@@ -150,6 +160,7 @@ export class ConsumerState {
     undecodableBatches: 0,
     sourceErrors: 0,
     rebuilds: 0,
+    redisBehind: 0,
     stateCheckErrors: 0,
   }
   /** The epoch of the view's state this consumer works in (see `recovery.ts`). */
@@ -164,6 +175,13 @@ export class ConsumerState {
   completing: Promise<void> | undefined
   /** Partitions to seek back to their low watermark until claimed in the current epoch. */
   readonly rewind = new Map<string, Rewind>()
+  /**
+   * Partitions being applied again after Redis was found behind this member, with the offset the
+   * member had applied (`behind.ts`): health is degraded until they are back there.
+   */
+  readonly reapplying = new Map<string, bigint>()
+  /** The highest view version an apply script answered in the current epoch (`behind.ts`). */
+  versionSeen = 0
   /** Gaps already checked against the low watermark (`topic:partition:next`). */
   readonly gapsChecked = new Set<string>()
   /** Source problems holding now, by `topic:partition` ('' for the source as a whole). */

@@ -56,7 +56,7 @@ export async function onUndecodable(
     })
     if (sent !== true || !context.isActive()) return
     const done = await retrying(state, context, () =>
-      advance(state, topic, partition, owned, bad.lastOffset, bad.records),
+      advance(state, topic, partition, owned, bad.lastOffset, bad.records, context),
     )
     if (done !== true) return
     await context.commit(bad.lastOffset)

@@ -76,6 +76,11 @@ export class HealthReasons {
     for (const [key, reason] of this.held) if (reason.code === code) this.held.delete(key)
   }
 
+  /** Clear the reason of one partition (set with that `topic` and `partition`). */
+  delete(code: MetricsStreamErrorCode, topic: string, partition: number): void {
+    this.held.delete(`${code}:${topic}:${partition}`)
+  }
+
   list(): HealthReason[] {
     return [...this.held.values()]
   }
