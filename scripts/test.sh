@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: set-up (toolchain, install, build), lint, type-check,
-# package checks (publint --strict, attw), the services the integration tests need, then every
+# the architecture rules (scripts/check-architecture.mjs), package checks (publint --strict, attw), the services the integration tests need, then every
 # unit test and every integration test. Arguments, if any, go to a single `vitest run` instead.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -8,6 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 log "lint (biome)"
 pnpm run --silent lint
+log "architecture (no source file over 500 lines, no import circle)"
+node scripts/check-architecture.mjs
 log "type-check"
 pnpm run --silent typecheck
 log "package checks (publint --strict, attw --pack)"
