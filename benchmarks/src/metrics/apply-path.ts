@@ -21,7 +21,7 @@ export async function applyPathRate(
   url: string,
   backlog: readonly BenchEvent[],
   namespace: string,
-  options: { chunkSize?: number; scriptBudget?: number; entity?: boolean },
+  options: { batchSize?: number; scriptBudget?: number; entity?: boolean },
 ): Promise<number> {
   const redis = new Redis(url)
   const partitions: SourceMessage[][] = Array.from({ length: PARTITIONS }, () => [])

@@ -107,7 +107,7 @@ async function child(kind: string): Promise<void> {
       namespace,
       view: spec.entity ? entityView : view,
       source,
-      ...(spec.chunkSize === undefined ? {} : { chunkSize: spec.chunkSize }),
+      ...(spec.chunkSize === undefined ? {} : { batchSize: spec.chunkSize }),
       ...(spec.budget === undefined
         ? {}
         : { scriptBudget: spec.budget === 'off' ? Number.POSITIVE_INFINITY : spec.budget }),

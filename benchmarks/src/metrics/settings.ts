@@ -94,7 +94,7 @@ export function pin(pid: number, cpus: string): void {
   execFileSync('taskset', ['-apc', cpus, String(pid)], { stdio: 'ignore' })
 }
 
-/** The library's default `chunkSize`, named in the rows. */
-export const DEFAULT_CHUNK = DEFAULT_METRICS_CONSUMER_OPTIONS.chunkSize
+/** The library's default `batchSize` (the rows still name it `chunkSize`, as in earlier results). */
+export const DEFAULT_CHUNK = DEFAULT_METRICS_CONSUMER_OPTIONS.batchSize
 /** The library's default `scriptBudget`, named in the rows. */
 export const DEFAULT_BUDGET = DEFAULT_METRICS_CONSUMER_OPTIONS.scriptBudget

@@ -96,7 +96,7 @@ export async function measureThroughput(
   const applyDefault = await applyPathRate(bench.server.url, backlog, `${namespace}-mem1`, {})
   await bench.redis.flushall()
   const apply500 = await applyPathRate(bench.server.url, backlog, `${namespace}-mem2`, {
-    chunkSize: 500,
+    batchSize: 500,
     scriptBudget: Number.POSITIVE_INFINITY,
   })
   await bench.redis.flushall()

@@ -133,7 +133,7 @@ describe('AyalaMetricsStreamModule: worker + dashboard app, SSE, lag health (rea
           view,
           dashboard: false,
           consumer: {
-            chunkSize: 50,
+            batchSize: 50,
             source: kafkaSource({
               kafka,
               groupId: `${namespace}-g`,
