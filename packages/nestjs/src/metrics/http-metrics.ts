@@ -19,6 +19,8 @@ export interface HttpMetrics {
   readonly slow: Counter<'method' | 'route'>
   /** `<prefix>http_request_cache_events_total{method,route,result}` */
   readonly cacheEvents: Counter<'method' | 'route' | 'result'>
+  /** `<prefix>http_streams_total{method,route}`: streams that ended, when streams are not measured. */
+  readonly streams: Counter<'method' | 'route'>
 }
 
 function existing<T>(registry: Registry, name: string): T | undefined {
@@ -71,5 +73,14 @@ export function createHttpMetrics(registry: Registry, options: ResolvedPerforman
       labelNames: ['method', 'route', 'result'] as const,
       registers: [registry],
     })
-  return Object.freeze({ duration, quantiles, slow, cacheEvents })
+  const streamsName = `${p}http_streams_total`
+  const streams =
+    existing<Counter<'method' | 'route'>>(registry, streamsName) ??
+    new Counter({
+      name: streamsName,
+      help: 'Streaming responses (SSE, long polls) that ended; not in the request duration histogram',
+      labelNames: ['method', 'route'] as const,
+      registers: [registry],
+    })
+  return Object.freeze({ duration, quantiles, slow, cacheEvents, streams })
 }

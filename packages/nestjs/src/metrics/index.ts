@@ -28,6 +28,7 @@ export type {
   CollectorOptions,
   ConsumerStatsSource,
   DashboardStatsSource,
+  SearchMetricsOptions,
   SearchStatsSource,
 } from './service-metrics.js'
 export {

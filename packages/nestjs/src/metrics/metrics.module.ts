@@ -129,8 +129,11 @@ function build(
         if (options.caches.length > 0) {
           registerCacheMetrics(registry, options.prefix, () => cacheSources(moduleRef, options.caches))
         }
-        registerSearchMetrics(registry, options.prefix, () =>
-          optional<SearchStatsSource>(moduleRef, AYALA_SEARCH_CLIENT),
+        registerSearchMetrics(
+          registry,
+          options.prefix,
+          () => optional<SearchStatsSource>(moduleRef, AYALA_SEARCH_CLIENT),
+          { legacyLatencyGauge: options.legacySearchLatencyGauge },
         )
         // Every async collector is bounded: a dead service is reported down, never waited on.
         const bounded = {

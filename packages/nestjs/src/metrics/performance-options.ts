@@ -50,13 +50,41 @@ export interface PerformanceOptions {
   /** Histogram buckets of the request duration, in seconds. @default [0.001, ..., 10] */
   buckets?: readonly number[] | undefined
   /**
-   * Quantiles of the request-duration summary (computed in-process over a sliding window), e.g.
-   * p50/p95/p99. `false`: no summary (use `histogram_quantile` on the buckets instead).
-   * @default [0.5, 0.95, 0.99]
+   * Quantiles of an extra request-duration summary,
+   * `<prefix>http_request_duration_quantiles_seconds{method,route,quantile}`, computed in process
+   * over a sliding window, e.g. `[0.5, 0.95, 0.99]`. Off by default: a summary's quantiles cannot
+   * be aggregated across instances or windows; use `histogram_quantile` on the histogram's
+   * buckets instead (which is what the shipped Grafana dashboard does). `false`: no summary.
+   * @default false (it used to be `[0.5, 0.95, 0.99]`: pass that to keep the summary)
    */
   quantiles?: readonly number[] | false | undefined
-  /** Sliding window of the quantile summary. @default '10m' */
+  /** Sliding window of the quantile summary (when `quantiles` is on). @default '10m' */
   quantileWindow?: Duration | undefined
+  /**
+   * Measure streaming responses like any request: Server-Sent Events (`@Sse()` handlers and
+   * responses sent as `text/event-stream`) and the `streamRoutes`. Off by default: a stream's
+   * duration is how long the client stayed connected, so it would skew the latency histogram and
+   * fire a slow-request alert at every disconnect. Streams left out are counted, when they end,
+   * in `<prefix>http_streams_total{method,route}` and emit no `request` event.
+   * @default false
+   */
+  measureStreams?: boolean | undefined
+  /**
+   * Routes (patterns as reported in the `route` label, e.g. `'/jobs/:id/wait'`) that are streams
+   * although they are not SSE: long polls, chunked downloads. Treated as SSE routes are (see
+   * `measureStreams`). @default []
+   */
+  streamRoutes?: readonly string[] | undefined
+  /**
+   * Also export the search client's latency the old way, as the gauge
+   * `<prefix>search_latency_seconds{quantile}` (p50/p90/p99/max since start), next to the
+   * histogram `<prefix>search_request_duration_seconds`. Kept for one minor version so dashboards
+   * can move to `histogram_quantile` over the histogram.
+   * @deprecated The gauge cannot be aggregated across instances or windows (and `promtool check
+   * metrics` rejects it); query `<prefix>search_request_duration_seconds_bucket` instead.
+   * @default false
+   */
+  legacySearchLatencyGauge?: boolean | undefined
   /** Count cache hits, misses, stale values and coalesced waits per route. @default true */
   cacheBreakdown?: boolean | undefined
   /** Routes (patterns as reported in the `route` label) that are not measured. @default ['/metrics'] */
@@ -82,8 +110,11 @@ export const DEFAULT_PERFORMANCE_OPTIONS = Object.freeze({
   slowThreshold: '500ms',
   logSlowRequests: true,
   buckets: Object.freeze([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
-  quantiles: Object.freeze([0.5, 0.95, 0.99]),
+  quantiles: false,
   quantileWindow: '10m',
+  measureStreams: false,
+  streamRoutes: Object.freeze([]),
+  legacySearchLatencyGauge: false,
   cacheBreakdown: true,
   ignoreRoutes: Object.freeze(['/metrics']),
   caches: Object.freeze(['default']),
@@ -100,6 +131,9 @@ export interface ResolvedPerformanceOptions {
   readonly buckets: readonly number[]
   readonly quantiles: readonly number[] | false
   readonly quantileWindowMs: number
+  readonly measureStreams: boolean
+  readonly streamRoutes: ReadonlySet<string>
+  readonly legacySearchLatencyGauge: boolean
   readonly cacheBreakdown: boolean
   readonly ignoreRoutes: ReadonlySet<string>
   readonly caches: readonly string[]
@@ -130,14 +164,19 @@ export function resolvePerformanceOptions(options: PerformanceOptions = {}): Res
       'expected a non-empty increasing list of positive numbers (seconds)',
     )
   }
-  const quantiles = options.quantiles ?? DEFAULT_PERFORMANCE_OPTIONS.quantiles
+  const quantiles: readonly number[] | false = options.quantiles ?? DEFAULT_PERFORMANCE_OPTIONS.quantiles
   if (quantiles !== false && (!Array.isArray(quantiles) || quantiles.some((q) => !(q > 0 && q < 1)))) {
     throw new InvalidOptionError(
       'quantiles',
       'expected false or a list of numbers between 0 and 1 (exclusive)',
     )
   }
-  for (const name of ['logSlowRequests', 'cacheBreakdown'] as const) {
+  for (const name of [
+    'logSlowRequests',
+    'cacheBreakdown',
+    'measureStreams',
+    'legacySearchLatencyGauge',
+  ] as const) {
     const value = options[name]
     if (value !== undefined && typeof value !== 'boolean')
       throw new InvalidOptionError(name, 'expected a boolean')
@@ -148,6 +187,10 @@ export function resolvePerformanceOptions(options: PerformanceOptions = {}): Res
   const ignoreRoutes = options.ignoreRoutes ?? DEFAULT_PERFORMANCE_OPTIONS.ignoreRoutes
   if (!Array.isArray(ignoreRoutes) || ignoreRoutes.some((r) => typeof r !== 'string')) {
     throw new InvalidOptionError('ignoreRoutes', 'expected a list of route patterns')
+  }
+  const streamRoutes = options.streamRoutes ?? DEFAULT_PERFORMANCE_OPTIONS.streamRoutes
+  if (!Array.isArray(streamRoutes) || streamRoutes.some((r) => typeof r !== 'string')) {
+    throw new InvalidOptionError('streamRoutes', 'expected a list of route patterns')
   }
   const caches = options.caches ?? DEFAULT_PERFORMANCE_OPTIONS.caches
   if (caches !== false && (!Array.isArray(caches) || caches.some((c) => typeof c !== 'string' || c === ''))) {
@@ -168,6 +211,10 @@ export function resolvePerformanceOptions(options: PerformanceOptions = {}): Res
       options.quantileWindow ?? DEFAULT_PERFORMANCE_OPTIONS.quantileWindow,
       'quantileWindow',
     ),
+    measureStreams: options.measureStreams ?? DEFAULT_PERFORMANCE_OPTIONS.measureStreams,
+    streamRoutes: new Set<string>(streamRoutes),
+    legacySearchLatencyGauge:
+      options.legacySearchLatencyGauge ?? DEFAULT_PERFORMANCE_OPTIONS.legacySearchLatencyGauge,
     cacheBreakdown: options.cacheBreakdown ?? DEFAULT_PERFORMANCE_OPTIONS.cacheBreakdown,
     ignoreRoutes: new Set(ignoreRoutes),
     caches: caches === false ? Object.freeze([]) : Object.freeze([...caches]),

@@ -8,6 +8,9 @@
  * `next.handle()` binds the async scope it is called in), and a `diagnostics_channel` subscriber
  * on the cache's channels counts into the store of the request that published the event. The
  * route label is the route pattern, never the raw URL, so the label set stays bounded.
+ *
+ * Streams (SSE, `text/event-stream`, the `streamRoutes`) are not requests with a latency: unless
+ * `measureStreams` is on, one that ends only adds to `http_streams_total` (see `streaming.ts`).
  */
 import {
   type CallHandler,
@@ -30,6 +33,7 @@ import {
   runWithRequestCacheStats,
 } from './request-cache-stats.js'
 import { describeRoute, type RouteInfo, statusOfError } from './route-info.js'
+import { isEventStreamResponse, isSseHandler } from './streaming.js'
 import { AYALA_HTTP_METRICS, AYALA_PERFORMANCE_OPTIONS } from './tokens.js'
 
 const CACHE_RESULTS: ReadonlyArray<readonly [keyof RequestCacheStats, CacheResultLabel]> = [
@@ -67,6 +71,9 @@ export class PerformanceInterceptor implements NestInterceptor, OnModuleDestroy 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const info = describeRoute(context)
     if (this.options.ignoreRoutes.has(info.route)) return next.handle()
+    const stream =
+      !this.options.measureStreams &&
+      ((info.transport === 'http' && isSseHandler(context)) || this.options.streamRoutes.has(info.route))
     const start = performance.now()
     const stats = this.options.cacheBreakdown ? emptyRequestCacheStats() : undefined
     const source = stats === undefined ? next.handle() : runWithRequestCacheStats(stats, () => next.handle())
@@ -77,10 +84,19 @@ export class PerformanceInterceptor implements NestInterceptor, OnModuleDestroy 
           errorStatus = statusOfError(error)
         },
         finalize: () => {
+          if (stream || this.endsEventStream(context, info)) {
+            this.metrics.streams.inc({ method: info.method, route: info.route })
+            return
+          }
           this.record(context, info, performance.now() - start, errorStatus, stats)
         },
       }),
     )
+  }
+
+  /** A handler that wrote `text/event-stream` itself (no `@Sse()`), when streams are not measured. */
+  private endsEventStream(context: ExecutionContext, info: RouteInfo): boolean {
+    return !this.options.measureStreams && info.transport === 'http' && isEventStreamResponse(context)
   }
 
   private record(

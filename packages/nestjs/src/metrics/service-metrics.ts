@@ -8,7 +8,7 @@
  * `collectTimeout` and says so (`collector_up{collector="stream_lag"} 0`). The dashboard's
  * figures (`stream_dashboard_*`) are its in-process counters: no call at all.
  */
-import { Counter, Gauge, type Registry } from 'prom-client'
+import { Counter, Gauge, type Metric, type Registry } from 'prom-client'
 import { BoundedSource } from './bounded-source.js'
 
 /** How the async collectors of a register function are bounded (see `bounded-source.ts`). */
@@ -32,8 +32,27 @@ export interface DashboardStatsSource {
 
 /** What is read from an `@ayala/search` `SearchClient`. */
 export interface SearchStatsSource {
-  latency(): { count: number; p50: number; p90: number; p99: number; max: number }
+  latency(): {
+    count: number
+    p50: number
+    p90: number
+    p99: number
+    max: number
+    /** Sum of the latencies, ms (`@ayala/search` since the latency histogram). */
+    sum?: number | undefined
+    /** Cumulative counts at fixed bounds `le` (ms), the last `Infinity`. */
+    buckets?: ReadonlyArray<{ le: number; count: number }> | undefined
+  }
   bulkStats(): { indexed: number; failed: number; retries: number; requests: number; bytes: number }
+}
+
+/** Options of {@link registerSearchMetrics}. */
+export interface SearchMetricsOptions {
+  /**
+   * Also register the old gauge `<prefix>search_latency_seconds{quantile}`.
+   * @deprecated see `PerformanceOptions.legacySearchLatencyGauge`. @default false
+   */
+  legacyLatencyGauge?: boolean | undefined
 }
 
 /** What is read from an `@ayala/metrics-stream` `MetricsConsumer`. */
@@ -71,17 +90,61 @@ function counter(
   })
 }
 
-/** Register the search client metrics; `source()` returns the client at scrape time (or undefined). */
+/** One histogram sample as prom-client's registry writes it. */
+interface HistogramValue {
+  metricName: string
+  labels: Record<string, string | number>
+  value: number
+}
+
+/**
+ * The search latency as a Prometheus histogram, `<prefix>search_request_duration_seconds`
+ * (`_bucket{le}`, `_sum`, `_count`, seconds), read at scrape time from the client's fixed-bound
+ * counts (`latency().buckets`): a prom-client `Histogram` cannot be set from counts kept
+ * elsewhere, so this is a metric object of its own in the registry. A client whose snapshot has
+ * no buckets (an `@ayala/search` older than the histogram) gives no samples.
+ */
+function registerSearchLatencyHistogram(
+  registry: Registry,
+  name: string,
+  source: () => SearchStatsSource | undefined,
+): void {
+  if (registry.getSingleMetric(name)) return
+  const help = 'Client-side duration of searches, seconds'
+  const read = () => {
+    const values: HistogramValue[] = []
+    const latency = source()?.latency()
+    if (latency?.buckets !== undefined && latency.buckets.length > 0) {
+      for (const bucket of latency.buckets) {
+        const le = bucket.le === Number.POSITIVE_INFINITY ? '+Inf' : bucket.le / 1000
+        values.push({ metricName: `${name}_bucket`, labels: { le }, value: bucket.count })
+      }
+      values.push({ metricName: `${name}_sum`, labels: {}, value: (latency.sum ?? 0) / 1000 })
+      values.push({ metricName: `${name}_count`, labels: {}, value: latency.count })
+    }
+    return { name, help, type: 'histogram', aggregator: 'sum', values }
+  }
+  const metric = { name, help, type: 'histogram', aggregator: 'sum', get: read, reset: () => undefined }
+  registry.registerMetric(metric as unknown as Metric)
+}
+
+/**
+ * Register the search client metrics; `source()` returns the client at scrape time (or undefined):
+ * the latency histogram `<prefix>search_request_duration_seconds`, `search_requests_total` and
+ * the bulk totals.
+ */
 export function registerSearchMetrics(
   registry: Registry,
   prefix: string,
   source: () => SearchStatsSource | undefined,
+  options: SearchMetricsOptions = {},
 ): void {
+  registerSearchLatencyHistogram(registry, `${prefix}search_request_duration_seconds`, source)
   const latencyName = `${prefix}search_latency_seconds`
-  if (!registry.getSingleMetric(latencyName)) {
+  if (options.legacyLatencyGauge === true && !registry.getSingleMetric(latencyName)) {
     new Gauge<'quantile'>({
       name: latencyName,
-      help: 'Client-side search latency quantiles since start (1 = max), seconds',
+      help: 'Deprecated (use search_request_duration_seconds): client-side search latency quantiles since start (1 = max), seconds',
       labelNames: ['quantile'],
       registers: [registry],
       collect() {

@@ -225,7 +225,7 @@ describe.each(DRIVERS)(
             isGlobal: true,
             honorCacheControl: true,
           }),
-          AyalaMetricsModule.forRoot({ registry, logSlowRequests: false }),
+          AyalaMetricsModule.forRoot({ registry, logSlowRequests: false, quantiles: [0.5, 0.95, 0.99] }),
           driver.graphqlModule(),
           InvoicesModule,
         ],

@@ -84,6 +84,8 @@ describe('AyalaMetricsModule: performance interceptor and Prometheus endpoint', 
           registry,
           // Generous, so that no fast request crosses it on a loaded machine.
           slowThreshold: '2s',
+          // The in-process summary is off by default now; on here, as an opt-in.
+          quantiles: [0.5, 0.95, 0.99],
           onSlowRequest: (event) => callbackEvents.push(event),
         }),
       ],

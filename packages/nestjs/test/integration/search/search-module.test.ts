@@ -16,7 +16,7 @@ import {
   type SearchRepositoryOf,
 } from '../../../src/search/index.js'
 import { baseUrl, waitFor } from '../../helpers/http.js'
-import { parsePrometheusText, sampleValue } from '../../helpers/prometheus-parser.js'
+import { parsePrometheusText, samples, sampleValue } from '../../helpers/prometheus-parser.js'
 
 const services = serviceUrls()
 
@@ -134,7 +134,8 @@ describe.each(ENGINES)(
             ignoreEnvFile: true,
             load: [() => ({ search: { node } })],
           }),
-          AyalaMetricsModule.forRoot({ registry }),
+          // The deprecated quantile gauge too, to check it is still there behind its option.
+          AyalaMetricsModule.forRoot({ registry, legacySearchLatencyGauge: true }),
           AyalaSearchModule.forRootAsync({
             isGlobal: true,
             indexes: [invoices],
@@ -205,6 +206,32 @@ describe.each(ENGINES)(
       expect(sampleValue(families, 'ayala_search_requests_total', 'ayala_search_requests_total')).toBe(
         searches,
       )
+      // The latency is a histogram: cumulative buckets ending with +Inf = the count, a sum in seconds.
+      const histogram = 'ayala_search_request_duration_seconds'
+      expect(families.get(histogram)?.type).toBe('histogram')
+      expect(sampleValue(families, histogram, `${histogram}_count`)).toBe(searches)
+      const buckets = samples(families, histogram, `${histogram}_bucket`)
+      expect(buckets.map((b) => b.labels.le)).toEqual([
+        '0.001',
+        '0.0025',
+        '0.005',
+        '0.01',
+        '0.025',
+        '0.05',
+        '0.1',
+        '0.25',
+        '0.5',
+        '1',
+        '2.5',
+        '5',
+        '10',
+        '+Inf',
+      ])
+      expect(buckets.at(-1)?.value).toBe(searches)
+      for (let i = 1; i < buckets.length; i++) {
+        expect(buckets[i]?.value).toBeGreaterThanOrEqual(buckets[i - 1]?.value ?? 0)
+      }
+      expect(sampleValue(families, histogram, `${histogram}_sum`)).toBeGreaterThan(0)
       const p50 = sampleValue(families, 'ayala_search_latency_seconds', 'ayala_search_latency_seconds', {
         quantile: '0.5',
       })

@@ -8,8 +8,13 @@ describe('resolvePerformanceOptions', () => {
     expect(Object.isFrozen(resolved)).toBe(true)
     expect(resolved.slowThresholdMs).toBe(500)
     expect(resolved.quantiles).toEqual(DEFAULT_PERFORMANCE_OPTIONS.quantiles)
+    // Latency is a histogram only unless a summary is asked for (quantiles cannot be aggregated).
+    expect(resolved.quantiles).toBe(false)
     expect(resolved.quantileWindowMs).toBe(600_000)
     expect(resolved.ignoreRoutes.has('/metrics')).toBe(true)
+    expect(resolved.measureStreams).toBe(false)
+    expect(resolved.streamRoutes.size).toBe(0)
+    expect(resolved.legacySearchLatencyGauge).toBe(false)
   })
 
   it.each([
@@ -20,6 +25,9 @@ describe('resolvePerformanceOptions', () => {
     [{ logSlowRequests: 'yes' }, 'logSlowRequests'],
     [{ onSlowRequest: 'alert' }, 'onSlowRequest'],
     [{ ignoreRoutes: [1] }, 'ignoreRoutes'],
+    [{ streamRoutes: '/jobs/:id/wait' }, 'streamRoutes'],
+    [{ measureStreams: 'yes' }, 'measureStreams'],
+    [{ legacySearchLatencyGauge: 1 }, 'legacySearchLatencyGauge'],
     [{ slowTreshold: '1s' }, 'slowTreshold'],
   ])('rejects %j naming %s', (options, option) => {
     expect(() => resolvePerformanceOptions(options as never)).toThrow(expect.objectContaining({ option }))
