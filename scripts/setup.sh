@@ -3,7 +3,8 @@
 #   1. Node >= 22 (Node 24 LTS from the npm registry's `node` package into .tools/ when the
 #      machine's Node is older), put first on PATH;
 #   2. pnpm at the version pinned in package.json's `packageManager`, into .tools/;
-#   3. redis-server (Debian) for tests that start a private Redis;
+#   3. redis-server (Debian) for tests that start a private Redis, and Debian's prometheus package
+#      (promtool and prometheus) for the example's monitoring test; its service is not started;
 #   4. `pnpm install --frozen-lockfile` and the packages' build.
 # Source it (`. scripts/setup.sh`) to keep the PATH it sets. Idempotent: a second run only checks.
 set -euo pipefail
@@ -37,6 +38,20 @@ log "pnpm $(pnpm -v)"
 if ! command -v redis-server >/dev/null 2>&1; then
   log "installing redis-server from Debian (tests start private servers with it)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+fi
+
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  # The example's monitoring test runs `promtool check metrics` and a private `prometheus` (its
+  # own config, storage and port). The package would start a system Prometheus on :9090: a
+  # policy-rc.d answering 101 ("action forbidden", honoured by invoke-rc.d and
+  # deb-systemd-invoke) keeps it stopped, and is removed after, unless the machine had one.
+  log "installing prometheus from Debian (promtool check metrics and a real scrape in the tests)"
+  policy_added=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy_added=1
+  fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  if [ -n "$policy_added" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 cd "$AYALA_ROOT"
