@@ -1,4 +1,5 @@
-// publint --strict and `attw --pack` on every published package (packages/*), one after another,
+// publint --strict and `attw --pack` (every resolution, node10 included: typesVersions maps the
+// subpaths) on every published package (packages/*), one after another,
 // failing on the first package that does not pass. Run after the build.
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -12,7 +13,7 @@ for (const dir of readdirSync(join(root, 'packages'))) {
   if (isPrivate) continue
   for (const [bin, args] of [
     ['publint', ['--strict']],
-    ['attw', ['--pack', '.', '--profile', 'node16', '--format', 'table-flipped']],
+    ['attw', ['--pack', '.', '--format', 'table-flipped']],
   ]) {
     try {
       execFileSync('pnpm', ['exec', bin, ...args], { cwd, stdio: 'pipe' })
