@@ -226,15 +226,37 @@ try {
   rows.push(['GET /health', '-', '-', ...percentiles(health), 'ok'])
   const metricsText = await (await fetch(`${url}/metrics`)).text()
   const samples = parsePrometheusText(metricsText)
-  const serverP50 = (route: string) =>
-    samples.find(
-      (s) =>
-        s.name === 'ayala_http_request_duration_quantiles_seconds' &&
-        s.labels.route === route &&
-        s.labels.quantile === '0.5',
-    )?.value
+  // The server-side p50 as Prometheus computes it (histogram_quantile: linear within the bucket
+  // that holds the rank), from the interceptor's histogram: the in-process summary is off.
+  const serverP50 = (route: string) => {
+    const buckets = samples
+      .filter(
+        (s) =>
+          s.name === 'ayala_http_request_duration_seconds_bucket' &&
+          s.labels.route === route &&
+          s.labels.method === 'GET' &&
+          s.labels.status_code === '200',
+      )
+      .map((s) => ({
+        le: s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le),
+        n: s.value,
+      }))
+      .sort((a, b) => a.le - b.le)
+    const total = buckets.at(-1)?.n ?? 0
+    if (total === 0) return undefined
+    const rank = total / 2
+    let lower = 0
+    let below = 0
+    for (const { le, n } of buckets) {
+      if (n >= rank)
+        return le === Number.POSITIVE_INFINITY ? lower : lower + ((le - lower) * (rank - below)) / (n - below)
+      lower = le
+      below = n
+    }
+    return undefined
+  }
   checks.push(
-    `metrics: ${samples.length} samples parsed; in-process p50 measured by the interceptor (no HTTP client): ` +
+    `metrics: ${samples.length} samples parsed; p50 measured by the interceptor (no HTTP client; histogram_quantile over its buckets): ` +
       ['/invoices/:id', '/dashboard', '/reports/monthly', '/search', '/autocomplete']
         .map((route) => `${route} ${format((serverP50(route) ?? Number.NaN) * 1e6)}`)
         .join(', '),
