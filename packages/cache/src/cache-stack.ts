@@ -20,10 +20,11 @@ import { LRUCache } from 'lru-cache'
 import { Bus, type BusMessage } from './bus/bus.js'
 import { type CallOptions, callDefaults } from './call-options.js'
 import { CacheClosedError, InvalidOptionError, L2UnavailableError } from './errors.js'
-import { KeySpace } from './keys.js'
+import { GENERATION_SUFFIX, KeySpace } from './keys.js'
 import { channels } from './observability/channels.js'
 import { type CacheOptions, type ResolvedCacheOptions, resolveCacheOptions } from './options.js'
 import { AutoRecovery } from './recovery/auto-recovery.js'
+import { FailoverCheck, failoverCheckWanted } from './recovery/failover-check.js'
 import type { KeyEffect } from './recovery/pending-invalidations.js'
 import { type Codec, msgpackCodec } from './serialization/msgpack-codec.js'
 import { LocalTagVersions } from './tags/tag-versions.js'
@@ -108,6 +109,8 @@ export class CacheStack {
   readonly bus: Bus | undefined
   /** Keeps and replays invalidations that could not reach Redis (with `redis` only). */
   readonly recovery: AutoRecovery | undefined
+  /** Compares Redis's replication history at each connection (`failoverCheck`). */
+  readonly failover: FailoverCheck | undefined
   readonly keys: KeySpace
   readonly codec: Codec
   /** Highest tag versions seen (tags/tag-versions.ts). */
@@ -192,6 +195,19 @@ export class CacheStack {
         published: (message) => hooks.published(this, message),
       },
     )
+    if (failoverCheckWanted(this.l2.client, o.failoverCheck)) {
+      const recovery = this.recovery
+      this.failover = new FailoverCheck(this.l2, {
+        // Another history: like a replay after an overflow, L1 and the local table start over.
+        changed: (generation) => {
+          hooks.replayed(this, [GENERATION_SUFFIX], [generation], true)
+          recovery.failedOver()
+        },
+        unverified: () => recovery.linkLost(),
+        failed: (error) => this.onL2Error('failoverCheck', error),
+      })
+      recovery.verifyWith(this.failover)
+    }
     if (o.bus) {
       const client = this.l2.client
       this.bus = new Bus(

@@ -222,6 +222,7 @@ export class Cache {
       replayedInvalidations: r?.replayed ?? 0,
       replayFailures: r?.replayFailures ?? 0,
       pendingOverflows: r?.overflows ?? 0,
+      failovers: stack.failover?.changes ?? 0,
     }
   }
 

@@ -150,6 +150,16 @@ export interface CacheOptions {
    */
   recoveryHold?: Duration | false | undefined
   /**
+   * At each (re)connection, compare Redis's replication id with the one the namespace was last
+   * written under (operations wait for it). A different one (a replica promoted by Sentinel, which
+   * may lack invalidations the old primary had acknowledged) is treated as a loss of Redis: the
+   * namespace generation is bumped once (every entry reloads once), L1 and the local tag table
+   * start over (docs/cache-recovery.md). `true`: for any connection; `'sentinel'`: when the client
+   * connects through Sentinel (ioredis `sentinels`); `false`: never. Off for a Cluster client.
+   * @default 'sentinel'
+   */
+  failoverCheck?: boolean | 'sentinel' | undefined
+  /**
    * How often the bus subscriber is PINGed; one PING unanswered for this long marks the bus down
    * (L1 demoted, subscriber reconnected), so a hung link is noticed, not only a closed one.
    * `false`: no heartbeat. @default '1s'
@@ -260,6 +270,7 @@ export const DEFAULT_CACHE_OPTIONS = Object.freeze({
   recoveryMaxItems: 10_000,
   recoveryRetryInterval: '100ms',
   recoveryHold: '2s',
+  failoverCheck: 'sentinel',
   busHeartbeatInterval: '1s',
   /** @deprecated The default of `leaseWaitTimeout`, under its old name. */
   leaseWait: '3s',
@@ -326,6 +337,7 @@ export interface ResolvedCacheOptions {
   readonly recoveryRetryDelay: number
   /** `0` when off. */
   readonly recoveryHold: number
+  readonly failoverCheck: boolean | 'sentinel'
   /** `0` when off. */
   readonly busHeartbeatInterval: number
   /** @deprecated The same as {@link ResolvedCacheOptions.busHeartbeatInterval}. */
@@ -465,6 +477,10 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
     recoveryRetryInterval,
     recoveryRetryDelay: recoveryRetryInterval,
     recoveryHold: durationOrOff(o.recoveryHold, 'recoveryHold'),
+    failoverCheck:
+      typeof o.failoverCheck === 'boolean'
+        ? o.failoverCheck
+        : oneOf(o.failoverCheck, 'failoverCheck', ['sentinel'] as const),
     busHeartbeatInterval,
     busHeartbeat: busHeartbeatInterval,
   })

@@ -49,9 +49,19 @@ export interface RecoveryEvent {
    * - `recovered`: every pending invalidation reached Redis (`replayed` slots, `durationMs` of the
    *   last round, `oldestMs` how long the oldest one waited);
    * - `held` / `released`: the instance stopped / resumed reading L2;
-   * - `dropped`: the cache was closed with `pending` invalidations unreplayed.
+   * - `dropped`: the cache was closed with `pending` invalidations unreplayed;
+   * - `failover`: the failover check found Redis with another replication history than the
+   *   namespace's (a promoted replica): the namespace generation was bumped, L1 dropped.
    */
-  state: 'degraded' | 'overflow' | 'replay-failed' | 'recovered' | 'held' | 'released' | 'dropped'
+  state:
+    | 'degraded'
+    | 'overflow'
+    | 'replay-failed'
+    | 'recovered'
+    | 'held'
+    | 'released'
+    | 'dropped'
+    | 'failover'
   /** Invalidation slots (keys, tags, the generation) not yet replayed. */
   pending: number
   /** Age of the oldest unreplayed invalidation, ms. */
@@ -117,4 +127,9 @@ export interface CacheStats {
   replayFailures: number
   /** Times the pending set passed `recoveryMaxItems` and became one generation bump. */
   pendingOverflows: number
+  /**
+   * Times the failover check found Redis with another replication history than before (a
+   * promoted replica, a restart without its replication state) and started over.
+   */
+  failovers: number
 }

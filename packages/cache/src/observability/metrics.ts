@@ -121,6 +121,11 @@ export const CACHE_METRICS: readonly CacheMetricDescriptor[] = Object.freeze([
     'Times the pending invalidations passed recoveryMaxItems and became one namespace generation bump.',
     'pendingOverflows',
   ),
+  counter(
+    'cache_failovers_total',
+    'Times Redis answered with another replication history (a promoted replica): namespace generation bumped, L1 dropped.',
+    'failovers',
+  ),
   gauge('cache_l1_entries', 'Entries in the in-process tier.', (s) => s.l1Entries),
   gauge('cache_l1_bytes', 'Estimated bytes in the in-process tier.', (s) => s.l1Bytes),
   gauge('cache_bus_connected', '1 while the invalidation bus subscriber is connected.', (s) =>

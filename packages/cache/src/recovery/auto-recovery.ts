@@ -29,6 +29,11 @@
  * (partitioned while the others still reach Redis) cannot be covered by anything: its
  * invalidations reach the others when it replays.
  *
+ * Failover. With the failover check on (recovery/failover-check.ts), a check of the connection
+ * that failed keeps the link lost, and the next attempt runs it again after its probe, before the
+ * replay and before the gate opens: an instance never reads L2 on a server whose history it has
+ * not compared with the namespace's.
+ *
  * Costs nothing on the hot path: an L1 hit never looks at this module; an L2 read checks one
  * field of the tier.
  */
@@ -36,6 +41,7 @@ import type { BusMessage } from '../bus/bus.js'
 import { L2UnavailableError } from '../errors.js'
 import { channels, type RecoveryEvent } from '../observability/channels.js'
 import type { RedisTier } from '../tiers/redis-tier.js'
+import type { FailoverCheck } from './failover-check.js'
 import { KeyEffect, PendingInvalidations } from './pending-invalidations.js'
 
 /** Callbacks of auto-recovery into the cache. */
@@ -93,6 +99,8 @@ export class AutoRecovery {
   overflows = 0
   /** Replay attempts that failed (retried). */
   replayFailures = 0
+  /** The failover check, when on (its failed runs are retried by the attempts). */
+  private failover: FailoverCheck | undefined
 
   constructor(
     private readonly tier: RedisTier,
@@ -133,6 +141,16 @@ export class AutoRecovery {
   /** True while L2 reads are refused (degraded, link lost, or within `recoveryHold`). */
   get l2Held(): boolean {
     return this.readsHeld
+  }
+
+  /** Run `check` again in every attempt after a failed run (see the module note). */
+  verifyWith(check: FailoverCheck): void {
+    this.failover = check
+  }
+
+  /** The failover check found another history: tell it on the recovery channel. */
+  failedOver(): void {
+    this.emit('failover', undefined)
   }
 
   // ------------------------------------------------------------ deferral
@@ -220,6 +238,7 @@ export class AutoRecovery {
       // PING first: on a hung link a replay's commands would pile up in the socket and all run
       // when it heals (harmless, versions only rise, but each attempt would bump once more).
       await this.tier.runRecovery('probe', () => this.tier.client.ping())
+      if (this.failover?.needed) await this.failover.check()
       if (this.queue.size > 0) await this.replayAll()
       ok = true
     } catch (error) {

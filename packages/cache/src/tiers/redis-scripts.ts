@@ -8,6 +8,7 @@
  *   (one step for all, or one per tag for auto-recovery's replay).
  * - `ayalaCacheCas`: `expire`'s compare-and-set, keeping the TTL (a concurrent write wins).
  * - `ayalaCacheRelease`: release a lease only if this caller still holds it.
+ * - `ayalaCacheLineage`: the failover check's compare-and-bump (recovery/failover-check.ts).
  */
 import type { Cluster, Redis } from 'ioredis'
 
@@ -75,6 +76,18 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `
 
+/**
+ * KEYS = the replication marker, the generation; ARGV = the server's replication id, the step.
+ * The marker names another history: bump the generation once and set it. -> {bumped, generation}
+ */
+const LINEAGE_SCRIPT = `
+local m = redis.call('GET', KEYS[1])
+if m == ARGV[1] then return {0, tonumber(redis.call('GET', KEYS[2]) or '0')} end
+redis.call('SET', KEYS[1], ARGV[1])
+if not m then return {0, tonumber(redis.call('GET', KEYS[2]) or '0')} end
+return {1, redis.call('INCRBY', KEYS[2], ARGV[2])}
+`
+
 /** The tier's client with the scripts defined on it (see {@link defineScripts}). */
 export type ScriptClient = (Redis | Cluster) & {
   ayalaCacheRead(...args: Array<string | number>): Promise<unknown>
@@ -83,6 +96,12 @@ export type ScriptClient = (Redis | Cluster) & {
   ayalaCacheBumpEach(...args: Array<string | number>): Promise<number[]>
   ayalaCacheCas(key: string, expected: Buffer, replacement: Buffer): Promise<number>
   ayalaCacheRelease(key: string, token: string): Promise<number>
+  ayalaCacheLineage(
+    marker: string,
+    generation: string,
+    replid: string,
+    step: number,
+  ): Promise<[number, number]>
 }
 
 const SCRIPTS: Array<[string, number | undefined, string]> = [
@@ -91,6 +110,7 @@ const SCRIPTS: Array<[string, number | undefined, string]> = [
   ['ayalaCacheBumpEach', undefined, BUMP_EACH_SCRIPT],
   ['ayalaCacheCas', 1, CAS_SCRIPT],
   ['ayalaCacheRelease', 1, RELEASE_SCRIPT],
+  ['ayalaCacheLineage', 2, LINEAGE_SCRIPT],
 ]
 
 /** Define the scripts on `client` (once: a borrowed client may carry them already). */

@@ -19,6 +19,10 @@
  * `readGate` refuses entry reads (also during `recoveryHold`). The recovery's own probes and
  * replays go through {@link RedisTier.runRecovery}, past both gates and an open breaker.
  *
+ * A verifier (recovery/failover-check.ts) may be set: it runs at every `ready` of the connection
+ * (and at once on a connection already ready), and every operation waits for it, within its own
+ * deadline, before it is sent on that connection.
+ *
  * Credentials and TLS (redis-connection.ts): the owned connection takes `redisOptions` under the
  * cache's own settings; every error is scrubbed of secrets before it is wrapped. Refused
  * credentials are `E_CACHE_L2_AUTH` (naming the server and the user), and while they are refused
@@ -76,6 +80,10 @@ export class RedisTier {
   readGate: L2UnavailableError | undefined = undefined
   /** While true, the owned connection's reconnection attempts are at most 100 ms apart. */
   reconnectSoon = false
+  /** Run at every `ready` before operations go through (see the module note). */
+  private verifier: (() => Promise<void>) | undefined = undefined
+  /** The verifier's run on the current connection, while it runs; it never rejects. */
+  private verifying: Promise<void> | undefined = undefined
 
   /** The last connection error was refused credentials (cleared when the connection is ready). */
   private authRefused: L2UnavailableError | undefined = undefined
@@ -126,6 +134,7 @@ export class RedisTier {
 
   private readonly handleReady = (): void => {
     this.authRefused = undefined
+    this.startVerify()
     for (const wake of this.readyWaiters) wake()
     this.readyWaiters.clear()
   }
@@ -138,6 +147,24 @@ export class RedisTier {
   }
 
   /**
+   * Install `verify` (it must not reject): run at every `ready`, and now when the connection is
+   * ready already; operations wait for it (see the module note).
+   */
+  setVerifier(verify: () => Promise<void>): void {
+    this.verifier = verify
+    if (this.client.status === 'ready') this.startVerify()
+  }
+
+  private startVerify(): void {
+    const verify = this.verifier
+    if (verify === undefined) return
+    const run: Promise<void> = verify().finally(() => {
+      if (this.verifying === run) this.verifying = undefined
+    })
+    this.verifying = run
+  }
+
+  /**
    * Run one operation with the deadline and the breaker. Resolves with the result, or rejects
    * with an {@link L2UnavailableError} no later than `redisTimeout` after the call.
    */
@@ -146,7 +173,7 @@ export class RedisTier {
     if (this.gate !== undefined) throw this.authRefused ?? this.gate
     if (!this.breaker.allow()) throw this.circuitOpen
     try {
-      if (this.client.status !== 'ready') await this.ensureReady()
+      if (this.client.status !== 'ready' || this.verifying !== undefined) await this.ensureReady()
       const result = await this.bounded(op(), operation)
       this.breaker.success()
       return result
@@ -162,7 +189,7 @@ export class RedisTier {
    */
   async runRecovery<T>(operation: string, op: () => Promise<T>): Promise<T> {
     try {
-      if (this.client.status !== 'ready') await this.ensureReady()
+      if (this.client.status !== 'ready' || this.verifying !== undefined) await this.ensureReady()
       const result = await this.bounded(op(), operation)
       this.breaker.success()
       return result
@@ -180,7 +207,7 @@ export class RedisTier {
   runSingle<T>(operation: string, op: () => Promise<T>): Promise<T> {
     // Connection set-up and open-circuit paths go through run(); the hot path is one promise
     // chain (no async frames, no timer per call).
-    if (this.client.status !== 'ready') return this.run(operation, op)
+    if (this.client.status !== 'ready' || this.verifying !== undefined) return this.run(operation, op)
     if (this.gate !== undefined) return Promise.reject(this.authRefused ?? this.gate)
     if (!this.breaker.allow()) return Promise.reject(this.circuitOpen)
     let pending: Promise<T>
@@ -272,16 +299,21 @@ export class RedisTier {
 
   /**
    * A connection still being set up ('wait', 'connecting', 'connect': the first connection, or
-   * the ready check of a reconnection) is waited for, within one more deadline. A connection that
-   * is down ('reconnecting', 'close', 'end') fails at once: Redis is gone, and queueing commands
-   * for later would replay stale writes.
+   * the ready check of a reconnection) is waited for, within one more deadline, and so is the
+   * verifier of a ready one. A connection that is down ('reconnecting', 'close', 'end') fails at
+   * once: Redis is gone, and queueing commands for later would replay stale writes.
    */
   private async ensureReady(): Promise<void> {
     const deadline = Date.now() + this.timeoutMs
     for (;;) {
       const status = this.client.status
-      if (status === 'ready') return
       const remaining = deadline - Date.now()
+      if (status === 'ready') {
+        const verifying = this.verifying
+        if (verifying === undefined) return
+        if (remaining > 0 && (await this.waitFor(verifying, remaining))) continue
+        throw new L2UnavailableError('E_CACHE_L2_UNAVAILABLE', 'Redis is not verified yet (failover check)')
+      }
       if (DOWN.has(status) || remaining <= 0 || !(await this.waitReady(remaining))) {
         // Not connected because Redis refuses the credentials: say that, not "reconnecting".
         if (this.authRefused !== undefined && this.client.status !== 'ready') throw this.authRefused
@@ -291,6 +323,17 @@ export class RedisTier {
         )
       }
     }
+  }
+
+  /** Whether `promise` (which never rejects) settled within `ms`. */
+  private waitFor(promise: Promise<void>, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms)
+      void promise.then(() => {
+        clearTimeout(timer)
+        resolve(true)
+      })
+    })
   }
 
   private waitReady(ms: number): Promise<boolean> {
