@@ -2,6 +2,7 @@
 // @ayala/services: starts the real servers the integration tests and the demo need, without Docker.
 //
 //   node services/cli.mjs up|down|status|logs|clean [name...] [--lines N]
+//   node services/cli.mjs up|down|kill|status|logs|clean --cluster [node...]
 //
 // Names: kafka, opensearch, elasticsearch (JVM servers this harness owns) and redis, mariadb,
 // postgres (the machine's own servers, checked and started when down). Default: all of them.
@@ -36,10 +37,13 @@
 // - jvm.mjs: the JVM servers' command lines, Kafka's properties and storage, starting them
 // - machine.mjs: starting the machine's Redis, MariaDB and PostgreSQL
 // - commands.mjs: up, down, status, logs, clean, and the checkout's lock
+// - cluster.mjs, cluster-commands.mjs: the 3-node Kafka and OpenSearch clusters (`--cluster`)
 //
 // Dependency-free on purpose: it runs on Node 20 and 24 before `pnpm install`.
 
 import path from 'node:path'
+import { CLUSTER_KINDS, CLUSTER_NAMES, clusterPid, clusterSelection } from './lib/cluster.mjs'
+import { clusterClean, clusterDown, clusterKill, clusterStatus, clusterUp } from './lib/cluster-commands.mjs'
 import { clean, down, logs, status, up, withLock } from './lib/commands.mjs'
 import {
   ALL_NAMES,
@@ -61,6 +65,13 @@ const USAGE = `usage: node services/cli.mjs <up|down|status|logs|clean> [name...
   status  state, pid, RSS and URL of each service (exit 3 when one is not healthy)
   logs    tail of each service's log (default 100 lines)
   clean   down, then delete the data and logs of the JVM servers
+cluster mode (3-node Kafka and OpenSearch clusters next to the single-node servers; nodes
+  ${CLUSTER_NAMES.join(', ')}; \`kafka\` / \`opensearch\` = that cluster's three nodes; default all six):
+  up --cluster [node...]      start the missing nodes, wait for every member, write
+                              KAFKA_CLUSTER_BROKERS / OPENSEARCH_CLUSTER_NODES into .services/env
+  down|status|clean --cluster [node...], or down|status|logs <node>
+  kill <node...>              SIGKILL (failover tests), then \`up --cluster <node>\` restarts it
+  (plain \`down\` also stops the cluster nodes this harness started)
 env: KAFKA_BROKERS OPENSEARCH_URL ELASTICSEARCH_URL REDIS_URL DATABASE_URL (use that server, start none),
      SERVICES_TIMEOUT (s, default 180), SERVICES_<NAME>_HEAP, SERVICES_<NAME>_JAVA_OPTS,
      SERVICES_JAVA17_HOME, SERVICES_JAVA21_HOME`
@@ -69,22 +80,45 @@ async function main() {
   const argv = process.argv.slice(2)
   const command = argv[0]
   let lines = 100
+  let cluster = false
   const names = []
+  const nodes = []
   for (let i = 1; i < argv.length; i++) {
     if (argv[i] === '--lines' || argv[i] === '-n') lines = Number(argv[++i])
+    else if (argv[i] === '--cluster') cluster = true
+    else if (CLUSTER_NAMES.includes(argv[i])) nodes.push(argv[i])
     else if (ALL_NAMES.includes(argv[i])) names.push(argv[i])
     else throw new HarnessError(`unknown service "${argv[i]}"\n${USAGE}`)
   }
+  if (cluster || nodes.length > 0 || command === 'kill') {
+    // In cluster mode `kafka` / `opensearch` stand for the three nodes of that cluster.
+    if (names.some((n) => !CLUSTER_KINDS.includes(n)) || (!cluster && names.length > 0))
+      throw new HarnessError(
+        `cluster mode takes node names (${CLUSTER_NAMES.join(', ')}), kafka or opensearch\n${USAGE}`,
+      )
+    return clusterCommand(
+      command,
+      clusterSelection([...names, ...nodes]),
+      lines,
+      nodes.length + names.length > 0,
+    )
+  }
   const selected = names.length > 0 ? names : ALL_NAMES
+  const runningNodes = () => CLUSTER_NAMES.filter((n) => clusterPid(n))
   switch (command) {
     case 'up':
       return withLock(() => up(selected))
     case 'down':
-      return withLock(() =>
-        down(names.length > 0 ? names : ALL_NAMES.filter((n) => JVM_NAMES.includes(n) || ownedPid(n))),
-      )
-    case 'status':
-      return status(selected)
+      return withLock(async () => {
+        await down(names.length > 0 ? names : ALL_NAMES.filter((n) => JVM_NAMES.includes(n) || ownedPid(n)))
+        if (names.length === 0 && runningNodes().length > 0) await clusterDown(runningNodes())
+      })
+    case 'status': {
+      const extra = names.length === 0 ? runningNodes() : []
+      await status(selected)
+      if (extra.length > 0 && !(await clusterStatus(extra))) process.exitCode = 3
+      return
+    }
     case 'logs':
       return logs(names.length > 0 ? names : JVM_NAMES, lines)
     case 'clean':
@@ -99,6 +133,27 @@ async function main() {
       return
     default:
       throw new HarnessError(`unknown command "${command}"\n${USAGE}`)
+  }
+}
+
+async function clusterCommand(command, nodes, lines, named) {
+  switch (command) {
+    case 'up':
+      return withLock(() => clusterUp(nodes))
+    case 'down':
+      return withLock(() => clusterDown(nodes))
+    case 'kill':
+      if (!named) throw new HarnessError(`kill needs node names (${CLUSTER_NAMES.join(', ')})`)
+      return withLock(() => clusterKill(nodes))
+    case 'status':
+      if (!(await clusterStatus(nodes))) process.exitCode = 3
+      return
+    case 'logs':
+      return logs(nodes, lines)
+    case 'clean':
+      return withLock(() => clusterClean(nodes))
+    default:
+      throw new HarnessError(`unknown command "${command}" in cluster mode\n${USAGE}`)
   }
 }
 

@@ -5,6 +5,7 @@
 
 import fs from 'node:fs'
 import path from 'node:path'
+import { clusterEnv } from './cluster.mjs'
 import {
   ALL_NAMES,
   DEFAULTS,
@@ -99,6 +100,9 @@ export function writeEnvFiles({ kafkaSecurity: secured = true } = {}) {
   // with this machine's credentials and CA (whichever checkout started the broker).
   if (secured && harnessKafka() && fs.existsSync(path.join(securityDir(), 'credentials.json')))
     Object.assign(env, kafkaSecurityEnv(kafkaSecurity()))
+  // The clusters of `up --cluster` (KAFKA_CLUSTER_BROKERS, OPENSEARCH_CLUSTER_NODES) while one of
+  // their nodes runs.
+  Object.assign(env, clusterEnv())
   fs.mkdirSync(STATE_DIR, { recursive: true })
   fs.writeFileSync(path.join(STATE_DIR, 'env.json'), `${JSON.stringify(env, null, 2)}\n`)
   const lines = Object.entries(env).map(([k, v]) => `export ${k}='${v.replaceAll("'", "'\\''")}'`)
