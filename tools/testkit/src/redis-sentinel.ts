@@ -36,8 +36,8 @@
  * replacement was promoted: an empty master that comes back before the failover would be synced
  * FROM, wiping the replica.
  *
- * `dispose()` kills every process (SIGKILL) and removes the folder; a process-exit hook does the
- * killing too if a test run dies before `dispose()`.
+ * `dispose()` kills every process (SIGKILL) and removes the folder; a process-exit hook does both
+ * too if a test run exits before `dispose()` (a worker killed outright leaves them behind).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs'
@@ -245,6 +245,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
 
   const killOnExit = () => {
     for (const p of processes) if (isRunning(p.child)) p.child?.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
   }
   process.once('exit', killOnExit)
 
