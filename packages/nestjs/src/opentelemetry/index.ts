@@ -1,4 +1,5 @@
-export { AYALA_OTEL_METER, OtelRequestInterceptor } from './otel.interceptor.js'
+export type { OtelStreamOptions } from './otel.interceptor.js'
+export { AYALA_OTEL_METER, AYALA_OTEL_STREAMS, OtelRequestInterceptor } from './otel.interceptor.js'
 export type { OpenTelemetryModuleOptions } from './otel.module.js'
 export { AyalaOpenTelemetryModule } from './otel.module.js'
 export { registerOtelCacheMetrics } from './otel-cache-metrics.js'

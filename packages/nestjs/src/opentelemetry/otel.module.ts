@@ -10,7 +10,12 @@ import { getCacheToken } from '../cache/tokens.js'
 import { rejectUnknownOptions } from '../dynamic-module.js'
 import { InvalidOptionError } from '../errors.js'
 import type { CacheStatsSource } from '../metrics/cache-metrics.js'
-import { AYALA_OTEL_METER, OtelRequestInterceptor } from './otel.interceptor.js'
+import {
+  AYALA_OTEL_METER,
+  AYALA_OTEL_STREAMS,
+  OtelRequestInterceptor,
+  type OtelStreamOptions,
+} from './otel.interceptor.js'
 import { registerOtelCacheMetrics } from './otel-cache-metrics.js'
 
 /** Options of {@link AyalaOpenTelemetryModule.forRoot}. */
@@ -21,9 +26,18 @@ export interface OpenTelemetryModuleOptions {
   caches?: readonly string[] | false | undefined
   /** Register the {@link OtelRequestInterceptor} for every route. @default true */
   globalInterceptor?: boolean | undefined
+  /**
+   * Record streams (SSE: `@Sse()` handlers and `text/event-stream` responses; the `streamRoutes`)
+   * in `http.server.request.duration` like any request. Off by default: a stream's duration is
+   * how long the client stayed connected; streams left out are counted in `ayala.http.streams`.
+   * @default false
+   */
+  measureStreams?: boolean | undefined
+  /** Routes (patterns, as in `http.route`) that stream without SSE: long polls. @default [] */
+  streamRoutes?: readonly string[] | undefined
 }
 
-const OPTION_KEYS = ['meter', 'caches', 'globalInterceptor'] as const
+const OPTION_KEYS = ['meter', 'caches', 'globalInterceptor', 'measureStreams', 'streamRoutes'] as const
 
 function sources(moduleRef: ModuleRef, names: readonly string[]): CacheStatsSource[] {
   const found: CacheStatsSource[] = []
@@ -60,9 +74,21 @@ export class AyalaOpenTelemetryModule {
     ) {
       throw new InvalidOptionError('caches', 'expected false or a list of cache names')
     }
+    if (options.measureStreams !== undefined && typeof options.measureStreams !== 'boolean') {
+      throw new InvalidOptionError('measureStreams', 'expected a boolean')
+    }
+    const streamRoutes = options.streamRoutes ?? []
+    if (!Array.isArray(streamRoutes) || streamRoutes.some((r) => typeof r !== 'string')) {
+      throw new InvalidOptionError('streamRoutes', 'expected a list of route patterns')
+    }
+    const streams: OtelStreamOptions = Object.freeze({
+      measureStreams: options.measureStreams ?? false,
+      streamRoutes: new Set<string>(streamRoutes),
+    })
     const meter = options.meter ?? metrics.getMeter('@ayala/nestjs')
     const providers: Provider[] = [
       { provide: AYALA_OTEL_METER, useValue: meter },
+      { provide: AYALA_OTEL_STREAMS, useValue: streams },
       OtelRequestInterceptor,
       {
         provide: OtelCacheObserver,

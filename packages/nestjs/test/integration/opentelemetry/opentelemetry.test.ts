@@ -1,13 +1,15 @@
 import 'reflect-metadata'
 import type { Cache } from '@ayala/cache'
 import { serviceUrls, uniqueName } from '@ayala/testkit'
-import { Controller, Get, type INestApplication, Param } from '@nestjs/common'
+import { Controller, Get, type INestApplication, type MessageEvent, Param, Sse } from '@nestjs/common'
 import { Test } from '@nestjs/testing'
 import { DataPointType, MeterProvider, type MetricData, MetricReader } from '@opentelemetry/sdk-metrics'
+import { interval, type Observable } from 'rxjs'
+import { map } from 'rxjs/operators'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AYALA_CACHE, AyalaCacheModule, InjectCache } from '../../../src/index.js'
 import { AyalaOpenTelemetryModule } from '../../../src/opentelemetry/index.js'
-import { baseUrl } from '../../helpers/http.js'
+import { baseUrl, waitFor } from '../../helpers/http.js'
 import { deleteNamespaces } from '../../helpers/redis.js'
 
 /** A pull reader: `collect()` on demand, as a Prometheus-style exporter does. */
@@ -31,6 +33,14 @@ class ProductsController {
   }
 }
 
+@Controller('feed')
+class FeedController {
+  @Sse('events')
+  events(): Observable<MessageEvent> {
+    return interval(50).pipe(map((i) => ({ data: { i } })))
+  }
+}
+
 describe('AyalaOpenTelemetryModule (OpenTelemetry SDK meter, real Redis)', () => {
   const redis = serviceUrls().redis
   const namespace = uniqueName('nest')
@@ -44,7 +54,7 @@ describe('AyalaOpenTelemetryModule (OpenTelemetry SDK meter, real Redis)', () =>
         AyalaCacheModule.forRoot({ redis, namespace, redisTimeout: '5s', isGlobal: true }),
         AyalaOpenTelemetryModule.forRoot({ meter: provider.getMeter('test') }),
       ],
-      controllers: [ProductsController],
+      controllers: [ProductsController, FeedController],
     }).compile()
     app = moduleRef.createNestApplication({ logger: false })
     await app.listen(0, '127.0.0.1')
@@ -91,5 +101,25 @@ describe('AyalaOpenTelemetryModule (OpenTelemetry SDK meter, real Redis)', () =>
     const l1 = hits?.dataPoints.find((p) => p.attributes['ayala.cache.tier'] === 'l1')
     expect(l1?.value).toBe(stats.l1Hits)
     expect(byResult.l1_hit ?? 0).toBeLessThanOrEqual(stats.l1Hits)
+  })
+  it('counts an SSE stream that ended in ayala.http.streams, not in the request duration', async () => {
+    const controller = new AbortController()
+    const response = await fetch(`${baseUrl(app)}/feed/events`, { signal: controller.signal })
+    expect(response.headers.get('content-type')).toContain('text/event-stream')
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+    let text = ''
+    while (!text.includes('"i":3')) {
+      const { value, done } = await reader.read()
+      if (done) throw new Error('the stream ended early')
+      text += new TextDecoder().decode(value)
+    }
+    controller.abort()
+    const streamed = async () =>
+      (await collect())
+        .get('ayala.http.streams')
+        ?.dataPoints.find((p) => p.attributes['http.route'] === '/feed/events')?.value
+    await waitFor(async () => (await streamed()) === 1, 'the SSE stream counted once it ended')
+    const duration = (await collect()).get('http.server.request.duration')
+    expect(duration?.dataPoints.filter((p) => p.attributes['http.route'] === '/feed/events')).toEqual([])
   })
 })
