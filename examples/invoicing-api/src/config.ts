@@ -14,16 +14,27 @@ import { readFileSync } from 'node:fs'
 export interface ServiceAddresses {
   /** `mysql://user:password@host:port/database`. */
   databaseUrl: string
-  /** `redis://host:port`, or `rediss://user:password@host:port` for TLS and an ACL user. */
+  /**
+   * `redis://host:port`, or `rediss://user:password@host:port` for TLS and an ACL user. Through
+   * Sentinel (`redisOptions.sentinels`), ioredis asks the Sentinels for the primary and the URL's
+   * host and port are not used; its user, password and database are.
+   */
   redisUrl: string
   /**
    * ioredis options for what the URL does not carry: the CA of a private TLS certificate
    * (`REDIS_CA_FILE`), an ACL user and password kept out of the URL (`REDIS_USERNAME`,
-   * `REDIS_PASSWORD`).
+   * `REDIS_PASSWORD`), the Sentinels and the primary's name (`REDIS_SENTINELS`,
+   * `REDIS_SENTINEL_NAME`).
    */
   redisOptions?: RedisConnectionOptions | undefined
-  /** Elasticsearch or OpenSearch base URL (credentials in it are accepted too). */
+  /** Elasticsearch or OpenSearch base URL (credentials in it are accepted too): the first node. */
   searchUrl: string
+  /**
+   * Every node of the search cluster (`SEARCH_NODES`, or a comma-separated `OPENSEARCH_URL` /
+   * `ELASTICSEARCH_URL`...): the search client spreads requests over them and retries reads on
+   * another node. Absent for a single node (`searchUrl` is then the only one).
+   */
+  searchNodes?: string[] | undefined
   /** The search engine's credentials (`SEARCH_USERNAME`/`SEARCH_PASSWORD` or `SEARCH_API_KEY`). */
   searchAuth?: { username: string; password: string } | { apiKey: string } | undefined
   /** The CA of the search engine's certificate (`SEARCH_CA_FILE`). */
@@ -50,6 +61,12 @@ export interface RedisConnectionOptions {
   username?: string | undefined
   /** Its password (wins over the URL's). */
   password?: string | undefined
+  /** Connect through these Sentinels (`REDIS_SENTINELS`), which name the current primary. */
+  sentinels?: Array<{ host: string; port: number }> | undefined
+  /** The name the Sentinels monitor the primary under (`REDIS_SENTINEL_NAME`). */
+  name?: string | undefined
+  /** TLS to the primary found through Sentinel too (set with `rediss://` or `REDIS_CA_FILE`). */
+  enableTLSForSentinelMode?: boolean | undefined
 }
 
 /** A Kafka SASL login. */
@@ -85,6 +102,70 @@ function pem(value: string, variable: string): string {
   }
 }
 
+/** `host:port` (or `[v6]:port`), in `variable`'s list. */
+function hostPort(entry: string, variable: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(entry)
+  const port = Number(match?.[3])
+  if (match === null || port < 1 || port > 65_535)
+    throw new Error(`${variable}: expected host:port entries separated by commas, got "${entry}"`)
+  return { host: (match[1] ?? match[2]) as string, port }
+}
+
+/** A comma-separated list, entries trimmed; an empty entry is an error naming `variable`. */
+function list(value: string, variable: string): string[] {
+  const entries = value.split(',').map((entry) => entry.trim())
+  if (entries.some((entry) => entry === ''))
+    throw new Error(`${variable}: an empty entry in "${value}" (entries are separated by single commas)`)
+  return entries
+}
+
+/** `REDIS_SENTINELS` + `REDIS_SENTINEL_NAME`: both or neither. */
+function sentinelOptions(env: NodeJS.ProcessEnv): RedisConnectionOptions {
+  const listed = env.REDIS_SENTINELS?.trim()
+  const name = env.REDIS_SENTINEL_NAME?.trim()
+  if (!listed) {
+    if (name) throw new Error('REDIS_SENTINEL_NAME needs REDIS_SENTINELS (host:port,host:port)')
+    return {}
+  }
+  if (!name)
+    throw new Error(
+      'REDIS_SENTINELS needs REDIS_SENTINEL_NAME (the name the Sentinels monitor the primary under)',
+    )
+  const sentinels = list(listed, 'REDIS_SENTINELS').map((entry) => hostPort(entry, 'REDIS_SENTINELS'))
+  const tls = env.REDIS_CA_FILE !== undefined && env.REDIS_CA_FILE !== ''
+  const secure = tls || (env.REDIS_URL ?? '').startsWith('rediss:')
+  return { sentinels, name, ...(secure ? { enableTLSForSentinelMode: true } : {}) }
+}
+
+/** A node URL for an error message: whatever stands before an `@` (credentials) hidden. */
+function shown(node: string): string {
+  const at = node.lastIndexOf('@')
+  return at < 0 ? node : `***@${node.slice(at + 1)}`
+}
+
+/** Search nodes: `SEARCH_NODES`, else the first of the URL variables; each an http(s) URL. */
+function searchNodes(env: NodeJS.ProcessEnv): string[] {
+  const named = env.SEARCH_NODES ? 'SEARCH_NODES' : undefined
+  const variable =
+    named ??
+    (['ELASTICSEARCH', 'OPENSEARCH', 'ELASTICSEARCH_URL', 'OPENSEARCH_URL'] as const).find(
+      (candidate) => env[candidate],
+    )
+  if (variable === undefined) return ['http://127.0.0.1:9200']
+  const nodes = list(env[variable] as string, variable)
+  for (const node of nodes) {
+    let protocol: string
+    try {
+      protocol = new URL(node).protocol
+    } catch {
+      throw new Error(`${variable}: "${shown(node)}" is not a URL (http://host:port)`)
+    }
+    if (protocol !== 'http:' && protocol !== 'https:')
+      throw new Error(`${variable}: "${shown(node)}" is not an http(s) URL`)
+  }
+  return nodes
+}
+
 const SASL_MECHANISMS = new Set(['plain', 'scram-sha-256', 'scram-sha-512'])
 
 function kafkaSasl(env: NodeJS.ProcessEnv): KafkaSaslSettings | undefined {
@@ -110,7 +191,9 @@ function kafkaSasl(env: NodeJS.ProcessEnv): KafkaSaslSettings | undefined {
 /**
  * Read the addresses and credentials from `env`: `INVOICING_DATABASE_URL` or `DATABASE_URL` (see
  * {@link databaseUrl}); `REDIS_URL` (`rediss://user:password@...`), `REDIS_CA_FILE`,
- * `REDIS_USERNAME`, `REDIS_PASSWORD`; `ELASTICSEARCH` / `OPENSEARCH` (or `..._URL`),
+ * `REDIS_USERNAME`, `REDIS_PASSWORD`, `REDIS_SENTINELS` (`host:port,host:port`) +
+ * `REDIS_SENTINEL_NAME`; `SEARCH_NODES` or `ELASTICSEARCH` / `OPENSEARCH` (or `..._URL`), each a
+ * URL or a comma-separated list of node URLs,
  * `SEARCH_USERNAME` + `SEARCH_PASSWORD` or `SEARCH_API_KEY`, `SEARCH_CA_FILE`; `KAFKA_BROKERS`,
  * `KAFKA_SASL_MECHANISM` + `KAFKA_SASL_USERNAME` + `KAFKA_SASL_PASSWORD`, `KAFKA_SSL_CA` (or
  * `KAFKA_SSL=true`); `INVOICING_GENERATION`. A CA variable takes a file path or PEM text.
@@ -122,26 +205,24 @@ export function serviceAddresses(env: NodeJS.ProcessEnv = process.env): ServiceA
     ...(env.REDIS_PASSWORD !== undefined && env.REDIS_PASSWORD !== ''
       ? { password: env.REDIS_PASSWORD }
       : {}),
+    ...sentinelOptions(env),
   }
   if (env.SEARCH_API_KEY && env.SEARCH_USERNAME)
     throw new Error('give SEARCH_API_KEY or SEARCH_USERNAME/SEARCH_PASSWORD, not both')
+  const nodes = searchNodes(env)
   return {
     databaseUrl: databaseUrl(env),
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
     redisOptions: Object.keys(redisOptions).length > 0 ? redisOptions : undefined,
-    searchUrl:
-      env.ELASTICSEARCH ||
-      env.OPENSEARCH ||
-      env.ELASTICSEARCH_URL ||
-      env.OPENSEARCH_URL ||
-      'http://127.0.0.1:9200',
+    searchUrl: nodes[0] as string,
+    searchNodes: nodes.length > 1 ? nodes : undefined,
     searchAuth: env.SEARCH_API_KEY
       ? { apiKey: env.SEARCH_API_KEY }
       : env.SEARCH_USERNAME
         ? { username: env.SEARCH_USERNAME, password: env.SEARCH_PASSWORD ?? '' }
         : undefined,
     searchTls: env.SEARCH_CA_FILE ? { ca: pem(env.SEARCH_CA_FILE, 'SEARCH_CA_FILE') } : undefined,
-    kafkaBrokers: (env.KAFKA_BROKERS || '127.0.0.1:9092').split(',').map((broker) => broker.trim()),
+    kafkaBrokers: list(env.KAFKA_BROKERS || '127.0.0.1:9092', 'KAFKA_BROKERS'),
     kafkaSasl: kafkaSasl(env),
     kafkaSsl: env.KAFKA_SSL_CA
       ? { ca: pem(env.KAFKA_SSL_CA, 'KAFKA_SSL_CA') }
@@ -152,14 +233,18 @@ export function serviceAddresses(env: NodeJS.ProcessEnv = process.env): ServiceA
   }
 }
 
-/** The search client options of `addresses`: the node, its credentials and CA. */
+/**
+ * The search client options of `addresses`: the nodes (one URL for a single node, the list for a
+ * cluster), their credentials and CA.
+ */
 export function searchClientOptions(addresses: ServiceAddresses): {
-  node: string
+  node: string | string[]
   auth?: ServiceAddresses['searchAuth']
   tls?: ServiceAddresses['searchTls']
 } {
+  const nodes = addresses.searchNodes
   return {
-    node: addresses.searchUrl,
+    node: nodes !== undefined && nodes.length > 1 ? [...nodes] : addresses.searchUrl,
     ...(addresses.searchAuth ? { auth: addresses.searchAuth } : {}),
     ...(addresses.searchTls ? { tls: addresses.searchTls } : {}),
   }
