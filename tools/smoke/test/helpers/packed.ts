@@ -114,7 +114,7 @@ export function pinnedVersion(name: string): string {
 }
 
 /**
- * Copies fixtures/<fixture> to `<tmp>/<fixture>` with a package.json depending on the tarballs
+ * Copies fixtures/<fixture> to `<tmp>/<target>` with a package.json depending on the tarballs
  * (file: specifiers, as a local install of what npm would serve) and on `thirdParty` from the
  * registry, then `npm install`s it.
  */
@@ -123,14 +123,15 @@ export function installFixture(
   fixture: string,
   packed: PackedPackage[],
   thirdParty: Record<string, string>,
+  target = fixture,
 ): string {
-  const dir = join(tmp, fixture)
+  const dir = join(tmp, target)
   cpSync(join(fixturesDir, fixture), dir, { recursive: true })
   const dependencies: Record<string, string> = { ...thirdParty }
   for (const pkg of packed) dependencies[pkg.name] = `file:${pkg.tarball}`
   writeFileSync(
     join(dir, 'package.json'),
-    `${JSON.stringify({ name: `ayala-fixture-${fixture}`, private: true, version: '1.0.0', dependencies }, null, 2)}\n`,
+    `${JSON.stringify({ name: `ayala-fixture-${target}`, private: true, version: '1.0.0', dependencies }, null, 2)}\n`,
   )
   run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], dir)
   return dir

@@ -173,84 +173,106 @@ describe('packed manifests', () => {
   })
 })
 
+/**
+ * The Nest majors @ayala/nestjs peers on, each installed into the Nest fixture in turn.
+ * @nestjs/terminus starts at 11 (./health uses its HealthIndicatorService, new in 11), which
+ * supports Nest 10 too.
+ */
+const NEST_MAJORS: Record<string, Record<string, string>> = {
+  '10': { '@nestjs/common': '10.4.9', '@nestjs/core': '10.4.9', '@nestjs/terminus': '11.1.1' },
+  '11': { '@nestjs/common': '11.2.10', '@nestjs/core': '11.2.10', '@nestjs/terminus': '11.1.1' },
+  '12': Object.fromEntries(
+    ['@nestjs/common', '@nestjs/core', '@nestjs/terminus'].map((name) => [name, pinnedVersion(name)]),
+  ),
+}
+
 describe('fixture apps installed from the tarballs', () => {
   // One namespace per fixture: each fixture clears its own at the end.
   const runId = randomUUID().slice(0, 8)
   const env = (fixture: string) => ({ REDIS_URL, FIXTURE_NAMESPACE: `pack-${runId}-${fixture}` })
-  let plain: string
-  let nest: string
-
-  beforeAll(() => {
-    const common = Object.fromEntries(
+  const thirdParty = () => ({
+    ...Object.fromEntries(
       [
         '@nestjs/common',
         '@nestjs/core',
+        '@nestjs/terminus',
         'reflect-metadata',
         'rxjs',
         'ioredis',
+        'prom-client',
+        '@opentelemetry/api',
+        'kafkajs',
         'typescript',
         '@types/node',
       ].map((name) => [name, pinnedVersion(name)]),
+    ),
+    // The optional peer of @elastic/elasticsearch whose types its own declarations import
+    // (lib/helpers.d.ts): without it, skipLibCheck: false fails in the client, not in ours.
+    'apache-arrow': '21.1.0',
+  })
+
+  describe('plain', () => {
+    let plain: string
+    beforeAll(() => {
+      plain = installFixture(tmp, 'plain', packed, thirdParty())
+    }, INSTALL_TIMEOUT)
+
+    it(
+      'runs a plain ESM script',
+      () => {
+        const output = JSON.parse(run(process.execPath, ['esm.mjs'], plain, env('esm')))
+        expect(output).toMatchObject({
+          fixture: 'esm',
+          first: { index: 'invoices' },
+          second: { index: 'invoices' },
+        })
+        expect(output.loads).toBe(1)
+      },
+      BUILD_TIMEOUT,
     )
-    const optionalPeers = {
-      ...Object.fromEntries(
-        ['@nestjs/terminus', 'prom-client', '@opentelemetry/api', 'kafkajs'].map((name) => [
-          name,
-          pinnedVersion(name),
-        ]),
-      ),
-      // The optional peer of @elastic/elasticsearch whose types its own declarations import
-      // (lib/helpers.d.ts): without it, skipLibCheck: false fails in the client, not in ours.
-      'apache-arrow': '21.1.0',
-    }
-    plain = installFixture(tmp, 'plain', packed, { ...common, ...optionalPeers })
-    nest = installFixture(tmp, 'nest', packed, { ...common, ...optionalPeers })
-  }, INSTALL_TIMEOUT)
 
-  it(
-    'runs a plain ESM script',
-    () => {
-      const output = JSON.parse(run(process.execPath, ['esm.mjs'], plain, env('esm')))
-      expect(output).toMatchObject({
-        fixture: 'esm',
-        first: { index: 'invoices' },
-        second: { index: 'invoices' },
-      })
-      expect(output.loads).toBe(1)
-    },
-    BUILD_TIMEOUT,
-  )
+    it(
+      'builds a CommonJS app (module commonjs, moduleResolution node10, declaration true) and runs it',
+      () => {
+        run(process.execPath, [join(plain, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], plain)
+        const declarations = readFileSync(join(plain, 'dist', 'api.d.ts'), 'utf8')
+        expect(declarations).toContain('SearchResult')
+        const output = JSON.parse(run(process.execPath, ['dist/main.js'], plain, env('cjs')))
+        expect(output).toEqual({
+          fixture: 'cjs',
+          first: { module: 'object' },
+          second: { module: 'object' },
+          loads: 1,
+        })
+      },
+      BUILD_TIMEOUT,
+    )
+  })
 
-  it(
-    'builds a CommonJS app (module commonjs, moduleResolution node10, declaration true) and runs it',
-    () => {
-      run(process.execPath, [join(plain, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], plain)
-      const declarations = readFileSync(join(plain, 'dist', 'api.d.ts'), 'utf8')
-      expect(declarations).toContain('SearchResult')
-      const output = JSON.parse(run(process.execPath, ['dist/main.js'], plain, env('cjs')))
-      expect(output).toEqual({
-        fixture: 'cjs',
-        first: { module: 'object' },
-        second: { module: 'object' },
-        loads: 1,
-      })
-    },
-    BUILD_TIMEOUT,
-  )
+  describe.each(Object.keys(NEST_MAJORS))('Nest %s', (major) => {
+    let nest: string
+    beforeAll(() => {
+      nest = installFixture(tmp, 'nest', packed, { ...thirdParty(), ...NEST_MAJORS[major] }, `nest-${major}`)
+    }, INSTALL_TIMEOUT)
 
-  it(
-    'builds a Nest app with decorator metadata whose @Cacheable provider uses AyalaCacheModule and Redis',
-    () => {
-      run(process.execPath, [join(nest, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], nest)
-      const output = JSON.parse(run(process.execPath, ['dist/main.js'], nest, env('nest')))
-      // One load for two reads in the first context (L1); none in the second, whose fresh L1 misses
-      // and whose cache finds the entry in Redis.
-      expect(output).toEqual({
-        fixture: 'nest',
-        cold: { loads: 1, total: 24_200 },
-        warm: { loads: 0, total: 24_200 },
-      })
-    },
-    BUILD_TIMEOUT,
-  )
+    it(
+      'builds a Nest app with decorator metadata whose @Cacheable provider uses AyalaCacheModule and Redis',
+      () => {
+        const installed = JSON.parse(
+          readFileSync(join(nest, 'node_modules', '@nestjs', 'core', 'package.json'), 'utf8'),
+        )
+        expect(installed.version.split('.')[0]).toBe(major)
+        run(process.execPath, [join(nest, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], nest)
+        const output = JSON.parse(run(process.execPath, ['dist/main.js'], nest, env(`nest-${major}`)))
+        // One load for two reads in the first context (L1); none in the second, whose fresh L1
+        // misses and whose cache finds the entry in Redis.
+        expect(output).toEqual({
+          fixture: 'nest',
+          cold: { loads: 1, total: 24_200 },
+          warm: { loads: 0, total: 24_200 },
+        })
+      },
+      BUILD_TIMEOUT,
+    )
+  })
 })
