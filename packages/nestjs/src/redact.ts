@@ -99,6 +99,11 @@ function redisOptionsOf(client: Redis | Cluster): RedisOptions {
 
 function describeRedis(client: Redis | Cluster): string {
   const o = redisOptionsOf(client)
+  // Through Sentinel the host and port are not used: the primary is the one the Sentinels name.
+  if (Array.isArray(o.sentinels) && o.sentinels.length > 0) {
+    const listed = o.sentinels.map((s) => `${s.host ?? '127.0.0.1'}:${s.port ?? 26379}`).join(',')
+    return `primary "${o.name ?? ''}" of Sentinels ${listed}${o.tls && o.enableTLSForSentinelMode ? ' (TLS)' : ''}`
+  }
   return `${o.path ?? `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`}${o.tls ? ' (TLS)' : ''}`
 }
 

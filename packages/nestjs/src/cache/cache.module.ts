@@ -157,6 +157,20 @@ function build(
  * @Injectable()
  * class InvoiceService { constructor(@InjectCache() private readonly cache: Cache) {} }
  * ```
+ *
+ * Redis behind Sentinel: the same `redis` URL and `redisOptions` as `createCache`, the Sentinels
+ * and the primary's name in `redisOptions` (ioredis' `sentinels` and `name`). The URL then carries
+ * the user, password and database (its host and port are not used); the cache owns the
+ * connection, follows a promotion and runs its failover check on the promoted node
+ * (`failoverCheck`, docs/cache-recovery.md):
+ *
+ * ```ts
+ * AyalaCacheModule.forRoot({
+ *   redis: 'redis://app@primary/0',
+ *   redisOptions: { sentinels: [{ host: '10.0.0.1', port: 26379 }, { host: '10.0.0.2', port: 26379 }], name: 'mymaster', password },
+ *   namespace: 'invoices',
+ * })
+ * ```
  */
 @Module({})
 // biome-ignore lint/complexity/noStaticOnlyClass: a Nest dynamic module is a class with static factories

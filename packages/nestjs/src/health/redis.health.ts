@@ -5,7 +5,9 @@
  * closes it when the module is destroyed. Given a client, it borrows it.
  *
  * Credentials and TLS: `rediss://user:password@host` in the URL, `redisOptions` for what a URL
- * cannot carry (`tls: { ca }`) or a password kept out of it. A connection Redis refuses is down
+ * cannot carry (`tls: { ca }`, the Sentinels of `sentinels` + `name`) or a password kept out of it.
+ * Through Sentinel, ioredis asks the Sentinels for the primary at each (re)connection, so after a
+ * failover the check is up again once the promoted node answers. A connection Redis refuses is down
  * with one message naming the server and the user (`Redis at 127.0.0.1:6380 (TLS) rejected the
  * credentials of user "app" (WRONGPASS ...)`), never the password and never the URL; every error
  * of a client the indicator holds is scrubbed of the `AUTH` arguments ioredis attaches to it.
@@ -28,7 +30,9 @@ export interface RedisPingOptions {
   url?: string | undefined
   /**
    * ioredis options of the connection opened for `url`: `tls: { ca }` for a private CA,
-   * `username` / `password` kept out of the URL. Used when the URL is first checked.
+   * `username` / `password` kept out of the URL, or `{ sentinels: [{ host, port }], name }` to
+   * PING the primary the Sentinels name (the URL then carries the user, password and database;
+   * its host and port are not used). Used when the URL (and Sentinel group) is first checked.
    * @default undefined
    */
   redisOptions?: RedisOptions | undefined
@@ -143,7 +147,13 @@ export class RedisHealthIndicator implements OnModuleDestroy {
     if (typeof options.url !== 'string' || options.url === '') {
       throw new InvalidOptionError('url', 'give a redis:// url or a client')
     }
-    let client = this.clients.get(options.url)
+    // One connection per URL, and per Sentinel group: the URL's host is not used through Sentinel.
+    const sentinels = options.redisOptions?.sentinels
+    const key =
+      Array.isArray(sentinels) && sentinels.length > 0
+        ? `${options.url} ${options.redisOptions?.name ?? ''}@${sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`
+        : options.url
+    let client = this.clients.get(key)
     if (client === undefined) {
       client = new Redis(options.url, {
         connectTimeout: 2_000,
@@ -156,7 +166,7 @@ export class RedisHealthIndicator implements OnModuleDestroy {
       // Connection errors are what the check reports (PING fails while disconnected, the last
       // error says why); `watch` scrubs and remembers them.
       watch(client)
-      this.clients.set(options.url, client)
+      this.clients.set(key, client)
     }
     return client
   }

@@ -70,6 +70,11 @@ export interface MetricsStreamModuleConfig<E = any> {
    * ioredis options of the connection created from a `redis://` URL (TLS, ACL user...), applied
    * over {@link METRICS_STREAM_REDIS_OPTIONS}; ignored for a borrowed client. Keep
    * `maxRetriesPerRequest` finite: `null` queues commands forever while Redis is unreachable.
+   * Redis behind Sentinel: `{ sentinels: [{ host, port }, ...], name: 'mymaster' }` (ioredis asks
+   * the Sentinels for the primary at each connection and follows a promotion; the URL then
+   * carries the user, password and database, its host and port are not used; `rediss://` or a
+   * `tls` option needs `enableTLSForSentinelMode: true` to reach the primary over TLS). After a
+   * failover the consumer seeks back if the promoted node lags (docs/operations.md).
    * @default {}
    */
   redisOptions?: RedisOptions | undefined
