@@ -139,18 +139,21 @@ export async function clusterUp(names) {
 }
 
 export async function clusterDown(names) {
-  for (const name of names) {
-    const pid = clusterPid(name)
-    fs.rmSync(pidFile(name), { force: true })
-    if (!pid) {
-      if (fs.existsSync(serviceDir(name))) log(`  ${name.padEnd(14)} not running`)
-      continue
-    }
-    fs.writeFileSync(pidFile(name), `${pid}\n`)
-    await stopPid(name, pid)
-    fs.rmSync(pidFile(name), { force: true })
-    log(`  ${name.padEnd(14)} stopped (pid ${pid})`)
-  }
+  // All at once: a KRaft node stopped after the other two cannot finish its controlled shutdown
+  // without a quorum, and waits out the grace period before SIGKILL.
+  await Promise.all(
+    names.map(async (name) => {
+      const pid = clusterPid(name)
+      if (!pid) {
+        fs.rmSync(pidFile(name), { force: true })
+        if (fs.existsSync(serviceDir(name))) log(`  ${name.padEnd(14)} not running`)
+        return
+      }
+      await stopPid(name, pid)
+      fs.rmSync(pidFile(name), { force: true })
+      log(`  ${name.padEnd(14)} stopped (pid ${pid})`)
+    }),
+  )
   writeEnvFiles()
 }
 

@@ -223,6 +223,7 @@ describe.skipIf(brokers.length === 0)('a partition leader of a 3-node Kafka clus
     const restartedAt = Date.now()
     await restartNode(victim)
     killed = undefined
+    const backAt = Date.now()
     await waitFor(
       'every replica back in sync (ISR 3 for each partition)',
       async () => (await metadata()).every((p) => p.isr.length === 3),
@@ -264,7 +265,7 @@ describe.skipIf(brokers.length === 0)('a partition leader of a 3-node Kafka clus
 
     const stats = consumer.stats()
     console.info(
-      `[kafka-failover] killed=${victim} controller=${controller} led_partitions=${led.join('/')} events=${events.length} produce_requests=${sent.requests} produce_failed=${sent.failed} slowest_send_ms=${sent.slowestMs} leaders_moved_after_ms=${electedAt - killedAt} restart_to_isr3_ms=${inSyncAt - restartedAt} caught_up_after_kill_ms=${caughtUpAt - killedAt} consumer_retries=${stats.retries} lost=${lost} doubled=${doubled}`,
+      `[kafka-failover] killed=${victim} controller=${controller} led_partitions=${led.join('/')} events=${events.length} produce_requests=${sent.requests} produce_failed=${sent.failed} slowest_send_ms=${sent.slowestMs} leaders_moved_after_ms=${electedAt - killedAt} restart_ms=${backAt - restartedAt} restart_to_isr3_ms=${inSyncAt - restartedAt} caught_up_after_kill_ms=${caughtUpAt - killedAt} consumer_retries=${stats.retries} lost=${lost} doubled=${doubled}`,
     )
   })
 })

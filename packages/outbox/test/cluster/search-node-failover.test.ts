@@ -208,6 +208,7 @@ describe.skipIf(nodes.length === 0)(
       const restartedAt = Date.now()
       await restartNode(victim)
       killed = undefined
+      const backAt = Date.now()
       await waitFor(green, 120_000, 'the index green again (the node rejoined, replicas recovered)')
       const greenAt = Date.now()
       running = false
@@ -228,7 +229,7 @@ describe.skipIf(nodes.length === 0)(
       expect(servedWhileDown).toBeGreaterThan(0)
 
       console.info(
-        `[opensearch-failover] killed=${victim} manager=${manager} searches_served=${searches.served} served_while_down=${servedWhileDown} searches_failed=${searches.failed} partial=${searches.partial} slowest_search_ms=${searches.slowestMs} writes=${writes} dropped_after_ms=${droppedAt - killedAt} restart_to_green_ms=${greenAt - restartedAt} drained_after_kill_ms=${drainedAt - killedAt} relay_retried=${relay.stats().search?.retried ?? 0} missing=${compared.missing} stale=${compared.stale} extra=${compared.extra}${failures.length > 0 ? ` failures=${JSON.stringify(failures)}` : ''}`,
+        `[opensearch-failover] killed=${victim} manager=${manager} searches_served=${searches.served} served_while_down=${servedWhileDown} searches_failed=${searches.failed} partial=${searches.partial} slowest_search_ms=${searches.slowestMs} writes=${writes} dropped_after_ms=${droppedAt - killedAt} restart_ms=${backAt - restartedAt} restart_to_green_ms=${greenAt - restartedAt} drained_after_kill_ms=${drainedAt - killedAt} relay_retried=${relay.stats().search?.retried ?? 0} missing=${compared.missing} stale=${compared.stale} extra=${compared.extra}${failures.length > 0 ? ` failures=${JSON.stringify(failures)}` : ''}`,
       )
     })
   },
