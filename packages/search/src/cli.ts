@@ -152,7 +152,7 @@ async function main(): Promise<number> {
       index: values.index,
       idOf: (doc) => String(doc[idField]),
       concurrency: Number(values.concurrency),
-      initialBatchSize: Number(values.batch),
+      batchSize: Number(values.batch),
       fastIngest: values['fast-ingest'],
       checkpointOf: (doc) => {
         const n = lines.get(doc) ?? 0

@@ -1,7 +1,17 @@
-export type { BulkOptions, BulkProgress, BulkReport } from './bulk/bulk-indexer.js'
-export { bulkIndex, DEFAULT_BULK_OPTIONS } from './bulk/bulk-indexer.js'
+export type { BulkReport } from './bulk/bulk-indexer.js'
+export { bulkIndex } from './bulk/bulk-indexer.js'
+export type { BulkOptions, BulkProgress } from './bulk/bulk-options.js'
+export { DEFAULT_BULK_OPTIONS } from './bulk/bulk-options.js'
 export type { KeysetReaderOptions, SqlQuery } from './bulk/keyset-reader.js'
 export { keysetReader } from './bulk/keyset-reader.js'
+// Deprecated internals (their own declarations, so the tag reaches the bundled .d.ts).
+export {
+  CURSOR_VERSION,
+  decodeCursor,
+  encodeCursor,
+  LatencyHistogram,
+  queryShape,
+} from './deprecated-exports.js'
 export type { Duration } from './duration.js'
 export type { EngineAdapter, EngineKind } from './engine/adapters.js'
 export type { BulkStats, ReadStats, SearchClientEvents, SlowQueryEvent } from './engine/client-state.js'
@@ -19,11 +29,9 @@ export type {
   SearchUnavailableReason,
 } from './errors.js'
 export { BulkIndexError, OutboxEnqueueError, SearchError, SearchUnavailableError } from './errors.js'
-export { queryFingerprint, queryShape } from './observability/fingerprint.js'
+export { queryFingerprint } from './observability/fingerprint.js'
 export type { LatencySnapshot } from './observability/latency-histogram.js'
-export { LatencyHistogram } from './observability/latency-histogram.js'
 export type { CursorState } from './paging/cursor.js'
-export { CURSOR_VERSION, decodeCursor, encodeCursor } from './paging/cursor.js'
 export type {
   AggMap,
   AggRequest,
@@ -127,7 +135,7 @@ export type { OutboxLag } from './sync/outbox.js'
 export { createOutbox, Outbox } from './sync/outbox.js'
 export type { DrainResult } from './sync/outbox-drain.js'
 export type { OutboxEvent } from './sync/outbox-event.js'
-export type { OutboxOptions, OutboxWorkerOptions } from './sync/outbox-options.js'
+export type { DeadLetterLimitOptions, OutboxOptions, OutboxWorkerOptions } from './sync/outbox-options.js'
 export { DEFAULT_OUTBOX_OPTIONS } from './sync/outbox-options.js'
 export type { DeadLetter } from './sync/outbox-table.js'
 export type { OutboxRetryEvent, OutboxWorkerStats } from './sync/outbox-worker.js'

@@ -2,7 +2,7 @@
  * Bulk indexing from any async iterable.
  *
  * Mechanism:
- * - Batching is adaptive. The first request carries `initialBatchSize` documents; after each
+ * - Batching is adaptive. The first request carries `batchSize` documents; after each
  *   successful full batch the throughput of that request (docs/s) is compared with the best seen:
  *   while it does not clearly fall (>= 90 % of the best, to ride out noise) the batch size doubles
  *   (up to `maxBatchSize` documents and `maxBatchBytes` bytes); when it drops under two thirds of
@@ -14,7 +14,7 @@
  *   than that one batch.
  * - Retries: a whole-request 429, a 502-504 or a transport error (connection refused/reset,
  *   timeout) retries the batch; per-item 429s retry only those items. Waits are exponential with
- *   full jitter (`random(0, min(maxBackoff, initialBackoff * 2^attempt))`). When retries run out
+ *   full jitter (`random(0, min(maxRetryDelay, retryDelay * 2^attempt))`). When retries run out
  *   the documents are reported as failures; other item errors (mapping conflicts...) are reported
  *   at once. Every document ends either indexed or in `failures` with the engine's reason,
  *   except when the engine refuses the credentials (401/403): the load stops with that one
@@ -26,31 +26,9 @@
  *   restored (and the index refreshed) afterwards, also when the load fails.
  */
 import type { Client, estypes } from '@elastic/elasticsearch'
-import { type Duration, toMs } from '../duration.js'
 import { engineError } from '../engine/engine-error.js'
-import { type BulkFailure, BulkIndexError, SearchError } from '../errors.js'
-
-/** Progress of a bulk load, passed to `onProgress` after each request. */
-export interface BulkProgress {
-  /** Documents read from the source so far. */
-  read: number
-  /** Documents the engine accepted. */
-  indexed: number
-  /** Documents rejected for good. */
-  failed: number
-  /** Documents skipped on a version conflict (409) that is expected: `create` of an existing id, or an older external version. */
-  skipped: number
-  /** Request or item retries so far. */
-  retries: number
-  /** Requests completed. */
-  requests: number
-  /** Current batch size (documents). */
-  batchSize: number
-  /** Elapsed time in ms. */
-  elapsedMs: number
-  /** Accepted documents per second since start. */
-  docsPerSec: number
-}
+import { type BulkFailure, BulkIndexError } from '../errors.js'
+import { type BulkOptions, type BulkProgress, resolveBulkOptions } from './bulk-options.js'
 
 /** Final report of a bulk load. */
 export interface BulkReport<C = unknown> extends BulkProgress {
@@ -60,116 +38,6 @@ export interface BulkReport<C = unknown> extends BulkProgress {
   bytes: number
   /** Last checkpoint saved (undefined when none was configured or nothing completed). */
   checkpoint: C | undefined
-}
-
-/** Options of a bulk load. */
-export interface BulkOptions<D, C = unknown> {
-  /** Target index or write alias. */
-  index: string
-  /** Document id. */
-  idOf: (doc: D) => string
-  /** `index` overwrites, `create` fails on existing ids. @default 'index' */
-  action?: 'index' | 'create' | undefined
-  /** External version of a document (`version_type: external`): an older version never overwrites a newer one. */
-  versionOf?: ((doc: D) => number) | undefined
-  /** Documents in the first request. @default 100 */
-  initialBatchSize?: number | undefined
-  /** Most documents in one request (the byte cap usually binds first). @default 20000 */
-  maxBatchSize?: number | undefined
-  /**
-   * Most NDJSON bytes in one request; the default is the official helper's flush size (10 MiB
-   * requests were slower on OpenSearch: docs/search-bulk.md, "Measured").
-   * @default 5242880 (5 MiB)
-   */
-  maxBatchBytes?: number | undefined
-  /** Requests in flight at once. @default 2 */
-  concurrency?: number | undefined
-  /** Retries of one batch or item (429, 502-504, transport errors). @default 5 */
-  retries?: number | undefined
-  /** First backoff ceiling (ms or `'100ms'`). @default '100ms' */
-  initialBackoff?: Duration | undefined
-  /** Largest backoff ceiling (ms or `'10s'`). @default '10s' */
-  maxBackoff?: Duration | undefined
-  /** Switch the index to `refresh_interval: -1`, 0 replicas during the load and restore after. @default false */
-  fastIngest?: boolean | undefined
-  /** Refresh the index at the end. @default true */
-  refresh?: boolean | undefined
-  /** Throw a {@link BulkIndexError} at the end when documents were rejected. @default false */
-  throwOnFailure?: boolean | undefined
-  /** Called after each request. */
-  onProgress?: ((progress: BulkProgress) => void) | undefined
-  /** Position of a document in the source, saved as checkpoint (e.g. its keyset key). */
-  checkpointOf?: ((doc: D) => C) | undefined
-  /** Persist a checkpoint; awaited in order. */
-  saveCheckpoint?: ((checkpoint: C) => Promise<void> | void) | undefined
-}
-
-/** Defaults of {@link BulkOptions}. */
-export const DEFAULT_BULK_OPTIONS = Object.freeze({
-  action: 'index' as 'index' | 'create',
-  initialBatchSize: 100,
-  maxBatchSize: 20_000,
-  maxBatchBytes: 5 * 1024 * 1024,
-  concurrency: 2,
-  retries: 5,
-  initialBackoff: '100ms' as Duration,
-  maxBackoff: '10s' as Duration,
-  fastIngest: false,
-  refresh: true,
-  throwOnFailure: false,
-})
-
-interface Resolved {
-  action: 'index' | 'create'
-  initialBatchSize: number
-  maxBatchSize: number
-  maxBatchBytes: number
-  concurrency: number
-  retries: number
-  initialBackoffMs: number
-  maxBackoffMs: number
-  fastIngest: boolean
-  refresh: boolean
-  throwOnFailure: boolean
-}
-
-function positiveInt(name: string, value: number, min = 1): number {
-  if (!Number.isInteger(value) || value < min) {
-    throw new SearchError(
-      'E_SEARCH_INVALID_OPTION',
-      `${name} must be an integer >= ${min}, got ${String(value)}`,
-    )
-  }
-  return value
-}
-
-function resolve<D, C>(options: BulkOptions<D, C>): Readonly<Resolved> {
-  if (typeof options.index !== 'string' || options.index.length === 0) {
-    throw new SearchError('E_SEARCH_INVALID_OPTION', 'index is required')
-  }
-  if (typeof options.idOf !== 'function') throw new SearchError('E_SEARCH_INVALID_OPTION', 'idOf is required')
-  const d = DEFAULT_BULK_OPTIONS
-  const action = options.action ?? d.action
-  if (action !== 'index' && action !== 'create') {
-    throw new SearchError('E_SEARCH_INVALID_OPTION', `action must be 'index' or 'create'`)
-  }
-  const resolved: Resolved = {
-    action,
-    initialBatchSize: positiveInt('initialBatchSize', options.initialBatchSize ?? d.initialBatchSize),
-    maxBatchSize: positiveInt('maxBatchSize', options.maxBatchSize ?? d.maxBatchSize),
-    maxBatchBytes: positiveInt('maxBatchBytes', options.maxBatchBytes ?? d.maxBatchBytes),
-    concurrency: positiveInt('concurrency', options.concurrency ?? d.concurrency),
-    retries: positiveInt('retries', options.retries ?? d.retries, 0),
-    initialBackoffMs: toMs(options.initialBackoff ?? d.initialBackoff, 'initialBackoff'),
-    maxBackoffMs: toMs(options.maxBackoff ?? d.maxBackoff, 'maxBackoff'),
-    fastIngest: options.fastIngest ?? d.fastIngest,
-    refresh: options.refresh ?? d.refresh,
-    throwOnFailure: options.throwOnFailure ?? d.throwOnFailure,
-  }
-  if (resolved.initialBatchSize > resolved.maxBatchSize) {
-    throw new SearchError('E_SEARCH_INVALID_OPTION', 'initialBatchSize must not exceed maxBatchSize')
-  }
-  return Object.freeze(resolved)
 }
 
 interface Item {
@@ -198,11 +66,11 @@ export async function bulkIndex<D, C = unknown>(
   source: AsyncIterable<D> | Iterable<D>,
   options: BulkOptions<D, C>,
 ): Promise<BulkReport<C>> {
-  const o = resolve(options)
+  const o = resolveBulkOptions(options)
   const started = performance.now()
   const failures: BulkFailure[] = []
   const state = { read: 0, indexed: 0, skipped: 0, retries: 0, requests: 0, bytes: 0 }
-  let batchSize = o.initialBatchSize
+  let batchSize = o.batchSize
   let bestRate = 0
   let checkpoint: C | undefined
 
@@ -222,7 +90,7 @@ export async function bulkIndex<D, C = unknown>(
   }
 
   const backoff = (attempt: number) =>
-    sleep(Math.random() * Math.min(o.maxBackoffMs, o.initialBackoffMs * 2 ** attempt))
+    sleep(Math.random() * Math.min(o.maxRetryDelayMs, o.retryDelayMs * 2 ** attempt))
 
   /** Send items until each is indexed or failed; returns when done. */
   const send = async (items: Item[]): Promise<void> => {
@@ -303,7 +171,7 @@ export async function bulkIndex<D, C = unknown>(
           bestRate = Math.max(bestRate, rate)
           batchSize = Math.min(o.maxBatchSize, batchSize * 2)
         } else if (rate < bestRate * 0.66) {
-          batchSize = Math.max(o.initialBatchSize, Math.floor(batchSize / 2))
+          batchSize = Math.max(o.batchSize, Math.floor(batchSize / 2))
           bestRate = rate
         }
       }

@@ -9,7 +9,8 @@ import { engineError } from '../engine/engine-error.js'
 import type { DocOf } from '../query/types.js'
 import type { IndexDefinition } from '../schema/definition-types.js'
 import type { FieldMap } from '../schema/fields.js'
-import { type BulkOptions, type BulkReport, bulkIndex } from './bulk-indexer.js'
+import { type BulkReport, bulkIndex } from './bulk-indexer.js'
+import type { BulkOptions } from './bulk-options.js'
 
 /** Bulk-index `source` for `definition` and count the load into the client's figures. */
 export async function bulkInto<F extends FieldMap, C>(

@@ -5,6 +5,7 @@
  * not seen twice, and the last key is a natural resume checkpoint for the bulk indexer.
  */
 import { SearchError } from '../errors.js'
+import { checkOptionKeys } from '../option-keys.js'
 import { quoteIdentifier } from '../sql.js'
 
 /** A function that runs a parameterized SQL query and returns its rows (e.g. a mariadb pool's `query`). */
@@ -35,10 +36,25 @@ export type KeysetReaderOptions<Row, K> = {
     }
 )
 
-/** Read a table (or any keyset-pageable source) as an async iterable of rows. */
+const KNOWN_READER_OPTIONS: ReadonlySet<string> = new Set([
+  'after',
+  'pageSize',
+  'fetchPage',
+  'keyOf',
+  'query',
+  'table',
+  'key',
+  'columns',
+])
+
+/**
+ * Read a table (or any keyset-pageable source) as an async iterable of rows. Options are checked
+ * on the first `next()` (unknown keys refused by name), before any query.
+ */
 export async function* keysetReader<Row = Record<string, unknown>, K = unknown>(
   options: KeysetReaderOptions<Row, K>,
 ): AsyncGenerator<Row, void, undefined> {
+  checkOptionKeys(options, KNOWN_READER_OPTIONS, 'keysetReader')
   const pageSize = options.pageSize ?? 1_000
   if (!Number.isInteger(pageSize) || pageSize < 1) {
     throw new SearchError('E_SEARCH_INVALID_OPTION', `pageSize must be a positive integer, got ${pageSize}`)

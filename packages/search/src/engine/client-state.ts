@@ -120,7 +120,7 @@ export function createClientState(
       if (events.listenerCount('breaker') > 0) events.emit('breaker', state)
     }),
     fallback: { ...fallback },
-    readRetries: Math.min(options.maxRetries, options.nodes.length - 1),
+    readRetries: Math.min(options.retries, options.nodes.length - 1),
     connection: undefined,
     client: undefined,
   }

@@ -5,6 +5,7 @@
  */
 import { type Duration, toMs } from '../duration.js'
 import { SearchError } from '../errors.js'
+import { checkOptionKeys, renamed } from '../option-keys.js'
 import type { GetFallback, SearchFallback } from '../query/types.js'
 import type { EngineKind } from './adapters.js'
 import {
@@ -53,16 +54,45 @@ export interface SearchClientOptions {
    * ms or `'30s'`). @default '30s'
    */
   requestTimeout?: Duration | undefined
-  /** Transport-level retries of connection errors and 502-504 (interactive reads: other nodes only). @default 3 */
+  /**
+   * Transport-level retries (tries after the first) of connection errors and 502-504; interactive
+   * reads retry on other nodes only (`min(retries, nodes - 1)`). @default 3
+   */
+  retries?: number | undefined
+  /**
+   * @deprecated Renamed {@link SearchClientOptions.retries} (same meaning); removed in the next
+   * minor version. One `DeprecationWarning` (`AYALA_SEARCH_MAXRETRIES`); both names given is
+   * `E_SEARCH_INVALID_OPTION`.
+   */
   maxRetries?: number | undefined
   /** A search slower than this emits a `slow-query` event (ms or `'500ms'`). @default '500ms' */
   slowQueryThreshold?: Duration | undefined
   /**
-   * Extra options for the official client (compression, headers...). `node`/`Transport` are set
-   * by this package; `auth` and `tls` here are accepted too (prefer the options above).
+   * Extra options for the official client (compression, headers...), passed through as they are
+   * (its own keys are not checked here). `node`/`Transport` are set by this package; `auth` and
+   * `tls` here are accepted too (prefer the options above).
    */
   clientOptions?: ExtraClientOptions | undefined
 }
+
+/** Every key of {@link SearchClientOptions}: any other is refused by name. */
+const KNOWN_CLIENT_OPTIONS: ReadonlySet<string> = new Set([
+  'node',
+  'engine',
+  'auth',
+  'tls',
+  'searchTimeout',
+  'breakerThreshold',
+  'breakerCooldown',
+  'fallback',
+  'requestTimeout',
+  'retries',
+  'maxRetries',
+  'slowQueryThreshold',
+  'clientOptions',
+])
+
+const MAX_RETRIES = { from: 'maxRetries', to: 'retries', code: 'AYALA_SEARCH_MAXRETRIES' } as const
 
 /** Defaults of {@link SearchClientOptions}. */
 export const DEFAULT_SEARCH_CLIENT_OPTIONS = Object.freeze({
@@ -71,6 +101,8 @@ export const DEFAULT_SEARCH_CLIENT_OPTIONS = Object.freeze({
   breakerThreshold: 5,
   breakerCooldown: '2s' as Duration,
   requestTimeout: '30s' as Duration,
+  retries: 3,
+  /** @deprecated The default of `retries`, under its old name. */
   maxRetries: 3,
   slowQueryThreshold: '500ms' as Duration,
 })
@@ -92,7 +124,9 @@ export interface ResolvedSearchClientOptions {
   readonly breakerCooldownMs: number
   /** Per-request timeout of everything else, in ms. */
   readonly requestTimeoutMs: number
-  /** Transport retries (interactive reads: `min(maxRetries, nodes - 1)`). */
+  /** Transport retries (interactive reads: `min(retries, nodes - 1)`). */
+  readonly retries: number
+  /** @deprecated The same as {@link ResolvedSearchClientOptions.retries}. */
   readonly maxRetries: number
   /** Slow-query threshold, in ms. */
   readonly slowQueryMs: number
@@ -114,17 +148,20 @@ function positiveInteger(value: number, name: string): number {
  * Validate options into a frozen resolved object. Credentials found in node URLs are moved to
  * `auth`; `auth`, `tls` and an `authorization` header are kept out of the result.
  *
- * @throws SearchError `E_SEARCH_INVALID_OPTION` for a bad option, or credentials given twice
+ * @throws SearchError `E_SEARCH_INVALID_OPTION` for an unknown or bad option, an option given
+ *   under both its names, or credentials given twice
  */
 export function resolveSearchClientOptions(options: SearchClientOptions): ResolvedSearchClientOptions {
+  checkOptionKeys(options, KNOWN_CLIENT_OPTIONS, 'createSearchClient')
   const credentials = resolveCredentials(options)
   const engine = options.engine ?? DEFAULT_SEARCH_CLIENT_OPTIONS.engine
   if (!['auto', 'elasticsearch', 'opensearch'].includes(engine)) {
     throw new SearchError('E_SEARCH_INVALID_OPTION', `engine must be 'elasticsearch', 'opensearch' or 'auto'`)
   }
-  const maxRetries = options.maxRetries ?? DEFAULT_SEARCH_CLIENT_OPTIONS.maxRetries
-  if (!Number.isInteger(maxRetries) || maxRetries < 0) {
-    throw new SearchError('E_SEARCH_INVALID_OPTION', `maxRetries must be a non-negative integer`)
+  const given = renamed<number>(options, MAX_RETRIES, 'createSearchClient')
+  const retries = given.value ?? DEFAULT_SEARCH_CLIENT_OPTIONS.retries
+  if (!Number.isInteger(retries) || retries < 0) {
+    throw new SearchError('E_SEARCH_INVALID_OPTION', `${given.name} must be a non-negative integer`)
   }
   const searchTimeoutMs = toMs(
     options.searchTimeout ?? DEFAULT_SEARCH_CLIENT_OPTIONS.searchTimeout,
@@ -159,7 +196,8 @@ export function resolveSearchClientOptions(options: SearchClientOptions): Resolv
       options.requestTimeout ?? DEFAULT_SEARCH_CLIENT_OPTIONS.requestTimeout,
       'requestTimeout',
     ),
-    maxRetries,
+    retries,
+    maxRetries: retries,
     slowQueryMs: toMs(
       options.slowQueryThreshold ?? DEFAULT_SEARCH_CLIENT_OPTIONS.slowQueryThreshold,
       'slowQueryThreshold',

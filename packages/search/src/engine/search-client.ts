@@ -19,7 +19,8 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Client, estypes } from '@elastic/elasticsearch'
-import type { BulkOptions, BulkReport } from '../bulk/bulk-indexer.js'
+import type { BulkReport } from '../bulk/bulk-indexer.js'
+import type { BulkOptions } from '../bulk/bulk-options.js'
 import { bulkInto } from '../bulk/client-bulk.js'
 import type { Duration } from '../duration.js'
 import type { LatencySnapshot } from '../observability/latency-histogram.js'

@@ -64,7 +64,7 @@ export function buildClient(options: ResolvedSearchClientOptions, engine: Engine
     ...(secrets.tls !== undefined ? { tls: secrets.tls } : {}),
     nodes: [...options.nodes],
     requestTimeout: options.requestTimeoutMs,
-    maxRetries: options.maxRetries,
+    maxRetries: options.retries,
     Transport: taggingTransport(engine === 'opensearch' ? OpenSearchTransport : Transport, secrets.context),
   })
 }

@@ -2,7 +2,7 @@
  * Bounded interactive reads. `search`, `suggest` and `get` run through {@link boundedRead}: one
  * budget per call (`timeout` > `searchTimeout` > 1 s) covers the engine detection, the request
  * and its retries, enforced by an abort signal handed to the transport and by a race against the
- * deadline (`deadline.ts`); retries go only to other nodes (`min(maxRetries, nodes - 1)`), so a
+ * deadline (`deadline.ts`); retries go only to other nodes (`min(retries, nodes - 1)`), so a
  * lone dead node is not retried inside the budget. A consecutive-failure circuit breaker in front
  * (`circuit-breaker.ts`) refuses reads at once while the engine is known down and lets one probe
  * through per cooldown. Unavailability is `E_SEARCH_UNAVAILABLE` (always retriable), never a

@@ -14,6 +14,7 @@
 import { engineError } from '../engine/engine-error.js'
 import type { SearchClient } from '../engine/search-client.js'
 import { SearchError } from '../errors.js'
+import { checkOptionKeys } from '../option-keys.js'
 import type { DocOf } from '../query/types.js'
 import type { IndexDefinition } from '../schema/definition-types.js'
 import type { FieldMap } from '../schema/fields.js'
@@ -61,6 +62,14 @@ export interface EnsureIndexResult {
   report: ReconcileReport | undefined
 }
 
+const KNOWN_ENSURE_OPTIONS: ReadonlySet<string> = new Set([
+  'index',
+  'template',
+  'source',
+  'onEmpty',
+  'reconcile',
+])
+
 /** Name of the index template {@link ensureIndex} installs for `index`. */
 export function indexTemplateName(index: string): string {
   return `ayala-search-${index}`
@@ -80,6 +89,7 @@ export async function ensureIndex<F extends FieldMap>(
   definition: IndexDefinition<F>,
   options: EnsureIndexOptions<F> = {},
 ): Promise<EnsureIndexResult> {
+  checkOptionKeys(options, KNOWN_ENSURE_OPTIONS, 'ensureIndex')
   const index = options.index ?? definition.name
   const onEmpty = options.onEmpty ?? 'backfill'
   if (onEmpty !== 'backfill' && onEmpty !== 'report')

@@ -5,6 +5,7 @@
  */
 import type { SearchClient } from '../engine/search-client.js'
 import { SearchError } from '../errors.js'
+import { checkOptionKeys } from '../option-keys.js'
 import type { DocOf } from '../query/types.js'
 import type { IndexDefinition } from '../schema/definition-types.js'
 import type { FieldMap } from '../schema/fields.js'
@@ -81,7 +82,8 @@ export interface ResolvedReconcileOptions<F extends FieldMap> {
   loadBatchSize: number
 }
 
-const KNOWN_OPTIONS = new Set([
+/** Every key of {@link ReconcileOptions}. */
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'search',
   'definition',
   'source',
@@ -94,17 +96,21 @@ const KNOWN_OPTIONS = new Set([
   'dryRun',
   'refresh',
   'loadBatchSize',
-  'interval',
-  'onMissing',
 ])
 
-/** Validate once. @throws SearchError `E_SEARCH_INVALID_OPTION` */
+/** Every key of `ReconcilerOptions`: a reconcile's and the schedule's. */
+const KNOWN_RECONCILER_OPTIONS: ReadonlySet<string> = new Set([...KNOWN_OPTIONS, 'interval', 'onMissing'])
+
+/**
+ * Validate once; `factory` names the caller: `reconcile` takes {@link ReconcileOptions} only,
+ * `createReconciler` the schedule's `interval` and `onMissing` too (read by the reconciler).
+ * @throws SearchError `E_SEARCH_INVALID_OPTION`
+ */
 export function resolveReconcileOptions<F extends FieldMap>(
   options: ReconcileOptions<F>,
+  factory: 'reconcile' | 'createReconciler' = 'reconcile',
 ): Readonly<ResolvedReconcileOptions<F>> {
-  const unknown = Object.keys(options).filter((name) => !KNOWN_OPTIONS.has(name))
-  if (unknown.length > 0)
-    throw new SearchError('E_SEARCH_INVALID_OPTION', `Unknown reconcile option(s): ${unknown.join(', ')}`)
+  checkOptionKeys(options, factory === 'reconcile' ? KNOWN_OPTIONS : KNOWN_RECONCILER_OPTIONS, factory)
   const { search, definition, source } = options
   if (typeof search?.raw !== 'function')
     throw new SearchError('E_SEARCH_INVALID_OPTION', 'search must be a SearchClient')

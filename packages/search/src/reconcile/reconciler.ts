@@ -82,7 +82,7 @@ export class Reconciler<F extends FieldMap> extends EventEmitter<{
 
   constructor(options: ReconcilerOptions<F>) {
     super()
-    this.#options = resolveReconcileOptions(options)
+    this.#options = resolveReconcileOptions(options, 'createReconciler')
     this.#intervalMs = options.interval === undefined ? undefined : toMs(options.interval, 'interval')
     if (this.#intervalMs !== undefined && this.#intervalMs < 1)
       throw new SearchError('E_SEARCH_INVALID_OPTION', 'interval must be at least 1 ms')

@@ -16,6 +16,7 @@
  */
 
 import { SearchError } from '../errors.js'
+import { checkOptionKeys } from '../option-keys.js'
 import { quoteIdentifier, rowsOf, type SqlExecutor } from '../sql.js'
 import type {
   KeyRange,
@@ -51,6 +52,17 @@ export type SqlReconcileSourceOptions<D, K extends ReconcileKey> = {
     }
 )
 
+const KNOWN_SOURCE_OPTIONS: ReadonlySet<string> = new Set([
+  'db',
+  'table',
+  'key',
+  'version',
+  'keyType',
+  'where',
+  'load',
+  'toDocument',
+])
+
 /**
  * A {@link ReconcileSource} over a MariaDB/MySQL table.
  *
@@ -63,6 +75,7 @@ export type SqlReconcileSourceOptions<D, K extends ReconcileKey> = {
 export function sqlReconcileSource<D, K extends ReconcileKey = number>(
   options: SqlReconcileSourceOptions<D, K>,
 ): ReconcileSource<D, K> {
+  checkOptionKeys(options, KNOWN_SOURCE_OPTIONS, 'sqlReconcileSource')
   const { db } = options
   if (typeof db?.query !== 'function')
     throw new SearchError('E_SEARCH_INVALID_OPTION', 'db must have a query(sql, params) method')

@@ -38,6 +38,7 @@ import type { BulkReport } from '../bulk/bulk-indexer.js'
 import { engineError } from '../engine/engine-error.js'
 import type { SearchClient } from '../engine/search-client.js'
 import { SearchError } from '../errors.js'
+import { checkOptionKeys } from '../option-keys.js'
 import type { DocOf } from '../query/types.js'
 import type { IndexDefinition } from '../schema/definition-types.js'
 import type { FieldMap } from '../schema/fields.js'
@@ -100,6 +101,8 @@ export interface ReindexOptions<F extends FieldMap> {
 }
 
 const VERSION = /-v(\d+)$/
+const KNOWN_VERSIONED_OPTIONS: ReadonlySet<string> = new Set(['keep', 'versioning'])
+const KNOWN_REINDEX_OPTIONS: ReadonlySet<string> = new Set(['definition', 'source', 'onPhase', 'beforeSwap'])
 
 /** A definition managed as versioned physical indices behind aliases. */
 export class VersionedIndex<F extends FieldMap> {
@@ -113,6 +116,7 @@ export class VersionedIndex<F extends FieldMap> {
   readonly #external: boolean
 
   constructor(search: SearchClient, definition: IndexDefinition<F>, options: VersionedIndexOptions = {}) {
+    checkOptionKeys(options, KNOWN_VERSIONED_OPTIONS, 'versionedIndex')
     const keep = options.keep ?? DEFAULT_VERSIONED_INDEX_OPTIONS.keep
     if (!Number.isInteger(keep) || keep < 0)
       throw new SearchError('E_SEARCH_INVALID_OPTION', 'keep must be an integer >= 0')
@@ -217,6 +221,7 @@ export class VersionedIndex<F extends FieldMap> {
 
   /** Build a new version, backfill, catch up, swap aliases atomically; roll back on failure. */
   async reindex(options: ReindexOptions<F> = {}): Promise<ReindexReport> {
+    checkOptionKeys(options, KNOWN_REINDEX_OPTIONS, 'reindex')
     const started = performance.now()
     const from = await this.init()
     const known = await this.versions()

@@ -10,6 +10,7 @@
  */
 import type { estypes } from '@elastic/elasticsearch'
 import { SearchError } from '../errors.js'
+import { checkOptionKeys } from '../option-keys.js'
 import { DEFAULT_MAX_QUERY_LENGTH } from '../query-text.js'
 import { analysisFor, DEFAULT_PROTECTED_WORDS, propertyFor } from './analysis.js'
 import type { DocumentOfFields, IndexDeclaration, IndexDefinition } from './definition-types.js'
@@ -17,13 +18,25 @@ import { TERM_KINDS } from './field-kinds.js'
 import type { FieldDef, FieldMap } from './fields.js'
 import { createQueryHelpers } from './query-helpers.js'
 
+/** Every key of {@link IndexDeclaration}. */
+const KNOWN_DECLARATION_KEYS: ReadonlySet<string> = new Set([
+  'name',
+  'fields',
+  'id',
+  'settings',
+  'protectedWords',
+  'maxQueryLength',
+])
+
 /**
  * Declare an index: fields, id field and settings. Returns the mapping, settings, document type
  * and typed query helpers.
  *
- * @throws SearchError `E_SEARCH_INVALID_OPTION` when the name is empty or the id field is not a term field
+ * @throws SearchError `E_SEARCH_INVALID_OPTION` for an unknown key, when the name is empty or the
+ *   id field is not a term field
  */
 export function defineIndex<const F extends FieldMap>(declaration: IndexDeclaration<F>): IndexDefinition<F> {
+  checkOptionKeys(declaration, KNOWN_DECLARATION_KEYS, 'defineIndex')
   const { name, fields } = declaration
   if (typeof name !== 'string' || name.length === 0 || name !== name.toLowerCase()) {
     throw new SearchError(

@@ -3,7 +3,9 @@
  * `kind` literal drives three things at once: the engine mapping, the TypeScript type of the
  * field's value in documents, and which query helpers accept the field (full-text on `text`,
  * term/range on keyword/numeric/date, prefix on identifiers, autocomplete on autocomplete fields).
+ * A helper's options object is checked like every factory's: an unknown key is refused by name.
  */
+import { checkOptionKeys } from '../option-keys.js'
 
 /** Every field kind a declaration can have. */
 export type FieldKind =
@@ -99,18 +101,27 @@ export function optional<D extends FieldDef>(def: D): Optional<D> {
   return Object.freeze({ ...def, optional: true }) as Optional<D>
 }
 
+const TEXT_KEYS: ReadonlySet<string> = new Set(['analyzer'])
+const KEYWORD_KEYS: ReadonlySet<string> = new Set(['normalizer'])
+const IDENTIFIER_KEYS: ReadonlySet<string> = new Set(['maxPrefix'])
+const MONEY_KEYS: ReadonlySet<string> = new Set(['storage', 'scalingFactor'])
+const AUTOCOMPLETE_KEYS: ReadonlySet<string> = new Set(['strategy'])
+
 /** Field declaration helpers. */
 export const field = {
   /** Full-text field. @param options.analyzer - preset, @default 'spanish' */
   text(options: { analyzer?: TextAnalyzer | undefined } = {}): TextFieldDef {
+    checkOptionKeys(options, TEXT_KEYS, 'field.text')
     return make({ kind: 'text', optional: false, analyzer: options.analyzer ?? 'spanish' })
   },
   /** Exact-value string. @param options.normalizer - @default 'none' */
   keyword(options: { normalizer?: KeywordNormalizer | undefined } = {}): KeywordFieldDef {
+    checkOptionKeys(options, KEYWORD_KEYS, 'field.keyword')
     return make({ kind: 'keyword', optional: false, normalizer: options.normalizer ?? 'none' })
   },
   /** Code with prefix search (invoice numbers, tax ids). @param options.maxPrefix - chars, @default 24 */
   identifier(options: { maxPrefix?: number | undefined } = {}): IdentifierFieldDef {
+    checkOptionKeys(options, IDENTIFIER_KEYS, 'field.identifier')
     return make({ kind: 'identifier', optional: false, maxPrefix: options.maxPrefix ?? 24 })
   },
   /** 32-bit integer. */
@@ -132,6 +143,7 @@ export const field = {
   money<S extends 'minor-units' | 'scaled-float' = 'minor-units'>(
     options: { storage?: S | undefined; scalingFactor?: number | undefined } = {},
   ): S extends 'scaled-float' ? NumericFieldDef<'scaled_float'> : NumericFieldDef<'long'> {
+    checkOptionKeys(options, MONEY_KEYS, 'field.money')
     const scaled = options.storage === 'scaled-float'
     return make({
       kind: scaled ? 'scaled_float' : 'long',
@@ -151,6 +163,7 @@ export const field = {
   autocomplete<S extends AutocompleteStrategy = 'search_as_you_type'>(
     options: { strategy?: S | undefined } = {},
   ): AutocompleteFieldDef<NoInfer<S>> {
+    checkOptionKeys(options, AUTOCOMPLETE_KEYS, 'field.autocomplete')
     return make({
       kind: 'autocomplete',
       optional: false,

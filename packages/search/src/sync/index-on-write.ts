@@ -24,6 +24,7 @@
  * of the instance. Options are validated when the decorator or wrapper is created.
  */
 import { OutboxEnqueueError, SearchError } from '../errors.js'
+import { checkOptionKeys } from '../option-keys.js'
 import type { SqlExecutor } from '../sql.js'
 import { Outbox } from './outbox.js'
 import type { OutboxEvent } from './outbox-event.js'
@@ -82,6 +83,8 @@ export interface WriteMethodDecorator<A extends unknown[], R, T extends unknown[
   <M extends WriteMethod<A, R, T>>(method: M, context: ClassMethodDecoratorContext<unknown, M>): M
 }
 
+const KNOWN_WRITE_OPTIONS: ReadonlySet<string> = new Set(['event', 'outbox', 'transaction', 'db'])
+
 function invalid(option: string, message: string): SearchError {
   return new SearchError('E_SEARCH_INVALID_OPTION', `${option} ${message}`)
 }
@@ -104,11 +107,13 @@ function locate<T>(locator: InstanceLocator<T> | undefined, instance: any): T | 
 /** Validate once, return the per-call wrapper factory. */
 function compile<A extends unknown[], R, T extends unknown[]>(
   options: IndexOnWriteOptions<A, R, T>,
+  factory: string,
 ): (
   write: (...args: any[]) => Promise<unknown>,
   name: string,
 ) => (this: any, ...args: any[]) => Promise<unknown> {
   if (typeof options !== 'object' || options === null) throw invalid('options', 'must be an object')
+  checkOptionKeys(options, KNOWN_WRITE_OPTIONS, factory)
   const { event, transaction, outbox, db } = options
   if (typeof event !== 'function') throw invalid('event', 'must be a function (result, ...args) => event(s)')
   if (transaction !== undefined && typeof transaction !== 'function')
@@ -178,7 +183,7 @@ function compile<A extends unknown[], R, T extends unknown[]>(
 export function IndexOnWrite<A extends unknown[] = [], R = unknown, T extends unknown[] = []>(
   options: IndexOnWriteOptions<A, R, T>,
 ): WriteMethodDecorator<A, R, T> {
-  const wrap = compile(options)
+  const wrap = compile(options, '@IndexOnWrite')
   return ((target: any, context: any, descriptor?: PropertyDescriptor) => {
     if (descriptor !== undefined) {
       // Legacy: (prototype, name, descriptor)
@@ -213,5 +218,5 @@ export function indexOnWrite<F extends (...args: any[]) => Promise<any>>(
   options: IndexOnWriteOptions<Parameters<F>, Awaited<ReturnType<F>>, Parameters<F>>,
 ): F {
   if (typeof write !== 'function') throw invalid('write', 'must be a function')
-  return compile(options)(write, write.name || 'write') as F
+  return compile(options, 'indexOnWrite')(write, write.name || 'write') as F
 }

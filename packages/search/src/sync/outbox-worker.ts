@@ -4,7 +4,7 @@
  *
  * Backoff: a pass that fails as a whole (engine unreachable, database error) or that the engine
  * answers with transient refusals only counts as a failure in a row; the next pass waits a full
- * jitter backoff, `random(0, min(maxBackoff, max(pollInterval, 50 ms) * 2^failures))`, so a
+ * jitter backoff, `random(0, min(maxRetryDelay, max(pollInterval, 50 ms) * 2^failures))`, so a
  * blocked or unreachable engine is retried ever less often and many workers do not retry in step.
  * A pass the engine accepts resets the count; a full batch is followed by the next pass at once,
  * an empty or short one by `pollInterval`. `stop()` wakes a waiting loop and waits for the pass in
@@ -101,7 +101,18 @@ export class OutboxWorker extends EventEmitter<{
     }
   }
 
-  /** The `maxAttempts` this worker dead-letters at (give it to `outbox.lag()` / `deadLetters()`). */
+  /**
+   * The `retries` of a permanently rejected event before this worker dead-letters it (give it to
+   * `outbox.lag()` / `deadLetters()`).
+   */
+  get retries(): number {
+    return this.#options.retries
+  }
+
+  /**
+   * @deprecated Use {@link OutboxWorker.retries}: the same limit counted the old way
+   * (`retries + 1`, the attempts at which an event is a dead letter).
+   */
   get maxAttempts(): number {
     return this.#options.maxAttempts
   }
@@ -146,8 +157,10 @@ export class OutboxWorker extends EventEmitter<{
   }
 
   #backoff(): number {
-    const { maxBackoffMs, pollMs } = this.#options
-    return Math.random() * Math.min(maxBackoffMs, Math.max(pollMs, 50) * 2 ** this.#stats.consecutiveFailures)
+    const { maxRetryDelayMs, pollMs } = this.#options
+    return (
+      Math.random() * Math.min(maxRetryDelayMs, Math.max(pollMs, 50) * 2 ** this.#stats.consecutiveFailures)
+    )
   }
 
   async #loop(): Promise<void> {

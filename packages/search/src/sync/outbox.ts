@@ -17,10 +17,17 @@
  */
 
 import { SearchError } from '../errors.js'
+import { checkOptionKeys } from '../option-keys.js'
 import { quoteIdentifier, rowsOf, type SqlExecutor } from '../sql.js'
 import type { applyIndexEvents } from './apply-index-events.js'
 import type { OutboxEvent } from './outbox-event.js'
-import { DEFAULT_OUTBOX_OPTIONS, type OutboxOptions, type OutboxWorkerOptions } from './outbox-options.js'
+import {
+  DEFAULT_OUTBOX_OPTIONS,
+  type DeadLetterLimitOptions,
+  deadLetterThreshold,
+  type OutboxOptions,
+  type OutboxWorkerOptions,
+} from './outbox-options.js'
 import { type DeadLetter, type OutboxRow, outboxTableDdl } from './outbox-table.js'
 import { OutboxWorker } from './outbox-worker.js'
 
@@ -33,6 +40,9 @@ export interface OutboxLag {
   /** Events kept as dead letters. */
   dead: number
 }
+
+const KNOWN_OUTBOX_OPTIONS: ReadonlySet<string> = new Set(['table'])
+const KNOWN_REPLAY_OPTIONS: ReadonlySet<string> = new Set(['retries', 'maxAttempts', 'seqs'])
 
 /** Reject an event the worker could never apply, before it reaches the table. */
 function checkEvent(event: OutboxEvent): void {
@@ -76,6 +86,7 @@ export class Outbox {
   readonly table: string
 
   constructor(options: OutboxOptions = {}) {
+    checkOptionKeys(options, KNOWN_OUTBOX_OPTIONS, 'createOutbox')
     this.table = quoteIdentifier(options.table ?? DEFAULT_OUTBOX_OPTIONS.table, 'table')
   }
 
@@ -138,9 +149,9 @@ export class Outbox {
     }
   }
 
-  /** Backlog figures. */
-  async lag(db: SqlExecutor, options: { maxAttempts?: number | undefined } = {}): Promise<OutboxLag> {
-    const maxAttempts = options.maxAttempts ?? DEFAULT_OUTBOX_OPTIONS.maxAttempts
+  /** Backlog figures; give the worker's `retries` when it is not the default. */
+  async lag(db: SqlExecutor, options: DeadLetterLimitOptions = {}): Promise<OutboxLag> {
+    const maxAttempts = deadLetterThreshold(options, 'outbox.lag')
     const [row] = rowsOf<{ pending: number | bigint; oldest: Date | null; dead: number | bigint | null }>(
       await db.query(
         `SELECT SUM(attempts < ?) AS pending, MIN(CASE WHEN attempts < ? THEN created_at END) AS oldest, SUM(attempts >= ?) AS dead FROM ${this.table}`,
@@ -156,11 +167,8 @@ export class Outbox {
   }
 
   /** Events the engine kept rejecting, with its last answer. */
-  async deadLetters(
-    db: SqlExecutor,
-    options: { maxAttempts?: number | undefined } = {},
-  ): Promise<DeadLetter[]> {
-    const maxAttempts = options.maxAttempts ?? DEFAULT_OUTBOX_OPTIONS.maxAttempts
+  async deadLetters(db: SqlExecutor, options: DeadLetterLimitOptions = {}): Promise<DeadLetter[]> {
+    const maxAttempts = deadLetterThreshold(options, 'outbox.deadLetters')
     const rows = rowsOf<OutboxRow & { last_error: string | null }>(
       await db.query(
         `SELECT seq, index_name, doc_id, op, version, attempts, last_error FROM ${this.table} WHERE attempts >= ? ORDER BY seq`,
@@ -179,16 +187,15 @@ export class Outbox {
   }
 
   /**
-   * Give dead letters another `maxAttempts` and `maxAge` (`attempts` set back to 0, the age
-   * counted from now): after the mapping
-   * or the data was fixed, or the engine is back after `maxAge`. `seqs` limits it to those
-   * events. @returns how many events were put back in the queue
+   * Give dead letters another `retries` and `maxAge` (`attempts` set back to 0, the age counted
+   * from now): after the mapping or the data was fixed, or the engine is back after `maxAge`.
+   * `seqs` limits it to those events. @returns how many events were put back in the queue
    */
   async replayDeadLetters(
     db: SqlExecutor,
-    options: { maxAttempts?: number | undefined; seqs?: readonly number[] | undefined } = {},
+    options: DeadLetterLimitOptions & { seqs?: readonly number[] | undefined } = {},
   ): Promise<number> {
-    const maxAttempts = options.maxAttempts ?? DEFAULT_OUTBOX_OPTIONS.maxAttempts
+    const maxAttempts = deadLetterThreshold(options, 'outbox.replayDeadLetters', KNOWN_REPLAY_OPTIONS)
     if (options.seqs !== undefined && options.seqs.length === 0) return 0
     const result = (await db.query(
       `UPDATE ${this.table} SET attempts = 0, created_at = CURRENT_TIMESTAMP(3) WHERE attempts >= ?${options.seqs ? ' AND seq IN (?)' : ''}`,
@@ -209,7 +216,7 @@ export class Outbox {
  * @deprecated Use `@ayala/outbox`: one transactional outbox for every derived copy (search
  * documents, Kafka events, cache tags), MariaDB/MySQL and PostgreSQL, whose search sink applies
  * events with {@link applyIndexEvents} exactly as this worker does. This outbox keeps working
- * (retries with backoff up to `maxAge`, dead letters after `maxAttempts` permanent rejections)
+ * (retries with backoff up to `maxAge`, dead letters after `retries + 1` permanent rejections)
  * and is not removed.
  */
 export function createOutbox(options: OutboxOptions = {}): Outbox {

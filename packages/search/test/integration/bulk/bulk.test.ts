@@ -236,7 +236,7 @@ describe.each(ENGINES)('bulk indexer on $engine', ({ engine, node }) => {
     const viaProxy = createSearchClient({ node: `http://127.0.0.1:${port}`, engine })
     try {
       const docs = Array.from({ length: 2_000 }, (_, i) => basicInvoice(i))
-      const report = await viaProxy.bulk(invoices, docs, { initialBackoff: 10 })
+      const report = await viaProxy.bulk(invoices, docs, { retryDelay: 10 })
       expect(rejected).toBe(1)
       expect(forwarded).toBeGreaterThan(0)
       expect(report.retries).toBeGreaterThanOrEqual(1)
@@ -255,7 +255,7 @@ describe.each(ENGINES)('bulk indexer on $engine', ({ engine, node }) => {
     try {
       const report = await down.bulk(invoices, [basicInvoice(1), basicInvoice(2)], {
         retries: 2,
-        initialBackoff: 1,
+        retryDelay: 1,
         refresh: false,
       })
       expect(report.indexed).toBe(0)

@@ -210,7 +210,7 @@ describe.each(ENGINES)('engine contract on $engine', ({ engine, node }) => {
     const down = createSearchClient({
       node: 'http://127.0.0.1:9',
       engine,
-      maxRetries: 0,
+      retries: 0,
       requestTimeout: '2s',
     })
     try {

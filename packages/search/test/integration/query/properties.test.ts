@@ -21,14 +21,8 @@ import { uniqueName } from '@ayala/testkit'
 import type { Client } from '@elastic/elasticsearch'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  type CursorState,
-  decodeCursor,
-  encodeCursor,
-  escapeQueryText,
-  type SearchClient,
-  SearchError,
-} from '../../../src/index.js'
+import { type CursorState, escapeQueryText, type SearchClient, SearchError } from '../../../src/index.js'
+import { decodeCursor, encodeCursor } from '../../../src/paging/cursor.js'
 import { clientFor, ENGINES, loadDocs } from '../../helpers/engines.js'
 import { basicInvoice, basicInvoices, spanishInvoices } from '../../helpers/invoices.js'
 

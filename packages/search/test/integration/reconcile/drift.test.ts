@@ -230,7 +230,7 @@ describe.each(ENGINES)('index drift and blocked writes on $engine', ({ engine })
     await outbox.ensureTable(pool)
     await ensureIndex(search, def)
     for (let id = 1; id <= 100; id++) await write(table, outbox, def.name, 'upsert', id)
-    const worker = outbox.worker({ search, db: pool, pollInterval: 50, maxBackoff: '2s' })
+    const worker = outbox.worker({ search, db: pool, pollInterval: 50, maxRetryDelay: '2s' })
     const dead: DeadLetter[] = []
     const retries: OutboxRetryEvent[] = []
     worker.on('dead-letter', (letter) => dead.push(letter))
@@ -296,12 +296,12 @@ describe.each(ENGINES)('index drift and blocked writes on $engine', ({ engine })
       document: { id: 2, version: 1, status: 'draft', total: 'not a number', description: 'bad' },
     })
     for (let id = 3; id <= 20; id++) await write(table, outbox, def.name, 'upsert', id)
-    const worker = outbox.worker({ search, db: pool, pollInterval: 20, maxAttempts: 3, batchSize: 5 })
+    const worker = outbox.worker({ search, db: pool, pollInterval: 20, retries: 2, batchSize: 5 })
     const dead: DeadLetter[] = []
     worker.on('dead-letter', (letter) => dead.push(letter))
     worker.start()
     try {
-      await until(async () => (await outbox.lag(pool, { maxAttempts: 3 })).pending === 0, 'queue drained')
+      await until(async () => (await outbox.lag(pool, { retries: 2 })).pending === 0, 'queue drained')
     } finally {
       await worker.stop()
     }
@@ -310,7 +310,7 @@ describe.each(ENGINES)('index drift and blocked writes on $engine', ({ engine })
     expect(dead[0]?.lastError).toMatch(/^400 /)
     expect(worker.stats()).toMatchObject({ deadLettered: 1, rejected: 3, applied: 19 })
     expect(await outbox.lag(pool, { maxAttempts: 3 })).toMatchObject({ pending: 0, dead: 1 })
-    const [letter] = await outbox.deadLetters(pool, { maxAttempts: 3 })
+    const [letter] = await outbox.deadLetters(pool, { retries: 2 })
     expect(letter).toMatchObject({ id: '2', op: 'upsert' })
     expect(await differences(search, table, def.name)).toMatchObject({ rows: 19, ...NONE })
     // The replay puts it back in the queue (here it is rejected again: the data is still wrong).
@@ -346,7 +346,7 @@ describe.each(ENGINES)('index drift and blocked writes on $engine', ({ engine })
     const down = createSearchClient({
       node: 'http://127.0.0.1:9',
       engine,
-      maxRetries: 0,
+      retries: 0,
       requestTimeout: '2s',
     })
     try {
@@ -395,7 +395,7 @@ describe.each(ENGINES)('index drift and blocked writes on $engine', ({ engine })
     const source = sqlReconcileSource({ db: pool, table, toDocument: toDoc })
     await ensureIndex(search, def, { source })
     expect(await differences(search, table, def.name)).toMatchObject({ rows: 2_000, ...NONE })
-    const worker = outbox.worker({ search, db: pool, pollInterval: 20, maxBackoff: '1s' })
+    const worker = outbox.worker({ search, db: pool, pollInterval: 20, maxRetryDelay: '1s' })
     worker.start()
     const reconciler = createReconciler({ search, definition: def, source, versionField: 'version' })
     try {

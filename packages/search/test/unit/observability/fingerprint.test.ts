@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { queryFingerprint, queryShape } from '../../../src/index.js'
+import { queryFingerprint } from '../../../src/index.js'
+import { queryShape } from '../../../src/observability/fingerprint.js'
 
 describe('query fingerprints', () => {
   it('ignore values and key order but not shape', () => {

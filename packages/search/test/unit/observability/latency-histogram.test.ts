@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { LatencyHistogram } from '../../../src/index.js'
+import { LatencyHistogram } from '../../../src/observability/latency-histogram.js'
 
 describe('LatencyHistogram', () => {
   it('reports quantiles within one bucket (~12 %) of the true value', () => {

@@ -1,6 +1,7 @@
 import { crc32 } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { decodeCursor, encodeCursor, SearchError } from '../../../src/index.js'
+import { SearchError } from '../../../src/index.js'
+import { decodeCursor, encodeCursor } from '../../../src/paging/cursor.js'
 
 /** A cursor of `payload` with a valid checksum: what only the field checks can refuse. */
 function sealed(payload: unknown): string {

@@ -232,7 +232,7 @@ describe.each(ENGINES)('repository writes synced through the outbox on $engine',
     const down = createSearchClient({
       node: 'http://127.0.0.1:9',
       engine,
-      maxRetries: 0,
+      retries: 0,
       requestTimeout: '2s',
     })
     try {
