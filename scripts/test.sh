@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: set-up (toolchain, install, build), lint, type-check,
-# the architecture rules (scripts/check-architecture.mjs), package checks (publint --strict, attw), the services the integration tests need, then every
-# unit test and every integration test. Arguments, if any, go to a single `vitest run` instead.
+# the architecture rules (scripts/check-architecture.mjs), package checks (publint --strict,
+# attw), the services the integration tests need, then every unit test, every integration test,
+# the quick benchmarks and the cluster suite. Arguments, if any, go to a single `vitest run`
+# instead.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/setup.sh
@@ -34,4 +36,12 @@ else
   log "benchmarks (quick)"
   pnpm bench --quick codec cache-l1-hit cache-tagged-l1-hit cache-l2-hit cache-get-many cache-miss-set \
     search-bulk search-query metrics-stream invoicing-soak
+  # The cluster suite, its own step (docs/operations.md): 3 KRaft brokers, 3 OpenSearch nodes
+  # started next to the single-node services (about 85 s), then the failover tests that kill
+  # and restart their nodes, one file at a time; the clusters are stopped afterwards to give
+  # the machine its memory back.
+  log "cluster tests (3-node Kafka, 3-node OpenSearch: nodes killed and restarted)"
+  node services/cli.mjs up --cluster
+  (. .services/env && pnpm exec vitest run --project '*:cluster' --maxWorkers=1)
+  node services/cli.mjs down --cluster
 fi
