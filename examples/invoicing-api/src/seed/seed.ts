@@ -142,7 +142,7 @@ export async function seed(addresses: ServiceAddresses, options: SeedOptions = {
     // an older event never does.
     const report = await search.bulk(definition, documents(), {
       fastIngest: true,
-      initialBatchSize: 1_000,
+      batchSize: 1_000,
       versionOf: () => 1,
     })
     if (report.failed > 0) throw new Error(`search: ${report.failed} documents failed to index`)

@@ -100,8 +100,8 @@ export class SearchSync {
   async status(): Promise<SearchSyncStatus> {
     let outbox: SearchSyncOutboxStatus | undefined
     if (this.outbox !== undefined && this.db !== undefined) {
-      const maxAttempts = this.worker?.maxAttempts
-      const lag = await this.outbox.lag(this.db, { maxAttempts })
+      const retries = this.worker?.retries
+      const lag = await this.outbox.lag(this.db, { retries })
       const stats = this.worker?.stats()
       outbox = {
         ...lag,

@@ -86,7 +86,7 @@ describe.each(ENGINES)(
           AyalaSearchModule.forRoot({
             isGlobal: true,
             // Port 9 on loopback: nothing listens, every request is refused.
-            client: { node: 'http://127.0.0.1:9', engine, maxRetries: 0, requestTimeout: '2s' },
+            client: { node: 'http://127.0.0.1:9', engine, retries: 0, requestTimeout: '2s' },
           }),
           AyalaRequestMetricsSinkModule.forRoot({
             index,

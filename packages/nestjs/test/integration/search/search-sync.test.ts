@@ -117,7 +117,7 @@ describe.each(ENGINES)(
             client: { node, engine },
             indexes: [invoices],
             ensureIndexes: true,
-            outbox: { db, table: outboxTable, worker: { pollInterval: '50ms', maxAttempts: 1 } },
+            outbox: { db, table: outboxTable, worker: { pollInterval: '50ms', retries: 0 } },
             reconcile: [
               {
                 index: invoices.name,
@@ -209,7 +209,7 @@ describe.each(ENGINES)(
         expect(body.details['search-sync']?.reasons?.join(' ')).toMatch(
           /oldest pending outbox event.*cluster_block_exception/,
         )
-        expect((await outbox.lag(db, { maxAttempts: 1 })).dead).toBe(0)
+        expect((await outbox.lag(db, { retries: 0 })).dead).toBe(0)
       } finally {
         await raw.indices.putSettings({ index: invoices.name, settings: { 'index.blocks.write': false } })
       }
@@ -232,7 +232,7 @@ describe.each(ENGINES)(
         version: 1,
         document: { id: 99_999, version: 1, client: 'x', total: 'not a number' },
       })
-      await waitFor(async () => (await outbox.lag(db, { maxAttempts: 1 })).dead === 1, 'dead letter kept')
+      await waitFor(async () => (await outbox.lag(db, { retries: 0 })).dead === 1, 'dead letter kept')
       const { status, body } = await health()
       expect(status).toBe(200)
       expect(body.details['search-sync']).toMatchObject({ status: 'up', state: 'degraded' })

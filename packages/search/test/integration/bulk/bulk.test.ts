@@ -140,7 +140,7 @@ describe.each(ENGINES)('bulk indexer on $engine', ({ engine, node }) => {
       }
     }
     const report = await search.bulk(invoices, source(), {
-      initialBatchSize: batch,
+      batchSize: batch,
       maxBatchSize: batch,
       concurrency,
       onProgress: (p) => {
