@@ -12,8 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 import {
   type AppliedEvent,
   createDashboard,
-  type Duration,
   createMetricsConsumer,
+  type Duration,
   type OutgoingMessage,
   type RedisBehindEvent,
   type Source,
