@@ -18,7 +18,7 @@
  * Skipped, with a message, when KAFKA_CLUSTER_BROKERS is not set.
  */
 
-import { uniqueName } from '@ayala/testkit'
+import { killNode, restartNode, skipNotice, uniqueName } from '@ayala/testkit'
 import { Redis } from 'ioredis'
 import { type Admin, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -38,7 +38,6 @@ import {
   invoiceView,
   READ_RANGE,
 } from '../helpers/invoices.js'
-import { killNode, restartNode, skipNotice } from './cluster-node.js'
 
 const brokers = (process.env.KAFKA_CLUSTER_BROKERS ?? '')
   .split(',')

@@ -16,13 +16,12 @@
  * Skipped, with a message, when OPENSEARCH_CLUSTER_NODES is not set.
  */
 import { createSearchClient, defineIndex, field, type SearchClient, SearchError } from '@ayala/search'
-import { uniqueName } from '@ayala/testkit'
+import { killNode, restartNode, skipNotice, uniqueName } from '@ayala/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createOutbox, type Outbox, type OutboxRelay } from '../../src/index.ts'
 import { indexEffect, searchSink } from '../../src/search.ts'
 import { type DriverUnderTest, mariadbDriver } from '../helpers/databases.ts'
 import { waitFor } from '../helpers/recording-sink.ts'
-import { killNode, restartNode, skipNotice } from './cluster-node.ts'
 
 const nodes = (process.env.OPENSEARCH_CLUSTER_NODES ?? '')
   .split(',')

@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
-const cli = join(import.meta.dirname, '..', '..', '..', '..', 'services', 'cli.mjs')
+// tools/testkit/src -> the repository root
+const cli = join(import.meta.dirname, '..', '..', '..', 'services', 'cli.mjs')
 
 async function harness(args: string[], timeout: number): Promise<string> {
   const { stdout } = await run(process.execPath, [cli, ...args], { timeout, killSignal: 'SIGKILL' })
