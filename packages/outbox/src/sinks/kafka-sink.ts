@@ -17,6 +17,27 @@
  * delivery, which the relay retries with its backoff, so Kafka coming back or the credentials
  * being fixed heals the sink without a restart. A refused SASL login is reported as `Kafka
  * refused the SASL credentials (...)` (kafkajs's reason: the mechanism, never the password).
+ *
+ * One partition per `sendBatch()`. kafkajs 2.2.4 can lose acknowledged records when one request
+ * spans partitions led by several brokers and one of those leaders dies (found on the harness's
+ * 3-node cluster, docs/operations.md; upstream tulios/kafkajs#1798): kafkajs retries only the
+ * brokers that did not answer, with a partition->leader map recomputed from fresh metadata; the
+ * dead leader's partitions now map to a broker that already answered, are skipped, and the call
+ * resolves as if every record had been written. The outbox deletes its rows once the sink
+ * resolves, so those records would be gone for good. The sink therefore groups a delivery by
+ * topic and key (a key-based partitioner puts one key in one partition), keeps the outbox order
+ * within each group, and sends one `sendBatch()` per group; a record without a key (kafkajs
+ * partitions those round-robin) is a group of its own. Groups are sent
+ * {@link MAX_SENDS_IN_FLIGHT} at a time (an idempotent producer serializes its requests to one
+ * broker anyway); order between different keys is not kept, a key's records are one request, in
+ * order. The cost is one produce request per distinct key of a delivery instead of one per
+ * broker.
+ *
+ * Failures are per group: a group refused for good is isolated alone (its records sent again
+ * one at a time; a group of one record is a dead letter at once), the other groups stay
+ * delivered. A group that fails otherwise stops new groups from starting and fails the delivery
+ * once the groups in flight settle (redelivered by the relay, at least once); so does an aborted
+ * delivery (`deliveryTimeout`, the relay stopping) with groups not yet sent.
  */
 
 import { type Duration, toMs } from '../duration.js'
@@ -63,6 +84,37 @@ export interface KafkaSinkOptions {
 }
 
 const KAFKA_SINK_KEYS: ReadonlySet<string> = new Set(['producer', 'timeout'])
+
+/** Groups (one partition each) sent at the same time by one delivery. */
+const MAX_SENDS_IN_FLIGHT = 8
+
+/**
+ * The delivery's records grouped so that each group targets one partition: by topic and key, in
+ * outbox order within a group; a record without a key alone.
+ */
+function groupByPartition<T extends OutboxDelivery<KafkaEffectPayload>>(items: readonly T[]): T[][] {
+  const groups: T[][] = []
+  const byKey = new Map<string, Map<string, T[]>>()
+  for (const item of items) {
+    const { topic, key } = item.payload
+    if (key === null) {
+      groups.push([item])
+      continue
+    }
+    let keys = byKey.get(topic)
+    if (keys === undefined) {
+      keys = new Map()
+      byKey.set(topic, keys)
+    }
+    const group = keys.get(key)
+    if (group === undefined) {
+      const created = [item]
+      keys.set(key, created)
+      groups.push(created)
+    } else group.push(item)
+  }
+  return groups
+}
 
 /** Broker answers that no retry can change. */
 const PERMANENT = new Set([
@@ -143,15 +195,11 @@ export function kafkaSink(options: KafkaSinkOptions): OutboxSink<KafkaEffectPayl
     }
     return connecting
   }
+  /** One request: the records of one group, one topic and (at most) one key. */
   const sendOnce = async (items: readonly OutboxDelivery<KafkaEffectPayload>[]) => {
-    const byTopic = new Map<string, ReturnType<typeof message>[]>()
-    for (const item of items) {
-      const list = byTopic.get(item.payload.topic)
-      if (list === undefined) byTopic.set(item.payload.topic, [message(item)])
-      else list.push(message(item))
-    }
+    const topic = (items[0] as OutboxDelivery<KafkaEffectPayload>).payload.topic
     await producer.sendBatch({
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      topicMessages: [{ topic, messages: items.map(message) }],
       acks: -1,
       timeout,
     })
@@ -173,28 +221,57 @@ export function kafkaSink(options: KafkaSinkOptions): OutboxSink<KafkaEffectPayl
       }
     }
   }
-  return {
-    async deliver(items, context: DeliveryContext): Promise<readonly DeliveryOutcome[]> {
+  /** The records of a group refused for good, found one at a time (the others are delivered). */
+  const isolate = async (
+    group: readonly OutboxDelivery<KafkaEffectPayload>[],
+    context: DeliveryContext,
+  ): Promise<DeliveryOutcome[]> => {
+    const outcomes: DeliveryOutcome[] = []
+    for (const item of group) {
+      if (context.signal.aborted) throw context.signal.reason
       try {
-        await send(items)
-        return items.map(() => DELIVERED)
+        await send([item])
+        outcomes.push(DELIVERED)
       } catch (error) {
         const type = permanentType(error)
         if (type === undefined) throw error
-        if (items.length === 1) return [{ status: 'rejected', error: `${type}: ${describeError(error)}` }]
+        outcomes.push({ status: 'rejected', error: `${type}: ${describeError(error)}` })
       }
-      // Some record was refused for good: find which, one at a time (the others are delivered).
-      const outcomes: DeliveryOutcome[] = []
-      for (const item of items) {
-        if (context.signal.aborted) throw context.signal.reason
-        try {
-          await send([item])
-          outcomes.push(DELIVERED)
-        } catch (error) {
-          const type = permanentType(error)
-          if (type === undefined) throw error
-          outcomes.push({ status: 'rejected', error: `${type}: ${describeError(error)}` })
+    }
+    return outcomes
+  }
+  return {
+    async deliver(items, context: DeliveryContext): Promise<readonly DeliveryOutcome[]> {
+      const indexed = items.map((item, index) => ({ ...item, index }))
+      const groups = groupByPartition(indexed)
+      const outcomes: DeliveryOutcome[] = items.map(() => DELIVERED)
+      const refused: Array<{ group: typeof indexed; error: unknown }> = []
+      let next = 0
+      let failure: { error: unknown } | undefined
+      const lane = async () => {
+        while (failure === undefined && !context.signal.aborted && next < groups.length) {
+          const group = groups[next++] as typeof indexed
+          try {
+            await send(group)
+          } catch (error) {
+            if (permanentType(error) === undefined) failure ??= { error }
+            else refused.push({ group, error })
+          }
         }
+      }
+      await Promise.all(Array.from({ length: Math.min(MAX_SENDS_IN_FLIGHT, groups.length) }, lane))
+      if (failure !== undefined) throw failure.error
+      // Aborted (deliveryTimeout, the relay stopping) before every group was sent.
+      if (next < groups.length) throw context.signal.reason
+      // A group refused for good: find which of its records, one at a time.
+      for (const { group, error } of refused) {
+        const found: DeliveryOutcome[] =
+          group.length === 1
+            ? [{ status: 'rejected', error: `${permanentType(error)}: ${describeError(error)}` }]
+            : await isolate(group, context)
+        group.forEach((item, i) => {
+          outcomes[item.index] = found[i] as DeliveryOutcome
+        })
       }
       return outcomes
     },
