@@ -19,19 +19,27 @@ type Batch = Parameters<KafkaProducerLike['sendBatch']>[0]
 function fakeProducer(fail?: (batch: Batch, call: number) => unknown) {
   const batches: Batch[] = []
   let connects = 0
+  let inFlight = 0
+  let maxInFlight = 0
   const producer: KafkaProducerLike = {
     async connect() {
       connects++
     },
     async sendBatch(batch) {
       const call = batches.push(batch)
-      await Promise.resolve()
-      const error = fail?.(batch, call)
-      if (error !== undefined) throw error
-      return []
+      inFlight++
+      maxInFlight = Math.max(maxInFlight, inFlight)
+      try {
+        await Promise.resolve()
+        const error = fail?.(batch, call)
+        if (error !== undefined) throw error
+        return []
+      } finally {
+        inFlight--
+      }
     },
   }
-  return { producer, batches, connects: () => connects }
+  return { producer, batches, connects: () => connects, maxInFlight: () => maxInFlight }
 }
 
 const signal = new AbortController().signal
@@ -81,8 +89,10 @@ describe('kafkaSink: one topic and key per sendBatch()', () => {
       // A record without a key goes alone (kafkajs spreads those over partitions).
       if (sent[0]?.key === null) expect(sent.length).toBe(1)
     }
-    // 2 topics x 5 keys, and 4 records without a key.
+    // 2 topics x 5 keys, and 4 records without a key; one request at a time (concurrent
+    // idempotent requests lost records on the cluster, see the sink's module note).
     expect(fake.batches.length).toBe(14)
+    expect(fake.maxInFlight()).toBe(1)
     const keyed = new Map<string, number[]>()
     for (const batch of fake.batches) {
       const sent = records(batch)
@@ -135,7 +145,7 @@ describe('kafkaSink: one topic and key per sendBatch()', () => {
     expect(requests.filter((seqs) => seqs.includes(6))).toEqual([[6]])
   })
 
-  it('fails the delivery with a retriable error, starting no new request after it', async () => {
+  it('fails the delivery with a retriable error, sending no later request', async () => {
     const down = Object.assign(new Error('Connection error: ECONNREFUSED'), {
       name: 'KafkaJSConnectionError',
     })
@@ -147,8 +157,8 @@ describe('kafkaSink: one topic and key per sendBatch()', () => {
         (e: unknown) => e,
       )
     expect(error).toBe(down)
-    // The first request failed: the 8 started together settle, no ninth starts.
-    expect(fake.batches.length).toBe(8)
+    // The first request failed: nothing is sent after it.
+    expect(fake.batches.length).toBe(1)
   })
 
   it('starts no new request once the delivery is aborted, and fails with the reason', async () => {
@@ -165,7 +175,7 @@ describe('kafkaSink: one topic and key per sendBatch()', () => {
         (e: unknown) => e,
       )
     expect(error).toBe(reason)
-    expect(fake.batches.length).toBe(8)
+    expect(fake.batches.length).toBe(1)
   })
 
   it('connects a disconnected producer once for the requests that found it disconnected, and sends again', async () => {
