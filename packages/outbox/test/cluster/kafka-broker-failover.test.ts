@@ -8,7 +8,9 @@
  * records, so a delivery spans the three brokers. The relay deletes its rows once the sink
  * resolves: with kafkajs 2.2.4 a request spanning brokers could resolve without the records of a
  * leader that died (tulios/kafkajs#1798), and they were gone; the sink now sends one request per
- * key. Expected, once the broker is back and the outbox drained:
+ * key, one at a time (with 8 at a time this test lost 1-2 records in 3 of 3 runs, before the
+ * kill; when records are missing it prints a second reading of the log by a fresh group, to tell
+ * the log from the checking consumer). Expected, once the broker is back and the outbox drained:
  *
  * - every committed record is in the log (none acknowledged and lost; a redelivered one carries
  *   the same `x-outbox-seq`, counted once),
