@@ -29,3 +29,16 @@ export function skipNotice(variable: string, what: string): void {
     `[cluster] ${what}: skipped, ${variable} is not set (start the clusters with \`node services/cli.mjs up --cluster\`, then \`. .services/env\`)`,
   )
 }
+
+/**
+ * The addresses a cluster variable lists (comma-separated, e.g. `KAFKA_CLUSTER_BROKERS`); when it
+ * is empty, prints the skip notice once and returns `[]` (the test file then skips itself).
+ */
+export function clusterAddresses(variable: string, what: string): string[] {
+  const addresses = (process.env[variable] ?? '')
+    .split(',')
+    .map((address) => address.trim())
+    .filter(Boolean)
+  if (addresses.length === 0) skipNotice(variable, what)
+  return addresses
+}

@@ -16,18 +16,14 @@
  * Skipped, with a message, when OPENSEARCH_CLUSTER_NODES is not set.
  */
 import { createSearchClient, defineIndex, field, type SearchClient, SearchError } from '@ayala/search'
-import { killNode, restartNode, skipNotice, uniqueName } from '@ayala/testkit'
+import { clusterAddresses, killNode, restartNode, uniqueName } from '@ayala/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createOutbox, type Outbox, type OutboxRelay } from '../../src/index.ts'
 import { indexEffect, searchSink } from '../../src/search.ts'
 import { type DriverUnderTest, mariadbDriver } from '../helpers/databases.ts'
 import { waitFor } from '../helpers/recording-sink.ts'
 
-const nodes = (process.env.OPENSEARCH_CLUSTER_NODES ?? '')
-  .split(',')
-  .map((n) => n.trim())
-  .filter(Boolean)
-if (nodes.length === 0) skipNotice('OPENSEARCH_CLUSTER_NODES', 'OpenSearch node failover')
+const nodes = clusterAddresses('OPENSEARCH_CLUSTER_NODES', 'OpenSearch node failover')
 
 const ROWS = 300
 /** Searches in flight at any time: at most this many can fail when the node dies. */
