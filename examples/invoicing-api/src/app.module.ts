@@ -125,14 +125,18 @@ export class AppModule {
             redisOptions: addresses.redisOptions,
             namespace: names.dashboardNamespace,
             view: dashboardView,
-            consumer: {
-              source: kafkaSource({
-                kafka,
-                groupId: names.groupId,
-                topics: [names.topic],
-                commitInterval: 1_000,
-              }),
-            },
+            // Absent (`aggregator: false`): this instance reads the figures another one aggregates.
+            consumer:
+              settings.aggregator === false
+                ? undefined
+                : {
+                    source: kafkaSource({
+                      kafka,
+                      groupId: names.groupId,
+                      topics: [names.topic],
+                      commitInterval: 1_000,
+                    }),
+                  },
           }),
         }),
         AyalaMetricsModule.forRoot({

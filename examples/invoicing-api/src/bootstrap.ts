@@ -38,6 +38,13 @@ export async function readGeneration(databaseUrl: string): Promise<string> {
   }
 }
 
+/** `INVOICING_AGGREGATOR`: `on` (or unset) or `off`; anything else stops the start. */
+function aggregatorFromEnv(value: string | undefined): boolean {
+  if (value === undefined || value === '' || value === 'on') return true
+  if (value === 'off') return false
+  throw new Error(`INVOICING_AGGREGATOR must be on or off, got "${value}"`)
+}
+
 /** Options of {@link startApp}. */
 export interface StartOptions {
   /** TCP port; 0 picks a free one. @default 0 */
@@ -48,6 +55,11 @@ export interface StartOptions {
   slowThresholdMs?: number | undefined
   /** This instance's stable name (see `AppSettings.instanceId`). @default `INSTANCE_ID` or random */
   instanceId?: string | undefined
+  /**
+   * Run the dashboard's aggregator here (see `AppSettings.aggregator`).
+   * @default true, unless `INVOICING_AGGREGATOR=off`
+   */
+  aggregator?: boolean | undefined
 }
 
 /** A started application and its base URL. */
@@ -66,6 +78,7 @@ export async function startApp(addresses: ServiceAddresses, options: StartOption
     names: resourceNames(addresses.generation ?? (await readGeneration(addresses.databaseUrl))),
     slowThresholdMs: options.slowThresholdMs,
     instanceId: options.instanceId ?? (process.env.INSTANCE_ID || undefined),
+    aggregator: options.aggregator ?? aggregatorFromEnv(process.env.INVOICING_AGGREGATOR),
   }
   const app = await NestFactory.create(AppModule.forRoot(settings), {
     logger: options.logger ?? ['error', 'warn', 'log'],

@@ -24,6 +24,12 @@ export interface AppSettings {
   instanceId?: string | undefined
   /** How often the search index is compared with the table and repaired. @default '10m' */
   reconcileInterval?: Duration | undefined
+  /**
+   * Run the dashboard's aggregator (the Kafka consumer in the group) in this instance. `false`:
+   * the instance serves the dashboard from Redis and another instance aggregates (e.g. three API
+   * instances, two of them consuming). @default true
+   */
+  aggregator?: boolean | undefined
 }
 
 /** Token of the {@link AppSettings}. */

@@ -61,13 +61,25 @@ export class HealthController {
     @Inject(SETTINGS) private readonly settings: AppSettings,
     @Inject(DATABASE) private readonly db: Database,
     @Inject(KAFKA) private readonly kafkaClient: Kafka,
-    @InjectMetricsConsumer() private readonly consumer: MetricsConsumer<any>,
+    // null in an instance that does not run the aggregator (`INVOICING_AGGREGATOR=off`).
+    @InjectMetricsConsumer() private readonly consumer: MetricsConsumer<any> | null,
   ) {}
 
   @Get()
   @HealthCheck()
   check(): Promise<HealthCheckResult> {
     const { addresses } = this.settings
+    const consumer = this.consumer
+    // The aggregator's checks, where it runs (its lag; the figures' rebuild state).
+    const aggregator =
+      consumer === null
+        ? []
+        : [
+            () => this.kafka.lagCheck('dashboard-lag', { consumer, maxLag: MAX_DASHBOARD_LAG }),
+            // Down when the figures cannot be rebuilt (records deleted by retention, an undecodable
+            // batch); up with state 'degraded' while a rebuild after a Redis data loss runs.
+            () => this.dashboard.check('dashboard', { source: consumer }),
+          ]
     return this.health.check([
       () =>
         this.indicators
@@ -97,10 +109,7 @@ export class HealthController {
       // The module's own client: its credentials and CA, and no URL (nor password) in the answer.
       () => this.search.check('search', { client: this.searchClient, timeout: '2s' }),
       () => this.kafka.check('kafka', { kafka: this.kafkaClient, timeout: '3s' }),
-      () => this.kafka.lagCheck('dashboard-lag', { consumer: this.consumer, maxLag: MAX_DASHBOARD_LAG }),
-      // Down when the figures cannot be rebuilt (records deleted by retention, an undecodable
-      // batch); up with state 'degraded' while a rebuild after a Redis data loss runs.
-      () => this.dashboard.check('dashboard', { source: this.consumer }),
+      ...aggregator,
       () => this.cacheHealth.check('cache', { cache: this.cache }),
       () => this.search.syncCheck('search-sync', { sync: this.sync }),
       () => this.outbox.check('outbox', { relay: this.relay, timeout: '2s' }),
