@@ -12,6 +12,7 @@
  *   application, the dashboard reads and their SSE push.
  * - `AyalaMetricsModule`: the performance interceptor on every route and `GET /metrics`.
  * - `AyalaHealthModule`: the Terminus indicators used by `GET /health`.
+ * - `DashboardPageController`: the live dashboard page at `/` (static HTML and script on the SSE stream).
  * - `DatabaseErrorFilter` (global, the SDK's `AyalaErrorFilter` plus the database's unavailability): a dependency that cannot answer (Redis, the search engine, the
  *   database behind the outbox) is a 503 with `Retry-After`, input the SDK refuses a 400, never a
  *   500 with a message or a stack.
@@ -33,6 +34,7 @@ import { APP_FILTER } from '@nestjs/core'
 import type { Kafka } from 'kafkajs'
 import { searchClientOptions } from './config.ts'
 import { DashboardController } from './dashboard/dashboard.controller.ts'
+import { DashboardPageController } from './dashboard-page/dashboard-page.controller.ts'
 import type { Database } from './database/connection.ts'
 import { DatabaseErrorFilter } from './database/database-error.filter.ts'
 import { HealthController } from './health/health.controller.ts'
@@ -149,6 +151,7 @@ export class AppModule {
         InvoicesController,
         SearchController,
         DashboardController,
+        DashboardPageController,
         ReportsController,
         HealthController,
       ],
