@@ -29,6 +29,10 @@ import type { OutboxEvent } from './sync/outbox-event.js'
  * - `E_SEARCH_OUTBOX`: the outbox table could not be read or written (an {@link OutboxEnqueueError}
  *   when events of a write could not be recorded).
  * - `E_SEARCH_RECONCILE`: a reconcile's database side (its `ReconcileSource`) failed.
+ * - `E_SEARCH_CLIENT_ENGINE`: the official client given to `createSearchClient({ client })` cannot
+ *   talk to the engine it reaches (an `@elastic/elasticsearch` client's product check or
+ *   `compatible-with` media types against OpenSearch, a `{ body }`-style 7.x client, or another
+ *   engine than the `engine` option names). Not retriable: the client must be built differently.
  */
 export type SearchErrorCode =
   | 'E_SEARCH_INVALID_OPTION'
@@ -44,6 +48,7 @@ export type SearchErrorCode =
   | 'E_SEARCH_REINDEX_FAILED'
   | 'E_SEARCH_OUTBOX'
   | 'E_SEARCH_RECONCILE'
+  | 'E_SEARCH_CLIENT_ENGINE'
 
 /** Context carried by a {@link SearchError}. */
 export interface SearchErrorContext {
