@@ -2,7 +2,7 @@
 // @ayala/services: starts the real servers the integration tests and the demo need, without Docker.
 //
 //   node services/cli.mjs up|down|status|logs|clean [name...] [--lines N]
-//   node services/cli.mjs up|down|kill|status|logs|clean --cluster [node...]
+//   node services/cli.mjs up|down|kill|restart|status|logs|clean --cluster [node...]
 //
 // Names: kafka, opensearch, elasticsearch (JVM servers this harness owns) and redis, mariadb,
 // postgres (the machine's own servers, checked and started when down). Default: all of them.
@@ -37,7 +37,8 @@
 // - jvm.mjs: the JVM servers' command lines, Kafka's properties and storage, starting them
 // - machine.mjs: starting the machine's Redis, MariaDB and PostgreSQL
 // - commands.mjs: up, down, status, logs, clean, and the checkout's lock
-// - cluster.mjs, cluster-commands.mjs: the 3-node Kafka and OpenSearch clusters (`--cluster`)
+// - cluster.mjs, cluster-commands.mjs, cluster-redis.mjs: the 3-node Kafka and OpenSearch
+//   clusters and the Redis Sentinel topology (`--cluster`)
 //
 // Dependency-free on purpose: it runs on Node 20 and 24 before `pnpm install`.
 
@@ -65,12 +66,15 @@ const USAGE = `usage: node services/cli.mjs <up|down|status|logs|clean> [name...
   status  state, pid, RSS and URL of each service (exit 3 when one is not healthy)
   logs    tail of each service's log (default 100 lines)
   clean   down, then delete the data and logs of the JVM servers
-cluster mode (3-node Kafka and OpenSearch clusters next to the single-node servers; nodes
-  ${CLUSTER_NAMES.join(', ')}; \`kafka\` / \`opensearch\` = that cluster's three nodes; default all six):
+cluster mode (3-node Kafka and OpenSearch clusters and a Redis primary, replica and 3 Sentinels
+  next to the single-node servers; nodes ${CLUSTER_NAMES.join(', ')};
+  \`kafka\` / \`opensearch\` / \`redis\` = that cluster's nodes; default all of them):
   up --cluster [node...]      start the missing nodes, wait for every member, write
-                              KAFKA_CLUSTER_BROKERS / OPENSEARCH_CLUSTER_NODES into .services/env
+                              KAFKA_CLUSTER_BROKERS, OPENSEARCH_CLUSTER_NODES, REDIS_CLUSTER_SENTINELS,
+                              REDIS_CLUSTER_SENTINEL_NAME, REDIS_CLUSTER_NODES into .services/env
   down|status|clean --cluster [node...], or down|status|logs <node>
   kill <node...>              SIGKILL (failover tests), then \`up --cluster <node>\` restarts it
+  restart <node...>           down (SIGTERM), then up
   (plain \`down\` also stops the cluster nodes this harness started)
 env: KAFKA_BROKERS OPENSEARCH_URL ELASTICSEARCH_URL REDIS_URL DATABASE_URL (use that server, start none),
      SERVICES_TIMEOUT (s, default 180), SERVICES_<NAME>_HEAP, SERVICES_<NAME>_JAVA_OPTS,
@@ -90,11 +94,11 @@ async function main() {
     else if (ALL_NAMES.includes(argv[i])) names.push(argv[i])
     else throw new HarnessError(`unknown service "${argv[i]}"\n${USAGE}`)
   }
-  if (cluster || nodes.length > 0 || command === 'kill') {
-    // In cluster mode `kafka` / `opensearch` stand for the three nodes of that cluster.
+  if (cluster || nodes.length > 0 || command === 'kill' || command === 'restart') {
+    // In cluster mode `kafka` / `opensearch` / `redis` stand for the nodes of that cluster.
     if (names.some((n) => !CLUSTER_KINDS.includes(n)) || (!cluster && names.length > 0))
       throw new HarnessError(
-        `cluster mode takes node names (${CLUSTER_NAMES.join(', ')}), kafka or opensearch\n${USAGE}`,
+        `cluster mode takes node names (${CLUSTER_NAMES.join(', ')}), kafka, opensearch or redis\n${USAGE}`,
       )
     return clusterCommand(
       command,
@@ -145,6 +149,12 @@ async function clusterCommand(command, nodes, lines, named) {
     case 'kill':
       if (!named) throw new HarnessError(`kill needs node names (${CLUSTER_NAMES.join(', ')})`)
       return withLock(() => clusterKill(nodes))
+    case 'restart':
+      if (!named) throw new HarnessError(`restart needs node names (${CLUSTER_NAMES.join(', ')})`)
+      return withLock(async () => {
+        await clusterDown(nodes)
+        await clusterUp(nodes)
+      })
     case 'status':
       if (!(await clusterStatus(nodes))) process.exitCode = 3
       return

@@ -1,12 +1,14 @@
 // The cluster commands: `up --cluster [node...]` (start the missing nodes of the Kafka and
-// OpenSearch clusters, wait until each answers and the cluster has all its members, write the
-// addresses into .services/env), `down`, `kill` (SIGKILL, for failover tests), `status`, `clean`.
-// Nodes are named kafka-1..3 and opensearch-1..3 (see cluster.mjs); `kafka` or `opensearch` stands
-// for the three nodes of that cluster.
+// OpenSearch clusters and of the Redis Sentinel topology, wait until each answers and its cluster
+// has all its members, write the addresses into .services/env), `down`, `kill` (SIGKILL, for
+// failover tests), `restart` (down, then up), `status`, `clean`. Nodes are named kafka-1..3,
+// opensearch-1..3, redis-1..2 and sentinel-1..3 (see cluster.mjs); `kafka`, `opensearch` or
+// `redis` stands for the nodes of that cluster.
 
 import fs from 'node:fs'
 import path from 'node:path'
 import { CLUSTER_NODES, clusterNode, clusterPid, startClusterNode } from './cluster.mjs'
+import { checkRedisNode, prepareRedisNodes } from './cluster-redis.mjs'
 import { statsFile, stopPid, writeEnvFiles } from './commands.mjs'
 import {
   HarnessError,
@@ -30,35 +32,41 @@ import { build } from './jdk-maven.mjs'
 import { checkKafka } from './kafka-wire.mjs'
 import { portInUse } from './tcp.mjs'
 
-/** Does this node answer, and how many members does its cluster see? { ok, members, detail }. */
+const clusterSize = (kind) => CLUSTER_NODES.filter((n) => n.kind === kind).length
+const running = (name) => clusterPid(name) !== null
+
+/**
+ * Does this node answer, and does its cluster have all its members? { ok, complete, detail }
+ * (Kafka: every broker in the metadata; OpenSearch: every node in the cluster; Redis: see
+ * cluster-redis.mjs).
+ */
 export async function checkClusterNode(node) {
+  if (node.kind === 'redis') return checkRedisNode(node, running)
   if (node.kind === 'kafka') {
     const r = await checkKafka(node.url)
     const members = Number(/^(\d+) broker/.exec(r.detail ?? '')?.[1] ?? 0)
-    return { ...r, members }
+    return { ...r, complete: r.ok && members >= clusterSize('kafka') }
   }
   const r = await checkSearch(node.url, { requireElasticHeader: false })
-  if (!r.ok) return { ...r, members: 0 }
+  if (!r.ok) return { ...r, complete: false }
   try {
     const res = await fetch(new URL('/_cluster/health', node.url), { signal: AbortSignal.timeout(3000) })
     const body = await res.json()
     return {
       ok: true,
-      members: body.number_of_nodes ?? 0,
+      complete: (body.number_of_nodes ?? 0) >= clusterSize('opensearch'),
       detail: `${r.detail}, ${body.number_of_nodes} node(s)`,
     }
   } catch (e) {
-    return { ok: false, members: 0, detail: e.cause?.code ?? e.name }
+    return { ok: false, complete: false, detail: e.cause?.code ?? e.name }
   }
 }
-
-const clusterSize = (kind) => CLUSTER_NODES.filter((n) => n.kind === kind).length
 
 async function waitClusterNode(node, pid, deadline) {
   let last = { ok: false, detail: 'not checked yet' }
   while (Date.now() < deadline) {
     last = await checkClusterNode(node)
-    if (last.ok && last.members >= clusterSize(node.kind)) return last
+    if (last.ok && last.complete) return last
     if (!pidAlive(pid))
       throw new HarnessError(`${node.name} exited during start-up (last check: ${last.detail})`, {
         service: node.name,
@@ -90,8 +98,14 @@ export async function clusterUp(names) {
       )
     toStart.push(node)
   }
-  const kinds = [...new Set(toStart.map((n) => n.kind))]
+  const kinds = [...new Set(toStart.map((n) => n.kind))].filter((k) => k !== 'redis')
   const buildStat = kinds.length > 0 ? await build(kinds) : null
+  // The Redis nodes' configs first: a data node restarted next to the others follows the primary
+  // the Sentinels name (waiting for a promotion if they still name it).
+  await prepareRedisNodes(
+    toStart.filter((n) => n.kind === 'redis'),
+    running,
+  )
   // Kafka's three storage formats run in parallel (one short JVM each), then every node boots.
   await Promise.all(
     toStart.map(async (node) => {
@@ -109,7 +123,7 @@ export async function clusterUp(names) {
       stats[w.node.name] = {
         start_s,
         rss_mb: rssMb(w.pid),
-        ...(buildStat ?? {}),
+        ...(w.node.kind === 'redis' ? {} : (buildStat ?? {})),
         at: new Date().toISOString(),
       }
       log(`[${w.node.name}] healthy after ${start_s} s (${r.detail}), RSS ${stats[w.node.name].rss_mb} MB`)

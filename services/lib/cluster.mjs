@@ -9,6 +9,8 @@
 //   (internal topics included), min.insync.replicas 2, no unclean leader election.
 // - OpenSearch: opensearch-1..3, one cluster "ayala-cluster", HTTP 9210-9212, transport 9310-9312,
 //   every node cluster-manager-eligible and data; indices get 1 replica (OpenSearch's default).
+// - Redis: redis-1 (the first primary) and redis-2 (its replica) on 16379-16380, sentinel-1..3
+//   on 26379-26381 watching them as "ayala" (cluster-redis.mjs has the topology and its rules).
 // Heaps and thread pools are trimmed for a 2-core machine (SERVICES_KAFKA_CLUSTER_HEAP,
 // SERVICES_OPENSEARCH_CLUSTER_HEAP override the heaps).
 
@@ -16,6 +18,7 @@ import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import { ownsRedisPid, REDIS_NODES, redisEnv, spawnRedisNode } from './cluster-redis.mjs'
 import {
   cmdline,
   HarnessError,
@@ -56,9 +59,10 @@ export const CLUSTER_NODES = [
     transport: OPENSEARCH_CLUSTER_TRANSPORT_PORT + i,
     url: `http://127.0.0.1:${OPENSEARCH_CLUSTER_HTTP_PORT + i}`,
   })),
+  ...REDIS_NODES,
 ]
 export const CLUSTER_NAMES = CLUSTER_NODES.map((n) => n.name)
-export const CLUSTER_KINDS = ['kafka', 'opensearch']
+export const CLUSTER_KINDS = ['kafka', 'opensearch', 'redis']
 
 export function clusterNode(name) {
   const node = CLUSTER_NODES.find((n) => n.name === name)
@@ -66,7 +70,7 @@ export function clusterNode(name) {
   return node
 }
 
-/** Node names from CLI words: a node name, or a kind (`kafka`, `opensearch`) for its three nodes. */
+/** Node names from CLI words: a node name, or a kind (`kafka`, `opensearch`, `redis`) for its nodes. */
 export function clusterSelection(words) {
   if (words.length === 0) return CLUSTER_NAMES
   return [
@@ -89,10 +93,18 @@ export function clusterPid(name) {
     return null
   }
   if (!Number.isInteger(pid) || pid <= 1 || !pidAlive(pid)) return null
+  const node = clusterNode(name)
+  if (node.kind === 'redis') return ownsRedisPid(node, pid) ? pid : null
   return cmdline(pid)?.includes(marker(name)) ? pid : null
 }
 
-/** The environment entries of the clusters that have at least one node this harness runs. */
+/**
+ * The environment entries of the clusters that have at least one node this harness runs:
+ * KAFKA_CLUSTER_BROKERS, OPENSEARCH_CLUSTER_NODES, REDIS_CLUSTER_SENTINELS +
+ * REDIS_CLUSTER_SENTINEL_NAME, REDIS_CLUSTER_NODES. Named apart from KAFKA_BROKERS, REDIS_SENTINELS
+ * and the like, so that loading .services/env never moves an application or a test off the
+ * single-node servers.
+ */
 export function clusterEnv() {
   const env = {}
   const running = (kind) => CLUSTER_NODES.some((n) => n.kind === kind && clusterPid(n.name))
@@ -102,6 +114,10 @@ export function clusterEnv() {
       .join(',')
   if (running('kafka')) env.KAFKA_CLUSTER_BROKERS = urls('kafka')
   if (running('opensearch')) env.OPENSEARCH_CLUSTER_NODES = urls('opensearch')
+  Object.assign(
+    env,
+    redisEnv((name) => clusterPid(name) !== null),
+  )
   return env
 }
 
@@ -267,6 +283,7 @@ export async function startClusterNode(node) {
     logFile(node.name),
     `\n===== ayala-services: starting ${node.name} at ${new Date().toISOString()} =====\n`,
   )
+  if (node.kind === 'redis') return spawnRedisNode(node)
   if (node.kind === 'kafka') await formatKafkaNode(node)
   const jdk = jdkFor(node.kind)
   const out = fs.openSync(logFile(node.name), 'a')
