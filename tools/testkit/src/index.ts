@@ -8,8 +8,21 @@ export type { PrivateRedis, PrivateRedisOptions } from './private-redis.ts'
 export { startPrivateRedis } from './private-redis.ts'
 export type { RedisCluster, RedisClusterNode, RedisClusterOptions } from './redis-cluster.ts'
 export { startRedisCluster } from './redis-cluster.ts'
-export type { RedirectionCounts, ReshardOptions, ReshardResult } from './redis-reshard.ts'
-export { clusterMasters, keySlot, redirectionCounts, reshardSlots, slotOwner } from './redis-reshard.ts'
+export type {
+  RedirectionCounts,
+  ReshardOptions,
+  ReshardResult,
+  SlotMigration,
+  SlotMigrationOptions,
+} from './redis-reshard.ts'
+export {
+  clusterMasters,
+  keySlot,
+  openSlotMigration,
+  redirectionCounts,
+  reshardSlots,
+  slotOwner,
+} from './redis-reshard.ts'
 export type { RedisSentinel, RedisSentinelAddress, RedisSentinelOptions } from './redis-sentinel.ts'
 export { startRedisSentinel } from './redis-sentinel.ts'
 export type { ServiceUrls } from './services.ts'

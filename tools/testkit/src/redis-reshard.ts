@@ -18,6 +18,9 @@
  *    <target>` on the target, the source and every other master (the documented order), and
  *    the helper waits until every node (replicas too) names the target as the owner.
  *
+ * {@link openSlotMigration} gives the same steps one at a time (open, move these keys, move the
+ * rest, finish), for a test that needs an exact split: this key moved, that one not yet.
+ *
  * {@link redirectionCounts} reads what the servers counted (`INFO errorstats`: the `MOVED`,
  * `ASK` and `TRYAGAIN` replies sent; `INFO commandstats`: the `ASKING` commands received, i.e. ASK
  * redirections a client followed), so a test can assert that its clients really were redirected.
@@ -25,24 +28,14 @@
 import { Redis } from 'ioredis'
 import type { RedisCluster, RedisClusterNode } from './redis-cluster.ts'
 
-/** Options of {@link reshardSlots}. */
-export interface ReshardOptions {
-  /** The hash slots to move (0-16383); each from whichever master owns it now. */
-  slots: readonly number[]
-  /** The master that receives them. */
-  to: RedisClusterNode
-  /** When given, every slot must be owned by this master now (the move fails otherwise). */
-  from?: RedisClusterNode | undefined
+/** Options of {@link reshardSlots}: {@link SlotMigrationOptions} and how the keys move. */
+export interface ReshardOptions extends SlotMigrationOptions {
   /** Keys per `MIGRATE`. @default 10 (redis-cli's `--cluster-pipeline`) */
   batchSize?: number | undefined
   /** Pause after each `MIGRATE` batch, in milliseconds: keeps the ASK window open under load. @default 0 */
   batchPauseMs?: number | undefined
   /** Shortest time the slots stay open (IMPORTING/MIGRATING) before the move is made final, in ms. @default 0 */
   holdOpenMs?: number | undefined
-  /** `MIGRATE`'s own timeout, in milliseconds. @default 5000 */
-  migrateTimeoutMs?: number | undefined
-  /** How long to wait for every node to agree on the new owners, in milliseconds. @default 20000 */
-  settleTimeoutMs?: number | undefined
 }
 
 /** What {@link reshardSlots} did. */
@@ -160,17 +153,54 @@ function sameNode(a: { host: string; port: number }, b: { host: string; port: nu
   return a.port === b.port && (a.host === b.host || a.host === '' || b.host === '')
 }
 
-/** Move `slots` to `to` under whatever load runs meanwhile (see the module note). */
-export async function reshardSlots(cluster: RedisCluster, options: ReshardOptions): Promise<ReshardResult> {
-  const batchSize = options.batchSize ?? 10
-  const pause = options.batchPauseMs ?? 0
-  const holdOpen = options.holdOpenMs ?? 0
+/** Options of {@link openSlotMigration}: which slots go where. */
+export interface SlotMigrationOptions {
+  /** The hash slots to move (0-16383); each from whichever master owns it now. */
+  slots: readonly number[]
+  /** The master that receives them. */
+  to: RedisClusterNode
+  /** When given, every slot must be owned by this master now (the move fails otherwise). */
+  from?: RedisClusterNode | undefined
+  /** `MIGRATE`'s own timeout, in milliseconds. @default 5000 */
+  migrateTimeoutMs?: number | undefined
+  /** How long {@link SlotMigration.finish} waits for every node to agree on the new owners, in ms. @default 20000 */
+  settleTimeoutMs?: number | undefined
+}
+
+/**
+ * Slots open for migration (IMPORTING on the target, MIGRATING on their sources): move keys one
+ * by one or all, then {@link finish}. Steps 2-4 of the module note, one at a time, for a test that
+ * needs a precise split (this key moved, that one not yet).
+ */
+export interface SlotMigration {
+  /** The slots being moved (those already on the target are left out). */
+  readonly slots: readonly number[]
+  readonly to: RedisClusterNode
+  /** `MIGRATE` these keys now (each must hash to one of the slots); returns how many were moved. */
+  migrateKeys(keys: readonly string[]): Promise<number>
+  /** `MIGRATE` every key left on the sources, in batches; returns the keys and batches moved. */
+  migrateAll(batchSize?: number, batchPauseMs?: number): Promise<{ keysMoved: number; batches: number }>
+  /** `SETSLOT NODE` everywhere and wait until every node agrees; returns how long the slots were open (ms). */
+  finish(): Promise<number>
+  /** Close the admin connections (after {@link finish}, or to give up: the slots then stay open). */
+  close(): void
+}
+
+/** Open `slots` for migration to `to` (step 2 of the module note); see {@link SlotMigration}. */
+export async function openSlotMigration(
+  cluster: RedisCluster,
+  options: SlotMigrationOptions,
+): Promise<SlotMigration> {
   const migrateTimeout = options.migrateTimeoutMs ?? 5_000
   for (const slot of options.slots) {
     if (!Number.isInteger(slot) || slot < 0 || slot > 16_383)
       throw new Error(`reshardSlots: bad slot ${slot}`)
   }
-  return withAdmins(cluster.nodes, async (clients) => {
+  const clients = cluster.nodes.map(admin)
+  const close = () => {
+    for (const client of clients) client.disconnect()
+  }
+  try {
     const clientOf = (node: { port: number }): Redis => {
       const index = cluster.nodes.findIndex((n) => n.port === node.port)
       if (index < 0) throw new Error(`reshardSlots: port ${node.port} is not a node of this cluster`)
@@ -198,63 +228,104 @@ export async function reshardSlots(cluster: RedisCluster, options: ReshardOption
       await target.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', source.id)
       await clientOf(source).call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', targetLine.id)
     }
-    let keysMoved = 0
-    let batches = 0
-    for (const { slot, source } of moves) {
-      const from = clientOf(source)
-      for (;;) {
-        const keys = (await from.call(
-          'CLUSTER',
-          'GETKEYSINSLOT',
-          String(slot),
-          String(batchSize),
-        )) as string[]
-        if (keys.length === 0) break
-        const reply = await from.call(
-          'MIGRATE',
-          options.to.host,
-          String(options.to.port),
-          '',
-          '0',
-          String(migrateTimeout),
-          'KEYS',
-          ...keys,
-        )
-        if (reply !== 'OK' && reply !== 'NOKEY')
-          throw new Error(`reshardSlots: MIGRATE answered ${String(reply)}`)
-        keysMoved += keys.length
-        batches++
-        if (pause > 0) await sleep(pause)
-      }
+    /** MIGRATE `keys` (works on an open slot, where other commands would be redirected); true unless none existed. */
+    const migrate = async (from: Redis, keys: readonly string[]): Promise<boolean> => {
+      const reply = await from.call(
+        'MIGRATE',
+        options.to.host,
+        String(options.to.port),
+        '',
+        '0',
+        String(migrateTimeout),
+        'KEYS',
+        ...keys,
+      )
+      if (reply !== 'OK' && reply !== 'NOKEY')
+        throw new Error(`reshardSlots: MIGRATE answered ${String(reply)}`)
+      return reply === 'OK'
     }
-    const left = holdOpen - (performance.now() - opened)
-    if (left > 0) await sleep(left)
-    const masters = lines.filter((line) => line.master)
-    for (const { slot, source } of moves) {
-      // Target first (it bumps its epoch and owns the slot), then the source, then the others.
-      const order = [
-        targetLine,
-        source,
-        ...masters.filter((m) => m.id !== targetLine.id && m.id !== source.id),
-      ]
-      for (const node of order)
-        await clientOf(node).call('CLUSTER', 'SETSLOT', String(slot), 'NODE', targetLine.id)
+    const sourceOf = async (key: string): Promise<Redis> => {
+      const slot = Number(await target.call('CLUSTER', 'KEYSLOT', key))
+      const move = moves.find((m) => m.slot === slot)
+      if (move === undefined) throw new Error(`reshardSlots: ${key} is not in a slot being moved`)
+      return clientOf(move.source)
     }
-    const openMs = performance.now() - opened
-    await waitForOwners(
-      clients,
-      moves.map((m) => m.slot),
-      targetLine.id,
-      options.settleTimeoutMs ?? 20_000,
-    )
     return Object.freeze({
       slots: Object.freeze(moves.map((m) => m.slot)),
-      keysMoved,
-      batches,
-      openMs,
       to: Object.freeze({ host: options.to.host, port: options.to.port }),
+      async migrateKeys(keys: readonly string[]): Promise<number> {
+        let moved = 0
+        for (const key of keys) {
+          if (await migrate(await sourceOf(key), [key])) moved++
+        }
+        return moved
+      },
+      async migrateAll(batchSize = 10, batchPauseMs = 0) {
+        let keysMoved = 0
+        let batches = 0
+        for (const { slot, source } of moves) {
+          const from = clientOf(source)
+          for (;;) {
+            const keys = (await from.call(
+              'CLUSTER',
+              'GETKEYSINSLOT',
+              String(slot),
+              String(batchSize),
+            )) as string[]
+            if (keys.length === 0) break
+            await migrate(from, keys)
+            keysMoved += keys.length
+            batches++
+            if (batchPauseMs > 0) await sleep(batchPauseMs)
+          }
+        }
+        return { keysMoved, batches }
+      },
+      async finish(): Promise<number> {
+        const masters = lines.filter((line) => line.master)
+        for (const { slot, source } of moves) {
+          // Target first (it bumps its epoch and owns the slot), then the source, then the others.
+          const order = [
+            targetLine,
+            source,
+            ...masters.filter((m) => m.id !== targetLine.id && m.id !== source.id),
+          ]
+          for (const node of order)
+            await clientOf(node).call('CLUSTER', 'SETSLOT', String(slot), 'NODE', targetLine.id)
+        }
+        const openMs = performance.now() - opened
+        await waitForOwners(
+          clients,
+          moves.map((m) => m.slot),
+          targetLine.id,
+          options.settleTimeoutMs ?? 20_000,
+        )
+        return openMs
+      },
+      close,
     })
-  })
+  } catch (error) {
+    close()
+    throw error
+  }
+}
+
+/** Move `slots` to `to` under whatever load runs meanwhile (the whole module note). */
+export async function reshardSlots(cluster: RedisCluster, options: ReshardOptions): Promise<ReshardResult> {
+  const migration = await openSlotMigration(cluster, options)
+  try {
+    const opened = performance.now()
+    const { keysMoved, batches } = await migration.migrateAll(
+      options.batchSize ?? 10,
+      options.batchPauseMs ?? 0,
+    )
+    const left = (options.holdOpenMs ?? 0) - (performance.now() - opened)
+    if (left > 0 && migration.slots.length > 0) await sleep(left)
+    const openMs = await migration.finish()
+    return Object.freeze({ slots: migration.slots, keysMoved, batches, openMs, to: migration.to })
+  } finally {
+    migration.close()
+  }
 }
 
 /** Wait until every node names `ownerId` as the owner of every slot in `slots`, with no migration left open. */

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   clusterMasters,
   keySlot,
+  openSlotMigration,
   type RedisCluster,
   redirectionCounts,
   reshardSlots,
@@ -73,5 +74,36 @@ describe('reshardSlots', () => {
     expect(values.map(Number)).toEqual(keys.map((key) => expected.get(key)))
     // Moving a slot to the master that owns it is nothing to do.
     expect((await reshardSlots(cluster, { slots: [slot], to: home })).slots).toEqual([])
+  })
+
+  it('openSlotMigration splits a slot key by key: ASK for a moved key, TRYAGAIN for a split MGET', async () => {
+    const tag = `{${uniqueName('split')}}`
+    const slot = await keySlot(cluster, tag)
+    await client.set(`${tag}:moved`, 'a')
+    await client.set(`${tag}:stays`, 'b')
+    const home = await slotOwner(cluster, slot)
+    const other = (await clusterMasters(cluster)).find((m) => m.port !== home.port)
+    if (other === undefined) throw new Error('no second master')
+    const before = await redirectionCounts(cluster)
+    const migration = await openSlotMigration(cluster, { slots: [slot], to: other })
+    try {
+      expect(await migration.migrateKeys([`${tag}:moved`, `${tag}:absent`])).toBe(1)
+      expect(await client.get(`${tag}:moved`)).toBe('a') // followed ASK to the target
+      expect(await client.get(`${tag}:stays`)).toBe('b') // still served by the source
+      const split = await client.mget(`${tag}:moved`, `${tag}:stays`).then(
+        () => 'answered',
+        (error: Error) => error.message,
+      )
+      expect(split).toMatch(/TRYAGAIN/)
+      const mid = await redirectionCounts(cluster)
+      expect(mid.asking - before.asking).toBeGreaterThan(0)
+      expect(mid.tryAgain - before.tryAgain).toBeGreaterThan(0)
+      expect((await migration.migrateAll()).keysMoved).toBe(1)
+      expect(await migration.finish()).toBeGreaterThan(0)
+    } finally {
+      migration.close()
+    }
+    expect(await slotOwner(cluster, slot)).toEqual(other)
+    expect(await client.mget(`${tag}:moved`, `${tag}:stays`)).toEqual(['a', 'b'])
   })
 })
