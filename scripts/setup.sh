@@ -5,6 +5,7 @@
 #   2. pnpm at the version pinned in package.json's `packageManager`, into .tools/;
 #   3. redis-server (Debian) for tests that start a private Redis, and Debian's prometheus package
 #      (promtool and prometheus) for the example's monitoring test; its service is not started;
+#      Debian's chromium for the example's browser test;
 #   4. `pnpm install --frozen-lockfile` and the packages' build.
 # Source it (`. scripts/setup.sh`) to keep the PATH it sets. Idempotent: a second run only checks.
 set -euo pipefail
@@ -52,6 +53,13 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
   fi
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
   if [ -n "$policy_added" ]; then rm -f /usr/sbin/policy-rc.d; fi
+fi
+
+if ! command -v chromium >/dev/null 2>&1; then
+  # The example's dashboard page is tested in a real browser: Debian's chromium, headless, driven
+  # by playwright-core (which downloads no browser of its own).
+  log "installing chromium from Debian (the dashboard page's browser test)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
 cd "$AYALA_ROOT"

@@ -1,0 +1,243 @@
+/**
+ * The live dashboard page in a real browser: Debian's `chromium`, headless, driven by
+ * `playwright-core`. The page at `/` must show the SQL truth, follow a PATCH made over HTTP
+ * (pushed through `/dashboard/stream`, no reload) to the new SQL truth, fetch nothing from
+ * another origin, throw nothing, and come back by itself after the server restarts. A screenshot
+ * of each state goes to `test-output/` (gitignored).
+ *
+ * Nothing is skipped: without the `chromium` binary the test fails saying that scripts/setup.sh
+ * installs it.
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import type { INestApplication } from '@nestjs/common'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ServiceAddresses } from '../../src/config.ts'
+import type { InvoiceView } from '../../src/invoices/invoice.ts'
+import { EXAMPLE_ROOT, provisionDataset, type TestDataset } from '../helpers/dataset.ts'
+
+const INVOICES = 300
+const OUTPUT = join(EXAMPLE_ROOT, 'test-output')
+
+/** The `chromium` binary on PATH, or a failure naming the fix. */
+function chromiumPath(): string {
+  try {
+    return execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim()
+  } catch {
+    throw new Error('chromium is not installed: scripts/setup.sh installs it (apt-get install chromium)')
+  }
+}
+
+/** What the page shows, read from the raw `data-value` attributes. */
+interface Shown {
+  connection: string
+  invoices: number
+  total: number
+  byStatus: Record<string, { count: number; total: number }>
+  /** Per chart: day -> bar value. */
+  charts: Record<string, Record<string, number>>
+  updates: number
+}
+
+function shown(page: Page): Promise<Shown> {
+  return page.evaluate(() => {
+    const value = (node: Element | null) => Number(node?.getAttribute('data-value'))
+    const byStatus: Record<string, { count: number; total: number }> = {}
+    for (const row of document.querySelectorAll('#by-status tbody tr')) {
+      byStatus[row.getAttribute('data-status') ?? ''] = {
+        count: value(row.querySelector('[data-column=count]')),
+        total: value(row.querySelector('[data-column=total]')),
+      }
+    }
+    const charts: Record<string, Record<string, number>> = {}
+    for (const svg of document.querySelectorAll('svg[data-chart]')) {
+      const bars: Record<string, number> = {}
+      for (const bar of svg.querySelectorAll('rect[data-day]'))
+        bars[bar.getAttribute('data-day') ?? ''] = value(bar)
+      charts[svg.getAttribute('data-chart') ?? ''] = bars
+    }
+    return {
+      connection: document.getElementById('connection')?.getAttribute('data-connection') ?? '',
+      invoices: value(document.getElementById('figure-invoices')),
+      total: value(document.getElementById('figure-total')),
+      byStatus,
+      charts,
+      updates: Number(document.body.dataset.updates ?? 0),
+    }
+  })
+}
+
+/** The page's view of SQL's figures (what it must show). */
+function expected(sql: Awaited<ReturnType<TestDataset['sql']['sqlDashboard']>>) {
+  const byStatus: Record<string, { count: number; total: number }> = {}
+  for (const status of Object.keys(sql.countByStatus)) {
+    byStatus[status] = { count: sql.countByStatus[status] ?? 0, total: sql.totalByStatus[status] ?? 0 }
+  }
+  return {
+    connection: 'live',
+    invoices: sql.invoices,
+    total: Object.values(sql.totalByStatus).reduce((sum, v) => sum + v, 0),
+    byStatus,
+  }
+}
+
+/** Poll the page until it shows `want` (the fields `want` has) or `timeoutMs`; the last reading. */
+async function until(page: Page, want: ReturnType<typeof expected>, timeoutMs = 30_000): Promise<Shown> {
+  const deadline = Date.now() + timeoutMs
+  let last = await shown(page)
+  const matches = (s: Shown) =>
+    s.connection === want.connection &&
+    s.invoices === want.invoices &&
+    s.total === want.total &&
+    JSON.stringify(s.byStatus) === JSON.stringify(sortKeys(want.byStatus))
+  while (!matches(last) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    last = await shown(page)
+  }
+  return last
+}
+
+function sortKeys<T>(record: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)))
+}
+
+describe('the live dashboard page in Chromium', () => {
+  let dataset: TestDataset | undefined
+  let addresses: ServiceAddresses
+  let app: INestApplication | undefined
+  let url: string
+  let browser: Browser | undefined
+  let page: Page
+  const requests: string[] = []
+  const pageErrors: string[] = []
+  const consoleErrors: string[] = []
+
+  async function patch(id: number, body: unknown): Promise<InvoiceView> {
+    const response = await fetch(`${url}/invoices/${id}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+    expect(response.status).toBe(200)
+    return (await response.json()) as InvoiceView
+  }
+
+  async function startOn(port: number) {
+    const { startApp } = await import('../../src/bootstrap.ts')
+    const started = await startApp(addresses, { logger: false, port })
+    app = started.app
+    url = started.url
+  }
+
+  beforeAll(async () => {
+    const executablePath = chromiumPath()
+    mkdirSync(OUTPUT, { recursive: true })
+    dataset = await provisionDataset('page', INVOICES)
+    addresses = dataset.addresses
+    await startOn(0)
+    browser = await chromium.launch({
+      executablePath,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    })
+    page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
+    page.on('request', (request) => requests.push(request.url()))
+    page.on('pageerror', (error) => pageErrors.push(error.message))
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text())
+    })
+  }, 180_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    await app?.close()
+    await dataset?.dispose()
+  })
+
+  it('shows the SQL figures, then the new SQL truth after a PATCH over HTTP, without a reload', async () => {
+    const { db, sql } = dataset as TestDataset
+    const response = await page.goto(`${url}/`)
+    expect(response?.status()).toBe(200)
+    expect(response?.headers()['content-type']).toContain('text/html')
+    await page.evaluate(() => {
+      ;(window as unknown as { loadedOnce: boolean }).loadedOnce = true
+    })
+
+    const before = expected(await sql.sqlDashboard(db.prisma))
+    const first = await until(page, before)
+    expect({ ...first, charts: undefined, updates: undefined }).toEqual({
+      ...before,
+      byStatus: sortKeys(before.byStatus),
+      charts: undefined,
+      updates: undefined,
+    })
+    expect(first.invoices).toBe(INVOICES)
+    await page.screenshot({ path: join(OUTPUT, 'dashboard-page.png'), fullPage: true })
+
+    // A status change moves one invoice's count and total from one status to another.
+    const target = (await db.prisma.invoice.findFirst({
+      where: { status: { not: 'paid' } },
+      orderBy: { id: 'asc' },
+      select: { id: true, status: true, totalCents: true },
+    })) as { id: number; status: string; totalCents: number }
+    await patch(target.id, { status: 'paid' })
+    const after = expected(await sql.sqlDashboard(db.prisma))
+    expect(after.byStatus.paid?.count).toBe((before.byStatus.paid?.count ?? 0) + 1)
+    expect(after.byStatus[target.status]?.count).toBe((before.byStatus[target.status]?.count ?? 0) - 1)
+    const second = await until(page, after)
+    expect({ ...second, charts: undefined, updates: undefined }).toEqual({
+      ...after,
+      byStatus: sortKeys(after.byStatus),
+      charts: undefined,
+      updates: undefined,
+    })
+    expect(second.updates).toBeGreaterThan(first.updates)
+    // Pushed into the open page: it was not reloaded.
+    expect(await page.evaluate(() => (window as unknown as { loadedOnce?: boolean }).loadedOnce)).toBe(true)
+    await page.screenshot({ path: join(OUTPUT, 'dashboard-page-after-patch.png'), fullPage: true })
+    expect(statSync(join(OUTPUT, 'dashboard-page-after-patch.png')).size).toBeGreaterThan(10_000)
+
+    // Only this origin; nothing thrown or logged as an error.
+    const origin = new URL(url).origin
+    expect(requests.filter((address) => new URL(address).origin !== origin)).toEqual([])
+    expect(requests.some((address) => address.endsWith('/dashboard/stream'))).toBe(true)
+    expect(pageErrors).toEqual([])
+    expect(consoleErrors).toEqual([])
+  })
+
+  it('says it lost the server, and shows the SQL truth again by itself once the server is back', async () => {
+    const { db, sql } = dataset as TestDataset
+    const port = Number(new URL(url).port)
+    await app?.close()
+    app = undefined
+    const deadline = Date.now() + 15_000
+    while ((await shown(page)).connection !== 'reconnecting' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    expect((await shown(page)).connection).toBe('reconnecting')
+    await page.screenshot({ path: join(OUTPUT, 'dashboard-page-reconnecting.png'), fullPage: true })
+
+    // The server is back on the same address, and an update is made through it.
+    await startOn(port)
+    const target = (await db.prisma.invoice.findFirst({
+      where: { status: { not: 'cancelled' } },
+      orderBy: { id: 'desc' },
+      select: { id: true },
+    })) as { id: number }
+    await patch(target.id, { status: 'cancelled' })
+    const truth = expected(await sql.sqlDashboard(db.prisma))
+    const back = await until(page, truth, 45_000)
+    expect({ ...back, charts: undefined, updates: undefined }).toEqual({
+      ...truth,
+      byStatus: sortKeys(truth.byStatus),
+      charts: undefined,
+      updates: undefined,
+    })
+    expect(await page.evaluate(() => (window as unknown as { loadedOnce?: boolean }).loadedOnce)).toBe(true)
+    // The browser's failed reconnection attempts while the server was down are network errors of
+    // the stream, logged by Chromium itself; the page's own script threw nothing.
+    expect(pageErrors).toEqual([])
+  }, 90_000)
+})
