@@ -19,6 +19,22 @@ import type { InvoiceView } from '../../src/invoices/invoice.ts'
 import { EXAMPLE_ROOT, provisionDataset, type TestDataset } from '../helpers/dataset.ts'
 
 const INVOICES = 300
+/**
+ * The browser globals the functions run in the page use, as far as they use them (the example
+ * compiles without the DOM library; these exist in the page only).
+ */
+interface PageElement {
+  getAttribute(name: string): string | null
+  querySelector(selector: string): PageElement | null
+  querySelectorAll(selector: string): Iterable<PageElement>
+}
+declare const document: {
+  getElementById(id: string): PageElement | null
+  querySelectorAll(selector: string): Iterable<PageElement>
+  body: { dataset: Record<string, string | undefined> }
+}
+declare const window: { loadedOnce?: boolean }
+
 const OUTPUT = join(EXAMPLE_ROOT, 'test-output')
 
 /** The `chromium` binary on PATH, or a failure naming the fix. */
@@ -43,7 +59,7 @@ interface Shown {
 
 function shown(page: Page): Promise<Shown> {
   return page.evaluate(() => {
-    const value = (node: Element | null) => Number(node?.getAttribute('data-value'))
+    const value = (node: PageElement | null) => Number(node?.getAttribute('data-value'))
     const byStatus: Record<string, { count: number; total: number }> = {}
     for (const row of document.querySelectorAll('#by-status tbody tr')) {
       byStatus[row.getAttribute('data-status') ?? ''] = {
@@ -162,7 +178,7 @@ describe('the live dashboard page in Chromium', () => {
     expect(response?.status()).toBe(200)
     expect(response?.headers()['content-type']).toContain('text/html')
     await page.evaluate(() => {
-      ;(window as unknown as { loadedOnce: boolean }).loadedOnce = true
+      window.loadedOnce = true
     })
 
     const before = expected(await sql.sqlDashboard(db.prisma))
@@ -195,7 +211,7 @@ describe('the live dashboard page in Chromium', () => {
     })
     expect(second.updates).toBeGreaterThan(first.updates)
     // Pushed into the open page: it was not reloaded.
-    expect(await page.evaluate(() => (window as unknown as { loadedOnce?: boolean }).loadedOnce)).toBe(true)
+    expect(await page.evaluate(() => window.loadedOnce)).toBe(true)
     await page.screenshot({ path: join(OUTPUT, 'dashboard-page-after-patch.png'), fullPage: true })
     expect(statSync(join(OUTPUT, 'dashboard-page-after-patch.png')).size).toBeGreaterThan(10_000)
 
@@ -235,7 +251,7 @@ describe('the live dashboard page in Chromium', () => {
       charts: undefined,
       updates: undefined,
     })
-    expect(await page.evaluate(() => (window as unknown as { loadedOnce?: boolean }).loadedOnce)).toBe(true)
+    expect(await page.evaluate(() => window.loadedOnce)).toBe(true)
     // The browser's failed reconnection attempts while the server was down are network errors of
     // the stream, logged by Chromium itself; the page's own script threw nothing.
     expect(pageErrors).toEqual([])
