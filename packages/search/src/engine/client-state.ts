@@ -4,7 +4,8 @@
  * breaker and fallbacks, the latency histogram and the counters. `SearchClient` (the facade)
  * creates it and hands it to each mechanism, which does one thing with it:
  *
- * - `connection.ts` fills `connection`/`client` (engine detection, retried after a failure);
+ * - `connection.ts` fills `connection`/`client` (engine detection, retried after a failure;
+ *   `borrowed-client.ts` for a client given by the application, kept in `borrowed`);
  * - `instrument.ts` times searches into `latency` and emits `slow-query` on `events`;
  * - `read/bounded-read.ts` runs the interactive reads behind `breaker` within their budget,
  *   counting into `reads`; `read/fallback.ts` answers from `fallback`;
@@ -100,8 +101,10 @@ export interface ClientState {
   readonly readRetries: number
   /** The connection, once known (at once with a fixed engine; after detection with `auto`). */
   connection: Promise<Connection> | undefined
-  /** The official client once built, for `close()`. */
+  /** The official client once built here, for `close()` (never the borrowed one). */
   client: Client | undefined
+  /** The official client given to `createSearchClient({ client })`: used, never closed. */
+  readonly borrowed: Client | undefined
 }
 
 /** A client's state, with the breaker reporting its changes as `breaker` events. */
@@ -109,6 +112,7 @@ export function createClientState(
   options: ResolvedSearchClientOptions,
   fallback: SearchFallbacks | undefined,
   events: EventEmitter<SearchClientEvents>,
+  borrowed?: Client | undefined,
 ): ClientState {
   return {
     options,
@@ -123,5 +127,6 @@ export function createClientState(
     readRetries: Math.min(options.retries, options.nodes.length - 1),
     connection: undefined,
     client: undefined,
+    borrowed,
   }
 }

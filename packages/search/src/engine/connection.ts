@@ -4,9 +4,11 @@
  * (`version.distribution === 'opensearch'`) before the first request, through a plain-JSON probe
  * client without product check (it can read the root of both engines), retried on other nodes
  * only (interactive reads wait on it). A failed detection is not cached: the next call tries
- * again, so an engine that comes back is found without a restart.
+ * again, so an engine that comes back is found without a restart. A client given by the
+ * application (`client`) is never rebuilt: `borrowed-client.ts` reads its engine through it.
  */
 import { adapterFor, type EngineKind } from './adapters.js'
+import { connectBorrowed } from './borrowed-client.js'
 import type { ClientState, Connection } from './client-state.js'
 import { engineError } from './engine-error.js'
 import { buildClient } from './transport.js'
@@ -14,7 +16,8 @@ import { buildClient } from './transport.js'
 /** Build the connection at once when the engine is fixed (no detection needed). */
 export function connectFixed(state: ClientState): void {
   const engine = state.options.engine
-  if (engine === 'auto') return
+  // A borrowed client is checked against its engine at first use (borrowed-client.ts).
+  if (engine === 'auto' || state.borrowed !== undefined) return
   state.client = buildClient(state.options, engine)
   state.connection = Promise.resolve({ client: state.client, adapter: adapterFor(engine) })
 }
@@ -22,7 +25,7 @@ export function connectFixed(state: ClientState): void {
 /** The connection, detecting the engine first when needed. */
 export function connect(state: ClientState): Promise<Connection> {
   if (!state.connection) {
-    const attempt = detect(state)
+    const attempt = state.borrowed === undefined ? detect(state) : connectBorrowed(state, state.borrowed)
     state.connection = attempt
     // A failed detection is retried at the next call instead of being cached forever.
     attempt.catch(() => {

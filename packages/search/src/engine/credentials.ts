@@ -3,17 +3,19 @@
  * places they may come from (`auth`, `clientOptions.auth`, a node URL's `user:password@`),
  * refuses them given twice, and moves them, with `tls` and an `authorization` header, into a
  * private store keyed by the frozen resolved options: `client.options` never holds a secret, so
- * it is safe to log, and only `transport.ts` reads the store to build the official client. What
+ * it is safe to log, and only `transport.ts` reads the store to build the official client. A
+ * client given by the application brings its own credentials: `borrowedCredentials` only checks it. What
  * remains visible is who the client authenticates as (`user "alice"`) and the exact secret strings
  * its errors are scrubbed of (see `engine-error.ts`).
  */
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
-import type { ClientOptions } from '@elastic/elasticsearch'
+import type { Client, ClientOptions } from '@elastic/elasticsearch'
 import { SearchError } from '../errors.js'
 import {
   type CredentialsLike,
   describeCredentials,
   redactText,
+  redactUrl,
   secretsOf,
   splitUrlCredentials,
 } from '../redact.js'
@@ -173,5 +175,63 @@ export function resolveCredentials(options: {
       },
       context: Object.freeze({ credentials, secrets: Object.freeze(secrets) }),
     },
+  }
+}
+
+/** Options of `createSearchClient` that belong to a client built here, refused with `client`. */
+const CLIENT_OWNED = ['node', 'auth', 'tls', 'clientOptions', 'requestTimeout', 'retries', 'maxRetries']
+
+/** Who a borrowed client authenticates as, for messages: its credentials are its own. */
+const BORROWED_CREDENTIALS = "the given client's credentials"
+
+function hasSymbol(value: object, description: string): boolean {
+  return Object.getOwnPropertySymbols(value).some((symbol) => symbol.description === description)
+}
+
+/**
+ * A borrowed client (`createSearchClient({ client })`, see borrowed-client.ts): check it and the
+ * options beside it; the node URLs (without credentials) are read from its connection pool, in
+ * the shape resolution gives a built client (no secret is known or kept: they are the client's).
+ *
+ * @throws SearchError `E_SEARCH_INVALID_OPTION` for a client that is not an `@elastic/elasticsearch`
+ *   client (an OpenSearch client named as such), or an option that belongs to the client
+ */
+export function borrowedCredentials(options: Record<string, unknown>): ResolvedCredentials {
+  const given = CLIENT_OWNED.filter((key) => options[key] !== undefined)
+  if (given.length > 0) {
+    throw new SearchError(
+      'E_SEARCH_INVALID_OPTION',
+      `${given.join(', ')} cannot be given with client: they belong to the client you pass (set them where it is built)`,
+    )
+  }
+  const client = options.client as Partial<Client> | null
+  if (typeof client !== 'object' || client === null) {
+    throw new SearchError('E_SEARCH_INVALID_OPTION', 'client must be an @elastic/elasticsearch Client')
+  }
+  if (hasSymbol(client, 'opensearchjs-initial-options')) {
+    throw new SearchError(
+      'E_SEARCH_INVALID_OPTION',
+      'client is an @opensearch-project/opensearch Client, whose API this package does not call: give node (an OpenSearch-capable client is built here) or an @elastic/elasticsearch 8.x/9.x Client built with Transport: OpenSearchTransport',
+    )
+  }
+  const pool = client.connectionPool as { connections?: Array<{ url?: unknown }> } | undefined
+  if (typeof client.transport?.request !== 'function' || !Array.isArray(pool?.connections)) {
+    throw new SearchError(
+      'E_SEARCH_INVALID_OPTION',
+      'client must be an @elastic/elasticsearch 8.x or 9.x Client (transport.request and a connection pool)',
+    )
+  }
+  const nodes = pool.connections.map((connection) =>
+    connection.url instanceof URL || typeof connection.url === 'string'
+      ? redactUrl(connection.url)
+      : 'unknown node',
+  )
+  const context = Object.freeze({ credentials: BORROWED_CREDENTIALS, secrets: Object.freeze([]) })
+  return {
+    nodes: Object.freeze(nodes),
+    credentials: BORROWED_CREDENTIALS,
+    customCa: false,
+    clientOptions: Object.freeze({}),
+    secrets: { auth: undefined, tls: undefined, clientOptions: {}, context },
   }
 }

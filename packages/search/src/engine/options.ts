@@ -3,12 +3,14 @@
  * into a frozen object (durations in ms) that holds no secret (credentials and TLS are kept aside
  * by `credentials.ts`), so `client.options` is safe to log.
  */
+import type { Client } from '@elastic/elasticsearch'
 import { type Duration, toMs } from '../duration.js'
 import { SearchError } from '../errors.js'
 import { checkOptionKeys, renamed } from '../option-keys.js'
 import type { GetFallback, SearchFallback } from '../query/types.js'
 import type { EngineKind } from './adapters.js'
 import {
+  borrowedCredentials,
   type ExtraClientOptions,
   keepSecrets,
   resolveCredentials,
@@ -28,10 +30,26 @@ export interface SearchFallbacks {
 export interface SearchClientOptions {
   /**
    * Engine URL(s), e.g. `https://127.0.0.1:9200`. Credentials in a URL (`https://user:pass@host`)
-   * are moved to `auth` (and never shown); give them in one place only.
+   * are moved to `auth` (and never shown); give them in one place only. Give `node` or `client`.
    */
-  node: string | string[]
-  /** Engine flavour; `auto` reads `GET /` once before the first request. @default 'auto' */
+  node?: string | string[] | undefined
+  /**
+   * An official `@elastic/elasticsearch` 8.x/9.x `Client` the application already has (e.g.
+   * `@nestjs/elasticsearch`'s `ElasticsearchService`), used instead of one built from `node`.
+   * Borrowed: `close()` never closes it. Its own settings apply (nodes, credentials, TLS, request
+   * timeout, retries), so `node`, `auth`, `tls`, `clientOptions`, `requestTimeout` and `retries`
+   * are refused beside it. The engine is read through it once before the first request (`GET /`);
+   * a client that cannot talk to that engine (an Elastic client's product check or
+   * `compatible-with` media types against OpenSearch: build it with `Transport:
+   * OpenSearchTransport`) fails with `E_SEARCH_CLIENT_ENGINE`. An
+   * `@opensearch-project/opensearch` client is refused (`E_SEARCH_INVALID_OPTION`).
+   * @default none
+   */
+  client?: Client | undefined
+  /**
+   * Engine flavour; `auto` reads `GET /` once before the first request. With `client`, the
+   * engine is read anyway and must be the one named here. @default 'auto'
+   */
   engine?: EngineKind | 'auto' | undefined
   /** Credentials (basic, API key or bearer token). @default none, or the node URL's credentials */
   auth?: SearchAuth | undefined
@@ -78,6 +96,7 @@ export interface SearchClientOptions {
 /** Every key of {@link SearchClientOptions}: any other is refused by name. */
 const KNOWN_CLIENT_OPTIONS: ReadonlySet<string> = new Set([
   'node',
+  'client',
   'engine',
   'auth',
   'tls',
@@ -109,8 +128,10 @@ export const DEFAULT_SEARCH_CLIENT_OPTIONS = Object.freeze({
 
 /** Resolved, frozen options of a search client (no secret: safe to log). */
 export interface ResolvedSearchClientOptions {
-  /** Node URLs, without credentials. */
+  /** Node URLs, without credentials (with `client`: those of its connection pool at creation). */
   readonly nodes: readonly string[]
+  /** Whether the official client was given (`client`): borrowed, never closed by `close()`. */
+  readonly borrowed: boolean
   readonly engine: EngineKind | 'auto'
   /** Who the client authenticates as: `user "alice"`, `an API key`, `no credentials`. */
   readonly credentials: string
@@ -122,7 +143,7 @@ export interface ResolvedSearchClientOptions {
   readonly breakerThreshold: number
   /** Open time of the breaker before a probe, in ms. */
   readonly breakerCooldownMs: number
-  /** Per-request timeout of everything else, in ms. */
+  /** Per-request timeout of everything else, in ms (with `client`: the client's own applies). */
   readonly requestTimeoutMs: number
   /** Transport retries (interactive reads: `min(retries, nodes - 1)`). */
   readonly retries: number
@@ -153,7 +174,13 @@ function positiveInteger(value: number, name: string): number {
  */
 export function resolveSearchClientOptions(options: SearchClientOptions): ResolvedSearchClientOptions {
   checkOptionKeys(options, KNOWN_CLIENT_OPTIONS, 'createSearchClient')
-  const credentials = resolveCredentials(options)
+  const borrowed = options.client !== undefined
+  if (!borrowed && options.node === undefined) {
+    throw new SearchError('E_SEARCH_INVALID_OPTION', 'give node (engine URLs) or client (an official Client)')
+  }
+  const credentials = borrowed
+    ? borrowedCredentials(options as unknown as Record<string, unknown>)
+    : resolveCredentials({ ...options, node: options.node as string | string[] })
   const engine = options.engine ?? DEFAULT_SEARCH_CLIENT_OPTIONS.engine
   if (!['auto', 'elasticsearch', 'opensearch'].includes(engine)) {
     throw new SearchError('E_SEARCH_INVALID_OPTION', `engine must be 'elasticsearch', 'opensearch' or 'auto'`)
@@ -180,6 +207,7 @@ export function resolveSearchClientOptions(options: SearchClientOptions): Resolv
   }
   const resolved: ResolvedSearchClientOptions = Object.freeze({
     nodes: credentials.nodes,
+    borrowed,
     engine,
     credentials: credentials.credentials,
     customCa: credentials.customCa,

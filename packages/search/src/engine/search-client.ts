@@ -71,7 +71,7 @@ export class SearchClient extends EventEmitter<SearchClientEvents> {
   constructor(options: SearchClientOptions) {
     super()
     this.options = resolveSearchClientOptions(options)
-    this.#state = createClientState(this.options, options.fallback, this)
+    this.#state = createClientState(this.options, options.fallback, this, options.client)
     connectFixed(this.#state)
   }
 
@@ -227,7 +227,10 @@ export class SearchClient extends EventEmitter<SearchClientEvents> {
     this.#state.latency.reset()
   }
 
-  /** Close connections (a client whose engine detection failed has none open). */
+  /**
+   * Close the connections this client opened (a client whose engine detection failed has none
+   * open). A client given as `client` is left open: its owner closes it.
+   */
   async close(): Promise<void> {
     const client = this.#state.client
     this.#state.client = undefined
@@ -236,10 +239,16 @@ export class SearchClient extends EventEmitter<SearchClientEvents> {
 }
 
 /**
- * Create a search client over Elasticsearch (8.x/9.x) or OpenSearch 2.x.
+ * Create a search client over Elasticsearch (8.x/9.x) or OpenSearch 2.x, from the engine's URLs
+ * (`node`: the client is built and owned here) or over an official `@elastic/elasticsearch`
+ * client the application already has (`client`: borrowed, never closed here).
  *
  * @example
  * const search = createSearchClient({ node: 'http://127.0.0.1:9200', engine: 'opensearch' })
+ * // an existing Client, e.g. @nestjs/elasticsearch's ElasticsearchService:
+ * const wrapped = createSearchClient({ client: elasticsearchService })
+ * @throws SearchError `E_SEARCH_INVALID_OPTION` for bad options, neither `node` nor `client`, an
+ *   option that belongs to a given `client`, or a client that is not an `@elastic/elasticsearch` one
  */
 export function createSearchClient(options: SearchClientOptions): SearchClient {
   return new SearchClient(options)
