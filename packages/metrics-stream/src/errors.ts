@@ -29,6 +29,10 @@
  * - `E_STREAM_UNDECODABLE`: the source fetched a record batch it cannot decode (a compression
  *   codec that fails, corrupt bytes); reported by the consumer (`sourceError` event, `stats()`,
  *   `sourceErrors()`), never thrown out of it.
+ * - `E_STREAM_TOPIC_MISMATCH`: `ensureViewTopics` found a topic that exists with fewer partitions
+ *   or replicas than asked, or another value of a setting the caller gave (`retention.ms`,
+ *   `min.insync.replicas`); a {@link TopicMismatchError} listing each difference. Nothing is
+ *   changed on the topic; not retriable.
  * - `E_STREAM_CLOSED`: the object was closed.
  * - `E_STREAM_NOT_CAUGHT_UP`: a rebuild generation was promoted before it caught up.
  *
@@ -60,6 +64,7 @@ export type MetricsStreamErrorCode =
   | 'E_STREAM_KAFKA'
   | 'E_STREAM_KAFKA_AUTH'
   | 'E_STREAM_UNDECODABLE'
+  | 'E_STREAM_TOPIC_MISMATCH'
   | 'E_STREAM_CLOSED'
   | 'E_STREAM_NOT_CAUGHT_UP'
   | 'E_STREAM_REBUILDING'
@@ -147,5 +152,34 @@ export class StreamUnavailableError extends MetricsStreamError {
     this.reason = context.reason
     this.timeoutMs = context.timeoutMs
     this.retryAfterMs = context.retryAfterMs ?? 0
+  }
+}
+
+/** One setting of an existing topic that differs from what `ensureViewTopics` was asked for. */
+export interface TopicMismatch {
+  /** The topic. */
+  readonly topic: string
+  /** `partitions`, `replicationFactor`, or the Kafka config name (`retention.ms`, `min.insync.replicas`). */
+  readonly setting: string
+  /** What was asked (partitions and replicas: the least accepted). */
+  readonly expected: string
+  /** What the topic has. */
+  readonly actual: string
+}
+
+/**
+ * `ensureViewTopics` found topics that exist with other settings than asked
+ * (`E_STREAM_TOPIC_MISMATCH`, not retriable): fewer partitions or replicas, or another value of a
+ * config the caller gave. The helper changes nothing on an existing topic; `mismatches` lists
+ * every difference, `topic` is the first one's.
+ */
+export class TopicMismatchError extends MetricsStreamError {
+  override readonly name: string = 'TopicMismatchError'
+  /** Every difference found, in the order of the topics (input, dead-letter, late). */
+  readonly mismatches: readonly TopicMismatch[]
+
+  constructor(message: string, mismatches: readonly TopicMismatch[]) {
+    super('E_STREAM_TOPIC_MISMATCH', message, { topic: mismatches[0]?.topic })
+    this.mismatches = Object.freeze([...mismatches])
   }
 }

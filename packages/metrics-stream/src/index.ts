@@ -47,8 +47,9 @@ export type {
   MetricsStreamErrorCode,
   MetricsStreamErrorContext,
   StreamUnavailableReason,
+  TopicMismatch,
 } from './errors.js'
-export { MetricsStreamError, StreamUnavailableError } from './errors.js'
+export { MetricsStreamError, StreamUnavailableError, TopicMismatchError } from './errors.js'
 export type { HealthReason, HealthReport, HealthState } from './health/reasons.js'
 export { worstState } from './health/reasons.js'
 export type {
@@ -73,3 +74,7 @@ export type { ChangeNotice, DashboardSnapshot, DashboardUpdate, ReadParams } fro
 export { parseNotice } from './read/subscription.js'
 export type { PromoteOptions, Rebuild, RebuildOptions } from './rebuild.js'
 export { currentGeneration, dropGeneration, promoteGeneration, startRebuild } from './rebuild.js'
+export type { ViewTopic, ViewTopicsReport } from './topics/ensure-view-topics.js'
+export { ensureViewTopics } from './topics/ensure-view-topics.js'
+export type { SideTopicOptions, ViewTopicRole, ViewTopicsOptions } from './topics/options.js'
+export { DEFAULT_VIEW_TOPICS_OPTIONS } from './topics/options.js'
