@@ -9,6 +9,7 @@ export {
   requestMetricsIndex,
 } from './request-metrics-sink.js'
 export type {
+  OfficialSearchClient,
   SearchModuleAsyncOptions,
   SearchModuleConfig,
   SearchModuleOptions,
