@@ -68,6 +68,9 @@ export interface SearchOutboxConfig {
   worker?: Omit<OutboxWorkerOptions, 'search' | 'db'> | false | undefined
 }
 
+/** An official `@elastic/elasticsearch` client (`SearchClientOptions['client']`). */
+export type OfficialSearchClient = NonNullable<SearchClientOptions['client']>
+
 /** Drift checks of one index (see {@link SearchModuleConfig.reconcile}). */
 export interface SearchReconcileConfig {
   /** Index name (a definition of `indexes`). */
@@ -88,8 +91,14 @@ export interface SearchReconcileConfig {
 
 /** What `forRoot` takes and `forRootAsync`'s factory returns. */
 export interface SearchModuleConfig {
-  /** Client options (the module owns and closes the client), or a client to borrow. */
-  client: SearchClientOptions | SearchClient
+  /**
+   * Client options (the module owns and closes the client), a `SearchClient` to borrow (never
+   * closed here), or an official `@elastic/elasticsearch` `Client` the application already has,
+   * such as `@nestjs/elasticsearch`'s `ElasticsearchService` (`inject: [ElasticsearchService]`):
+   * the module wraps it with `createSearchClient({ client })` and closes only the wrapper, never
+   * the official client (its owner, e.g. `ElasticsearchModule`, does).
+   */
+  client: SearchClientOptions | SearchClient | OfficialSearchClient
   /**
    * Ensure the indexes at start-up: create missing ones from their definitions, install the
    * template that recreates them the same way, and check those with a `reconcile` entry.
@@ -158,9 +167,7 @@ function resolve(config: SearchModuleConfig): Resolved {
   if (config.client === undefined)
     throw new InvalidOptionError('client', 'give search client options or a SearchClient')
   const owned = !(config.client instanceof SearchClient)
-  const client = owned
-    ? createSearchClient(config.client as SearchClientOptions)
-    : (config.client as SearchClient)
+  const client = owned ? createSearchClient(clientOptions(config.client)) : (config.client as SearchClient)
   const outboxConfig = config.outbox
   if (outboxConfig !== undefined) rejectUnknownOptions(outboxConfig, OUTBOX_KEYS, 'outbox')
   if (outboxConfig !== undefined && typeof outboxConfig.db?.getConnection !== 'function') {
@@ -187,6 +194,17 @@ function resolve(config: SearchModuleConfig): Resolved {
     outboxConfig,
     reconcile,
   }
+}
+
+/**
+ * The options of the client the module creates: those given, or, for an official client given
+ * as it is (it has `transport.request`, options never do), a wrapper over it.
+ */
+function clientOptions(given: SearchClientOptions | OfficialSearchClient): SearchClientOptions {
+  const transport = (given as { transport?: { request?: unknown } }).transport
+  return typeof transport?.request === 'function'
+    ? { client: given as OfficialSearchClient }
+    : (given as SearchClientOptions)
 }
 
 function startFailure(value: unknown): 'retry' | 'fail' {
