@@ -5,7 +5,8 @@
  * context (`NestFactory.createApplicationContext(WorkerModule)`), and without `consumer` in the
  * HTTP application.
  *
- * Lifecycle: the consumer starts in `onApplicationBootstrap` (a start that fails on Redis or Kafka,
+ * Lifecycle: with `ensureTopics`, the view's topics are created or checked first
+ * (`ensureViewTopics`); then the consumer starts in `onApplicationBootstrap` (a start that fails on Redis or Kafka,
  * e.g. refused credentials, is retried in the background by default: the application starts and
  * the consumer's health says why it is down, see `onStartFailure`); in `beforeApplicationShutdown` the
  * open SSE streams are ended (so the HTTP server can close) and the consumer is stopped (its chunk
@@ -25,9 +26,11 @@ import {
   createMetricsConsumer,
   type Dashboard,
   type DashboardOptions,
+  ensureViewTopics,
   type MetricsConsumer,
   type MetricsConsumerOptions,
   type View,
+  type ViewTopicsOptions,
 } from '@ayala/metrics-stream'
 import {
   type BeforeApplicationShutdown,
@@ -87,6 +90,18 @@ export interface MetricsStreamModuleConfig<E = any> {
    * and `view` (give at least `source`). Absent: the aggregator runs elsewhere.
    */
   consumer?: Omit<MetricsConsumerOptions<E>, 'redis' | 'namespace' | 'view'> | undefined
+  /**
+   * Create the view's input topic with its `.dlq` and `.late` topics when missing, and check them
+   * when present, at bootstrap before the consumer starts: `ensureViewTopics` of
+   * `@ayala/metrics-stream` with these options (`{ kafka, topic, partitions, replicationFactor,
+   * retention, ... }`). Kafka unreachable follows `onStartFailure` (retried in the background by
+   * default, the consumer starting once the topics are there); an existing topic that differs
+   * from what is asked (`E_STREAM_TOPIC_MISMATCH`) or invalid options fail the bootstrap. Give
+   * the same `deadLetterTopic`/`lateTopic` as the consumer's, if any. Absent: the topics must
+   * exist already (the consumer never creates them).
+   * @default undefined
+   */
+  ensureTopics?: ViewTopicsOptions | undefined
   /** Dashboard options (without `redis`, `namespace`, `view`); `false`: no dashboard (a worker). @default {} */
   dashboard?: Omit<DashboardOptions<any>, 'redis' | 'namespace' | 'view'> | false | undefined
   /**
@@ -118,6 +133,7 @@ export interface MetricsStreamModuleAsyncOptions extends Pick<ModuleMetadata, 'i
 
 interface Resolved {
   onStartFailure: 'retry' | 'fail'
+  ensureTopics: ViewTopicsOptions | undefined
   redis: Redis | Cluster
   ownsRedis: boolean
   consumer: MetricsConsumer<any> | undefined
@@ -133,6 +149,7 @@ const CONFIG_KEYS: ReadonlySet<string> = new Set([
   'view',
   'consumer',
   'dashboard',
+  'ensureTopics',
   'onStartFailure',
 ])
 
@@ -176,6 +193,7 @@ function resolve(config: MetricsStreamModuleConfig): Resolved {
       : createDashboard({ ...(config.dashboard ?? {}), redis, namespace, view })
   return {
     onStartFailure: config.onStartFailure ?? 'retry',
+    ensureTopics: config.ensureTopics,
     redis,
     ownsRedis,
     consumer,
@@ -215,9 +233,10 @@ function watchConnection(redis: Redis): void {
   })
 }
 
-/** The consumer's code for what no retry fixes: its options. */
+/** What no retry fixes: the options, and an existing topic that differs from what is asked. */
 function retriesCanFix(error: unknown): boolean {
-  return (error as { code?: unknown })?.code !== 'E_STREAM_INVALID_OPTION'
+  const code = (error as { code?: unknown })?.code
+  return code !== 'E_STREAM_INVALID_OPTION' && code !== 'E_STREAM_TOPIC_MISMATCH'
 }
 
 /**
@@ -232,14 +251,25 @@ class MetricsStreamLifecycle
   private readonly starter: StartRetry | undefined
 
   constructor(private readonly resolved: Resolved) {
-    const consumer = resolved.consumer
+    const { consumer, ensureTopics } = resolved
+    // Topics first, once: a retry after they were ensured only starts the consumer again.
+    let topicsReady = ensureTopics === undefined
+    const task = async (): Promise<void> => {
+      if (!topicsReady && ensureTopics !== undefined) {
+        await ensureViewTopics(ensureTopics)
+        topicsReady = true
+      }
+      await consumer?.start()
+    }
     this.starter =
-      consumer === undefined
+      consumer === undefined && ensureTopics === undefined
         ? undefined
         : new StartRetry(
             new Logger('AyalaMetricsStreamModule'),
-            'The aggregator could not start',
-            () => consumer.start(),
+            consumer === undefined
+              ? 'The view topics could not be ensured'
+              : 'The aggregator could not start',
+            task,
             retriesCanFix,
           )
   }
