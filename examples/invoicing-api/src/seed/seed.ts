@@ -22,7 +22,15 @@ export interface SeedOptions {
   count?: number | undefined
   /** Progress lines. @default console.log */
   log?: ((line: string) => void) | undefined
+  /**
+   * Called after each chunk of each phase with what is done so far: invoices written to MariaDB,
+   * documents acknowledged by the search engine, events acknowledged by Kafka (for a progress bar).
+   */
+  progress?: ((phase: SeedPhase, done: number, total: number) => void) | undefined
 }
+
+/** The phases of a seed, in order. */
+export type SeedPhase = 'database' | 'search' | 'kafka'
 
 /** What a seed wrote. */
 export interface SeedReport {
@@ -61,6 +69,7 @@ function seededView(invoice: SeedInvoice, client: SeedClient): InvoiceView {
 export async function seed(addresses: ServiceAddresses, options: SeedOptions = {}): Promise<SeedReport> {
   const count = options.count ?? 20_000
   const log = options.log ?? ((line: string) => console.log(line))
+  const progress = options.progress ?? (() => undefined)
   if (!Number.isInteger(count) || count < 1) throw new Error('count must be a positive integer')
   const previous = await currentGeneration(addresses.databaseUrl)
   const names = resourceNames(randomBytes(5).toString('hex'))
@@ -116,6 +125,7 @@ export async function seed(addresses: ServiceAddresses, options: SeedOptions = {
         chunkLines,
       )
       lines += chunkLines.length
+      progress('database', Math.min(count, from + CHUNK), count)
     }
     await db.prisma.$executeRawUnsafe('ANALYZE TABLE clients, invoices, invoice_lines')
   } finally {
@@ -144,6 +154,7 @@ export async function seed(addresses: ServiceAddresses, options: SeedOptions = {
       fastIngest: true,
       batchSize: 1_000,
       versionOf: () => 1,
+      onProgress: (done) => progress('search', done.indexed, count),
     })
     if (report.failed > 0) throw new Error(`search: ${report.failed} documents failed to index`)
     indexed = report.indexed
@@ -171,6 +182,7 @@ export async function seed(addresses: ServiceAddresses, options: SeedOptions = {
         })),
       )
       produced += chunk.length
+      progress('kafka', produced, count)
     }
   } finally {
     await events.close()
