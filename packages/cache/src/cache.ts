@@ -38,7 +38,7 @@ import type {
   SetManyOptions,
   SetOptions,
 } from './options.js'
-import { getMany, lookup } from './read/lookup.js'
+import { expiresAt, getMany, lookup } from './read/lookup.js'
 import { notifyLeaseWaiters } from './stampede/lease-notice.js'
 
 /** The mechanisms the tiers call back into (see cache-stack.ts). */
@@ -113,6 +113,15 @@ export class Cache {
   /** Whether `key` has a fresh value (a cached negative result counts). */
   async has(key: string): Promise<boolean> {
     return (await lookup(this.stack, key, this.l1.get(key))) !== undefined
+  }
+
+  /**
+   * When the fresh value of `key` stops being fresh, in ms since the epoch (`undefined`: no fresh
+   * value). With Redis, one round trip (the entry's own freshness, not L1's shorter one); Redis
+   * unavailable answers `undefined`, as `get` would miss.
+   */
+  expiresAt(key: string): Promise<number | undefined> {
+    return expiresAt(this.stack, key)
   }
 
   /** The values of `keys` (undefined for misses), with one L2 round trip for all L1 misses. */

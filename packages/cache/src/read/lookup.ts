@@ -4,16 +4,17 @@
  *
  * L1 first; then L2 (read/read-entry.ts): a key whose L1 record names its tags is one MGET, a
  * cold key the read script (the entry and its header's tag versions in one round trip), and
- * `getMany` one script call for all its L1 misses. When Redis is unavailable, a stale L1 value
+ * `getMany` one script call for all its L1 misses. {@link expiresAt} reads the entry's own
+ * freshness (L1 records carry theirs, capped by `l1Ttl`, so with L2 it is always read there). When Redis is unavailable, a stale L1 value
  * within grace is served (counted as stale), but not while L2 is only held after a recovery:
  * Redis answers then, and a peer's replay may be about to outdate what L1 holds.
  */
 import type { CacheStack, Candidate, L1Record } from '../cache-stack.js'
-import { check, FRESH, INVALID, STALE } from '../entries/entry.js'
+import { check, decode, FRESH, INVALID, STALE } from '../entries/entry.js'
 import { L2UnavailableError } from '../errors.js'
 import { serveStale } from '../get-set/loader-runner.js'
 import { GENERATION_SUFFIX } from '../keys.js'
-import { freshFromRead, readEntry } from './read-entry.js'
+import { freshFromRead, fromL2, readEntry } from './read-entry.js'
 
 const NO_TAGS: readonly string[] = Object.freeze([])
 
@@ -114,4 +115,34 @@ export async function getMany<T = unknown>(
     }
   }
   return out
+}
+
+/**
+ * When the fresh value of `key` stops being fresh (ms since the epoch), or `undefined` when
+ * there is none. With L2 the entry is read from Redis (its L1 record's freshness is capped by
+ * `l1Ttl`), one round trip, checked like a read (and, being one, it fills L1 and counts as a hit
+ * or a miss); Redis unavailable answers `undefined`, as a read would miss. L1 only: the record's.
+ */
+export async function expiresAt(stack: CacheStack, key: string): Promise<number | undefined> {
+  stack.assertOpen()
+  if (stack.l2 === undefined) {
+    const record = stack.l1.get(key)
+    return record !== undefined && check(stack, record, key) === FRESH ? record.freshUntil : undefined
+  }
+  try {
+    const read = await stack.l2.read([stack.keys.entry(key)], NO_TAGS)
+    stack.observe(GENERATION_SUFFIX, read.generation)
+    const entry = read.entries[0]
+    const envelope = entry?.bytes ? decode(stack, key, entry.bytes) : undefined
+    if (entry?.bytes && envelope !== undefined) {
+      const hit = fromL2(stack, key, entry.bytes, read.generation, entry.versions, undefined, envelope)
+      if (hit?.fresh) return envelope.freshUntil
+    }
+    stack.counters.misses++
+    return undefined
+  } catch (error) {
+    if (!(error instanceof L2UnavailableError)) throw error
+    stack.counters.misses++
+    return undefined
+  }
 }
