@@ -167,7 +167,9 @@ function resolve(config: SearchModuleConfig): Resolved {
   if (config.client === undefined)
     throw new InvalidOptionError('client', 'give search client options or a SearchClient')
   const owned = !(config.client instanceof SearchClient)
-  const client = owned ? createSearchClient(clientOptions(config.client)) : (config.client as SearchClient)
+  const client = owned
+    ? createSearchClient(clientOptions(config.client as SearchClientOptions | OfficialSearchClient))
+    : (config.client as SearchClient)
   const outboxConfig = config.outbox
   if (outboxConfig !== undefined) rejectUnknownOptions(outboxConfig, OUTBOX_KEYS, 'outbox')
   if (outboxConfig !== undefined && typeof outboxConfig.db?.getConnection !== 'function') {
