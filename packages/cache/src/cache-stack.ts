@@ -65,6 +65,16 @@ export interface Flight {
   announce: boolean
   /** The load still running after its callers were served stale (soft/hard timeout). */
   background?: Promise<unknown> | undefined
+  /** The load's tag suffixes, generation first (as in `CallOptions.tagSuffixes`). */
+  tagSuffixes: readonly string[]
+  /**
+   * The versions of {@link tagSuffixes} the load's value is valid for: the server's once read
+   * (its snapshot), before that the ones this instance knew when it started. A bump past them
+   * means an invalidation that this value predates: no later caller may join (see `joinable`).
+   */
+  versions: readonly number[]
+  /** `seq` at which {@link versions} were last found current: the joiner's fast path. */
+  seq: number
 }
 
 /** A value that may be served: fresh, or stale within grace. */
@@ -234,6 +244,38 @@ export class CacheStack {
 
   observeAll(suffixes: readonly string[], versions: readonly number[]): void {
     for (let i = 0; i < suffixes.length; i++) this.observe(suffixes[i] as string, versions[i] ?? 0)
+  }
+
+  /** A new flight of a load tagged `tagSuffixes` (not registered; the caller sets its promise). */
+  flight(tagSuffixes: readonly string[], refresh: boolean): Flight {
+    return {
+      promise: undefined as unknown as Promise<unknown>,
+      invalidated: false,
+      loading: refresh,
+      announce: refresh,
+      tagSuffixes,
+      versions: this.tags.snapshot(tagSuffixes),
+      seq: this.seq,
+    }
+  }
+
+  /**
+   * The load of `key` a caller arriving now may join (coalescing), if any. Not one that was
+   * invalidated (delete, clear, a bus notice) nor one whose tags were bumped past its versions
+   * since it started: it read the data before that invalidation returned, and a read that
+   * starts after it must not get the value it replaced (its own callers still do). The caller
+   * then starts a load of its own, which takes the key's place.
+   */
+  joinable(key: string): Flight | undefined {
+    const flight = this.flights.get(key)
+    if (flight === undefined || flight.invalidated) return undefined
+    if (flight.seq === this.seq) return flight
+    const { tagSuffixes, versions } = flight
+    for (let i = 0; i < tagSuffixes.length; i++) {
+      if (this.tags.get(tagSuffixes[i] as string) > (versions[i] ?? 0)) return undefined
+    }
+    flight.seq = this.seq
+    return flight
   }
 
   /** The load of `key` running now, if any, stores nothing (its callers still get its value). */

@@ -55,7 +55,7 @@ export async function getOrSetMany<T>(
       out[i] = stack.out(record) as T
       continue
     }
-    const flight = stack.flights.get(key)
+    const flight = stack.joinable(key)
     // A refresh joins only a load that cannot answer from the cache (see Flight.loading).
     if (flight !== undefined && (!refresh || flight.loading)) {
       stack.counters.coalesced++
@@ -77,8 +77,8 @@ export async function getOrSetMany<T>(
     const toLoad: number[] = []
     // Register flights first so that concurrent single-key calls join this batch.
     const settle = new Map<string, { resolve(v: unknown): void; reject(e: unknown): void; flight: Flight }>()
-    for (const i of missing) {
-      const key = keys[i] as string
+    for (let j = 0; j < missing.length; j++) {
+      const key = keys[missing[j] as number] as string
       let resolve!: (v: unknown) => void
       let reject!: (e: unknown) => void
       const promise = new Promise<unknown>((res, rej) => {
@@ -86,7 +86,7 @@ export async function getOrSetMany<T>(
         reject = rej
       })
       promise.catch(stack.swallowFlightError)
-      const flight: Flight = { promise, invalidated: false, loading: refresh, announce: refresh }
+      const flight: Flight = { ...stack.flight(perKeyTags[j] as readonly string[], refresh), promise }
       stack.flights.set(key, flight)
       settle.set(key, { resolve, reject, flight })
     }
@@ -133,6 +133,12 @@ export async function getOrSetMany<T>(
         }
       } else {
         for (let j = 0; j < missing.length; j++) toLoad.push(j)
+      }
+      // What each value will be valid for (the server's versions, read before the loader).
+      for (let j = 0; j < missing.length; j++) {
+        const pending = settle.get(keys[missing[j] as number] as string)
+        if (pending !== undefined)
+          pending.flight.versions = snapshotOf(perKeyTags[j] as readonly string[], versions)
       }
       if (toLoad.length > 0) {
         const loadKeys = toLoad.map((j) => keys[missing[j] as number] as string)

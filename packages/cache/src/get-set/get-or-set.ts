@@ -11,6 +11,10 @@
  * taken BEFORE the loader ran: a tag invalidated while it loads makes the stored entry stale at
  * once (the refill race).
  *
+ * A caller joins a flight only while no invalidation of the key (delete, clear, a tag bumped
+ * past the flight's snapshot) was seen since it started (CacheStack.joinable): a read that starts
+ * after an invalidation returned, here or through the bus, never gets the value loaded before it.
+ *
  * A `refresh` call skips the read but not the snapshot (one MGET of the versions), joins only a
  * flight that is already loading, and otherwise takes the key's place: callers already on the old
  * flight keep its result, later callers join the refresh. A `bypass` call touches neither tier.
@@ -52,7 +56,7 @@ export function getOrSetSlow(
     }
     if (state === STALE) stale = { value: record.value, staleUntil: record.staleUntil }
   }
-  const existing = stack.flights.get(key)
+  const existing = stack.joinable(key)
   if (existing !== undefined) return join(stack, key, existing)
   return startFlight(stack, key, loader, resolveCallOptions(stack.defaults, options), stale, false)
 }
@@ -71,15 +75,10 @@ export async function getOrSetForced(
   if (options.bypass === true) {
     // A flight that is not registered and already marked invalidated: the loader runs under the
     // call's timeouts and counters, and its value is returned but stored nowhere.
-    const detached: Flight = {
-      promise: undefined as unknown as Promise<unknown>,
-      invalidated: true,
-      loading: true,
-      announce: false,
-    }
+    const detached: Flight = { ...stack.flight(call.tagSuffixes, true), invalidated: true, announce: false }
     return runLoader(stack, key, loader, call, NO_SNAPSHOT, undefined, detached, undefined)
   }
-  const existing = stack.flights.get(key)
+  const existing = stack.joinable(key)
   if (existing?.loading) return join(stack, key, existing)
   // No flight, or one that may still answer from the cache: this refresh takes its place
   // (callers already on the old flight keep its result; later callers join the refresh).
@@ -101,12 +100,7 @@ function startFlight(
   stale: Candidate | undefined,
   refresh: boolean,
 ): Promise<unknown> {
-  const flight: Flight = {
-    promise: undefined as unknown as Promise<unknown>,
-    invalidated: false,
-    loading: refresh,
-    announce: refresh,
-  }
+  const flight = stack.flight(call.tagSuffixes, refresh)
   const promise = fly(stack, key, loader, call, stale, flight, refresh)
   flight.promise = promise
   stack.flights.set(key, flight)
@@ -163,6 +157,8 @@ async function fly(
   }
   // Without Redis (or while it is unavailable), the versions this instance knows.
   if (snapshot === undefined) snapshot = stack.tags.snapshot(call.tagSuffixes)
+  // What the value will be valid for: a caller arriving after a bump past these starts its own load.
+  flight.versions = snapshot
   if (!refresh) {
     stack.counters.misses++
     if (channels.miss.hasSubscribers) channels.miss.publish({ namespace: stack.options.namespace, key })
