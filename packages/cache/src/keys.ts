@@ -10,6 +10,7 @@
  * <prefix>{<ns>}:g             namespace generation (bumped by clear(); an implicit tag of every entry)
  * <prefix>{<ns>}:l:<key>       stampede lease
  * <prefix>{<ns>}:bus           pub/sub channel
+ * <prefix>{<ns>}:guard         never written: declared by the read script (tiers/redis-scripts.ts)
  * ```
  *
  * Keys and tags may hold any UTF-16 string. A well-formed string is used as is (Redis keys are
@@ -47,12 +48,18 @@ export class KeySpace {
   readonly base: string
   readonly channel: string
   readonly generation: string
+  /**
+   * A key that never exists, declared by the read script so that Redis Cluster refuses the script
+   * (`TRYAGAIN`) while the namespace's slot is being migrated (see tiers/redis-scripts.ts).
+   */
+  readonly guard: string
 
   constructor(prefix: string, namespace: string) {
     // The prefix is the user's, once; the namespace is never repeated inside it.
     this.base = `${prefix}{${namespace}}:`
     this.channel = `${this.base}bus`
     this.generation = this.base + GENERATION_SUFFIX
+    this.guard = `${this.base}guard`
   }
 
   entry(key: string): string {

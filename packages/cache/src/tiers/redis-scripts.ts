@@ -4,6 +4,17 @@
  *
  * - `ayalaCacheRead`: entries with the versions of the tags named in their headers (and of the
  *   tags the caller is about to snapshot): `getMany` and a cold `get`/`has` in one round trip.
+ *   It reads those version keys (and the generation) without declaring them: their names are in
+ *   the entries it reads. Redis Cluster checks only declared keys, so while the namespace's slot
+ *   is being migrated a script sent to the target by `ASK` (its declared entries moved already)
+ *   would read a version key still on the source as absent, version 0, and serve an entry whose
+ *   tag was invalidated (seen on a private cluster: tests tiers/redis-cluster-reshard). Hence
+ *   the guard: a declared key that never exists (`KeySpace.guard`). On a migrating or importing
+ *   slot, a declared key that is missing makes Redis refuse the script before it runs: `TRYAGAIN`
+ *   when other declared keys are there, `ASK` when none is, and then `TRYAGAIN` on the target
+ *   (a multi-key request with a key missing). So the script runs only on a slot that is not
+ *   split, where every key it reads is local; ioredis retries `TRYAGAIN` (`retryDelayOnTryAgain`)
+ *   within `redisTimeout`, and a read refused past it is a miss like any unavailable L2.
  * - `ayalaCacheBump` / `ayalaCacheBumpEach`: `INCRBY` of several tag versions, atomic together
  *   (one step for all, or one per tag for auto-recovery's replay).
  * - `ayalaCacheCas`: `expire`'s compare-and-set, keeping the TTL (a concurrent write wins).
@@ -35,11 +46,14 @@ local function requested(base, from)
 end
 `
 
-/** KEYS = entries; ARGV = base, requested tag suffixes. -> {generation, requested, (entry, versions)...} */
+/**
+ * KEYS = entries, then the guard (never exists: see the module note); ARGV = base, requested tag
+ * suffixes. -> {generation, requested, (entry, versions)...}
+ */
 const READ_SCRIPT = `${PARSE_HEADER}
 local base = ARGV[1]
 local out = { tonumber(redis.call('GET', base .. 'g') or '0'), requested(base, 2) }
-for i = 1, #KEYS do
+for i = 1, #KEYS - 1 do
   local v = redis.call('GET', KEYS[i])
   out[#out + 1] = v or false
   out[#out + 1] = header_versions(v, base)

@@ -350,13 +350,14 @@ export class RedisTier {
     })
   }
 
-  /** Read entries and tag versions in one round trip. */
+  /** Read entries and tag versions in one round trip (the guard declared: see redis-scripts.ts). */
   read(entryKeys: readonly string[], requestedTags: readonly string[]): Promise<ReadResult> {
     if (this.readGate !== undefined) return Promise.reject(this.readGate)
     return this.run('read', async () => {
       const reply = (await this.client.ayalaCacheReadBuffer(
-        entryKeys.length,
+        entryKeys.length + 1,
         ...entryKeys,
+        this.keys.guard,
         this.keys.base,
         ...requestedTags,
       )) as unknown[]
