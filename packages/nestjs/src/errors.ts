@@ -9,6 +9,8 @@ export type AyalaNestErrorCode =
   | 'E_NEST_INVALID_DURATION'
   | 'E_NEST_HEALTH_CHECK_FAILED'
   | 'E_NEST_SHUTDOWN_TIMEOUT'
+  | 'E_NEST_SINK_SETUP'
+  | 'E_NEST_SINK_NO_LIFECYCLE'
 
 /** Context carried by an {@link AyalaNestError}. */
 export interface AyalaNestErrorContext {
@@ -58,5 +60,42 @@ export class HealthCheckFailedError extends AyalaNestError {
   constructor(indicator: string, message: string, cause?: unknown) {
     super('E_NEST_HEALTH_CHECK_FAILED', `${indicator}: ${message}`, { retriable: true, cause })
     this.indicator = indicator
+  }
+}
+
+/**
+ * The request-metrics sink could not install its data stream's index template or retention
+ * policy (`AyalaRequestMetricsSinkModule`, `installRequestMetricsDataStream`):
+ *
+ * - `E_NEST_SINK_NO_LIFECYCLE`: the engine has no lifecycle API, index lifecycle management
+ *   (ILM) on Elasticsearch or the Index State Management plugin (ISM) on OpenSearch; install it
+ *   or set `retention: false`. Not retriable.
+ * - `E_NEST_SINK_SETUP`: the engine refused the template or the policy (a 4xx: permissions, a
+ *   template of the same priority over the same name, a mapping conflict), or could not be
+ *   reached (`retriable: true`: the sink tries again before its next write).
+ */
+export class RequestMetricsSetupError extends AyalaNestError {
+  override readonly name = 'RequestMetricsSetupError'
+  /** The data stream being set up. */
+  readonly dataStream: string
+  /** The engine, once known. */
+  readonly engine: string | undefined
+  /** The HTTP status of the engine's answer, when there is one. */
+  readonly status: number | undefined
+  constructor(
+    code: 'E_NEST_SINK_SETUP' | 'E_NEST_SINK_NO_LIFECYCLE',
+    message: string,
+    context: {
+      dataStream: string
+      engine?: string | undefined
+      status?: number | undefined
+      retriable?: boolean | undefined
+      cause?: unknown
+    },
+  ) {
+    super(code, message, { retriable: context.retriable ?? false, cause: context.cause })
+    this.dataStream = context.dataStream
+    this.engine = context.engine
+    this.status = context.status
   }
 }

@@ -22,6 +22,11 @@ export {
 export type { Duration, DurationUnit } from './duration.js'
 export { toMilliseconds } from './duration.js'
 export type { AyalaNestErrorCode, AyalaNestErrorContext } from './errors.js'
-export { AyalaNestError, HealthCheckFailedError, InvalidOptionError } from './errors.js'
+export {
+  AyalaNestError,
+  HealthCheckFailedError,
+  InvalidOptionError,
+  RequestMetricsSetupError,
+} from './errors.js'
 export type { AyalaHttpAnswer } from './http/index.js'
 export { AyalaErrorFilter, ayalaErrorToHttp, sdkErrorCode } from './http/index.js'

@@ -7,6 +7,12 @@ export interface RequestEvent extends Omit<SlowRequestEvent, 'thresholdMs'> {
   at: number
   /** Whether it crossed the slow-request threshold. */
   slow: boolean
+  /**
+   * HTTP only: the request path without its query string (`/invoices/42`), at most 1,024
+   * characters; `undefined` for other transports. Unbounded in value: never a metric label (the
+   * `route` pattern is).
+   */
+  path?: string | undefined
 }
 
 /** Events of {@link PerformanceEvents}. */

@@ -32,7 +32,7 @@ import {
   retainCacheChannelSubscription,
   runWithRequestCacheStats,
 } from './request-cache-stats.js'
-import { describeRoute, type RouteInfo, statusOfError } from './route-info.js'
+import { describeRoute, type RouteInfo, requestPath, statusOfError } from './route-info.js'
 import { isEventStreamResponse, isSseHandler } from './streaming.js'
 import { AYALA_HTTP_METRICS, AYALA_PERFORMANCE_OPTIONS } from './tokens.js'
 
@@ -136,6 +136,7 @@ export class PerformanceInterceptor implements NestInterceptor, OnModuleDestroy 
           cache: stats === undefined ? undefined : Object.freeze({ ...stats }),
           at: Date.now(),
           slow,
+          path: requestPath(context),
         })
       } catch (error) {
         // A failing listener must not fail the request it reports on; it is logged instead.

@@ -33,6 +33,7 @@ interface HttpRequestLike {
   routeOptions?: { url?: unknown }
   routerPath?: unknown
   url?: string
+  originalUrl?: string
 }
 
 /** Route pattern of an Express (`req.route.path`) or Fastify (`req.routeOptions.url`) request. */
@@ -196,6 +197,24 @@ export function describeRoute(context: ExecutionContext): RouteInfo {
     method: transport.toUpperCase(),
     route: `${context.getClass().name}.${context.getHandler().name}`,
   }
+}
+
+/** Longest path kept by {@link requestPath}, in characters (longer ones are cut). */
+export const MAX_REQUEST_PATH_LENGTH = 1024
+
+/**
+ * The path of an HTTP request, without its query string (which may carry tokens), cut at
+ * {@link MAX_REQUEST_PATH_LENGTH}: Express's `originalUrl` (the path before any router mount
+ * stripped it), else the `url` of Fastify or plain Node. `undefined` for other transports.
+ */
+export function requestPath(context: ExecutionContext): string | undefined {
+  if (context.getType<string>() !== 'http') return undefined
+  const request = context.switchToHttp().getRequest<HttpRequestLike>()
+  const url = request.originalUrl ?? request.url
+  if (typeof url !== 'string') return undefined
+  const query = url.indexOf('?')
+  const path = query === -1 ? url : url.slice(0, query)
+  return path.length > MAX_REQUEST_PATH_LENGTH ? path.slice(0, MAX_REQUEST_PATH_LENGTH) : path
 }
 
 /** The status a failed handler call answers with. */

@@ -1,13 +1,38 @@
+export { RequestMetricsSetupError } from '../errors.js'
 export type {
-  RequestMetricsIndex,
-  RequestMetricsSinkOptions,
-  RequestMetricsSinkStats,
-} from './request-metrics-sink.js'
+  RequestMetricsDataStreamSpec,
+  RequestMetricsInstallReport,
+} from './request-metrics-data-stream.js'
 export {
-  AyalaRequestMetricsSinkModule,
-  RequestMetricsSink,
+  installRequestMetricsDataStream,
+  REQUEST_METRICS_TEMPLATE_PRIORITY,
+  requestMetricsIlmPolicy,
+  requestMetricsIsmPolicy,
+  requestMetricsObjectName,
+  requestMetricsTemplate,
+} from './request-metrics-data-stream.js'
+export type {
+  EcsRequestDocument,
+  RequestMetricsDocumentContext,
+  RequestMetricsIndex,
+} from './request-metrics-documents.js'
+export {
+  REQUEST_METRICS_ECS_VERSION,
+  REQUEST_METRICS_MAPPINGS,
   requestMetricsIndex,
-} from './request-metrics-sink.js'
+} from './request-metrics-documents.js'
+export type {
+  RequestMetricsRollover,
+  RequestMetricsService,
+  RequestMetricsSinkOptions,
+  ResolvedRequestMetricsSinkOptions,
+} from './request-metrics-options.js'
+export {
+  DEFAULT_REQUEST_METRICS_SINK_OPTIONS,
+  resolveRequestMetricsSinkOptions,
+} from './request-metrics-options.js'
+export type { RequestMetricsSinkStats } from './request-metrics-sink.js'
+export { AyalaRequestMetricsSinkModule, RequestMetricsSink } from './request-metrics-sink.js'
 export type {
   OfficialSearchClient,
   SearchModuleAsyncOptions,

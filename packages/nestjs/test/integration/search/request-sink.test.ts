@@ -10,6 +10,7 @@ import {
   AyalaRequestMetricsSinkModule,
   AyalaSearchModule,
   RequestMetricsSink,
+  requestMetricsIndex,
 } from '../../../src/search/index.js'
 import { baseUrl, waitFor } from '../../helpers/http.js'
 
@@ -31,7 +32,7 @@ const ENGINES: Array<{ engine: EngineKind; node: string }> = [
 ]
 
 describe.each(ENGINES)(
-  'AyalaRequestMetricsSinkModule on $engine: request metrics bulk-written to a search index',
+  'AyalaRequestMetricsSinkModule on $engine, deprecated index option: legacy documents bulk-written to a plain index',
   ({ engine, node }) => {
     const index = uniqueName('nest-requests')
     let app: INestApplication
@@ -69,8 +70,10 @@ describe.each(ENGINES)(
 
       const raw = await client.raw()
       await raw.indices.refresh({ index })
-      const { hits } = await client.search(sink.definition, {
-        filter: sink.definition.q.term('route', '/items/:id'),
+      const definition = requestMetricsIndex(index)
+      expect(sink.definition?.name).toBe(index)
+      const { hits } = await client.search(definition, {
+        filter: definition.q.term('route', '/items/:id'),
         size: 10,
       })
       expect(hits).toHaveLength(5)
