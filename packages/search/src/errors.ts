@@ -24,6 +24,11 @@ import type { OutboxEvent } from './sync/outbox-event.js'
  *   circuit breaker. Always `retriable`; a {@link SearchUnavailableError} with `reason`.
  * - `E_SEARCH_AUTH`: the engine (or a proxy in front of it) refused the credentials (HTTP 401) or
  *   their permissions (403). The message names the engine URL and the user, never the secret.
+ * - `E_SEARCH_ANALYSIS_MISSING`: the engine refused to create an index (or its template) because
+ *   it lacks a module the definition's presets need (`analysis-common`: the Spanish preset,
+ *   folded keywords, identifiers, autocomplete; `mapper-extras`: `search_as_you_type`,
+ *   `scaled_float`). An {@link AnalysisMissingError} naming each field that needs it and the
+ *   declaration that does not. Not retriable.
  * - `E_SEARCH_BULK_FAILED`: some documents of a bulk load were rejected (see `failures`).
  * - `E_SEARCH_REINDEX_FAILED`: a reindex failed and was rolled back.
  * - `E_SEARCH_OUTBOX`: the outbox table could not be read or written (an {@link OutboxEnqueueError}
@@ -44,6 +49,7 @@ export type SearchErrorCode =
   | 'E_SEARCH_ENGINE'
   | 'E_SEARCH_UNAVAILABLE'
   | 'E_SEARCH_AUTH'
+  | 'E_SEARCH_ANALYSIS_MISSING'
   | 'E_SEARCH_BULK_FAILED'
   | 'E_SEARCH_REINDEX_FAILED'
   | 'E_SEARCH_OUTBOX'
@@ -85,6 +91,51 @@ export class SearchError extends Error {
     this.field = context.field
     this.status = context.status
     this.retriable = context.retriable ?? false
+  }
+}
+
+/** A declared field that needs the missing module, and the declaration that does without it. */
+export interface AnalysisMissingField {
+  /** The field's name. */
+  readonly field: string
+  /** What it is declared as, e.g. `field.text() (the Spanish preset, analyzer: 'spanish')`. */
+  readonly declared: string
+  /** The declaration that needs no such module, e.g. `field.text({ analyzer: 'standard' })`; undefined when none does. */
+  readonly instead: string | undefined
+}
+
+/** Context of an {@link AnalysisMissingError}. */
+export interface AnalysisMissingContext extends SearchErrorContext {
+  /** The engine module missing: `analysis-common` or `mapper-extras`. */
+  module: 'analysis-common' | 'mapper-extras'
+  /** The component the engine did not know, e.g. `filter asciifolding`, `field type scaled_float`. */
+  component: string
+  /** The definition's fields that need the module. */
+  fields: readonly AnalysisMissingField[]
+}
+
+/**
+ * The engine cannot create the index because it lacks a module the definition's presets need
+ * (`E_SEARCH_ANALYSIS_MISSING`, not retriable): `Unknown filter type [asciifolding]` and its
+ * kin. Every official Elasticsearch and OpenSearch distribution ships `analysis-common` and
+ * `mapper-extras`; a node assembled from the server jars alone does not. `fields` names each
+ * declaration that needs the module and the one that does without it (`field.text({ analyzer:
+ * 'standard' })` for the Spanish preset).
+ */
+export class AnalysisMissingError extends SearchError {
+  override readonly name: string = 'AnalysisMissingError'
+  /** The engine module missing. */
+  readonly module: 'analysis-common' | 'mapper-extras'
+  /** The component the engine did not know (`filter asciifolding`). */
+  readonly component: string
+  /** The definition's fields that need the module, with the declaration to use instead. */
+  readonly fields: readonly AnalysisMissingField[]
+
+  constructor(message: string, context: AnalysisMissingContext) {
+    super('E_SEARCH_ANALYSIS_MISSING', message, { ...context, retriable: false })
+    this.module = context.module
+    this.component = context.component
+    this.fields = Object.freeze([...context.fields])
   }
 }
 

@@ -22,13 +22,21 @@ export { DEFAULT_SEARCH_CLIENT_OPTIONS } from './engine/options.js'
 export { createSearchClient, SearchClient } from './engine/search-client.js'
 export { OpenSearchTransport } from './engine/transport.js'
 export type {
+  AnalysisMissingContext,
+  AnalysisMissingField,
   BulkFailure,
   SearchErrorCode,
   SearchErrorContext,
   SearchUnavailableContext,
   SearchUnavailableReason,
 } from './errors.js'
-export { BulkIndexError, OutboxEnqueueError, SearchError, SearchUnavailableError } from './errors.js'
+export {
+  AnalysisMissingError,
+  BulkIndexError,
+  OutboxEnqueueError,
+  SearchError,
+  SearchUnavailableError,
+} from './errors.js'
 export { queryFingerprint } from './observability/fingerprint.js'
 export type { LatencySnapshot } from './observability/latency-histogram.js'
 export type { CursorState } from './paging/cursor.js'

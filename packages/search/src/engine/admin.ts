@@ -1,11 +1,13 @@
 /**
  * Index administration of a search client: create an index from its definition (settings and
  * strict mappings, optionally under another name and with aliases), delete indices, refresh.
- * Each call uses the transport's `requestTimeout` and retries; failures are `SearchError`s.
+ * Each call uses the transport's `requestTimeout` and retries; failures are `SearchError`s (an
+ * index the engine cannot analyse for want of a module: `AnalysisMissingError`).
  */
 import type { estypes } from '@elastic/elasticsearch'
 import type { IndexDefinition } from '../schema/definition-types.js'
 import type { FieldMap } from '../schema/fields.js'
+import { indexCreationError } from './analysis-missing.js'
 import type { ClientState } from './client-state.js'
 import { connect } from './connection.js'
 import { engineError } from './engine-error.js'
@@ -24,7 +26,7 @@ export async function createIndex<F extends FieldMap>(
   definition: IndexDefinition<F>,
   options: CreateIndexOptions,
 ): Promise<void> {
-  const { client } = await connect(state)
+  const { client, adapter } = await connect(state)
   const index = options.name ?? definition.name
   try {
     await client.indices.create({
@@ -34,7 +36,8 @@ export async function createIndex<F extends FieldMap>(
       ...(options.aliases ? { aliases: options.aliases } : {}),
     })
   } catch (error) {
-    throw engineError(error, index)
+    // A node without analysis-common or mapper-extras: named, with the declarations to use.
+    throw indexCreationError(error, index, definition.fields, adapter.kind)
   }
 }
 

@@ -66,6 +66,28 @@ export function engineError(error: unknown, index?: string | undefined): SearchE
   })
 }
 
+/**
+ * The reasons the engine gave in an error answer, outermost first: `error.reason`, each
+ * `root_cause[].reason` and the `caused_by` chain (a composable template wraps the analysis
+ * failure in `caused_by`). Empty for an error without an engine answer.
+ */
+export function engineReasons(error: unknown): string[] {
+  type Cause = { reason?: unknown; root_cause?: unknown; caused_by?: unknown }
+  const body = (error as { body?: { error?: Cause } } | undefined)?.body?.error
+  const reasons: string[] = []
+  const add = (cause: Cause | undefined): void => {
+    if (typeof cause?.reason === 'string' && !reasons.includes(cause.reason)) reasons.push(cause.reason)
+  }
+  let current: Cause | undefined = typeof body === 'object' && body !== null ? body : undefined
+  for (let depth = 0; current !== undefined && depth < 8; depth++) {
+    add(current)
+    if (Array.isArray(current.root_cause)) for (const root of current.root_cause) add(root as Cause)
+    const next = current.caused_by
+    current = typeof next === 'object' && next !== null ? (next as Cause) : undefined
+  }
+  return reasons
+}
+
 const TRANSPORT_ERRORS = new Set([
   'ConnectionError',
   'TimeoutError',

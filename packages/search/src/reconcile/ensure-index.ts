@@ -11,6 +11,7 @@
  * from the definition.
  */
 
+import { indexCreationError } from '../engine/analysis-missing.js'
 import { engineError } from '../engine/engine-error.js'
 import type { SearchClient } from '../engine/search-client.js'
 import { SearchError } from '../errors.js'
@@ -106,7 +107,8 @@ export async function ensureIndex<F extends FieldMap>(
         template: { settings: definition.settings, mappings: definition.mappings },
       })
     } catch (error) {
-      throw engineError(error, index)
+      // The engine checks the template's analysis as it would the index's.
+      throw indexCreationError(error, index, definition.fields, await search.engine())
     }
   }
   const created = await ensureIndexExists(search, definition, index)

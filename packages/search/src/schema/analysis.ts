@@ -9,6 +9,13 @@
  * standard tokenizer -> lowercase -> asciifolding(preserve_original) -> Spanish stop words ->
  * keyword_marker (protected words) -> light_spanish stemmer. Keeping the original token next to
  * the folded one lets "electronica" find "Electrónica" and "pequeño" still score exact matches.
+ *
+ * What each preset needs from the engine ({@link ANALYSIS_COMPONENTS}, {@link fieldsNeeding}):
+ * every official Elasticsearch and OpenSearch distribution ships both modules, but a node
+ * assembled from the server jars alone (embedded test nodes, the Maven-built Elasticsearch of the
+ * harness) has neither, and the engine then refuses the index with `Unknown filter type
+ * [asciifolding]`; the client turns that into an `AnalysisMissingError` naming, for each field
+ * that needs the module, the declaration that does not.
  */
 import type { estypes } from '@elastic/elasticsearch'
 import type { FieldMap } from './fields.js'
@@ -132,4 +139,71 @@ export function propertyFor(def: FieldMap[string]): estypes.MappingProperty {
       if (def.strategy === 'completion') return { type: 'completion', analyzer: ANALYSIS_NAMES.foldedText }
       return { type: 'text', analyzer: ANALYSIS_NAMES.edge, search_analyzer: ANALYSIS_NAMES.foldedText }
   }
+}
+
+/** The engine modules the presets rely on beyond a bare server. */
+export type AnalysisModule = 'analysis-common' | 'mapper-extras'
+
+/**
+ * The components the presets use that a bare server lacks, as the engine names them in its
+ * refusal (`filter:asciifolding`, `tokenizer:keyword`, `type:scaled_float`), and their module.
+ * The `stop` filter, the `standard` analyzer and tokenizer, the `lowercase` normalizer and the
+ * plain field types are the server's own.
+ */
+export const ANALYSIS_COMPONENTS: Readonly<Record<string, AnalysisModule>> = Object.freeze({
+  'filter:asciifolding': 'analysis-common',
+  'filter:lowercase': 'analysis-common',
+  'filter:keyword_marker': 'analysis-common',
+  'filter:stemmer': 'analysis-common',
+  'filter:edge_ngram': 'analysis-common',
+  'tokenizer:keyword': 'analysis-common',
+  'type:search_as_you_type': 'mapper-extras',
+  'type:scaled_float': 'mapper-extras',
+})
+
+/** A declared field that needs a module, and the declaration that does without it. */
+export interface ModuleNeed {
+  /** The field's name. */
+  readonly field: string
+  /** What it is declared as: `field.text() (the Spanish preset)`. */
+  readonly declared: string
+  /** The declaration that needs no such module; undefined when none does (autocomplete without analysis-common). */
+  readonly instead: string | undefined
+}
+
+/** The declarations of `fields` that need `module`, each with the one that does not. */
+export function fieldsNeeding(fields: FieldMap, module: AnalysisModule): ModuleNeed[] {
+  const needs: ModuleNeed[] = []
+  const need = (field: string, declared: string, instead: string | undefined) =>
+    needs.push(Object.freeze({ field, declared, instead }))
+  for (const [name, def] of Object.entries(fields)) {
+    if (module === 'analysis-common') {
+      if (def.kind === 'text' && def.analyzer === 'spanish')
+        need(
+          name,
+          "field.text() (the Spanish preset, analyzer: 'spanish')",
+          "field.text({ analyzer: 'standard' })",
+        )
+      if (def.kind === 'keyword' && def.normalizer === 'folded')
+        need(name, "field.keyword({ normalizer: 'folded' })", "field.keyword({ normalizer: 'lowercase' })")
+      if (def.kind === 'identifier')
+        need(name, 'field.identifier() (prefix subfield)', 'field.keyword() (exact values, no prefix search)')
+      if (def.kind === 'autocomplete')
+        need(name, `field.autocomplete({ strategy: '${def.strategy}' })`, undefined)
+    } else {
+      if (def.kind === 'scaled_float')
+        need(
+          name,
+          "field.money({ storage: 'scaled-float' })",
+          'field.money() (integer minor units in a long)',
+        )
+      if (def.kind === 'autocomplete' && def.strategy === 'search_as_you_type')
+        need(
+          name,
+          "field.autocomplete({ strategy: 'search_as_you_type' })",
+          "field.autocomplete({ strategy: 'edge_ngram' })",
+        )
+    }
+  }
+  return needs
 }
