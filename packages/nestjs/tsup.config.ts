@@ -10,6 +10,7 @@ export default defineConfig({
     search: 'src/search/index.ts',
     'metrics-stream': 'src/metrics-stream/index.ts',
     outbox: 'src/outbox/index.ts',
+    'cache-manager': 'src/cache-manager/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

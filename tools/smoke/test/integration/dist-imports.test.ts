@@ -29,6 +29,7 @@ describe.each([
   '@ayala/nestjs/search',
   '@ayala/nestjs/metrics-stream',
   '@ayala/nestjs/outbox',
+  '@ayala/nestjs/cache-manager',
 ])('%s from dist/', (pkg) => {
   it('imports as ESM and requires as CJS with the same public names', () => {
     const esm = exportedNames('esm', pkg)
