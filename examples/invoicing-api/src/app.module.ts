@@ -32,6 +32,8 @@ import type { SearchClient } from '@ayala/search'
 import { type DynamicModule, Module } from '@nestjs/common'
 import { APP_FILTER } from '@nestjs/core'
 import type { Kafka } from 'kafkajs'
+import { ClientRepository } from './clients/client.repository.ts'
+import { ClientsController } from './clients/clients.controller.ts'
 import { searchClientOptions } from './config.ts'
 import { DashboardController } from './dashboard/dashboard.controller.ts'
 import { DashboardPageController } from './dashboard-page/dashboard-page.controller.ts'
@@ -49,6 +51,7 @@ import {
 import { INVOICE_SEARCH, InvoiceRepository } from './invoices/invoice.repository.ts'
 import { dashboardView } from './invoices/invoice-events.ts'
 import { invoiceIndex, invoiceReconcileSource } from './invoices/invoice-index.ts'
+import { InvoiceListRepository } from './invoices/invoice-list.ts'
 import { InvoicesController } from './invoices/invoices.controller.ts'
 import { ReportRepository } from './reports/report.repository.ts'
 import { ReportsController } from './reports/reports.controller.ts'
@@ -148,6 +151,7 @@ export class AppModule {
         AyalaHealthModule,
       ],
       controllers: [
+        ClientsController,
         InvoicesController,
         SearchController,
         DashboardController,
@@ -159,7 +163,9 @@ export class AppModule {
         // The SDK's typed errors and the database's unavailability: 503, never a 500 or a hang.
         { provide: APP_FILTER, useClass: DatabaseErrorFilter },
         { provide: INVOICE_SEARCH, useExisting: getSearchRepositoryToken(invoices) },
+        ClientRepository,
         InvoiceRepository,
+        InvoiceListRepository,
         ReportRepository,
       ],
     }

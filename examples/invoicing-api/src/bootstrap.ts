@@ -99,7 +99,7 @@ export async function startApp(addresses: ServiceAddresses, options: StartOption
     socket.once('error', () => socket.destroy())
     socket.resume()
     socket.end(
-      'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, PATCH\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+      'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, POST, PATCH, DELETE\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
     )
   })
   const address = server.address() as { port: number }

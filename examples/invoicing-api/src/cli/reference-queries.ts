@@ -45,12 +45,13 @@ export async function sqlSearch(
   return { total, ids: rows.map((row) => row.id) }
 }
 
-/** GET /autocomplete?q=: ids whose client name or description contains every word (the last one partial). */
+/** GET /autocomplete?q=: ids whose client name, description or lines contain every word (the last one partial). */
 export async function sqlAutocomplete(prisma: PrismaClient, words: string, take?: number): Promise<number[]> {
   const rows = await prisma.invoice.findMany({
     where: everyWord(words, (word) => [
       { description: { contains: word } },
       { client: { name: { contains: word } } },
+      { lines: { some: { description: { contains: word } } } },
     ]),
     select: { id: true },
     orderBy: { id: 'asc' },

@@ -13,6 +13,8 @@ import type { InvoiceView } from './invoice.ts'
 
 /** The figures of an invoice the dashboard aggregates. */
 export interface InvoiceFigures {
+  /** The client's id, as text (the member of the top-clients figures). */
+  clientId: string
   status: string
   currency: string
   totalCents: number
@@ -20,14 +22,15 @@ export interface InvoiceFigures {
   issuedAt: number
 }
 
-/** One event: an invoice created (no `previous`) or changed. */
+/** One event: an invoice created (no `previous`), changed, or deleted (`invoice: null`). */
 export interface InvoiceEvent {
   invoiceId: string
-  /** The invoice's version after the change. */
+  /** The invoice's version after the change (a deletion's is the last version plus one). */
   version: number
   /** When it happened, epoch ms. */
   at: number
-  invoice: InvoiceFigures
+  /** The invoice's figures after the change; `null`: deleted (a tombstone). */
+  invoice: InvoiceFigures | null
   previous?: InvoiceFigures | undefined
 }
 
@@ -48,9 +51,12 @@ export const dashboardView = defineView<InvoiceEvent, InvoiceFigures, typeof das
 
 /** The figures of an invoice. */
 export function invoiceFigures(
-  invoice: Pick<InvoiceView, 'status' | 'currency' | 'totalCents' | 'issuedAt'>,
+  invoice: Pick<InvoiceView, 'status' | 'currency' | 'totalCents' | 'issuedAt'> & {
+    client: { id: number }
+  },
 ): InvoiceFigures {
   return {
+    clientId: String(invoice.client.id),
     status: invoice.status,
     currency: invoice.currency,
     totalCents: invoice.totalCents,

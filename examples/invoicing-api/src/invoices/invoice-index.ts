@@ -1,6 +1,6 @@
 /**
  * The search index of invoices: Spanish full text (accent-folding preset) on the description,
- * the lines and the client's name, an autocomplete field over client name + description, the
+ * the lines and the client's name, an autocomplete field over client name + description + lines, the
  * invoice number as an identifier (prefix search on codes), and keyword/date/money fields for
  * filters.
  */
@@ -64,7 +64,12 @@ export function toInvoiceDocument(invoice: InvoiceView): InvoiceDocument {
     currency: invoice.currency,
     issuedAt: invoice.issuedAt,
     totalCents: invoice.totalCents,
-    suggest: `${invoice.client.name} ${invoice.description}`,
+    // Type-ahead over the client's name, the description and the lines' descriptions.
+    suggest: [
+      invoice.client.name,
+      invoice.description,
+      ...invoice.lines.map((line) => line.description),
+    ].join(' '),
   }
 }
 

@@ -2,77 +2,77 @@
  * Invoices in MariaDB through Prisma, read through the two-tier cache.
  *
  * - `findById` is `@Cacheable`: L1 (in process) then L2 (Redis) then the database, tagged
- *   `invoice:<id>` and `client:<id>`; `AyalaCacheModule` binds its cache to this provider.
- * - `update` runs one transaction that checks the version (optimistic lock), writes the row and
- *   records, in the same transaction, every effect the write owes the copies (`@ayala/outbox`):
- *   the search document (external version = the row's version), the Kafka event the dashboard
- *   aggregator applies (the invoice's figures at that version: an entity view applies each
- *   version once, so a relay that delivers it twice cannot count it twice), and the cache tags
- *   to invalidate. A rollback records nothing; a commit cannot lose an effect, even if the
- *   process dies right after it: the relay of any instance delivers it, retrying for as long as a
- *   copy is unreachable.
- * - For latency, the write path also acts at once: `@CacheInvalidate` drops `invoice:<id>` and
- *   the cached reports on every instance right after the commit (while Redis is unreachable it
- *   applies locally and is replayed; the outbox's cache effect is the guarantee), and the relay is
- *   woken so the event and the document leave within a round trip instead of the next poll.
- *   A copy that is down never turns a committed write into an error.
+ *   `invoice:<id>`; `AyalaCacheModule` binds its cache to this provider.
+ * - `create`, `update` and `remove` each run one transaction (`database/transactions.ts`: row
+ *   locks first, a deadlock retried) that writes the rows and records, in the same transaction,
+ *   every effect the write owes the copies (`invoice-effects.ts`, `@ayala/outbox`): the search
+ *   document, the Kafka event the dashboard aggregator applies once per version, and the cache
+ *   tags. A rollback records nothing; a commit cannot lose an effect, even if the process dies
+ *   right after it: the relay of any instance delivers it, retrying for as long as a copy is
+ *   unreachable. A `version` given by the client must be the row's (else 409, nothing written).
+ * - For latency, the write path also acts at once after the commit: it invalidates the same
+ *   tags on every instance (while Redis is unreachable the cache applies them locally and replays
+ *   them; the outbox's cache effect is the guarantee), and wakes the relay so the event and the
+ *   document leave within a round trip instead of the next poll. A copy that is down never turns
+ *   a committed write into an error.
  */
-import { Cacheable, CacheInvalidate } from '@ayala/cache'
+import { randomBytes } from 'node:crypto'
+import { type Cache, Cacheable } from '@ayala/cache'
+import { InjectCache } from '@ayala/nestjs'
 import { InjectOutbox, InjectOutboxRelay } from '@ayala/nestjs/outbox'
-import { cacheEffect, kafkaEffect, type Outbox, type OutboxEffect, type OutboxRelay } from '@ayala/outbox'
-import { indexEffect } from '@ayala/outbox/search'
-import { ConflictException, Inject, Injectable, NotFoundException } from '@nestjs/common'
+import type { Outbox, OutboxRelay } from '@ayala/outbox'
+import { ConflictException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common'
 import type { Database } from '../database/connection.ts'
+import { lockClient, lockInvoice, type Tx, writeTransaction } from '../database/transactions.ts'
 import { type AppSettings, DATABASE, SETTINGS } from '../infrastructure.ts'
+import { type InvoiceInput, type InvoicePatch, invoiceAmounts, type LineInput } from '../validation/bodies.ts'
 import { INVOICE_INCLUDE, type InvoiceView, toInvoiceView } from './invoice.ts'
-import { type InvoiceEvent, invoiceFigures } from './invoice-events.ts'
-import { toInvoiceDocument } from './invoice-index.ts'
+import { invoiceEffects, invoiceWriteTags } from './invoice-effects.ts'
+
+export type { InvoicePatch } from '../validation/bodies.ts'
 
 /** Token of the invoice search repository (an alias of the module's, whose name is per dataset). */
 export const INVOICE_SEARCH = Symbol('invoicing:invoice-search')
 
-/** What PATCH /invoices/:id may change. */
-export interface InvoicePatch {
-  status?: string | undefined
-  description?: string | undefined
-  /** `YYYY-MM-DD`. */
-  dueAt?: string | undefined
+/** What DELETE /invoices/:id answers. */
+export interface DeletedInvoice {
+  id: number
+  deleted: true
+  /** The tombstone's version (the last version plus one). */
+  version: number
 }
 
-/** The effects of one committed write of `invoice` (previously `before`). */
-export function invoiceEffects(
-  settings: AppSettings,
-  invoice: InvoiceView,
-  before: InvoiceView | undefined,
-): OutboxEffect[] {
-  const event: InvoiceEvent = {
-    invoiceId: String(invoice.id),
-    version: invoice.version,
-    at: Date.now(),
-    invoice: invoiceFigures(invoice),
-    previous: before === undefined ? undefined : invoiceFigures(before),
+/** `FAC-2026-000123`: the issue year and the id (6 digits at least), as the seed numbers them. */
+export function invoiceNumber(issuedAt: string, id: number): string {
+  return `FAC-${issuedAt.slice(0, 4)}-${String(id).padStart(6, '0')}`
+}
+
+function day(date: string): Date {
+  return new Date(`${date}T00:00:00Z`)
+}
+
+function lineRows(lines: readonly LineInput[]) {
+  return lines.map((line, i) => ({ position: i + 1, ...line }))
+}
+
+/** The version check of a write that names the version it read. */
+function checkVersion(kind: string, id: number, current: number, expected: number | undefined): void {
+  if (expected !== undefined && expected !== current) {
+    throw new ConflictException(`${kind} ${id} is at version ${current}, not ${expected}: read it again`)
   }
-  return [
-    indexEffect({
-      op: 'upsert',
-      index: settings.names.index,
-      id: String(invoice.id),
-      version: invoice.version,
-      document: { ...toInvoiceDocument(invoice) },
-    }),
-    kafkaEffect({ topic: settings.names.topic, key: event.invoiceId, value: event }),
-    cacheEffect({ tags: [`invoice:${invoice.id}`, 'reports'] }),
-  ]
 }
 
 /** Invoice reads and writes. */
 @Injectable()
 export class InvoiceRepository {
+  private readonly logger = new Logger('InvoiceRepository')
+
   constructor(
     @Inject(DATABASE) private readonly db: Database,
     @Inject(SETTINGS) private readonly settings: AppSettings,
     @InjectOutbox() private readonly outbox: Outbox,
     @InjectOutboxRelay() private readonly relay: OutboxRelay | null,
+    @InjectCache() private readonly cache: Cache,
   ) {}
 
   /** The invoice (with client and lines), or null. Cached 10 minutes, tag-invalidated on writes. */
@@ -91,31 +91,103 @@ export class InvoiceRepository {
     return row === null ? null : toInvoiceView(row)
   }
 
+  /** Create an invoice: the server numbers it and computes its amounts. 404 for an unknown client. */
+  async create(input: InvoiceInput): Promise<InvoiceView> {
+    const created = await writeTransaction(this.db, async (tx) => {
+      if (!(await lockClient(tx, input.clientId))) {
+        throw new NotFoundException(`client ${input.clientId} not found`)
+      }
+      const row = await tx.invoice.create({
+        data: {
+          // Unique until the id is known, in the same transaction.
+          number: `new-${randomBytes(12).toString('hex')}`,
+          clientId: input.clientId,
+          status: input.status,
+          issuedAt: day(input.issuedAt),
+          dueAt: day(input.dueAt),
+          currency: input.currency,
+          description: input.description,
+          ...invoiceAmounts(input.lines),
+          lines: { create: lineRows(input.lines) },
+        },
+        select: { id: true },
+      })
+      await tx.invoice.update({
+        where: { id: row.id },
+        data: { number: invoiceNumber(input.issuedAt, row.id) },
+      })
+      const view = await this.read(tx, row.id)
+      await this.outbox.enqueue(tx, invoiceEffects(this.settings, undefined, view))
+      return view
+    })
+    await this.afterCommit(invoiceWriteTags(undefined, created))
+    return created
+  }
+
   /** Apply `patch`; returns the invoice as written. */
-  @CacheInvalidate({ tags: (id: number) => [`invoice:${id}`, 'reports'] })
   async update(id: number, patch: InvoicePatch): Promise<InvoiceView> {
-    const after = await this.db.prisma.$transaction(async (tx) => {
-      const current = await tx.invoice.findUnique({ where: { id }, include: INVOICE_INCLUDE })
-      if (current === null) throw new NotFoundException(`invoice ${id} not found`)
-      const written = await tx.invoice.updateMany({
-        where: { id, version: current.version },
+    const { before, after } = await writeTransaction(this.db, async (tx) => {
+      const locked = await lockInvoice(tx, id)
+      if (locked === undefined) throw new NotFoundException(`invoice ${id} not found`)
+      checkVersion('invoice', id, locked.version, patch.version)
+      await lockClient(tx, locked.clientId)
+      const current = await this.read(tx, id)
+      if (patch.lines !== undefined) {
+        await tx.invoiceLine.deleteMany({ where: { invoiceId: id } })
+        await tx.invoiceLine.createMany({
+          data: lineRows(patch.lines).map((line) => ({ ...line, invoiceId: id })),
+        })
+      }
+      await tx.invoice.update({
+        where: { id },
         data: {
           ...(patch.status === undefined ? {} : { status: patch.status }),
           ...(patch.description === undefined ? {} : { description: patch.description }),
-          ...(patch.dueAt === undefined ? {} : { dueAt: new Date(`${patch.dueAt}T00:00:00Z`) }),
+          ...(patch.issuedAt === undefined ? {} : { issuedAt: day(patch.issuedAt) }),
+          ...(patch.dueAt === undefined ? {} : { dueAt: day(patch.dueAt) }),
+          ...(patch.lines === undefined ? {} : invoiceAmounts(patch.lines)),
           version: { increment: 1 },
         },
       })
-      if (written.count !== 1) throw new ConflictException(`invoice ${id} changed concurrently, retry`)
-      const updated = toInvoiceView(
-        await tx.invoice.findUniqueOrThrow({ where: { id }, include: INVOICE_INCLUDE }),
-      )
+      const updated = await this.read(tx, id)
       // After the UPDATE that locked the row: effects of two writes of one invoice are recorded
       // (and sequenced) in the order the writes committed.
-      await this.outbox.enqueue(tx, invoiceEffects(this.settings, updated, toInvoiceView(current)))
-      return updated
+      await this.outbox.enqueue(tx, invoiceEffects(this.settings, current, updated))
+      return { before: current, after: updated }
     })
-    this.relay?.wake()
+    await this.afterCommit(invoiceWriteTags(before, after))
     return after
+  }
+
+  /** Delete an invoice and its lines: gone from every copy once the effects are delivered. */
+  async remove(id: number, version?: number): Promise<DeletedInvoice> {
+    const before = await writeTransaction(this.db, async (tx) => {
+      const locked = await lockInvoice(tx, id)
+      if (locked === undefined) throw new NotFoundException(`invoice ${id} not found`)
+      checkVersion('invoice', id, locked.version, version)
+      await lockClient(tx, locked.clientId)
+      const current = await this.read(tx, id)
+      // The lines go with it (ON DELETE CASCADE).
+      await tx.invoice.delete({ where: { id } })
+      await this.outbox.enqueue(tx, invoiceEffects(this.settings, current, undefined, current.version + 1))
+      return current
+    })
+    await this.afterCommit(invoiceWriteTags(before, undefined))
+    return { id, deleted: true, version: before.version + 1 }
+  }
+
+  private async read(tx: Tx, id: number): Promise<InvoiceView> {
+    return toInvoiceView(await tx.invoice.findUniqueOrThrow({ where: { id }, include: INVOICE_INCLUDE }))
+  }
+
+  /** The immediate half of a committed write: drop the tags everywhere now, wake the relay. */
+  private async afterCommit(tags: readonly string[]): Promise<void> {
+    this.relay?.wake()
+    try {
+      await this.cache.invalidateTags(tags)
+    } catch (error) {
+      // Committed: the outbox's cache effect invalidates them when Redis answers again.
+      this.logger.warn(`tags left to the outbox: ${error instanceof Error ? error.message : String(error)}`)
+    }
   }
 }

@@ -1,27 +1,47 @@
 /**
- * GET /search?q=&status= (relevance over description, lines and client name; every word must
- * match; accents optional through the Spanish preset) and GET /autocomplete?q= (type-ahead: the
- * last word may be partial; an invoice-number prefix such as `FAC-2026-0001` searches numbers).
+ * GET /search (relevance over description, lines and client name; every word must match;
+ * accents optional through the Spanish preset; typo-tolerant) and GET /autocomplete (type-ahead
+ * over client names, descriptions and line descriptions, the last word partial; an
+ * invoice-number prefix such as `FAC-2026-0001` searches numbers).
+ *
+ * A search is one request to the engine: the words twice, exactly (boost 10) and with
+ * `fuzziness: 'AUTO'` (boost 1), so "climatisacion" finds "climatización" and an exact match
+ * always ranks above a typo match; the filters (status, issue dates, amounts, client) as
+ * non-scoring clauses; highlights of the three text fields; the facets (counts by status, by
+ * month of issue, by amount range) over every hit of the query and filters; and the page after
+ * the cursor (`searchAfter` on `[_score, id]`, a total order).
  *
  * The words are plain text: `OR`, `-` and quotes are words or punctuation, never operators (the
  * SDK's default; see docs/search-queries.md).
  *
  * When the engine cannot answer within its budget (1 s; hung, refused, breaker open, credentials
- * refused), `/search` answers from MariaDB instead (the SQL version of the query, as in
- * `cli/reference-queries.ts`, with the status filter and size) and says so: `degraded: true` and
- * the `reason`. `/autocomplete` has no fallback: a type-ahead box is better empty than slow, so it
- * answers 503 at once (`SearchErrorFilter`), with `Retry-After`.
+ * refused), `/search` answers from MariaDB instead (`search-fallback.ts`) and says so:
+ * `degraded: true` and the `reason`; no facets, no next page, and a request with a cursor fails
+ * with the engine's error (503). `/autocomplete` has no fallback: a type-ahead box is better
+ * empty than slow, so it answers 503 at once (`SearchErrorFilter`), with `Retry-After`.
  */
+import { createHash } from 'node:crypto'
 import { SearchErrorFilter, type SearchRepositoryOf } from '@ayala/nestjs/search'
-import type { Hit, SearchFallbackAnswer } from '@ayala/search'
+import type { Hit } from '@ayala/search'
 import { Controller, Get, Inject, Query, UseFilters, UseInterceptors } from '@nestjs/common'
 import type { Database } from '../database/connection.ts'
-import type { Prisma } from '../generated/prisma/client.ts'
 import { DATABASE } from '../infrastructure.ts'
 import { INVOICE_SEARCH } from '../invoices/invoice.repository.ts'
-import { INVOICE_INCLUDE, INVOICE_STATUSES, toInvoiceView } from '../invoices/invoice.ts'
-import { type InvoiceDocument, type InvoiceIndex, toInvoiceDocument } from '../invoices/invoice-index.ts'
-import { EnumPipe, InputInterceptor, IntegerPipe, TextPipe } from '../validation/input.ts'
+import { INVOICE_STATUSES } from '../invoices/invoice.ts'
+import type { InvoiceDocument, InvoiceIndex } from '../invoices/invoice-index.ts'
+import { CursorPipe, decodeCursor, encodeCursor } from '../validation/cursor.ts'
+import {
+  DatePipe,
+  EnumPipe,
+  INT_MAX,
+  InputInterceptor,
+  IntegerPipe,
+  InvalidInputException,
+  OptionalIdPipe,
+  OptionalIntegerPipe,
+  TextPipe,
+} from '../validation/input.ts'
+import { type SearchFilters, sqlSearchHits } from './search-fallback.ts'
 
 /** One search hit. */
 export interface InvoiceHit {
@@ -33,12 +53,34 @@ export interface InvoiceHit {
   issuedAt: string
   totalCents: number
   score: number | null
+  /** Highlighted fragments (`<em>` around the matched words), by field. */
+  highlight?: Record<string, string[]> | undefined
+}
+
+/** One amount range of the facets (cents: `fromCents` inclusive, `toCents` exclusive). */
+export interface AmountFacet {
+  key: string
+  fromCents?: number | undefined
+  toCents?: number | undefined
+  count: number
+}
+
+/** Counts over every hit of the query and filters. */
+export interface SearchFacets {
+  status: Record<string, number>
+  /** By month of issue, `YYYY-MM`. */
+  month: Record<string, number>
+  amount: AmountFacet[]
 }
 
 /** A page of hits. */
 export interface SearchAnswer {
   total: number
   hits: InvoiceHit[]
+  /** On `/search` answered by the engine. */
+  facets?: SearchFacets | undefined
+  /** On `/search`: the next page's cursor, null on the last one. */
+  nextCursor?: string | null | undefined
   /** Present (true) when the search engine could not answer and the database did. */
   degraded?: true
   /** With `degraded`: why (`timeout`, `connection`, `overloaded`, `circuit-open`, `auth`). */
@@ -49,6 +91,26 @@ export interface SearchAnswer {
 const QUERY_TEXT = new TextPipe(200)
 
 const INVOICE_NUMBER_PREFIX = /^fac-[\d-]*$/i
+
+/** The amount ranges of the facet, in cents. */
+const AMOUNT_RANGES = [
+  { key: '<100', to: 10_000 },
+  { key: '100-500', from: 10_000, to: 50_000 },
+  { key: '500-1000', from: 50_000, to: 100_000 },
+  { key: '1000-5000', from: 100_000, to: 500_000 },
+  { key: '>=5000', from: 500_000 },
+]
+
+const TEXT_FIELDS = { description: 2, lines: 1, clientName: 3 } as const
+
+/** The facets' aggregations. */
+const FACETS = {
+  status: { terms: { field: 'status', size: 10 } },
+  month: {
+    date_histogram: { field: 'issuedAt', calendar_interval: 'month', format: 'yyyy-MM', min_doc_count: 1 },
+  },
+  amount: { range: { field: 'totalCents', ranges: AMOUNT_RANGES } },
+} as const
 
 /** GET /search and GET /autocomplete over the invoice index. */
 @Controller()
@@ -64,20 +126,100 @@ export class SearchController {
   async search(
     @Query('q', QUERY_TEXT) words: string,
     @Query('status', new EnumPipe(INVOICE_STATUSES)) status: string | undefined,
+    @Query('from', DatePipe) from: string | undefined,
+    @Query('to', DatePipe) to: string | undefined,
+    @Query('minTotalCents', new OptionalIntegerPipe(0, INT_MAX)) minTotalCents: number | undefined,
+    @Query('maxTotalCents', new OptionalIntegerPipe(0, INT_MAX)) maxTotalCents: number | undefined,
+    @Query('clientId', OptionalIdPipe) clientId: number | undefined,
+    @Query('cursor', CursorPipe) cursor: string | undefined,
+    @Query('limit', new OptionalIntegerPipe(1, 100)) limit: number | undefined,
     @Query('size', new IntegerPipe(1, 100, 20)) size: number,
   ): Promise<SearchAnswer> {
-    const { q: query } = this.invoices
+    if (from !== undefined && to !== undefined && from > to) {
+      throw new InvalidInputException('from', 'from must not be after to')
+    }
+    if (minTotalCents !== undefined && maxTotalCents !== undefined && minTotalCents > maxTotalCents) {
+      throw new InvalidInputException('minTotalCents', 'minTotalCents must not be above maxTotalCents')
+    }
+    const filters: SearchFilters = { status, from, to, minTotalCents, maxTotalCents, clientId }
+    const pageSize = limit ?? size
+    const scope = createHash('sha256')
+      .update(JSON.stringify([words, filters]))
+      .digest('base64url')
+      .slice(0, 16)
+    const after = cursor === undefined ? undefined : [...decodeCursor('cursor', cursor, 'search', scope)]
+    if (
+      after !== undefined &&
+      (after.length !== 2 || typeof after[0] !== 'number' || typeof after[1] !== 'string')
+    ) {
+      throw new InvalidInputException('cursor', 'cursor is not a search position')
+    }
+    const { q } = this.invoices
     const result = await this.invoices.search({
-      query: query.multiMatch({ description: 2, lines: 1, clientName: 3 }, words, { operator: 'and' }),
-      filter: status === undefined ? [] : [query.term('status', status)],
-      size,
+      query: {
+        bool: {
+          should: [
+            q.multiMatch(TEXT_FIELDS, words, { operator: 'and', boost: 10 }),
+            q.multiMatch(TEXT_FIELDS, words, { operator: 'and', fuzziness: 'AUTO' }),
+          ],
+          minimum_should_match: 1,
+        },
+      },
+      filter: [
+        ...(status === undefined ? [] : [q.term('status', status)]),
+        ...(clientId === undefined ? [] : [q.term('clientId', String(clientId))]),
+        ...(from === undefined && to === undefined
+          ? []
+          : [q.range('issuedAt', { ...(from ? { gte: from } : {}), ...(to ? { lte: to } : {}) })]),
+        ...(minTotalCents === undefined && maxTotalCents === undefined
+          ? []
+          : [
+              q.range('totalCents', {
+                ...(minTotalCents === undefined ? {} : { gte: minTotalCents }),
+                ...(maxTotalCents === undefined ? {} : { lte: maxTotalCents }),
+              }),
+            ]),
+      ],
+      sort: ['_score'],
+      searchAfter: after as Array<string | number> | undefined,
+      highlight: { fields: ['description', 'lines', 'clientName'], fragmentSize: 120, numberOfFragments: 2 },
+      aggs: FACETS,
+      size: pageSize,
       trackTotalHits: true,
-      fallback: () => sqlSearchHits(this.db, words, status, size),
+      fallback: async (error) => {
+        if (after !== undefined) throw error
+        return sqlSearchHits<typeof FACETS>(this.db, words, filters, pageSize)
+      },
     })
+    const hits = result.hits.map(toHit)
+    if (result.degraded) {
+      return {
+        total: result.total?.value ?? hits.length,
+        hits,
+        nextCursor: null,
+        degraded: true,
+        reason: result.degraded.reason,
+      }
+    }
+    const aggs = result.aggregations
+    const last = result.hits.at(-1)
     return {
-      total: result.total?.value ?? result.hits.length,
-      hits: result.hits.map(toHit),
-      ...(result.degraded ? { degraded: true as const, reason: result.degraded.reason } : {}),
+      total: result.total?.value ?? hits.length,
+      hits,
+      facets: {
+        status: Object.fromEntries(aggs.status.buckets.map((b) => [String(b.key), b.doc_count])),
+        month: Object.fromEntries(aggs.month.buckets.map((b) => [b.key_as_string, b.doc_count])),
+        amount: aggs.amount.buckets.map((b) => ({
+          key: b.key,
+          ...(b.from === undefined ? {} : { fromCents: b.from }),
+          ...(b.to === undefined ? {} : { toCents: b.to }),
+          count: b.doc_count,
+        })),
+      },
+      nextCursor:
+        hits.length === pageSize && last?.sort !== undefined
+          ? encodeCursor('search', scope, last.sort as Array<string | number>)
+          : null,
     }
   }
 
@@ -93,53 +235,10 @@ export class SearchController {
         : query.autocomplete('suggest', words),
       size,
     })
-    return { total: result.total?.value ?? result.hits.length, hits: result.hits.map(toHit) }
-  }
-}
-
-/**
- * `/search` asked to MariaDB: every word in the description, a line or the client's name
- * (`LIKE '%word%'`; the collation ignores case and accents), newest first, with the status filter
- * and size; the same question as `sqlSearch` in `cli/reference-queries.ts`. It scans the table
- * (no index serves a leading wildcard): right for a fallback of this example's size, seconds at a
- * million rows.
- */
-async function sqlSearchHits(
-  db: Database,
-  words: string,
-  status: string | undefined,
-  size: number,
-): Promise<SearchFallbackAnswer<InvoiceDocument, Record<never, never>>> {
-  const where: Prisma.InvoiceWhereInput = {
-    AND: [
-      ...words
-        .split(/\s+/)
-        .filter(Boolean)
-        .map((word) => ({
-          OR: [
-            { description: { contains: word } },
-            { client: { name: { contains: word } } },
-            { lines: { some: { description: { contains: word } } } },
-          ],
-        })),
-      ...(status === undefined ? [] : [{ status }]),
-    ],
-  }
-  const [total, rows] = await Promise.all([
-    db.prisma.invoice.count({ where }),
-    db.prisma.invoice.findMany({
-      where,
-      include: INVOICE_INCLUDE,
-      orderBy: [{ issuedAt: 'desc' }, { id: 'desc' }],
-      take: size,
-    }),
-  ])
-  return {
-    total: { value: total, relation: 'eq' },
-    hits: rows.map((row) => {
-      const source = toInvoiceDocument(toInvoiceView(row))
-      return { id: source.id, score: null, source, highlight: undefined, sort: undefined }
-    }),
+    return {
+      total: result.total?.value ?? result.hits.length,
+      hits: result.hits.map((hit) => ({ ...toHit(hit), highlight: undefined })),
+    }
   }
 }
 
@@ -153,5 +252,6 @@ function toHit(hit: Hit<InvoiceDocument>): InvoiceHit {
     issuedAt: String(hit.source.issuedAt),
     totalCents: hit.source.totalCents,
     score: hit.score,
+    ...(hit.highlight === undefined ? {} : { highlight: hit.highlight }),
   }
 }

@@ -46,6 +46,13 @@ export interface SeedReport {
 
 const CHUNK = 2_000
 
+/**
+ * The shape of what a seed writes (recorded in `dataset.format`): 2 since the invoice events
+ * carry the client and the documents' autocomplete field the line descriptions. The demo seeds
+ * again rather than reuse a dataset of another format.
+ */
+export const DATASET_FORMAT = 2
+
 /** The view of a seeded invoice (what the API would serve), for its search document. */
 function seededView(invoice: SeedInvoice, client: SeedClient): InvoiceView {
   return {
@@ -178,7 +185,11 @@ export async function seed(addresses: ServiceAddresses, options: SeedOptions = {
           invoiceId: String(invoice.id),
           version: 1,
           at: invoice.issuedAt.getTime(),
-          invoice: invoiceFigures({ ...invoice, issuedAt: isoDate(invoice.issuedAt) }),
+          invoice: invoiceFigures({
+            ...invoice,
+            issuedAt: isoDate(invoice.issuedAt),
+            client: { id: invoice.clientId },
+          }),
         })),
       )
       produced += chunk.length
@@ -194,9 +205,10 @@ export async function seed(addresses: ServiceAddresses, options: SeedOptions = {
   const { connectionLimit: _, ...config } = poolConfig(addresses.databaseUrl)
   const connection = await createConnection(config)
   try {
-    await connection.query('INSERT INTO dataset (id, generation, invoices) VALUES (1, ?, ?)', [
+    await connection.query('INSERT INTO dataset (id, generation, invoices, format) VALUES (1, ?, ?, ?)', [
       names.generation,
       count,
+      DATASET_FORMAT,
     ])
   } finally {
     await connection.end()
@@ -313,12 +325,19 @@ export async function reusableDataset(
   const { connectionLimit: _, ...config } = poolConfig(addresses.databaseUrl)
   const db = await createConnection(config)
   try {
-    const [row] = (await db.query('SELECT generation, invoices FROM dataset WHERE id = 1')) as Array<{
+    const [row] = (await db.query('SELECT generation, invoices, format FROM dataset WHERE id = 1')) as Array<{
       generation: string
       invoices: number
+      format: number
     }>
     const [rows] = (await db.query('SELECT COUNT(*) AS n FROM invoices')) as Array<{ n: bigint }>
-    if (row !== undefined && row.invoices === count && Number(rows?.n) === count) generation = row.generation
+    if (
+      row !== undefined &&
+      row.invoices === count &&
+      Number(row.format) === DATASET_FORMAT &&
+      Number(rows?.n) === count
+    )
+      generation = row.generation
   } finally {
     await db.end()
   }

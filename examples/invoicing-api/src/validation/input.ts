@@ -215,6 +215,40 @@ export class MonthPipe implements PipeTransform<unknown, string> {
   }
 }
 
+/** `@Query('clientId', OptionalIdPipe)`: an optional row id, 1 to {@link INT_MAX}. */
+@Injectable()
+export class OptionalIdPipe implements PipeTransform<unknown, number | undefined> {
+  transform(value: unknown, metadata: ArgumentMetadata): number | undefined {
+    const name = metadata.data ?? 'id'
+    const raw = single(name, value)
+    return raw === undefined ? undefined : integerValue(name, raw, 1, INT_MAX)
+  }
+}
+
+/** `@Query('from', DatePipe)`: an optional calendar date `YYYY-MM-DD` (see {@link dateValue}). */
+@Injectable()
+export class DatePipe implements PipeTransform<unknown, string | undefined> {
+  transform(value: unknown, metadata: ArgumentMetadata): string | undefined {
+    const name = metadata.data ?? 'date'
+    const raw = single(name, value)
+    return raw === undefined ? undefined : dateValue(name, raw)
+  }
+}
+
+/** `@Query('minTotalCents', new OptionalIntegerPipe(0, INT_MAX))`: an optional integer in `[min, max]`. */
+export class OptionalIntegerPipe implements PipeTransform<unknown, number | undefined> {
+  constructor(
+    private readonly min: number,
+    private readonly max: number,
+  ) {}
+
+  transform(value: unknown, metadata: ArgumentMetadata): number | undefined {
+    const name = metadata.data ?? 'value'
+    const raw = single(name, value)
+    return raw === undefined ? undefined : integerValue(name, raw, this.min, this.max)
+  }
+}
+
 // ---------------------------------------------------------------- the raw request
 
 /**

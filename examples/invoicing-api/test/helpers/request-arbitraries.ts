@@ -158,7 +158,25 @@ export const component = (value: fc.Arbitrary<string>): fc.Arbitrary<string> =>
     },
   )
 
-const QUERY_NAMES = ['q', 'status', 'size', 'from', 'to', 'q[]', 'q[x]', 'Q', '', 'cursor', '__proto__']
+const QUERY_NAMES = [
+  'q',
+  'status',
+  'size',
+  'limit',
+  'from',
+  'to',
+  'clientId',
+  'version',
+  'year',
+  'source',
+  'minTotalCents',
+  'q[]',
+  'q[x]',
+  'Q',
+  '',
+  'cursor',
+  '__proto__',
+]
 
 /** A query string (without `?`): 0 to 5 pairs, repeated names included. */
 export const queryString: fc.Arbitrary<string> = fc
@@ -180,6 +198,9 @@ export const idSegment = (count: number): fc.Arbitrary<string> =>
   )
 
 const ENDPOINTS = [
+  '/invoices',
+  '/clients',
+  '/clients/1',
   '/search',
   '/autocomplete',
   '/reports/monthly',

@@ -9,11 +9,12 @@
  *    (test/helpers/request-arbitraries.ts) sent as raw bytes, 8 at a time, on every endpoint.
  *    No answer may be a 5xx (a 503 of /health, which reports a dependency as down, is counted
  *    apart), every request must be answered within 15 s (the late ones are counted), and the
- *    database must hold exactly what the accepted PATCHes wrote: every row no accepted PATCH
- *    touched is byte-identical, each patched invoice is at its initial version plus the number of
- *    PATCHes that answered 200 for it and equals the last of those answers, the outbox grew by
- *    one write's effects per accepted PATCH, and every invoice served afterwards (cache
- *    included) equals its row. `FUZZ_SEED` replays a run.
+ *    database must hold exactly what the accepted PATCHes and DELETEs wrote: every row no
+ *    accepted write touched is byte-identical, each patched invoice is at its initial version
+ *    plus the number of PATCHes that answered 200 for it and equals the last of those answers,
+ *    each deleted invoice is gone with its lines, the outbox grew by one write's effects per
+ *    accepted write, and every invoice served afterwards (cache included) equals its row (404 for
+ *    the deleted). `FUZZ_SEED` replays a run.
  */
 import { createHash } from 'node:crypto'
 import type { Server } from 'node:http'
@@ -354,6 +355,10 @@ describe('bad input to the invoicing API', () => {
       ['1', { count: 1, last: JSON.parse(responseBody(calibration).toString('utf8')) as InvoiceView }],
     ])
 
+    // And one deletion, so that the accounting of deletions always runs (the fuzz may make none).
+    const removal = await raw({ method: 'DELETE', target: '/invoices/2', headers: [] })
+    expect(removal.status).toBe(200)
+    const deleted = new Set<string>(['2'])
     const requests = fc.sample(requestArbitrary(INVOICES), { numRuns: REQUESTS, seed: SEED })
     const byStatus = new Map<string, number>()
     const byEndpoint = new Map<string, number>()
@@ -373,7 +378,7 @@ describe('bad input to the invoicing API', () => {
           const response = await raw(request)
           slowest = Math.max(slowest, response.ms)
           const endpoint =
-            /^\/(invoices|search|autocomplete|reports|dashboard|health|metrics)\b/.exec(
+            /^\/(invoices|clients|search|autocomplete|reports|dashboard|health|metrics)\b/.exec(
               request.target,
             )?.[1] ?? 'other'
           byEndpoint.set(endpoint, (byEndpoint.get(endpoint) ?? 0) + 1)
@@ -390,6 +395,9 @@ describe('bad input to the invoicing API', () => {
               )
           }
           // The id from the answer: `/invoices/%31` and `/invoices/1/` are invoice 1 too.
+          if (request.method === 'DELETE' && response.status === 200) {
+            deleted.add(String((JSON.parse(responseBody(response).toString('utf8')) as { id: number }).id))
+          }
           if (request.method === 'PATCH' && response.status === 200) {
             const view = JSON.parse(responseBody(response).toString('utf8')) as InvoiceView
             const id = String(view.id)
@@ -405,18 +413,28 @@ describe('bad input to the invoicing API', () => {
     const statuses = [...byStatus].sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${s}: ${n}`)
     const patches = [...accepted.values()].reduce((sum, entry) => sum + entry.count, 0)
 
-    // The database holds exactly what the accepted PATCHes wrote.
+    // The database holds exactly what the accepted PATCHes and DELETEs wrote.
     const after = await tables()
     const differing: string[] = []
+    const gone = (table: string, row: string) =>
+      (table === 'invoices' && deleted.has(String((JSON.parse(row) as { id: number }).id))) ||
+      (table === 'invoice_lines' &&
+        deleted.has(String((JSON.parse(row) as { invoice_id: number }).invoice_id)))
     for (const [table, rows] of Object.entries(before)) {
       const now = after[table] as Map<string, string>
-      if (now.size !== rows.size) differing.push(`${table}: ${rows.size} rows before, ${now.size} after`)
+      const expected = [...rows.values()].filter((row) => !gone(table, row)).length
+      if (now.size !== expected) differing.push(`${table}: ${expected} rows expected, ${now.size} there`)
       for (const [id, row] of rows) {
+        if (gone(table, row)) {
+          if (now.has(id)) differing.push(`${table} ${id}: deleted, still there`)
+          continue
+        }
         if (table === 'invoices' && accepted.has(id)) continue
         if (now.get(id) !== row) differing.push(`${table} ${id}`)
       }
     }
     for (const [id, { count, last }] of accepted) {
+      if (deleted.has(id)) continue
       const row = JSON.parse((after.invoices as Map<string, string>).get(id) ?? '{}') as { version: number }
       if (row.version !== (versions.get(id) ?? 0) + count) {
         differing.push(
@@ -441,7 +459,9 @@ describe('bad input to the invoicing API', () => {
     for (let id = 1; id <= INVOICES; id++) {
       const served = await raw({ method: 'GET', target: `/invoices/${id}`, headers: [] })
       const truth = await sql.sqlInvoice(db.prisma, id)
-      if (
+      if (truth === null) {
+        if (served.status !== 404 || !deleted.has(String(id))) stale++
+      } else if (
         served.status !== 200 ||
         !isDeepStrictEqual(JSON.parse(responseBody(served).toString('utf8')), truth)
       )
@@ -454,7 +474,7 @@ describe('bad input to the invoicing API', () => {
         `by endpoint { ${endpoints.join(', ')} }; ` +
         `statuses { ${statuses.join(', ')} }; 5xx ${serverErrors.length} (+ /health 503: ${healthDown}); ` +
         `unanswered within ${DEADLINE_MS / 1_000} s: ${unanswered.length}; closed without an answer: ${closed.length}; ` +
-        `connections left open: ${open}; accepted PATCHes ${patches} on ${accepted.size} invoices; ` +
+        `connections left open: ${open}; accepted PATCHes ${patches} on ${accepted.size} invoices, DELETEs ${deleted.size}; ` +
         `outbox effects ${outbox} (= ${perWrite} x ${outbox / perWrite}); rows changed by refused requests ${differing.length}; ` +
         `invoices served unequal to their row ${stale} of ${INVOICES}`,
     )
@@ -464,7 +484,7 @@ describe('bad input to the invoicing API', () => {
     expect(closed.slice(0, 10)).toEqual([])
     expect(open).toBe(0)
     expect(differing.slice(0, 10)).toEqual([])
-    expect(outbox).toBe(perWrite * patches)
+    expect(outbox).toBe(perWrite * (patches + deleted.size))
     expect(stale).toBe(0)
   }, 600_000)
 })

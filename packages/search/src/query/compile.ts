@@ -5,14 +5,14 @@
  * and aggregation fields must be declared and of a kind that supports them (`sort.ts`,
  * `aggregations.ts`, highlighting text fields only), so a field name from a URL cannot reach the
  * engine unchecked. The same compilation serves `search`, `searchPage` and `scan` (which ask
- * for the tiebreak that makes the order total).
+ * for the tiebreak that makes the order total, as `searchAfter` does).
  */
 import type { estypes } from '@elastic/elasticsearch'
 import { SearchError } from '../errors.js'
 import type { IndexDefinition, Query } from '../schema/definition-types.js'
 import type { FieldMap } from '../schema/fields.js'
 import { checkAggs } from './aggregations.js'
-import { sortClause } from './sort.js'
+import { afterFitsSort, sortClause } from './sort.js'
 import type { AggMap, SearchRequest } from './types.js'
 
 function asList<T>(value: T | readonly T[] | undefined): T[] {
@@ -33,8 +33,24 @@ export function searchBody<F extends FieldMap>(
       : request.query
   const body: Record<string, unknown> = {}
   if (query) body.query = query
-  const sort = sortClause(definition, request.sort, tiebreak)
+  const after = request.searchAfter
+  const sort = sortClause(definition, request.sort, tiebreak || after !== undefined)
   if (sort) body.sort = sort
+  if (after !== undefined) {
+    const invalid = (why: string) =>
+      new SearchError('E_SEARCH_INVALID_VALUE', `searchAfter ${why}`, { index: definition.name })
+    if (request.sort === undefined || request.sort.length === 0) throw invalid('needs a sort')
+    if (request.from !== undefined && request.from !== 0) throw invalid('cannot be combined with from')
+    const clauses = sort as estypes.SortCombinations[]
+    if (
+      !Array.isArray(after) ||
+      after.length !== clauses.length ||
+      !afterFitsSort(definition, clauses, after)
+    ) {
+      throw invalid("values do not fit the request's sort (one per key: give the last hit's sort)")
+    }
+    body.search_after = [...after]
+  }
   if (request.size !== undefined) body.size = checkCount(definition, 'size', request.size)
   if (request.from !== undefined) body.from = checkCount(definition, 'from', request.from)
   if (request.trackTotalHits !== undefined) body.track_total_hits = request.trackTotalHits

@@ -108,6 +108,17 @@ export interface SearchRequest<F extends FieldMap, A extends AggMap<F> = Record<
   size?: number | undefined
   /** Offset for shallow paging (use cursors beyond a few pages). @default 0 */
   from?: number | undefined
+  /**
+   * Continue after a hit: the `sort` values of the last hit of the previous page (`hit.sort`),
+   * for cursors that keep highlights and aggregations (which `searchPage` does not) without a
+   * point in time. Needs `sort` (the id field is appended to it, so the order is total); the
+   * values must fit it (one per sort key, numbers for scores, dates and numbers, a string or null
+   * for keywords) or the call throws `E_SEARCH_INVALID_VALUE` before any request. Without a point
+   * in time each page sees the index as it is then: a document written between two pages moves
+   * only if its sort values change (a relevance score can, as the index's statistics do).
+   * Not with `from`.
+   */
+  searchAfter?: readonly (string | number | boolean | null)[] | undefined
   /** `true` counts exactly, a number counts up to it, `false` skips counting. @default 10000 (engine default) */
   trackTotalHits?: boolean | number | undefined
   /** Index or alias to search instead of the definition's name. */
@@ -186,7 +197,7 @@ export interface SearchResult<D, A> {
 
 /** Options of cursor paging (`searchPage`, `scan`). */
 export interface PageRequest<F extends FieldMap>
-  extends Omit<SearchRequest<F>, 'aggs' | 'from' | 'highlight' | 'timeout' | 'fallback'> {
+  extends Omit<SearchRequest<F>, 'aggs' | 'from' | 'highlight' | 'timeout' | 'fallback' | 'searchAfter'> {
   /** Cursor returned by the previous page; omit for the first page. */
   cursor?: string | undefined
   /** Hits per page. @default 100 */
