@@ -210,13 +210,19 @@ function noLifecycle(
   )
 }
 
+/** The body of `PUT _ilm/policy/<name>`: the policy and its `_meta` fingerprint. */
+export function ilmPutBody(spec: RequestMetricsDataStreamSpec & { retentionMs: number }) {
+  const policy = requestMetricsIlmPolicy(spec)
+  return { policy: { ...policy, _meta: metaOf(fingerprint(policy)) } }
+}
+
 async function installIlm(
   transport: Transport,
   spec: RequestMetricsDataStreamSpec & { retentionMs: number },
 ) {
   const name = requestMetricsObjectName(spec.dataStream)
-  const policy = requestMetricsIlmPolicy(spec)
-  const print = fingerprint(policy)
+  const body = ilmPutBody(spec)
+  const print = body.policy._meta.fingerprint
   const path = `/_ilm/policy/${encodeURIComponent(name)}`
   const current = await getOrUndefined<Record<string, { policy?: { _meta?: { fingerprint?: unknown } } }>>(
     transport,
@@ -224,7 +230,7 @@ async function installIlm(
   )
   if (current?.[name]?.policy?._meta?.fingerprint === print)
     return { kind: 'ilm' as const, name, written: false }
-  await transport.request({ method: 'PUT', path, body: { policy: { ...policy, _meta: metaOf(print) } } })
+  await transport.request({ method: 'PUT', path, body })
   return { kind: 'ilm' as const, name, written: true }
 }
 

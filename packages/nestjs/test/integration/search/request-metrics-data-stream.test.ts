@@ -5,7 +5,8 @@
  * OpenSearch no ISM plugin: neither is on Maven Central) and an engine that cannot be reached.
  *
  * What the harness cannot show: ILM and ISM policies applied by a real engine (rollover,
- * deletion). Their bodies are checked by the unit tests against the documented APIs only.
+ * deletion). The ILM body is parsed and validated by Elasticsearch's own x-pack-core code
+ * (ilm-policy-parse.test.ts); the ISM body is checked against the documentation only (unit test).
  */
 import 'reflect-metadata'
 import { createSearchClient, type EngineKind, type SearchClient } from '@ayala/search'

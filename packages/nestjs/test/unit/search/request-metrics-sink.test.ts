@@ -203,13 +203,13 @@ describe('the ECS document', () => {
         statusCode: 503,
       }),
       context,
-    ) as { ayala: { cache: { hit?: number } }; event: { outcome: string } }
+    ) as unknown as { ayala: { cache: { hit?: number } }; event: { outcome: string } }
     expect(miss.ayala.cache.hit).toBe(0)
     expect(miss.event.outcome).toBe('failure')
     const none = ecsRequestDocument(
       event({ cache: { l1Hits: 0, l2Hits: 0, misses: 0, stale: 0, coalesced: 1, bypassed: 2 } }),
       context,
-    ) as { ayala: { cache: Record<string, number> } }
+    ) as unknown as { ayala: { cache: Record<string, number> } }
     expect('hit' in none.ayala.cache).toBe(false)
     const noPath = resolveRequestMetricsSinkOptions({ urlPath: false }).document
     expect('url' in ecsRequestDocument(event(), noPath)).toBe(false)
