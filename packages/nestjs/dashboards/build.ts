@@ -321,6 +321,7 @@ export function kibanaObjects(): Array<Record<string, unknown>> {
     }
   })
   const panels = lensSpecs().map((spec, i) => ({
+    version: '8.10.0',
     type: 'lens',
     panelIndex: `p${i + 1}`,
     gridData: { ...spec.panel.grid, i: `p${i + 1}` },
