@@ -37,10 +37,11 @@ else
   pnpm bench --quick codec cache-l1-hit cache-tagged-l1-hit cache-l2-hit cache-get-many cache-miss-set \
     search-bulk search-query metrics-stream invoicing-soak
   # The cluster suite, its own step (docs/operations.md): 3 KRaft brokers, 3 OpenSearch nodes
-  # started next to the single-node services (about 85 s), then the failover tests that kill
-  # and restart their nodes, one file at a time; the clusters are stopped afterwards to give
-  # the machine its memory back.
-  log "cluster tests (3-node Kafka, 3-node OpenSearch: nodes killed and restarted)"
+  # and a Redis primary, replica and 3 Sentinels started next to the single-node services
+  # (30-90 s, the JVMs' boot), then the failover tests that kill and restart their nodes (the
+  # example's three instances among them), one file at a time; the clusters are stopped
+  # afterwards to give the machine its memory back.
+  log "cluster tests (3-node Kafka, 3-node OpenSearch, Redis Sentinel: nodes killed and restarted)"
   node services/cli.mjs up --cluster
   (. .services/env && pnpm exec vitest run --project '*:cluster' --maxWorkers=1)
   node services/cli.mjs down --cluster
