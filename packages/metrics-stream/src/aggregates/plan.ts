@@ -7,8 +7,9 @@
  * aggregate the field, the amount and the bucket start, as a JSON array of
  * `[aggregateIndex, field, amount]` or `[aggregateIndex, field, amount, bucketStart]`. Retracting
  * it later needs none of the view's functions, so it removes exactly what was added, and it is
- * smaller than most rows (~40 bytes for three figures). Distinct counts are not stored: a
- * HyperLogLog cannot forget. The indexes follow the order of the view's aggregates, which is why
+ * smaller than most rows (~40 bytes for three figures). HyperLogLog distinct counts are not
+ * stored (a HyperLogLog cannot forget); exact ones are hash increments like counts, stored and
+ * retracted. The indexes follow the order of the view's aggregates, which is why
  * an entity view's aggregates may only be appended to within a generation (the consumer checks).
  */
 import { MetricsStreamError } from '../errors.js'
@@ -77,7 +78,7 @@ export interface RowOp {
 /** The signature of a view's aggregates, in order (`name:kind[:bucketUnit]`). @internal */
 export function aggregateSignature(aggregates: Aggregates<any>): string[] {
   return Object.entries(aggregates).map(
-    ([name, a]) => `${name}:${a.kind}${a.bucket ? `:${a.bucket.unit}` : ''}`,
+    ([name, a]) => `${name}:${a.kind}${a.exact ? ':exact' : ''}${a.bucket ? `:${a.bucket.unit}` : ''}`,
   )
 }
 
@@ -97,7 +98,8 @@ export class DeltaPlan {
     this.slots = Object.entries(aggregates).map(([name, aggregate]) => ({
       name,
       aggregate,
-      kind: KIND[aggregate.kind],
+      // An exact distinct is a hash of values (`HINCRBY`, removed at 0), like a grouped count.
+      kind: aggregate.exact ? 'h' : KIND[aggregate.kind],
       key: keys.aggregate(name),
       bucketFrom: 0,
       bucketTo: -1,

@@ -29,7 +29,7 @@ import { scrubRedisErrors } from '../redact.js'
 import { readFromRedis } from './bounded.js'
 import type { BreakerState } from './circuit-breaker.js'
 import { DEADLINE } from './deadlines.js'
-import { rangeKey } from './fetch.js'
+import { rangeKey, selectedAggregates } from './fetch.js'
 import {
   type DashboardOptions,
   type DashboardReadOptions,
@@ -84,13 +84,23 @@ export class Dashboard<A extends Aggregates<any>> {
    *
    * @throws StreamUnavailableError `E_STREAM_UNAVAILABLE` (retriable) when Redis cannot answer
    * and no snapshot of the range is held (or it is older than `staleIfError`)
-   * @throws MetricsStreamError `E_STREAM_INVALID_READ` for a bucket range over 1000 buckets,
-   * `E_STREAM_REDIS` when Redis answers with an error, `E_STREAM_CLOSED` after `close()`
+   * With `params.figures`, only the figures named are read, and the snapshot's type says so.
+   *
+   * @throws MetricsStreamError `E_STREAM_INVALID_READ` for a bucket range over 1000 buckets or a
+   * figure the view lacks, `E_STREAM_REDIS` when Redis answers with an error, `E_STREAM_CLOSED`
+   * after `close()`
    */
+  read<const K extends keyof A & string>(
+    params: ReadParams & { figures: readonly K[] },
+    options?: DashboardReadOptions,
+  ): Promise<DashboardSnapshot<Pick<A, K>>>
+  read(params?: ReadParams, options?: DashboardReadOptions): Promise<DashboardSnapshot<A>>
   async read(params?: ReadParams, options?: DashboardReadOptions): Promise<DashboardSnapshot<A>> {
     const state = this.state
     if (state.closed) throw new MetricsStreamError('E_STREAM_CLOSED', 'The dashboard is closed')
     const key = params === undefined ? '' : rangeKey(params)
+    // A bad selection is refused before the copy, the breaker and Redis.
+    if (params?.figures !== undefined) selectedAggregates(state.view.aggregates, params)
     if (state.useCache) {
       if (state.subscribed) {
         const hit = state.cache.get(key)
@@ -159,9 +169,20 @@ export class Dashboard<A extends Aggregates<any>> {
    * again, which yields a `resync` snapshot. A lost or silent subscriber link is noticed (see
    * `heartbeatInterval`) and handled the same way.
    *
+   * With `params.figures`, each update holds only the figures named (and changes of the others
+   * still yield an update: notices are per view).
+   *
    * @throws StreamUnavailableError `E_STREAM_UNAVAILABLE` when Redis cannot answer and no
    * snapshot of the range is held to answer stale (the iteration ends)
    */
+  subscribe<const K extends keyof A & string>(
+    params: ReadParams & { figures: readonly K[] },
+    options?: { signal?: AbortSignal | undefined },
+  ): AsyncGenerator<DashboardUpdate<Pick<A, K>>>
+  subscribe(
+    params?: ReadParams,
+    options?: { signal?: AbortSignal | undefined },
+  ): AsyncGenerator<DashboardUpdate<A>>
   subscribe(
     params?: ReadParams,
     options?: { signal?: AbortSignal | undefined },
@@ -212,6 +233,14 @@ export function createDashboard<A extends Aggregates<any>>(options: DashboardOpt
  * option (`cache` and `subscriber` included) or an invalid one; `E_STREAM_INVALID_READ` for a
  * range over 1000 buckets, `E_STREAM_REDIS` when Redis fails
  */
+export function readDashboard<A extends Aggregates<any>, const K extends keyof A & string>(
+  options: Omit<DashboardOptions<A>, 'cache' | 'subscriber'>,
+  params: ReadParams & { figures: readonly K[] },
+): Promise<DashboardSnapshot<Pick<A, K>>>
+export function readDashboard<A extends Aggregates<any>>(
+  options: Omit<DashboardOptions<A>, 'cache' | 'subscriber'>,
+  params?: ReadParams,
+): Promise<DashboardSnapshot<A>>
 export function readDashboard<A extends Aggregates<any>>(
   options: Omit<DashboardOptions<A>, 'cache' | 'subscriber'>,
   params?: ReadParams,

@@ -21,9 +21,33 @@ type Decoder = (replies: unknown[], index: number) => [unknown, number]
 
 const MAX_BUCKETS = 1_000
 
-/** The key of a read range in the copy and among the kept snapshots. @internal */
+/** The key of a read range (and figure selection) in the copy and among the kept snapshots. @internal */
 export function rangeKey(params: ReadParams): string {
-  return `${params.from === undefined ? '' : ms(params.from)}|${params.to === undefined ? '' : ms(params.to)}`
+  const range = `${params.from === undefined ? '' : ms(params.from)}|${params.to === undefined ? '' : ms(params.to)}`
+  return params.figures === undefined ? range : `${range}|${params.figures.join(',')}`
+}
+
+/**
+ * The aggregates a read covers: every one, or those `params.figures` names.
+ * @throws MetricsStreamError `E_STREAM_INVALID_READ` for an unknown name or an empty list
+ */
+export function selectedAggregates(
+  aggregates: Aggregates<any>,
+  params: ReadParams | undefined,
+): Array<[string, Aggregate<unknown, unknown>]> {
+  const all = Object.entries(aggregates) as Array<[string, Aggregate<unknown, unknown>]>
+  const names = params?.figures
+  if (names === undefined) return all
+  if (!Array.isArray(names) || names.length === 0) {
+    throw new MetricsStreamError('E_STREAM_INVALID_READ', 'figures must name at least one figure of the view')
+  }
+  for (const name of names) {
+    if (typeof name !== 'string' || !Object.hasOwn(aggregates, name)) {
+      throw new MetricsStreamError('E_STREAM_INVALID_READ', `The view has no figure ${JSON.stringify(name)}`)
+    }
+  }
+  const wanted = new Set(names)
+  return all.filter(([name]) => wanted.has(name))
 }
 
 function ms(value: number | Date): number {
@@ -48,9 +72,7 @@ export async function fetchSnapshot<A extends Aggregates<any>>(
   multi.get(keys.pointer)
   multi.hmget(keys.meta, ...META_FIELDS)
   const decoders: Array<[string, Decoder]> = []
-  for (const [name, aggregate] of Object.entries(state.view.aggregates) as Array<
-    [string, Aggregate<unknown, unknown>]
-  >) {
+  for (const [name, aggregate] of selectedAggregates(state.view.aggregates, params)) {
     decoders.push([name, plan(multi, keys, name, aggregate, params)])
   }
   let replies: unknown[]
@@ -121,6 +143,7 @@ function plan(
   const queue = (key: string) => {
     if (grouped) multi.hgetall(key)
     else if (aggregate.kind === 'top') multi.zrevrange(key, 0, aggregate.size - 1, 'WITHSCORES')
+    else if (aggregate.exact) multi.hlen(key)
     else multi.pfcount(key)
   }
   const decodeOne = (reply: unknown): unknown => {

@@ -8,12 +8,19 @@ import type { Figures } from '../aggregates/define.js'
 import type { StreamUnavailableReason } from '../errors.js'
 import type { RebuildProgress, ViewStateReason, ViewStatus } from '../health/view-state.js'
 
-/** Time range of bucketed figures (inclusive; epoch ms or Dates). */
+/** Time range of bucketed figures (inclusive; epoch ms or Dates), and which figures to read. */
 export interface ReadParams {
   /** First bucket: the one containing this instant. @default the `readBuckets`-th last bucket */
   from?: number | Date | undefined
   /** Last bucket: the one containing this instant. @default now */
   to?: number | Date | undefined
+  /**
+   * Read only these figures (aggregate names): the snapshot's `figures` holds them and no other,
+   * and the range applies to them only (a yearly report of month buckets does not read the
+   * year's day buckets of another figure). A name the view lacks, or an empty list, is
+   * `E_STREAM_INVALID_READ`. @default every figure
+   */
+  figures?: readonly string[] | undefined
 }
 
 /** All figures of a view at one version. */
