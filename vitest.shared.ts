@@ -6,8 +6,8 @@ import type { TestProjectInlineConfiguration } from 'vitest/config'
  * - `<name>:unit`: `test/unit/**` - no network, fast, fake timers where time matters.
  * - `<name>:integration`: `test/integration/**` - real Redis, Kafka, search engines, MariaDB.
  * - `<name>:cluster`: `test/cluster/**` - failover on the multi-node clusters of
- *   `node services/cli.mjs up --cluster` (KAFKA_CLUSTER_BROKERS, OPENSEARCH_CLUSTER_NODES; each
- *   file skips with a message when its variable is absent). Run on its own:
+ *   `node services/cli.mjs up --cluster` (KAFKA_CLUSTER_BROKERS, OPENSEARCH_CLUSTER_NODES,
+ *   REDIS_CLUSTER_SENTINELS; each file skips with a message when its variable is absent). Run on its own:
  *   `pnpm exec vitest run --project '*:cluster' --maxWorkers=1`.
  *
  * Used by each package's own `vitest.config.ts` (run from the package folder) and by the root
