@@ -184,6 +184,7 @@ export class CacheStack {
           onBreaker: (state) => this.onBreaker(state),
         },
         options.redisOptions,
+        o.connectTimeout,
       )
     } catch (error) {
       if (error instanceof TypeError) throw new InvalidOptionError('redis', error.message)

@@ -22,6 +22,7 @@
  */
 import { countOut, onBusMessage, onBusState } from './bus/coherence.js'
 import { CacheStack, type StackHooks } from './cache-stack.js'
+import { toMilliseconds } from './duration.js'
 import { demotedBytes } from './entries/entry.js'
 import { getOrSetForced, getOrSetSlow } from './get-set/get-or-set.js'
 import { getOrSetMany } from './get-set/get-or-set-many.js'
@@ -34,6 +35,7 @@ import type {
   GetOrSetOptions,
   InvalidateOptions,
   InvalidationOptions,
+  ReadyOptions,
   ResolvedCacheOptions,
   SetManyOptions,
   SetOptions,
@@ -197,6 +199,23 @@ export class Cache {
    */
   clear(options?: InvalidationOptions): Promise<void> {
     return clear(this.stack, options)
+  }
+
+  /**
+   * Resolves once the Redis connection is ready (and, with the failover check on, verified), at
+   * once without Redis. Rejects with `L2UnavailableError` when it is not within `timeout`
+   * (default `connectTimeout`): `E_CACHE_L2_AUTH` when Redis refuses the credentials, else
+   * `E_CACHE_L2_UNAVAILABLE`. Calls never need it (their first ones wait up to `connectTimeout`
+   * for the connection themselves); it is for start-up and readiness probes.
+   */
+  async ready(options?: ReadyOptions): Promise<void> {
+    const stack = this.stack
+    stack.assertOpen()
+    if (stack.l2 === undefined) return
+    const timeout = options?.timeout
+    await stack.l2.readiness.waitReady(
+      timeout === undefined ? stack.options.connectTimeout : toMilliseconds(timeout, 'timeout'),
+    )
   }
 
   /** Stop the bus, close owned connections and drop L1. Calls after this reject with `E_CACHE_CLOSED`. */

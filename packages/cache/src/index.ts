@@ -43,6 +43,7 @@ export type {
   GetOrSetOptions,
   InvalidateOptions,
   InvalidationOptions,
+  ReadyOptions,
   RedisInput,
   ResolvedCacheOptions,
   SetManyOptions,

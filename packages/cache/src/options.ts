@@ -7,6 +7,7 @@ import { type OptionRename, renamedOption } from '@ayala/internal'
 import type { Cluster, Redis, RedisOptions } from 'ioredis'
 import { type Duration, toMilliseconds } from './duration.js'
 import { InvalidOptionError } from './errors.js'
+import { bool, oneOf, positiveInteger, stripUndefined } from './option-values.js'
 import type { Codec } from './serialization/msgpack-codec.js'
 import { RESERVED_REDIS_OPTIONS } from './tiers/redis-connection.js'
 
@@ -74,6 +75,12 @@ export interface CacheOptions {
   l1MaxBytes?: number | undefined
   /** Deadline of every Redis operation; past it the cache acts as on a miss. @default '50ms' */
   redisTimeout?: Duration | undefined
+  /**
+   * How long operations wait for the first Redis connection (and its failover check) of a new
+   * instance, never less than `redisTimeout`; once it was ready, `redisTimeout` applies, and a
+   * connection that is down fails at once. Also the deadline of `cache.ready()`. @default '2s'
+   */
+  connectTimeout?: Duration | undefined
   /** Consecutive Redis failures that open the circuit breaker. @default 5 */
   breakerThreshold?: number | undefined
   /** How long the breaker stays open before one probe is let through. @default '2s' */
@@ -233,6 +240,12 @@ export interface SetManyOptions extends Omit<GetOrSetOptions, 'tags'> {
   tags?: readonly string[] | ((key: string) => readonly string[]) | undefined
 }
 
+/** Options of `cache.ready()`. */
+export interface ReadyOptions {
+  /** How long to wait for the connection. @default the cache's `connectTimeout` */
+  timeout?: Duration | undefined
+}
+
 /** Options of `invalidateTags` (and, but `mode`, of `expireTags`). */
 export interface InvalidateOptions extends InvalidationOptions {
   /**
@@ -257,6 +270,7 @@ export const DEFAULT_CACHE_OPTIONS = Object.freeze({
   l1MaxEntries: 10_000,
   l1MaxBytes: 64 * 1024 * 1024,
   redisTimeout: '50ms',
+  connectTimeout: '2s',
   breakerThreshold: 5,
   breakerCooldown: '2s',
   bus: true,
@@ -317,6 +331,7 @@ export interface ResolvedCacheOptions {
   readonly l1MaxEntries: number
   readonly l1MaxBytes: number
   readonly redisTimeout: number
+  readonly connectTimeout: number
   readonly breakerThreshold: number
   readonly breakerCooldown: number
   readonly bus: boolean
@@ -384,29 +399,6 @@ export function durationOrOff(value: Duration | false, name: string): number {
   return value === false ? 0 : toMilliseconds(value, name)
 }
 
-function positiveInteger(value: unknown, name: string, allowZero: boolean): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
-    throw new InvalidOptionError(
-      name,
-      `expected ${allowZero ? 'a non-negative' : 'a positive'} integer, got ${String(value)}`,
-    )
-  }
-  return value
-}
-
-function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
-  if (!allowed.includes(value as T)) {
-    throw new InvalidOptionError(name, `expected one of ${allowed.join(', ')}, got ${String(value)}`)
-  }
-  return value as T
-}
-
-function bool(value: unknown, name: string): boolean {
-  if (typeof value !== 'boolean')
-    throw new InvalidOptionError(name, `expected a boolean, got ${String(value)}`)
-  return value
-}
-
 /** Validate `options` (unknown options are rejected by name) and freeze the result. */
 export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions {
   if (options === null || typeof options !== 'object') {
@@ -461,6 +453,7 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
     l1MaxEntries: positiveInteger(o.l1MaxEntries, 'l1MaxEntries', false),
     l1MaxBytes: positiveInteger(o.l1MaxBytes, 'l1MaxBytes', true),
     redisTimeout,
+    connectTimeout: toMilliseconds(o.connectTimeout, 'connectTimeout'),
     breakerThreshold: positiveInteger(o.breakerThreshold, 'breakerThreshold', false),
     breakerCooldown: toMilliseconds(o.breakerCooldown, 'breakerCooldown'),
     bus: bool(o.bus, 'bus'),
@@ -484,10 +477,4 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
     busHeartbeatInterval,
     busHeartbeat: busHeartbeatInterval,
   })
-}
-
-function stripUndefined(value: CacheOptions): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = v
-  return out
 }

@@ -7,6 +7,9 @@
  * record's freshness is capped by `l1Ttl`, by `tagTrust` when it has tags and by `busDownL1Ttl`
  * while the bus is down, so that a lost bus message costs a bounded staleness ({@link toL1}).
  *
+ * An entry whose snapshot holds a version this instance never saw from Redis (taken while Redis
+ * did not answer) goes to L1 only ({@link observed}).
+ *
  * {@link check} is the slow path of an L1 read: the record against the local tag table (a hard
  * bump: gone; a soft bump: stale), the bus-down demotion time and the clock, then stamped with
  * the current `seq` so that the facade's inlined hit skips the check until something changes.
@@ -63,8 +66,10 @@ export function prepare(
     versions: snapshot,
     value,
   }
-  if (stack.l2 === undefined) {
-    toL1(stack, key, envelope, o.l1MaxBytes > 0 ? estimateSize(value) : 0, ttl, now)
+  if (stack.l2 === undefined || !observed(stack, call.tagSuffixes)) {
+    // L1 only: without Redis, or with a snapshot holding a version this instance never read from
+    // Redis (see `observed`).
+    toL1(stack, key, envelope, o.l1MaxBytes > 0 ? estimateSize(value) : 0, call.l1Ttl, now)
     return undefined
   }
   let bytes: Buffer
@@ -80,6 +85,19 @@ export function prepare(
   }
   toL1(stack, key, envelope, bytes.length, call.l1Ttl, now)
   return { key: stack.keys.entry(key), bytes, ttlMs: envelope.staleUntil - now }
+}
+
+/**
+ * Whether this instance has seen, from Redis (a read, its own bump, a bus notice), a version of
+ * every suffix of an entry's snapshot. A snapshot taken while Redis did not answer holds the local
+ * table's versions, and one it never saw is 0: after a `clear()` (or a tag's first invalidation)
+ * the entry would be stamped below the server's version, unusable by every reader, while
+ * overwriting the L2 entry they could use. Such an entry goes to L1 only.
+ */
+export function observed(stack: CacheStack, suffixes: readonly string[]): boolean {
+  for (let i = 0; i < suffixes.length; i++)
+    if (stack.tags.known(suffixes[i] as string) === undefined) return false
+  return true
 }
 
 /** Put `envelope` in L1 under `key` (see the module note for the freshness caps); returns the value as stored. */

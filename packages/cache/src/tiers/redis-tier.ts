@@ -21,7 +21,9 @@
  *
  * A verifier (recovery/failover-check.ts) may be set: it runs at every `ready` of the connection
  * (and at once on a connection already ready), and every operation waits for it, within its own
- * deadline, before it is sent on that connection.
+ * deadline, before it is sent on that connection. Waiting for a connection still being set up, and
+ * for the verifier, is tiers/readiness.ts: `connectTimeout` until the connection was ever ready,
+ * `redisTimeout` afterwards.
  *
  * Credentials and TLS (redis-connection.ts): the owned connection takes `redisOptions` under the
  * cache's own settings; every error is scrubbed of secrets before it is wrapped. Refused
@@ -34,6 +36,7 @@ import { L2UnavailableError } from '../errors.js'
 import type { KeySpace } from '../keys.js'
 import type { RedisInput } from '../options.js'
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
+import { Readiness } from './readiness.js'
 import { authFailure, l2Error } from './redis-connection.js'
 import { isCommandTimeout, parseRead, parseScriptRead, type ReadResult } from './redis-replies.js'
 import { defineScripts, type ScriptClient } from './redis-scripts.js'
@@ -54,8 +57,6 @@ export interface RedisTierHooks {
   onBreaker(state: BreakerState): void
 }
 
-const DOWN = new Set(['reconnecting', 'close', 'end', 'disconnecting'])
-
 function timeoutError(operation: string, ms: number): L2UnavailableError {
   return new L2UnavailableError('E_CACHE_L2_TIMEOUT', `Redis ${operation} did not answer within ${ms} ms`)
 }
@@ -66,7 +67,8 @@ export class RedisTier {
   readonly breaker: CircuitBreaker
   /** True when the cache created the connection (from a URL) and must close it. */
   private readonly owned: boolean
-  private readonly readyWaiters = new Set<() => void>()
+  /** Waiting for the connection and its verifier (tiers/readiness.ts). */
+  readonly readiness: Readiness
   private readonly circuitOpen: L2UnavailableError
   /** True when ioredis' `commandTimeout` bounds every command within `redisTimeout`. */
   private readonly commandBounded: boolean
@@ -80,10 +82,6 @@ export class RedisTier {
   readGate: L2UnavailableError | undefined = undefined
   /** While true, the owned connection's reconnection attempts are at most 100 ms apart. */
   reconnectSoon = false
-  /** Run at every `ready` before operations go through (see the module note). */
-  private verifier: (() => Promise<void>) | undefined = undefined
-  /** The verifier's run on the current connection, while it runs; it never rejects. */
-  private verifying: Promise<void> | undefined = undefined
 
   /** The last connection error was refused credentials (cleared when the connection is ready). */
   private authRefused: L2UnavailableError | undefined = undefined
@@ -96,6 +94,7 @@ export class RedisTier {
     breakerCooldownMs: number,
     private readonly hooks: RedisTierHooks,
     redisOptions?: RedisOptions | undefined,
+    connectTimeoutMs = timeoutMs,
   ) {
     if (typeof input === 'string') {
       this.owned = true
@@ -125,6 +124,7 @@ export class RedisTier {
     this.commandBounded =
       typeof commandTimeout === 'number' && commandTimeout > 0 && commandTimeout <= Math.max(timeoutMs, 1)
     defineScripts(this.client)
+    this.readiness = new Readiness(this.client, timeoutMs, connectTimeoutMs, () => this.authRefused)
     this.client.on('ready', this.handleReady)
     // ioredis re-emits connection errors as 'error' events; without a listener Node would crash.
     this.client.on('error', this.handleClientError)
@@ -134,9 +134,7 @@ export class RedisTier {
 
   private readonly handleReady = (): void => {
     this.authRefused = undefined
-    this.startVerify()
-    for (const wake of this.readyWaiters) wake()
-    this.readyWaiters.clear()
+    this.readiness.onReady()
   }
 
   private readonly handleClientError = (error: unknown): void => {
@@ -151,17 +149,7 @@ export class RedisTier {
    * ready already; operations wait for it (see the module note).
    */
   setVerifier(verify: () => Promise<void>): void {
-    this.verifier = verify
-    if (this.client.status === 'ready') this.startVerify()
-  }
-
-  private startVerify(): void {
-    const verify = this.verifier
-    if (verify === undefined) return
-    const run: Promise<void> = verify().finally(() => {
-      if (this.verifying === run) this.verifying = undefined
-    })
-    this.verifying = run
+    this.readiness.setVerifier(verify)
   }
 
   /**
@@ -173,7 +161,8 @@ export class RedisTier {
     if (this.gate !== undefined) throw this.authRefused ?? this.gate
     if (!this.breaker.allow()) throw this.circuitOpen
     try {
-      if (this.client.status !== 'ready' || this.verifying !== undefined) await this.ensureReady()
+      if (this.client.status !== 'ready' || this.readiness.verifying !== undefined)
+        await this.readiness.ensure()
       const result = await this.bounded(op(), operation)
       this.breaker.success()
       return result
@@ -189,7 +178,8 @@ export class RedisTier {
    */
   async runRecovery<T>(operation: string, op: () => Promise<T>): Promise<T> {
     try {
-      if (this.client.status !== 'ready' || this.verifying !== undefined) await this.ensureReady()
+      if (this.client.status !== 'ready' || this.readiness.verifying !== undefined)
+        await this.readiness.ensure()
       const result = await this.bounded(op(), operation)
       this.breaker.success()
       return result
@@ -207,7 +197,8 @@ export class RedisTier {
   runSingle<T>(operation: string, op: () => Promise<T>): Promise<T> {
     // Connection set-up and open-circuit paths go through run(); the hot path is one promise
     // chain (no async frames, no timer per call).
-    if (this.client.status !== 'ready' || this.verifying !== undefined) return this.run(operation, op)
+    if (this.client.status !== 'ready' || this.readiness.verifying !== undefined)
+      return this.run(operation, op)
     if (this.gate !== undefined) return Promise.reject(this.authRefused ?? this.gate)
     if (!this.breaker.allow()) return Promise.reject(this.circuitOpen)
     let pending: Promise<T>
@@ -295,59 +286,6 @@ export class RedisTier {
     this.breaker.failure()
     this.hooks.onError(operation, error)
     return error
-  }
-
-  /**
-   * A connection still being set up ('wait', 'connecting', 'connect': the first connection, or
-   * the ready check of a reconnection) is waited for, within one more deadline, and so is the
-   * verifier of a ready one. A connection that is down ('reconnecting', 'close', 'end') fails at
-   * once: Redis is gone, and queueing commands for later would replay stale writes.
-   */
-  private async ensureReady(): Promise<void> {
-    const deadline = Date.now() + this.timeoutMs
-    for (;;) {
-      const status = this.client.status
-      const remaining = deadline - Date.now()
-      if (status === 'ready') {
-        const verifying = this.verifying
-        if (verifying === undefined) return
-        if (remaining > 0 && (await this.waitFor(verifying, remaining))) continue
-        throw new L2UnavailableError('E_CACHE_L2_UNAVAILABLE', 'Redis is not verified yet (failover check)')
-      }
-      if (DOWN.has(status) || remaining <= 0 || !(await this.waitReady(remaining))) {
-        // Not connected because Redis refuses the credentials: say that, not "reconnecting".
-        if (this.authRefused !== undefined && this.client.status !== 'ready') throw this.authRefused
-        throw new L2UnavailableError(
-          'E_CACHE_L2_UNAVAILABLE',
-          `Redis is not connected (${this.client.status})`,
-        )
-      }
-    }
-  }
-
-  /** Whether `promise` (which never rejects) settled within `ms`. */
-  private waitFor(promise: Promise<void>, ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), ms)
-      void promise.then(() => {
-        clearTimeout(timer)
-        resolve(true)
-      })
-    })
-  }
-
-  private waitReady(ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.readyWaiters.delete(wake)
-        resolve(false)
-      }, ms)
-      const wake = () => {
-        clearTimeout(timer)
-        resolve(true)
-      }
-      this.readyWaiters.add(wake)
-    })
   }
 
   /** Read entries and tag versions in one round trip (the guard declared: see redis-scripts.ts). */
@@ -465,8 +403,7 @@ export class RedisTier {
     if (this.watchdog !== undefined) clearTimeout(this.watchdog)
     this.watchdog = undefined
     this.client.off('ready', this.handleReady)
-    for (const wake of this.readyWaiters) wake()
-    this.readyWaiters.clear()
+    this.readiness.wake()
     if (this.owned) {
       this.client.disconnect()
     }

@@ -19,6 +19,7 @@ describe('options', () => {
       ttl: 300_000,
       l1Ttl: 60_000,
       redisTimeout: 50,
+      connectTimeout: 2_000,
       grace: 0,
       negativeTtl: 10_000,
     })
@@ -37,6 +38,7 @@ describe('options', () => {
     [{ l1MaxEntries: 0 }, 'l1MaxEntries'],
     [{ l1MaxBytes: 1.5 }, 'l1MaxBytes'],
     [{ redisTimeout: 0 }, 'redisTimeout'],
+    [{ connectTimeout: '2 s' }, 'connectTimeout'],
     [{ breakerThreshold: -3 }, 'breakerThreshold'],
     [{ bus: 'yes' }, 'bus'],
     [{ lease: 1 }, 'lease'],
