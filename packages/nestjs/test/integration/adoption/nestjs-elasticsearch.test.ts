@@ -4,10 +4,13 @@
  * same client through `inject`, on the harness's real Elasticsearch. The existing call sites keep
  * working beside the typed repository (both see the same documents), the module wraps the
  * injected client (`search.raw()` is that very `ElasticsearchService`) and, at `app.close()`,
- * closes only its wrapper: the application's client still answers after the shutdown.
+ * closes only its wrapper: the application's client still answers after the shutdown. On the
+ * harness's OpenSearch, the default `ElasticsearchService` (product check, `compatible-with`
+ * media types) fails the bootstrap with `E_SEARCH_CLIENT_ENGINE`; registered with
+ * `Transport: OpenSearchTransport` it works.
  */
 import 'reflect-metadata'
-import { defineIndex, field, type SearchClient } from '@ayala/search'
+import { defineIndex, field, OpenSearchTransport, type SearchClient } from '@ayala/search'
 import { serviceUrls, uniqueName } from '@ayala/testkit'
 import { Controller, Get, type INestApplication, Inject, Injectable, Param } from '@nestjs/common'
 import { ElasticsearchModule, ElasticsearchService } from '@nestjs/elasticsearch'
@@ -126,5 +129,61 @@ describe('AyalaSearchModule over @nestjs/elasticsearch (real Elasticsearch)', ()
     const info = (await injected.info()) as { version: { number: string } }
     expect(info.version.number).toMatch(/^\d+\./)
     expect((await injected.count({ index: invoices.name })).count).toBe(3)
+  })
+})
+
+describe('@nestjs/elasticsearch against OpenSearch (real OpenSearch)', () => {
+  const definition = defineIndex({
+    name: uniqueName('nest-os-adoption'),
+    id: 'id',
+    fields: { id: field.keyword(), client: field.keyword() },
+  })
+
+  async function start(options: { Transport?: typeof OpenSearchTransport }) {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        AyalaSearchModule.forRootAsync({
+          indexes: [definition],
+          imports: [ElasticsearchModule.register({ node: services.opensearch, ...options })],
+          inject: [ElasticsearchService],
+          useFactory: (client: ElasticsearchService) => ({
+            client,
+            ensureIndexes: true,
+            onStartFailure: 'fail',
+          }),
+        }),
+      ],
+    }).compile()
+    return moduleRef.createNestApplication({ logger: false })
+  }
+
+  it('the default ElasticsearchService fails the bootstrap with E_SEARCH_CLIENT_ENGINE, naming the fix', async () => {
+    const app = await start({})
+    const error = (await app.init().catch((e: unknown) => e)) as { code?: string; message?: string }
+    expect(error.code).toBe('E_SEARCH_CLIENT_ENGINE')
+    expect(error.message).toContain('OpenSearchTransport')
+    await app.close()
+  })
+
+  it('ElasticsearchModule.register({ Transport: OpenSearchTransport }) talks to OpenSearch', async () => {
+    const app = await start({ Transport: OpenSearchTransport })
+    await app.init()
+    try {
+      const search = app.get<SearchClient>(AYALA_SEARCH_CLIENT)
+      expect(await search.engine()).toBe('opensearch')
+      const es = app.get(ElasticsearchService)
+      await es.index({
+        index: definition.name,
+        id: 'O-1',
+        document: { id: 'O-1', client: 'acme' },
+        refresh: true,
+      })
+      const { hits } = await search.search(definition, { filter: definition.q.term('client', 'acme') })
+      expect(hits.map((hit) => hit.id)).toEqual(['O-1'])
+      await search.deleteIndex(definition.name)
+      await es.indices.deleteIndexTemplate({ name: `ayala-search-${definition.name}` }, { ignore: [404] })
+    } finally {
+      await app.close()
+    }
   })
 })
