@@ -64,7 +64,20 @@ const KNOWN_SOURCE_OPTIONS: ReadonlySet<string> = new Set([
 ])
 
 /**
- * A {@link ReconcileSource} over a MariaDB/MySQL table.
+ * A {@link ReconcileSource} over a MariaDB/MySQL table whose key column holds strings
+ * (`keyType: 'string'`): `load` is given string keys, without annotating them.
+ *
+ * @example
+ * const source = sqlReconcileSource({
+ *   db: pool, table: 'invoices', key: 'uuid', keyType: 'string',
+ *   load: async (ids) => (await invoices.findMany(ids)).map((i) => ({ key: i.uuid, version: i.version, document: toDoc(i) })),
+ * })
+ */
+export function sqlReconcileSource<D>(
+  options: SqlReconcileSourceOptions<D, string> & { keyType: 'string' },
+): ReconcileSource<D, string>
+/**
+ * A {@link ReconcileSource} over a MariaDB/MySQL table (integer keys unless `keyType: 'string'`).
  *
  * @example
  * const source = sqlReconcileSource({
@@ -72,6 +85,9 @@ const KNOWN_SOURCE_OPTIONS: ReadonlySet<string> = new Set([
  *   load: async (ids) => (await invoices.findMany(ids)).map((i) => ({ key: i.id, version: i.version, document: toDoc(i) })),
  * })
  */
+export function sqlReconcileSource<D, K extends ReconcileKey = number>(
+  options: SqlReconcileSourceOptions<D, K>,
+): ReconcileSource<D, K>
 export function sqlReconcileSource<D, K extends ReconcileKey = number>(
   options: SqlReconcileSourceOptions<D, K>,
 ): ReconcileSource<D, K> {
