@@ -28,6 +28,10 @@ else
   # machine, and some of them freeze, stop or fail over servers they started themselves.
   log "integration tests (vitest, real services, one file at a time)"
   pnpm exec vitest run --project '*:integration' --maxWorkers=1
+  # The Nest suite's core (tools/smoke/nest-majors) once more on Nest 10 and on Nest 11: the
+  # workspace's @nestjs/* imports aliased to a fixture of each major (about 2.5 minutes).
+  log "Nest majors (the Nest suite's core on Nest 10 and 11)"
+  node tools/smoke/nest-majors/run.mjs
   # The benchmark suite runs in CI too, every scenario in its quick mode (the cache against its
   # peers, search bulk and queries on 2,000 documents, the stream consumer against the naive one,
   # a 25 s soak of the invoicing example on 2,000 invoices): it fails only when a scenario

@@ -11,6 +11,7 @@ import type { Admin, Kafka } from 'kafkajs'
 import { type Duration, toMilliseconds } from '../duration.js'
 import { HealthCheckFailedError } from '../errors.js'
 import { kafkaAuthFailure, redactText } from '../redact.js'
+import { attempt } from './attempt.js'
 
 /** Options of {@link KafkaHealthIndicator.check}. */
 export interface KafkaHealthOptions {
@@ -53,33 +54,33 @@ export class KafkaHealthIndicator implements OnModuleDestroy {
   ): Promise<HealthIndicatorResult<Key>> {
     const timeoutMs = toMilliseconds(options.timeout ?? '3s', 'timeout')
     const minBrokers = options.minBrokers ?? 1
-    return Promise.resolve(
-      this.health
-        .check(key)
-        .attempt(async () => {
-          try {
-            const admin = await this.admin(options.kafka)
-            const cluster = await admin.describeCluster()
-            if (cluster.brokers.length < minBrokers) {
-              throw new HealthCheckFailedError(
-                key,
-                `${cluster.brokers.length} brokers, expected at least ${minBrokers}`,
-              )
-            }
-            return { brokers: cluster.brokers.length, controller: cluster.controller }
-          } catch (error) {
-            await this.drop(options.kafka)
-            // One clear line for refused credentials (kafkajs's reason names the mechanism).
-            if (kafkaAuthFailure(error))
-              throw new HealthCheckFailedError(
-                key,
-                `Kafka refused the SASL credentials (${redactText(error instanceof Error ? error.message : String(error))})`,
-                error,
-              )
-            throw error
+    return attempt(
+      this.health,
+      key,
+      async () => {
+        try {
+          const admin = await this.admin(options.kafka)
+          const cluster = await admin.describeCluster()
+          if (cluster.brokers.length < minBrokers) {
+            throw new HealthCheckFailedError(
+              key,
+              `${cluster.brokers.length} brokers, expected at least ${minBrokers}`,
+            )
           }
-        })
-        .withTimeout(timeoutMs),
+          return { brokers: cluster.brokers.length, controller: cluster.controller }
+        } catch (error) {
+          await this.drop(options.kafka)
+          // One clear line for refused credentials (kafkajs's reason names the mechanism).
+          if (kafkaAuthFailure(error))
+            throw new HealthCheckFailedError(
+              key,
+              `Kafka refused the SASL credentials (${redactText(error instanceof Error ? error.message : String(error))})`,
+              error,
+            )
+          throw error
+        }
+      },
+      timeoutMs,
     )
   }
 
@@ -89,27 +90,27 @@ export class KafkaHealthIndicator implements OnModuleDestroy {
     options: ConsumerLagOptions,
   ): Promise<HealthIndicatorResult<Key>> {
     const timeoutMs = toMilliseconds(options.timeout ?? '3s', 'timeout')
-    return Promise.resolve(
-      this.health
-        .check(key)
-        .attempt(async () => {
-          const partitions = await options.consumer.lag()
-          let total = 0
-          let worst: PartitionLagLike | undefined
-          for (const partition of partitions) {
-            total += partition.lag
-            if (worst === undefined || partition.lag > worst.lag) worst = partition
-          }
-          const data = { totalLag: total, maxPartitionLag: worst?.lag ?? 0, partitions: partitions.length }
-          if (worst !== undefined && worst.lag > options.maxLag) {
-            throw new HealthCheckFailedError(
-              key,
-              `partition ${worst.topic}/${worst.partition} lags by ${worst.lag} records (max ${options.maxLag})`,
-            )
-          }
-          return data
-        })
-        .withTimeout(timeoutMs),
+    return attempt(
+      this.health,
+      key,
+      async () => {
+        const partitions = await options.consumer.lag()
+        let total = 0
+        let worst: PartitionLagLike | undefined
+        for (const partition of partitions) {
+          total += partition.lag
+          if (worst === undefined || partition.lag > worst.lag) worst = partition
+        }
+        const data = { totalLag: total, maxPartitionLag: worst?.lag ?? 0, partitions: partitions.length }
+        if (worst !== undefined && worst.lag > options.maxLag) {
+          throw new HealthCheckFailedError(
+            key,
+            `partition ${worst.topic}/${worst.partition} lags by ${worst.lag} records (max ${options.maxLag})`,
+          )
+        }
+        return data
+      },
+      timeoutMs,
     )
   }
 

@@ -11,6 +11,7 @@ import { Inject, Injectable } from '@nestjs/common'
 import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus'
 import { type Duration, toMilliseconds } from '../duration.js'
 import { HealthCheckFailedError, InvalidOptionError } from '../errors.js'
+import { attempt } from './attempt.js'
 
 /**
  * What the indicator needs of an `@ayala/metrics-stream` `MetricsConsumer` or `Dashboard`: its
@@ -63,42 +64,42 @@ export class MetricsStreamHealthIndicator {
     }
     const timeoutMs = toMilliseconds(options.timeout ?? '2s', 'timeout')
     const failOn = options.failOn ?? 'down'
-    return Promise.resolve(
-      this.health
-        .check(key)
-        .attempt(async () => {
-          const health = await options.source.health()
-          const reasons = health.reasons.map((reason) => ({
-            code: reason.code,
-            state: reason.state,
-            message: reason.message,
-          }))
-          if (health.state === 'down' || (failOn === 'degraded' && health.state === 'degraded')) {
-            throw new HealthCheckFailedError(
-              key,
-              reasons.map((reason) => `${reason.code}: ${reason.message}`).join('; ') || health.state,
-            )
-          }
-          const view = health.view
-          return {
-            state: health.state,
-            reasons,
-            ...(view && {
-              // `status` is Terminus's own (up/down).
-              viewStatus: view.status,
-              generation: view.generation,
-              version: view.version,
-              ...(view.progress && {
-                progress: {
-                  records: view.progress.records,
-                  applied: view.progress.applied,
-                  ratio: view.progress.ratio,
-                },
-              }),
+    return attempt(
+      this.health,
+      key,
+      async () => {
+        const health = await options.source.health()
+        const reasons = health.reasons.map((reason) => ({
+          code: reason.code,
+          state: reason.state,
+          message: reason.message,
+        }))
+        if (health.state === 'down' || (failOn === 'degraded' && health.state === 'degraded')) {
+          throw new HealthCheckFailedError(
+            key,
+            reasons.map((reason) => `${reason.code}: ${reason.message}`).join('; ') || health.state,
+          )
+        }
+        const view = health.view
+        return {
+          state: health.state,
+          reasons,
+          ...(view && {
+            // `status` is Terminus's own (up/down).
+            viewStatus: view.status,
+            generation: view.generation,
+            version: view.version,
+            ...(view.progress && {
+              progress: {
+                records: view.progress.records,
+                applied: view.progress.applied,
+                ratio: view.progress.ratio,
+              },
             }),
-          }
-        })
-        .withTimeout(timeoutMs),
+          }),
+        }
+      },
+      timeoutMs,
     )
   }
 }

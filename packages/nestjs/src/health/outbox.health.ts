@@ -8,6 +8,7 @@ import { Inject, Injectable } from '@nestjs/common'
 import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus'
 import { type Duration, toMilliseconds } from '../duration.js'
 import { HealthCheckFailedError } from '../errors.js'
+import { attempt } from './attempt.js'
 
 /** What the indicator needs of an `@ayala/outbox` `OutboxRelay`. */
 export interface OutboxHealthSource {
@@ -40,29 +41,29 @@ export class OutboxHealthIndicator {
   ): Promise<HealthIndicatorResult<Key>> {
     const timeoutMs = toMilliseconds(options.timeout ?? '2s', 'timeout')
     const failOn = options.failOn ?? 'down'
-    return Promise.resolve(
-      this.health
-        .check(key)
-        .attempt(async () => {
-          const health = await options.relay.health()
-          const sinks: Record<
-            string,
-            { state: string; pending: number; dead: number; oldestAgeMs: number | null }
-          > = {}
-          for (const [name, sink] of Object.entries(health.sinks)) {
-            sinks[name] = {
-              state: sink.status,
-              pending: sink.pending,
-              dead: sink.dead,
-              oldestAgeMs: sink.oldestAgeMs,
-            }
+    return attempt(
+      this.health,
+      key,
+      async () => {
+        const health = await options.relay.health()
+        const sinks: Record<
+          string,
+          { state: string; pending: number; dead: number; oldestAgeMs: number | null }
+        > = {}
+        for (const [name, sink] of Object.entries(health.sinks)) {
+          sinks[name] = {
+            state: sink.status,
+            pending: sink.pending,
+            dead: sink.dead,
+            oldestAgeMs: sink.oldestAgeMs,
           }
-          if (health.status === 'down' || (failOn === 'degraded' && health.status === 'degraded')) {
-            throw new HealthCheckFailedError(key, health.reasons.join('; ') || health.status)
-          }
-          return { state: health.status, reasons: health.reasons, sinks }
-        })
-        .withTimeout(timeoutMs),
+        }
+        if (health.status === 'down' || (failOn === 'degraded' && health.status === 'degraded')) {
+          throw new HealthCheckFailedError(key, health.reasons.join('; ') || health.status)
+        }
+        return { state: health.status, reasons: health.reasons, sinks }
+      },
+      timeoutMs,
     )
   }
 }

@@ -20,6 +20,7 @@ import { type Cluster, Redis, type RedisOptions } from 'ioredis'
 import { type Duration, toMilliseconds } from '../duration.js'
 import { HealthCheckFailedError, InvalidOptionError } from '../errors.js'
 import { describeRedisFailure, redisAuthFailure, scrubRedisError } from '../redact.js'
+import { attempt } from './attempt.js'
 
 /** Options of {@link RedisHealthIndicator.pingCheck}. */
 export interface RedisPingOptions {
@@ -115,24 +116,24 @@ export class RedisHealthIndicator implements OnModuleDestroy {
     const timeoutMs = toMilliseconds(options.timeout ?? '1s', 'timeout')
     const client = this.client(options)
     watch(client)
-    return Promise.resolve(
-      this.health
-        .check(key)
-        .attempt(async ({ signal }) => {
-          await ready(client, key, signal)
-          let reply: unknown
-          try {
-            reply = await client.ping()
-          } catch (error) {
-            // A reply error (NOPERM, a refused login between two checks): named, scrubbed.
-            if (redisAuthFailure(error) !== undefined || lastErrors.has(client))
-              throw why(client, key, client.status)
-            throw new HealthCheckFailedError(key, describeRedisFailure(client, 'PING failed', error), error)
-          }
-          if (reply !== 'PONG')
-            throw new HealthCheckFailedError(key, `unexpected PING reply ${JSON.stringify(reply)}`)
-        })
-        .withTimeout(timeoutMs),
+    return attempt(
+      this.health,
+      key,
+      async ({ signal }) => {
+        await ready(client, key, signal)
+        let reply: unknown
+        try {
+          reply = await client.ping()
+        } catch (error) {
+          // A reply error (NOPERM, a refused login between two checks): named, scrubbed.
+          if (redisAuthFailure(error) !== undefined || lastErrors.has(client))
+            throw why(client, key, client.status)
+          throw new HealthCheckFailedError(key, describeRedisFailure(client, 'PING failed', error), error)
+        }
+        if (reply !== 'PONG')
+          throw new HealthCheckFailedError(key, `unexpected PING reply ${JSON.stringify(reply)}`)
+      },
+      timeoutMs,
     )
   }
 

@@ -23,6 +23,7 @@ import { Inject, Injectable } from '@nestjs/common'
 import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus'
 import { type Duration, toMilliseconds } from '../duration.js'
 import { HealthCheckFailedError, InvalidOptionError } from '../errors.js'
+import { attempt } from './attempt.js'
 
 /** What the indicator needs of an `@ayala/search` `SearchClient`. */
 export interface SearchHealthSource {
@@ -208,66 +209,63 @@ export class SearchHealthIndicator {
       throw new InvalidOptionError('url', 'give an http(s) URL or a client')
     }
     const target = client === undefined ? targetOf(options) : undefined
-    return Promise.resolve(
-      this.health
-        .check(key)
-        .attempt(async ({ signal }) => {
-          let status: string
-          let breaker: string | undefined
-          if (client !== undefined) {
-            const report = await client.health({ timeout: timeoutMs })
-            const detail = report.error instanceof Error ? `: ${report.error.message}` : ''
-            if (report.status === 'unreachable' || report.status === 'unauthorized') {
-              throw new HealthCheckFailedError(key, `${report.status}${detail}`)
-            }
-            status = report.status
-            breaker = report.breaker
-          } else {
-            const t = target as Target
-            const where = safeUrl(t.url)
-            let answer: { status: number; body: string }
-            try {
-              answer = await clusterHealth(t, options.tls, signal)
-            } catch (error) {
-              const reason = error instanceof Error ? error.message : String(error)
-              throw new HealthCheckFailedError(key, `unreachable at ${where}: ${scrub(reason, t.secrets)}`)
-            }
-            if (answer.status === 401 || answer.status === 403) {
-              throw new HealthCheckFailedError(
-                key,
-                `${where} ${answer.status === 401 ? 'rejected the credentials of' : 'denied the request of'} ${describe(t.auth)} (HTTP ${answer.status})`,
-              )
-            }
-            if (answer.status < 200 || answer.status >= 300) {
-              throw new HealthCheckFailedError(
-                key,
-                `cluster health at ${where} answered HTTP ${answer.status}`,
-              )
-            }
-            try {
-              status = String((JSON.parse(answer.body) as { status?: unknown }).status)
-            } catch {
-              throw new HealthCheckFailedError(
-                key,
-                `cluster health at ${where} answered something else than JSON`,
-              )
-            }
+    return attempt(
+      this.health,
+      key,
+      async ({ signal }) => {
+        let status: string
+        let breaker: string | undefined
+        if (client !== undefined) {
+          const report = await client.health({ timeout: timeoutMs })
+          const detail = report.error instanceof Error ? `: ${report.error.message}` : ''
+          if (report.status === 'unreachable' || report.status === 'unauthorized') {
+            throw new HealthCheckFailedError(key, `${report.status}${detail}`)
           }
-          if (status === 'red' || (options.requireGreen === true && status !== 'green')) {
-            throw new HealthCheckFailedError(key, `cluster status is ${status}`)
+          status = report.status
+          breaker = report.breaker
+        } else {
+          const t = target as Target
+          const where = safeUrl(t.url)
+          let answer: { status: number; body: string }
+          try {
+            answer = await clusterHealth(t, options.tls, signal)
+          } catch (error) {
+            const reason = error instanceof Error ? error.message : String(error)
+            throw new HealthCheckFailedError(key, `unreachable at ${where}: ${scrub(reason, t.secrets)}`)
           }
-          return {
-            clusterStatus: status,
-            ...(breaker !== undefined ? { breaker } : {}),
-            ...(breaker === 'open'
-              ? {
-                  state: 'degraded',
-                  reasons: ['interactive searches are refused: the circuit breaker is open'],
-                }
-              : {}),
+          if (answer.status === 401 || answer.status === 403) {
+            throw new HealthCheckFailedError(
+              key,
+              `${where} ${answer.status === 401 ? 'rejected the credentials of' : 'denied the request of'} ${describe(t.auth)} (HTTP ${answer.status})`,
+            )
           }
-        })
-        .withTimeout(timeoutMs),
+          if (answer.status < 200 || answer.status >= 300) {
+            throw new HealthCheckFailedError(key, `cluster health at ${where} answered HTTP ${answer.status}`)
+          }
+          try {
+            status = String((JSON.parse(answer.body) as { status?: unknown }).status)
+          } catch {
+            throw new HealthCheckFailedError(
+              key,
+              `cluster health at ${where} answered something else than JSON`,
+            )
+          }
+        }
+        if (status === 'red' || (options.requireGreen === true && status !== 'green')) {
+          throw new HealthCheckFailedError(key, `cluster status is ${status}`)
+        }
+        return {
+          clusterStatus: status,
+          ...(breaker !== undefined ? { breaker } : {}),
+          ...(breaker === 'open'
+            ? {
+                state: 'degraded',
+                reasons: ['interactive searches are refused: the circuit breaker is open'],
+              }
+            : {}),
+        }
+      },
+      timeoutMs,
     )
   }
 
@@ -285,46 +283,43 @@ export class SearchHealthIndicator {
       throw new InvalidOptionError('sync', "give the search module's SearchSync")
     const timeoutMs = toMilliseconds(options.timeout ?? '3s', 'timeout')
     const maxAgeMs = toMilliseconds(options.maxOutboxAge ?? '1m', 'maxOutboxAge')
-    return Promise.resolve(
-      this.health
-        .check(key)
-        .attempt(async () => {
-          const { outbox, indexes } = await options.sync.status()
-          for (const index of indexes) {
-            if (!index.exists) throw new HealthCheckFailedError(key, `index "${index.index}" is missing`)
-            if (index.state === 'empty')
-              throw new HealthCheckFailedError(
-                key,
-                `index "${index.index}" is empty while its table has rows`,
-              )
-          }
-          const reasons: string[] = []
-          if (outbox !== undefined) {
-            if (outbox.dead > 0) reasons.push(`${outbox.dead} outbox event(s) dead-lettered`)
-            if (outbox.oldestAgeMs !== null && outbox.oldestAgeMs > maxAgeMs)
-              reasons.push(
-                `oldest pending outbox event is ${Math.round(outbox.oldestAgeMs / 1_000)} s old${outbox.lastError ? ` (${outbox.lastError})` : ''}`,
-              )
-          }
-          for (const index of indexes) {
-            if (index.state === 'drift')
-              reasons.push(`index "${index.index}": ${index.remaining} document(s) differ from the database`)
-          }
-          return {
-            state: reasons.length > 0 ? 'degraded' : 'ok',
-            ...(reasons.length > 0 ? { reasons } : {}),
-            ...(outbox !== undefined
-              ? { pending: outbox.pending, oldestAgeMs: outbox.oldestAgeMs, deadLetters: outbox.dead }
-              : {}),
-            indexes: indexes.map((index) => ({
-              index: index.index,
-              state: index.state,
-              drift: index.drift,
-              remaining: index.remaining,
-            })),
-          }
-        })
-        .withTimeout(timeoutMs),
+    return attempt(
+      this.health,
+      key,
+      async () => {
+        const { outbox, indexes } = await options.sync.status()
+        for (const index of indexes) {
+          if (!index.exists) throw new HealthCheckFailedError(key, `index "${index.index}" is missing`)
+          if (index.state === 'empty')
+            throw new HealthCheckFailedError(key, `index "${index.index}" is empty while its table has rows`)
+        }
+        const reasons: string[] = []
+        if (outbox !== undefined) {
+          if (outbox.dead > 0) reasons.push(`${outbox.dead} outbox event(s) dead-lettered`)
+          if (outbox.oldestAgeMs !== null && outbox.oldestAgeMs > maxAgeMs)
+            reasons.push(
+              `oldest pending outbox event is ${Math.round(outbox.oldestAgeMs / 1_000)} s old${outbox.lastError ? ` (${outbox.lastError})` : ''}`,
+            )
+        }
+        for (const index of indexes) {
+          if (index.state === 'drift')
+            reasons.push(`index "${index.index}": ${index.remaining} document(s) differ from the database`)
+        }
+        return {
+          state: reasons.length > 0 ? 'degraded' : 'ok',
+          ...(reasons.length > 0 ? { reasons } : {}),
+          ...(outbox !== undefined
+            ? { pending: outbox.pending, oldestAgeMs: outbox.oldestAgeMs, deadLetters: outbox.dead }
+            : {}),
+          indexes: indexes.map((index) => ({
+            index: index.index,
+            state: index.state,
+            drift: index.drift,
+            remaining: index.remaining,
+          })),
+        }
+      },
+      timeoutMs,
     )
   }
 }
