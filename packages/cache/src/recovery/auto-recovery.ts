@@ -85,6 +85,10 @@ export class AutoRecovery {
   /** Within `recoveryHold` after the link returned (ends when the hold timer fires). */
   private holdActive = false
   private running = false
+  /** The attempt in flight (it never rejects), for close() to wait for. */
+  private attempting: Promise<void> | undefined
+  /** close() has begun: no new attempt or retry is started. */
+  private closing = false
   private closed = false
   private retryTimer: ReturnType<typeof setTimeout> | undefined
   private holdTimer: ReturnType<typeof setTimeout> | undefined
@@ -207,7 +211,7 @@ export class AutoRecovery {
 
   /** Start an attempt now if one is needed and the connection can carry it. */
   private readonly kick = (): void => {
-    if (this.closed || this.running) return
+    if (this.closing || this.running) return
     if (!this.lost && this.pending === 0) return
     if (this.retryTimer !== undefined) {
       clearTimeout(this.retryTimer)
@@ -218,11 +222,14 @@ export class AutoRecovery {
       this.scheduleRetry()
       return
     }
-    void this.attempt()
+    const run: Promise<void> = this.attempt().finally(() => {
+      if (this.attempting === run) this.attempting = undefined
+    })
+    this.attempting = run
   }
 
   private scheduleRetry(): void {
-    if (this.closed || this.retryTimer !== undefined || this.running) return
+    if (this.closing || this.retryTimer !== undefined || this.running) return
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined
       this.kick()
@@ -395,16 +402,20 @@ export class AutoRecovery {
   }
 
   /**
-   * Stop. One last replay is attempted when invalidations are pending (bounded by
-   * `redisTimeout` per command); returns how many slots are dropped unreplayed.
+   * Stop. An attempt in flight is waited for (each of its commands is bounded by `redisTimeout`,
+   * and it stops at its first failure), then one last replay is attempted when invalidations are
+   * still pending (bounded the same way); returns how many slots are dropped unreplayed.
    */
   async close(): Promise<number> {
+    this.closing = true
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
-    if (this.holdTimer !== undefined) clearTimeout(this.holdTimer)
-    this.retryTimer = this.holdTimer = undefined
+    this.retryTimer = undefined
     this.tier.client.off('ready', this.kick)
     this.tier.client.off('close', this.onClose)
-    if (this.queue.size > 0 && !this.running && !DOWN.has(this.tier.client.status)) {
+    // Before, close() skipped its replay when an attempt was running and marked the recovery
+    // closed, which stopped that attempt before its replay: what it held was dropped.
+    if (this.attempting !== undefined) await this.attempting
+    if (this.queue.size > 0 && !DOWN.has(this.tier.client.status)) {
       try {
         await this.replayAll()
       } catch (error) {
@@ -412,6 +423,8 @@ export class AutoRecovery {
         this.emit('replay-failed', error)
       }
     }
+    if (this.holdTimer !== undefined) clearTimeout(this.holdTimer)
+    this.holdTimer = undefined
     this.closed = true
     const dropped = this.pending
     if (dropped > 0) this.emit('dropped', undefined)
