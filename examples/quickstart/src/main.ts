@@ -22,6 +22,7 @@ import {
   createMetricsConsumer,
   defineAggregates,
   defineView,
+  ensureViewTopics,
   kafkaSource,
 } from '@ayala/metrics-stream'
 import { createSearchClient, defineIndex, field } from '@ayala/search'
@@ -250,9 +251,8 @@ const view = defineView<InvoiceEvent, InvoiceRow, typeof aggregates>({
 })
 const kafka = new Kafka({ clientId: run, brokers: env.kafka, logLevel: logLevel.NOTHING })
 const topic = `${run}-invoice-events`
-const admin = kafka.admin()
-await admin.connect()
-await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true })
+// The view's topic with its .dlq and .late topics (the consumer never creates topics).
+const { topics } = await ensureViewTopics({ kafka, topic, partitions: 2 })
 const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
 await producer.connect()
 const events = createEventProducer<InvoiceEvent>({ producer, topic, key: (e) => e.invoiceId })
@@ -321,7 +321,9 @@ for (const [name, time] of rows) console.log(`| ${name} | ${time} |`)
 await consumer.stop()
 await dashboard.close()
 await producer.disconnect()
-await admin.deleteTopics({ topics: [topic] })
+const admin = kafka.admin()
+await admin.connect()
+await admin.deleteTopics({ topics: topics.map((t) => t.name) })
 await admin.disconnect()
 const keys = await redis.keys(`*${run}*`)
 if (keys.length > 0) await redis.del(...keys)
