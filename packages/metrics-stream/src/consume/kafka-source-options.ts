@@ -33,7 +33,10 @@ export interface KafkaSourceOptions {
   /**
    * Extra kafkajs consumer settings (session timeout, heartbeat interval, max wait...), in
    * kafkajs's own units (milliseconds as numbers). `groupId` and `allowAutoTopicCreation` are set
-   * by the source.
+   * by the source, and so is `readUncommitted: false` (read committed: records of aborted or still
+   * open transactions never count); `readUncommitted: true` is refused
+   * (`E_STREAM_INVALID_OPTION`), since it would count what an exactly-once producer (Flink, Kafka
+   * Streams) aborted.
    * @default `{ sessionTimeout: 10_000, rebalanceTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 500 }`
    */
   consumer?: Omit<ConsumerConfig, 'groupId'> | undefined
@@ -102,6 +105,12 @@ export function resolveKafkaSourceOptions(options: KafkaSourceOptions): Resolved
   checkOptionKeys(options, KAFKA_SOURCE_OPTION_KEYS, 'kafkaSource')
   if (!Array.isArray(options.topics) || options.topics.length === 0) {
     throw new MetricsStreamError('E_STREAM_INVALID_OPTION', 'kafkaSource: topics must not be empty')
+  }
+  if (options.consumer?.readUncommitted === true) {
+    throw new MetricsStreamError(
+      'E_STREAM_INVALID_OPTION',
+      'kafkaSource: consumer.readUncommitted must not be true: the source reads committed records only, so that records of aborted transactions (an exactly-once Flink or Kafka Streams job restarting) never count',
+    )
   }
   const d = DEFAULT_KAFKA_SOURCE_OPTIONS
   const concurrency = options.partitionsConsumedConcurrently ?? d.partitionsConsumedConcurrently

@@ -135,6 +135,8 @@ export function kafkaSource(options: KafkaSourceOptions): Source {
       ...options.consumer,
       groupId: options.groupId,
       allowAutoTopicCreation: false,
+      // Read committed (kafkajs's default, set so that nothing can turn it off): see transactions.ts.
+      readUncommitted: false,
     })
     consumer = c
     c.on(c.events.GROUP_JOIN, (event) => {

@@ -308,3 +308,27 @@ describe('kafkaSource takes durations', () => {
     }
   })
 })
+
+describe('kafkaSource reads committed records only', () => {
+  it('hands kafkajs readUncommitted: false, whatever consumer settings it is given', async () => {
+    const configs: unknown[] = []
+    for (const consumer of [undefined, { readUncommitted: false }, { maxWaitTimeInMs: 100 }]) {
+      const { kafka, consumers } = fakeKafka()
+      const source = kafkaSource({ kafka, groupId: 'g', topics: ['t'], consumer })
+      await source.start(handle)
+      configs.push(consumers[0]?.config.readUncommitted)
+      await source.stop()
+    }
+    expect(configs).toEqual([false, false, false])
+  })
+
+  it('refuses consumer.readUncommitted: true (aborted transactions would count)', () => {
+    const { kafka, consumers } = fakeKafka()
+    const error = thrown(() =>
+      kafkaSource({ kafka, groupId: 'g', topics: ['t'], consumer: { readUncommitted: true } }),
+    )
+    expect(error?.code).toBe('E_STREAM_INVALID_OPTION')
+    expect(error?.message).toContain('readUncommitted')
+    expect(consumers).toHaveLength(0)
+  })
+})
