@@ -309,6 +309,12 @@ export interface ScenarioResult extends Stamp {
   data?: Record<string, unknown> | undefined
 }
 
+/**
+ * Every result written in this process, in order (a scenario may write several): what the
+ * regression report of `run.ts` compares with the baselines.
+ */
+export const writtenResults: ScenarioResult[] = []
+
 /** Write `<results>/<scenario>.json` and `.md`, and print the table. */
 export function writeResult(
   scenario: string,
@@ -335,5 +341,6 @@ export function writeResult(
   const table = markdown(title, meta, data, baseline, extras)
   writeFileSync(join(config.resultsDir, `${scenario}.md`), table)
   console.log(table)
+  writtenResults.push(result)
   return result
 }

@@ -9,17 +9,33 @@
  * `--quick`: a smoke run for CI (100 ms per task, results in a temporary folder, no summary or
  * chart written). It fails only if a scenario itself crashes or our cache errors; a peer's
  * failure is a row of the report, and no timing is ever asserted.
+ *
+ * At the end, every result's ratios are compared with the committed baseline of the same mode
+ * (`regress/`): the ratios that moved beyond their margin are printed, never failing the run.
+ * `--repeat N` runs each scenario N times (the report takes the median of each ratio);
+ * `--update-baseline` writes `benchmarks/baselines/<mode>/` from this run's N runs instead.
  */
 import { readdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { AYALA } from './cache/contenders.js'
-import { configureRun, type ScenarioResult } from './report.js'
+import { BASELINE_DIR, committedResults, readBaseline, writeBaseline } from './regress/baseline.js'
+import { compare, formatReport, ratiosOf } from './regress/compare.js'
+import { configureRun, type ScenarioResult, writtenResults } from './report.js'
 import { loadResults, SCENARIO_ORDER as ORDER, writeSummary } from './summary.js'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
-const wanted = args.filter((arg) => !arg.startsWith('--'))
+const updateBaseline = args.includes('--update-baseline')
+const repeatArg = args.find((arg) => arg.startsWith('--repeat'))
+const repeat = repeatArg ? Number(repeatArg.split('=')[1] ?? args[args.indexOf(repeatArg) + 1]) : 1
+if (!Number.isSafeInteger(repeat) || repeat < 1) {
+  console.error(`--repeat takes a whole number >= 1 (--repeat=3), got ${repeatArg}`)
+  process.exit(2)
+}
+const wanted = args.filter((arg, i) => !arg.startsWith('--') && !(args[i - 1] === '--repeat'))
 const config = configureRun({ quick })
+// Read before any scenario overwrites them: the fallback baselines of a full run.
+const committed = quick ? new Map() : committedResults()
 
 /** Scenarios run by another one (the key) in its set-up; not run again in a run of every scenario. */
 const PARTS: Readonly<Record<string, readonly string[]>> = {
@@ -48,14 +64,18 @@ for (const name of scenarios) {
   const scenario = (await import(join(dir, `${name}.ts`))) as {
     run: () => Promise<ScenarioResult | undefined>
   }
-  const scenarioStarted = Date.now()
-  const result = await scenario.run()
-  console.log(`[bench] ${name} took ${((Date.now() - scenarioStarted) / 1000).toFixed(1)} s`)
-  if (result) {
-    results.push(result)
-    for (const row of result.rows) {
-      if (row.name.startsWith(AYALA) && row.status === 'error')
-        ourErrors.push(`${name} / ${row.name}: ${row.error}`)
+  for (let round = 1; round <= repeat; round++) {
+    const scenarioStarted = Date.now()
+    const result = await scenario.run()
+    console.log(
+      `[bench] ${name} took ${((Date.now() - scenarioStarted) / 1000).toFixed(1)} s${repeat > 1 ? ` (run ${round} of ${repeat})` : ''}`,
+    )
+    if (result) {
+      results.push(result)
+      for (const row of result.rows) {
+        if (row.name.startsWith(AYALA) && row.status === 'error')
+          ourErrors.push(`${name} / ${row.name}: ${row.error}`)
+      }
     }
   }
 }
@@ -65,6 +85,29 @@ if (!quick) writeSummary(loadResults(config.resultsDir))
 console.log(
   `\n[bench] ${scenarios.length} scenario(s) in ${((Date.now() - started) / 1000).toFixed(1)} s${quick ? ' (quick mode)' : ''}; results in ${config.resultsDir}`,
 )
+
+// Regression report (or baseline refresh) over every result written, grouped by result name.
+const byName = new Map<string, ScenarioResult[]>()
+for (const result of writtenResults)
+  byName.set(result.scenario, [...(byName.get(result.scenario) ?? []), result])
+const mode = quick ? 'quick' : 'full'
+if (updateBaseline) {
+  for (const runs of byName.values()) console.log(`[bench] baseline written: ${writeBaseline(runs)}`)
+} else if (byName.size > 0) {
+  const comparisons = [...byName].map(([name, runs]) => {
+    const now: Record<string, number> = {}
+    const all = runs.map(ratiosOf)
+    for (const key of new Set(all.flatMap(Object.keys))) {
+      const values = all.flatMap((ratios) => (key in ratios ? [ratios[key] as number] : []))
+      values.sort((a, b) => a - b)
+      now[key] = values[Math.floor((values.length - 1) / 2)] as number
+    }
+    return compare(name, mode, now, readBaseline(name, mode) ?? committed.get(name))
+  })
+  console.log(
+    `\n${formatReport(comparisons, relative(join(BASELINE_DIR, '..', '..'), BASELINE_DIR)).join('\n')}`,
+  )
+}
 if (ourErrors.length > 0) {
   console.error(`[bench] ${AYALA} failed in:\n  ${ourErrors.join('\n  ')}`)
   process.exitCode = 1
