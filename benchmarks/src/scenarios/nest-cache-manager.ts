@@ -95,6 +95,11 @@ export async function run() {
     }
   }
   await dropNamespaces(redisUrl, namespaces)
+  // A peer that fails is a row of the report; ours failing fails the run (CI's quick mode too).
+  for (const ours of ['ayala-drop-in', 'ayala-drop-in-nest-interceptor'] as const) {
+    const why = failures.get(ours)
+    if (why !== undefined) throw new Error(`nest-cache-manager: ${CONTENDERS[ours].label} failed: ${why}`)
+  }
 
   const rows: ResultRow[] = []
   const summary: Record<string, unknown> = {}
