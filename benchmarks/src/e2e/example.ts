@@ -81,6 +81,7 @@ export interface E2eExample {
     },
   ): Promise<TargetFigures[]>
   markdownTable(results: readonly TargetFigures[]): string
+  indexSearchStats(search: unknown, index: string): Promise<{ queries: number; ms: number }>
 }
 
 async function load<T>(path: string): Promise<T> {
@@ -96,7 +97,7 @@ export async function loadE2eExample(): Promise<E2eExample> {
     load<Pick<E2eExample, 'seed' | 'reusableDataset'>>('seed/seed.ts'),
     load<Pick<E2eExample, 'startService'>>('load/processes.ts'),
     load<Pick<E2eExample, 'buildTargets'>>('load/targets.ts'),
-    load<Pick<E2eExample, 'measureTargets' | 'markdownTable'>>('load/measure.ts'),
+    load<Pick<E2eExample, 'measureTargets' | 'markdownTable' | 'indexSearchStats'>>('load/measure.ts'),
   ])
   return {
     serviceAddresses: config.serviceAddresses,
@@ -109,5 +110,6 @@ export async function loadE2eExample(): Promise<E2eExample> {
     buildTargets: targets.buildTargets,
     measureTargets: measure.measureTargets,
     markdownTable: measure.markdownTable,
+    indexSearchStats: measure.indexSearchStats,
   }
 }

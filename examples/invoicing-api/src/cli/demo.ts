@@ -3,6 +3,9 @@
  * to change), start the API on a free port, call every endpoint over HTTP and print, per
  * endpoint, the SQL-only latency (the same question straight to MariaDB through Prisma) next to
  * the served latency, after checking that both answer the same. Any difference fails the demo.
+ * Then the `e2e` benchmark's table at this size (`demo-load.ts`: the API as its own process,
+ * autocannon with 1 and 32 connections, served vs SQL over HTTP). In a terminal the API and its
+ * dashboard page stay up (their URLs printed) until Ctrl-C; run by a test or CI, it exits.
  */
 import { isDeepStrictEqual } from 'node:util'
 import type { Cache } from '@ayala/cache'
@@ -15,12 +18,15 @@ import type { InvoiceView } from '../invoices/invoice.ts'
 import { ReportRepository } from '../reports/report.repository.ts'
 import type { SearchAnswer } from '../search/search.controller.ts'
 import { reusableDataset, seed } from '../seed/seed.ts'
+import { loadTable } from './demo-load.ts'
 import { parsePrometheusText } from './prometheus-text.ts'
 import { sqlAutocomplete, sqlDashboard, sqlInvoice, sqlSearch } from './reference-queries.ts'
 
 const startedAt = Date.now()
 const count = Number(process.env.DEMO_INVOICES || 20_000)
 const addresses = serviceAddresses()
+/** Runs of a SQL-only question: a scan at a million rows takes seconds, so a few only there. */
+const sqlRuns = (n: number) => (count > 200_000 ? Math.min(n, 3) : n)
 
 function fail(message: string): never {
   throw new Error(`demo check failed: ${message}`)
@@ -108,7 +114,7 @@ try {
 
   // GET /invoices/:id: 200 ids; the first pass loads them (cache misses), then cache hits.
   const ids = Array.from({ length: 200 }, (_, i) => 1 + ((i * 97) % count))
-  const sqlOne = await time(400, (i) => sqlInvoice(db.prisma, ids[i % ids.length] as number))
+  const sqlOne = await time(sqlRuns(400), (i) => sqlInvoice(db.prisma, ids[i % ids.length] as number))
   // A previous run may have left these entries in Redis: invalidate them so the first pass
   // really loads from the database.
   const cache = app.get<Cache>(getCacheToken(), { strict: false })
@@ -124,7 +130,7 @@ try {
 
   // GET /search: every word, any accent.
   const words = 'climatizacion urgente'
-  const sqlFind = await time(10, () => sqlSearch(db.prisma, words))
+  const sqlFind = await time(sqlRuns(10), () => sqlSearch(db.prisma, words))
   const found = await time(100, () => get(`/search?q=${encodeURIComponent(words)}`))
   const served = await get<SearchAnswer>(`/search?q=${encodeURIComponent(words)}`)
   const truth = await sqlSearch(db.prisma, words)
@@ -141,7 +147,7 @@ try {
 
   // GET /autocomplete: the last word partial.
   const typed = 'consultoria trib'
-  const sqlTyped = await time(20, () => sqlAutocomplete(db.prisma, typed, 8))
+  const sqlTyped = await time(sqlRuns(20), () => sqlAutocomplete(db.prisma, typed, 8))
   const typedServed = await time(100, () => get(`/autocomplete?q=${encodeURIComponent(typed)}`))
   const suggestions = await get<SearchAnswer>(`/autocomplete?q=${encodeURIComponent(typed)}`)
   const sqlIds = new Set(await sqlAutocomplete(db.prisma, typed))
@@ -156,13 +162,13 @@ try {
   ])
 
   // GET /dashboard.
-  const sqlDash = await time(20, () => sqlDashboard(db.prisma))
+  const sqlDash = await time(sqlRuns(20), () => sqlDashboard(db.prisma))
   const dash = await time(500, () => get('/dashboard'))
   rows.push(['GET /dashboard', ...percentiles(sqlDash), ...percentiles(dash), 'equal'])
 
   // GET /reports/monthly (every month).
   const range = { from: '2000-01', to: '2099-12' }
-  const sqlReport = await time(20, () => reports.monthlyFromSql(range))
+  const sqlReport = await time(sqlRuns(20), () => reports.monthlyFromSql(range))
   const report = await time(300, () => get('/reports/monthly'))
   if (!isDeepStrictEqual(await get('/reports/monthly'), await reports.monthlyFromSql(range))) {
     fail('GET /reports/monthly differs from SQL')
@@ -317,3 +323,48 @@ console.log('\n| endpoint | SQL-only p50 | SQL-only p99 | served p50 | served p9
 console.log('|---|---:|---:|---:|---:|---|')
 for (const row of rows) console.log(`| ${row.join(' | ')} |`)
 console.log(`\ndemo: every check passed in ${((Date.now() - startedAt) / 1_000).toFixed(1)} s`)
+
+// The plan's table at this size: the API as its own process, under load.
+const interactive = process.stdout.isTTY === true
+const names = seeded?.names ?? reused
+if (names === undefined) fail('no dataset')
+console.log(
+  `\nunder load (autocannon over loopback, 1 and 32 connections, ${process.env.DEMO_DURATION || 2} s per run; API and SQL reference server in processes of their own):`,
+)
+const loaded = await loadTable({
+  addresses,
+  names,
+  count,
+  durationS: Number(process.env.DEMO_DURATION || 2),
+  port: interactive ? await portOrFree(Number(process.env.PORT || 3000)) : undefined,
+})
+console.log(`\n${loaded.markdown}`)
+console.log(
+  `\nAt 1,000,000 invoices: DEMO_INVOICES=1000000 pnpm --filter @ayala/example-invoicing-api demo (the seed takes about 3 minutes once, then the dataset is reused), ` +
+    'or pnpm bench e2e (its own database; the table in the README).',
+)
+if (interactive) {
+  console.log(`\nThe API is running: ${loaded.app.url}  (pid ${loaded.app.pid})`)
+  console.log(`  dashboard page   ${loaded.app.url}/`)
+  console.log(
+    `  API              ${loaded.app.url}/dashboard  ${loaded.app.url}/invoices/1  ${loaded.app.url}/search?q=climatizacion`,
+  )
+  console.log(`  metrics, health  ${loaded.app.url}/metrics  ${loaded.app.url}/health`)
+  console.log('Ctrl-C stops it.')
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve())
+    process.once('SIGTERM', () => resolve())
+  })
+  console.log('\nstopping the API')
+}
+await loaded.app.stop()
+
+/** `port` when nothing listens on it, else a free one. */
+async function portOrFree(port: number): Promise<number | undefined> {
+  const { createServer } = await import('node:net')
+  return new Promise((resolve) => {
+    const probe = createServer()
+    probe.once('error', () => resolve(undefined))
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(port)))
+  })
+}

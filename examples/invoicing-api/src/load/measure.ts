@@ -21,6 +21,7 @@
  *   fetch time per query, the shard's own clock; one shard), the mean `took` less the
  *   coordination.
  */
+import type { SearchClient } from '@ayala/search'
 import autocannon from 'autocannon'
 import { parsePrometheusText } from '../cli/prometheus-text.ts'
 
@@ -264,6 +265,23 @@ export async function measureTargets(
     }
   }
   return results
+}
+
+/** The index's search statistics (primaries): queries so far and their query + fetch milliseconds. */
+export async function indexSearchStats(
+  search: SearchClient,
+  index: string,
+): Promise<{ queries: number; ms: number }> {
+  const raw = await search.raw()
+  const stats = (await raw.indices.stats({ index, metric: 'search' })) as {
+    _all: {
+      primaries: {
+        search?: { query_total: number; query_time_in_millis: number; fetch_time_in_millis: number }
+      }
+    }
+  }
+  const s = stats._all.primaries.search
+  return { queries: s?.query_total ?? 0, ms: (s?.query_time_in_millis ?? 0) + (s?.fetch_time_in_millis ?? 0) }
 }
 
 /** A duration in ms as text: `0.42 ms`, `12.3 ms`, `18.2 s`. */

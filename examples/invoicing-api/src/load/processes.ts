@@ -38,14 +38,20 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * Start `script` (relative to this package, e.g. `src/main.ts`) with `env` on a free port
- * (`PORT`), and wait until `GET <url><readyPath>` answers 200.
+ * Start `script` (relative to this package, e.g. `src/main.ts`) with `env` on `port` or a free
+ * one (`PORT`), and wait until `GET <url><readyPath>` answers 200.
  */
 export async function startService(
   script: string,
-  options: { env: NodeJS.ProcessEnv; readyPath: string; startTimeoutMs?: number },
+  options: {
+    env: NodeJS.ProcessEnv
+    readyPath: string
+    startTimeoutMs?: number | undefined
+    /** @default a free port */
+    port?: number | undefined
+  },
 ): Promise<ServiceProcess> {
-  const port = await freePort()
+  const port = options.port ?? (await freePort())
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: PACKAGE_DIR,
     env: { ...process.env, ...options.env, PORT: String(port), NO_COLOR: '1' },
