@@ -36,6 +36,7 @@ import { ClientRepository } from './clients/client.repository.ts'
 import { ClientsController } from './clients/clients.controller.ts'
 import { searchClientOptions } from './config.ts'
 import { DashboardController } from './dashboard/dashboard.controller.ts'
+import { DashboardService } from './dashboard/dashboard.service.ts'
 import { DashboardPageController } from './dashboard-page/dashboard-page.controller.ts'
 import type { Database } from './database/connection.ts'
 import { DatabaseErrorFilter } from './database/database-error.filter.ts'
@@ -167,6 +168,7 @@ export class AppModule {
         InvoiceRepository,
         InvoiceListRepository,
         ReportRepository,
+        DashboardService,
       ],
     }
   }

@@ -7,6 +7,9 @@
  * (`utf8mb4_unicode_ci`) ignores case and accents, so "climatizacion" finds "climatización" there
  * too, but every query scans the table (no index can serve a leading wildcard).
  */
+
+import { sqlDashboardFigures } from '../dashboard/dashboard-sql.ts'
+import type { DashboardFigures } from '../dashboard/summary.ts'
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts'
 import { INVOICE_INCLUDE, type InvoiceView, toInvoiceView } from '../invoices/invoice.ts'
 
@@ -60,26 +63,7 @@ export async function sqlAutocomplete(prisma: PrismaClient, words: string, take?
   return rows.map((row) => row.id)
 }
 
-/** GET /dashboard's figures: counts and totals by status. */
-export async function sqlDashboard(prisma: PrismaClient): Promise<{
-  invoices: number
-  countByStatus: Record<string, number>
-  totalByStatus: Record<string, number>
-}> {
-  const groups = await prisma.invoice.groupBy({
-    by: ['status'],
-    _count: { _all: true },
-    _sum: { totalCents: true },
-  })
-  const figures = {
-    invoices: 0,
-    countByStatus: {} as Record<string, number>,
-    totalByStatus: {} as Record<string, number>,
-  }
-  for (const group of groups) {
-    figures.invoices += group._count._all
-    figures.countByStatus[group.status] = group._count._all
-    figures.totalByStatus[group.status] = group._sum.totalCents ?? 0
-  }
-  return figures
+/** GET /dashboard's figures: every figure of the view, recomputed in SQL (`dashboard/dashboard-sql.ts`). */
+export function sqlDashboard(prisma: PrismaClient, now = Date.now()): Promise<DashboardFigures> {
+  return sqlDashboardFigures(prisma, now)
 }

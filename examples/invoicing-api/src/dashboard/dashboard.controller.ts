@@ -1,36 +1,45 @@
 /**
  * GET /dashboard: every figure from Redis in one round trip, or from the in-process copy the
- * aggregator's change notices invalidate (sub-millisecond either way). GET /dashboard/stream:
- * the same figures pushed as Server-Sent Events on every change.
+ * aggregator's change notices invalidate (sub-millisecond either way), with its summary
+ * (`summary.ts`); `?source=db` recomputes the same figures in SQL. GET /dashboard/stream: the
+ * same figures and summary pushed as Server-Sent Events on every change.
  *
  * Redis unreachable, hung or slow: the read answers within its deadline (500 ms) with the last
  * figures held, marked `stale: true` with `ageMs` (200), or, when none are held, rejects with
  * `E_STREAM_UNAVAILABLE`, which the global `AyalaErrorFilter` answers 503 with `Retry-After`. The
  * stream says so in a `status` event and stays open.
  */
-import type { Dashboard, DashboardSnapshot } from '@ayala/metrics-stream'
-import { type DashboardMessageEvent, DashboardStream, InjectDashboard } from '@ayala/nestjs/metrics-stream'
-import { Controller, Get, Inject, Sse, UseInterceptors } from '@nestjs/common'
-import type { Observable } from 'rxjs'
-import type { dashboardAggregates } from '../invoices/invoice-events.ts'
-import { InputInterceptor } from '../validation/input.ts'
+import { type DashboardMessageEvent, DashboardStream } from '@ayala/nestjs/metrics-stream'
+import { Controller, Get, Inject, Query, Sse, UseInterceptors } from '@nestjs/common'
+import { concatMap, type Observable } from 'rxjs'
+import { EnumPipe, InputInterceptor } from '../validation/input.ts'
+import { type DashboardAnswer, DashboardService } from './dashboard.service.ts'
+import type { DashboardFigures } from './summary.ts'
 
-/** GET /dashboard and GET /dashboard/stream (no parameters: any query parameter is refused). */
+/** GET /dashboard[?source=db] and GET /dashboard/stream (any other query parameter is refused). */
 @Controller('dashboard')
 @UseInterceptors(InputInterceptor)
 export class DashboardController {
   constructor(
-    @InjectDashboard() private readonly dashboard: Dashboard<typeof dashboardAggregates>,
+    @Inject(DashboardService) private readonly dashboards: DashboardService,
     @Inject(DashboardStream) private readonly streams: DashboardStream,
   ) {}
 
   @Get()
-  read(): Promise<DashboardSnapshot<typeof dashboardAggregates>> {
-    return this.dashboard.read()
+  read(
+    @Query('source', new EnumPipe(['stream', 'db'])) source: 'stream' | 'db' | undefined,
+  ): Promise<DashboardAnswer> {
+    return source === 'db' ? this.dashboards.fromDatabase() : this.dashboards.fromStream()
   }
 
   @Sse('stream')
   stream(): Observable<DashboardMessageEvent> {
-    return this.streams.observe()
+    return this.streams.observe().pipe(
+      concatMap(async (event) => {
+        if (event.type !== 'figures') return event
+        const data = event.data as { figures: DashboardFigures }
+        return { ...event, data: { ...data, summary: await this.dashboards.summary(data.figures) } }
+      }),
+    )
   }
 }

@@ -8,7 +8,7 @@
  * the figures before the change, is kept in the event for consumers of the topic that aggregate
  * deltas.)
  */
-import { defineAggregates, defineView } from '@ayala/metrics-stream'
+import { day, defineAggregates, defineView, month } from '@ayala/metrics-stream'
 import type { InvoiceView } from './invoice.ts'
 
 /** The figures of an invoice the dashboard aggregates. */
@@ -34,17 +34,73 @@ export interface InvoiceEvent {
   previous?: InvoiceFigures | undefined
 }
 
-/** The dashboard's figures. */
+/** The currencies with a top of clients per month (the API accepts these only). */
+export const REPORT_CURRENCIES = ['EUR', 'USD', 'GBP'] as const
+
+const issued = (r: InvoiceFigures) => r.issuedAt
+const cents = (r: InvoiceFigures) => r.totalCents
+const client = (r: InvoiceFigures) => r.clientId
+
+/** A month's best 10 clients by total in one currency. */
+function topOfMonth(currency: (typeof REPORT_CURRENCIES)[number]) {
+  return {
+    member: client,
+    score: cents,
+    size: 10,
+    where: (r: InvoiceFigures) => r.currency === currency,
+    bucket: month(issued),
+    readBuckets: 1,
+  }
+}
+
+/**
+ * The dashboard's figures, by issue date (UTC). An entity view keeps each invoice's current
+ * contribution, so a status change moves it and a deletion takes it out of every figure,
+ * distinct clients and tops included (`distinct({ exact: true })`, `top` retracted by score).
+ * Day buckets live 40 days past their day (the dashboard shows 30); month buckets forever (the
+ * monthly report reads them by year). A read without a range gets the last 30 days and the
+ * current month; the report reads the month figures of one year (`figures`). Within a
+ * generation the list may only be appended to (the stored contributions name figures by
+ * position): a change here needs a new dataset (`DATASET_FORMAT`).
+ */
 export const dashboardAggregates = defineAggregates<InvoiceFigures>()((a) => ({
   invoices: a.count(),
   countByStatus: a.count({ by: { status: (r) => r.status } }),
-  totalByStatus: a.sum({ value: (r) => r.totalCents, by: { status: (r) => r.status } }),
+  totalByStatus: a.sum({ value: cents, by: { status: (r) => r.status } }),
+  countByDay: a.count({ bucket: day(issued), retention: '40d', readBuckets: 30 }),
+  totalByDay: a.sum({ value: cents, bucket: day(issued), retention: '40d', readBuckets: 30 }),
+  topClients: a.top({ member: client, score: cents, size: 10 }),
+  clientsByMonth: a.distinct({ value: client, exact: true, bucket: month(issued), readBuckets: 1 }),
+  countByMonth: a.count({
+    by: { currency: (r) => r.currency, status: (r) => r.status },
+    bucket: month(issued),
+    readBuckets: 1,
+  }),
+  totalByMonth: a.sum({
+    value: cents,
+    by: { currency: (r) => r.currency, status: (r) => r.status },
+    bucket: month(issued),
+    readBuckets: 1,
+  }),
+  topClientsEUR: a.top(topOfMonth('EUR')),
+  topClientsUSD: a.top(topOfMonth('USD')),
+  topClientsGBP: a.top(topOfMonth('GBP')),
 }))
+
+/** The figures of the monthly report (read by year). */
+export const REPORT_FIGURES = [
+  'countByMonth',
+  'totalByMonth',
+  'topClientsEUR',
+  'topClientsUSD',
+  'topClientsGBP',
+] as const
 
 /** The dashboard view of invoice events. */
 export const dashboardView = defineView<InvoiceEvent, InvoiceFigures, typeof dashboardAggregates>({
   name: 'invoices',
   eventTime: (e) => e.at,
+  // A deletion's row is null: its contribution leaves every figure.
   entity: (e) => ({ key: e.invoiceId, version: e.version, row: e.invoice }),
   aggregates: dashboardAggregates,
 })

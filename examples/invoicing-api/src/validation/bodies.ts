@@ -6,10 +6,11 @@
  * `InvalidInputException` naming the field (`lines[2].quantity` for a line's).
  */
 import { INVOICE_STATUSES, type InvoiceStatus } from '../invoices/invoice.ts'
+import { REPORT_CURRENCIES } from '../invoices/invoice-events.ts'
 import { dateValue, enumValue, INT_MAX, InvalidInputException, textValue } from './input.ts'
 
 /** The currencies an invoice may be in (the dashboard keeps a top of clients per currency). */
-export const CURRENCIES = ['EUR', 'USD', 'GBP'] as const
+export const CURRENCIES = REPORT_CURRENCIES
 
 /** One of {@link CURRENCIES}. */
 export type Currency = (typeof CURRENCIES)[number]
