@@ -1,6 +1,13 @@
 export type { BucketUnit, TimeBucket } from './aggregates/buckets.js'
 export { day, hour, month } from './aggregates/buckets.js'
 export type {
+  ChangelogFigureOptions,
+  ChangelogFigures,
+  ChangelogOptions,
+  ChangelogViewDefinition,
+} from './aggregates/changelog.js'
+export { changelog, defineChangelogView } from './aggregates/changelog.js'
+export type {
   Aggregate,
   AggregateBuilders,
   AggregateCommon,

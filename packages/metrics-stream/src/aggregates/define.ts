@@ -102,10 +102,20 @@ export type GroupedFigure<O> = O extends { bucket: TimeBucket<any> }
 /** The figure a {@link top} or {@link distinct} aggregate reads as, from its options. */
 export type BucketedFigure<O, F> = O extends { bucket: TimeBucket<any> } ? Record<string, F> : F
 
+/** What a changelog figure (`changelog.ts`) reads from its records. @internal */
+export interface ChangelogSource {
+  /** The changelog topic. */
+  readonly topic: string
+  /** The group of a record's key. */
+  readonly group: (key: Buffer) => string
+  /** The value column the figure stores. */
+  readonly column: string
+}
+
 /** A compiled aggregate over rows `R` whose read result is `F`. */
 export interface Aggregate<R, F> {
-  /** Which builder made it. */
-  readonly kind: 'count' | 'sum' | 'top' | 'distinct'
+  /** Which builder made it (`latest`: a figure read from a changelog topic, see `changelog`). */
+  readonly kind: 'count' | 'sum' | 'top' | 'distinct' | 'latest'
   /** @internal Group key of a row ('' without dimensions), or undefined when filtered out. */
   readonly group: (row: R) => string | undefined
   /** @internal Integer amount of a row (count: 1, top: its score). */
@@ -124,20 +134,27 @@ export interface Aggregate<R, F> {
   readonly size: number
   /** A `distinct` counted exactly (a hash of values, retractable) rather than by a HyperLogLog. */
   readonly exact: boolean
+  /** @internal Where a `latest` figure comes from (its changelog topic, key and column). */
+  readonly changelog?: ChangelogSource | undefined
   /** Phantom: the figure type. */
   readonly __figure?: F
 }
 
 const COMMON_KEYS = ['where', 'bucket', 'retention', 'readBuckets']
 /** The option keys of each builder (unknown ones are refused by name). */
-const BUILDER_KEYS: Readonly<Record<Aggregate<unknown, unknown>['kind'], ReadonlySet<string>>> = {
+const BUILDER_KEYS: Readonly<
+  Record<Exclude<Aggregate<unknown, unknown>['kind'], 'latest'>, ReadonlySet<string>>
+> = {
   count: new Set([...COMMON_KEYS, 'by']),
   sum: new Set([...COMMON_KEYS, 'by', 'value']),
   top: new Set([...COMMON_KEYS, 'member', 'score', 'size']),
   distinct: new Set([...COMMON_KEYS, 'value', 'exact']),
 }
 
-function common<R>(name: Aggregate<unknown, unknown>['kind'], options: AggregateCommon<R>) {
+function common<R>(
+  name: Exclude<Aggregate<unknown, unknown>['kind'], 'latest'>,
+  options: AggregateCommon<R>,
+) {
   checkOptionKeys(options, BUILDER_KEYS[name], name)
   const retentionMs = toMs(options.retention ?? Number.POSITIVE_INFINITY, `${name}.retention`, true)
   if (options.retention !== undefined && options.bucket === undefined) {
@@ -365,6 +382,11 @@ export interface View<E, R = E, A extends Aggregates<R> = Aggregates<R>> {
   readonly entity: ((event: E) => EntityChange<R>) | undefined
   /** The aggregates, by name. */
   readonly aggregates: A
+  /**
+   * The changelog topics some of the aggregates read (`changelog`), each with its figures' names:
+   * a record of such a topic is applied as a changelog row, not as an event.
+   */
+  readonly changelogs: ReadonlyMap<string, readonly string[]>
 }
 
 /** The figures a view reads as: one entry per aggregate. */
@@ -408,6 +430,14 @@ export function defineView<E, R = E, const A extends Aggregates<R> = Aggregates<
     )
   }
   const entity = definition.entity
+  const changelogs = new Map<string, string[]>()
+  for (const [name, aggregate] of Object.entries(definition.aggregates)) {
+    const topic = aggregate.changelog?.topic
+    if (topic === undefined) continue
+    const names = changelogs.get(topic) ?? []
+    names.push(name)
+    changelogs.set(topic, names)
+  }
   return Object.freeze({
     name: definition.name,
     decode: definition.decode ?? identity<E>,
@@ -418,5 +448,6 @@ export function defineView<E, R = E, const A extends Aggregates<R> = Aggregates<
     mode: entity ? 'entity' : 'delta',
     entity,
     aggregates: definition.aggregates,
+    changelogs,
   })
 }

@@ -55,6 +55,7 @@ const KIND: Record<Aggregate<unknown, unknown>['kind'], Kind> = {
   sum: 'h',
   top: 'z',
   distinct: 'p',
+  latest: 'h', // never planned: changelog figures are filtered out below
 }
 
 function toMillis(value: number | Date): number {
@@ -95,7 +96,9 @@ export class DeltaPlan {
   private readonly slots: Slot[]
 
   constructor(aggregates: Aggregates<any>, keys: ViewKeys) {
-    this.slots = Object.entries(aggregates).map(([name, aggregate]) => ({
+    // Changelog figures (`latest`) are stored as the changelog states them: no increments.
+    const counted = Object.entries(aggregates).filter(([, aggregate]) => aggregate.kind !== 'latest')
+    this.slots = counted.map(([name, aggregate]) => ({
       name,
       aggregate,
       // An exact distinct is a hash of values (`HINCRBY`, removed at 0), like a grouped count.

@@ -14,7 +14,8 @@
  *    that remains after a seek back is data Kafka no longer has (`noteGap`, `recovery.ts`).
  * 3. The rest is cut into chunks of at most `batchSize` records, fewer when the scripts run
  *    longer than `scriptBudget` on the server (`chunk-sizer.ts`); each chunk is applied by one
- *    script (`apply.ts`, or `entity-chunk.ts` for an entity-mode view), and only then resolved in
+ *    script (`apply.ts`, `entity-chunk.ts` for an entity-mode view, `changelog-chunk.ts` for a
+ *    changelog topic of the view), and only then resolved in
  *    Kafka, and the member heartbeats. A Redis or Kafka failure is retried with backoff while
  *    the member still owns the batch (`retry.ts`); a chunk that could not be applied (fenced,
  *    Redis moved) drops the rest of the batch, which is fetched again.
@@ -23,6 +24,7 @@
  */
 import { advance } from './advance.js'
 import { applyChunk } from './apply.js'
+import { applyChangelogChunk } from './changelog-chunk.js'
 import { claim } from './claim.js'
 import { applyEntityChunk } from './entity-chunk.js'
 import { noteGap } from './recovery.js'
@@ -78,7 +80,11 @@ export async function handleBatch(
     context.seek(String(next))
     return
   }
-  const apply = state.view.mode === 'entity' ? applyEntityChunk : applyChunk
+  const apply = state.view.changelogs.has(topic)
+    ? applyChangelogChunk
+    : state.view.mode === 'entity'
+      ? applyEntityChunk
+      : applyChunk
   let committed: string | undefined
   for (let i = start; i < messages.length; ) {
     if (!context.isActive() || state.stopping) return

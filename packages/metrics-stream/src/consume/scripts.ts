@@ -152,7 +152,8 @@ return 1
  * applied, late, dead, channel, notice tail, the offset the member knows Redis holds (its last
  * applied one), entity count e, duplicate versions, stale versions, then e x (entity key, expected
  * version or '' for none, new value), then ops `kind keyIndex expireAt n (field delta)*n |
- * member*n`.
+ * member*n`; kinds `h` (HINCRBY), `z` (ZINCRBY), `p` (PFADD), and for changelog figures `s`
+ * (HSET `(field value)*n`, absolute values) and `x` (HDEL `field*n`, tombstones).
  * Returns [1, version, serverMicros] applied, [-1, token, claims, storedOffset] fenced, [-2, storedOffset]
  * already applied, [-3, entity key, stored version] conflict, [-5, storedOffset] behind: Redis
  * holds an offset below the one this member applied (a failover to a replica that had not
@@ -212,6 +213,12 @@ while i <= n do
       if tonumber(redis.call('ZINCRBY', key, ARGV[i + 1], ARGV[i])) <= 0 then redis.call('ZREM', key, ARGV[i]) end
       i = i + 2
     end
+  elseif kind == 's' then
+    redis.call('HSET', key, unpack(ARGV, i, i + 2 * count - 1))
+    i = i + 2 * count
+  elseif kind == 'x' then
+    redis.call('HDEL', key, unpack(ARGV, i, i + count - 1))
+    i = i + count
   else
     redis.call('PFADD', key, unpack(ARGV, i, i + count - 1))
     i = i + count

@@ -138,7 +138,7 @@ function plan(
   aggregate: Aggregate<unknown, unknown>,
   params: ReadParams | undefined,
 ): Decoder {
-  const grouped = aggregate.kind === 'count' || aggregate.kind === 'sum'
+  const grouped = aggregate.kind === 'count' || aggregate.kind === 'sum' || aggregate.kind === 'latest'
   const hasGroups = aggregate.dimensions.length > 0
   const queue = (key: string) => {
     if (grouped) multi.hgetall(key)
