@@ -73,7 +73,8 @@ function send(response: ServerResponse, status: number, body: unknown): void {
 
 /** Start the reference server for `databaseUrl` on 127.0.0.1:`port` (0: a free port). */
 export async function startSqlServer(databaseUrl: string, port = 0): Promise<SqlServer> {
-  const db = openDatabase(databaseUrl, 8)
+  // A request waits for a connection as long as it takes (the driver's default gives up after 10 s).
+  const db = openDatabase(databaseUrl, 8, { acquireTimeout: 3_600_000 })
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://localhost')
     for (const [pattern, handler] of ROUTES) {
