@@ -26,15 +26,21 @@
  * ours, for experiments. Results: `search-query` (latency) and `search-load` (bulk), with the
  * engine's name appended for Elasticsearch. Both indices are deleted at the end, also on failure.
  *
+ * 3. SDK against raw client: each request shape sent by the SDK and by a separate official
+ *    client with the exact body the SDK compiled (captured from its transport), same rounds;
+ *    goals: SDK/raw p50 and p99 per shape (`sdk-vs-raw.ts`).
+ *
  * The phases live in `../search/`: `bench.ts` (variables, client, index names), `invoices.ts`
  * (data and definitions), `load.ts` (the load comparison), `queries.ts` (the latency rows),
+ * `sdk-vs-raw.ts` (the SDK against the raw client),
  * `rounds.ts` (interleaved rounds), `engine-stats.ts` (heaps and store sizes).
  */
-import { writeResult } from '../report.js'
+import { withRatios, writeResult } from '../report.js'
 import { openSearchBench } from '../search/bench.js'
 import { storeMb } from '../search/engine-stats.js'
 import { compareLoads } from '../search/load.js'
 import { runQueries } from '../search/queries.js'
+import { compareWithRawClient } from '../search/sdk-vs-raw.js'
 
 export async function run() {
   const bench = await openSearchBench()
@@ -48,6 +54,11 @@ export async function run() {
     const mergeS = (performance.now() - merge) / 1_000
     const sizeMb = await storeMb(search, invoices.name)
     const { data, baseline, goals, after } = await runQueries(bench)
+    // The SDK against the raw official client, same bodies (its own interleaved rounds).
+    const versus = await compareWithRawClient(bench)
+    withRatios(data.concat(versus.data), baseline)
+    data.push(...versus.data)
+    goals.push(...versus.goals)
     notes.push(
       `index ${sizeMb.toFixed(1)} MB (primaries) after a force-merge to one segment (${mergeS.toFixed(0)} s)`,
       `engine heap ${after.usedMb.toFixed(0)} MB of ${after.maxMb.toFixed(0)} MB after the queries; Node heap ${(process.memoryUsage().heapUsed / 1_048_576).toFixed(0)} MB`,
