@@ -36,6 +36,8 @@ export interface ResultRow {
   /** Redis round trips per call, counted by a proxy in an untimed pass. */
   roundTripsPerCall?: number | undefined
   note?: string | undefined
+  /** Memory scenarios: the bytes compared (their `ratioToBaseline` is heap / heap). */
+  heapBytes?: number | undefined
 }
 
 /** A goal of the issue, checked against this run's ratios (reported, never asserted). */

@@ -57,6 +57,13 @@ if (unknown.length > 0) {
   process.exit(2)
 }
 
+/** Results grouped by result name (a scenario may write several, and `--repeat` each N times). */
+function byResultName(list: readonly ScenarioResult[]): Map<string, ScenarioResult[]> {
+  const out = new Map<string, ScenarioResult[]>()
+  for (const result of list) out.set(result.scenario, [...(out.get(result.scenario) ?? []), result])
+  return out
+}
+
 const started = Date.now()
 const results: ScenarioResult[] = []
 const ourErrors: string[] = []
@@ -64,6 +71,7 @@ for (const name of scenarios) {
   const scenario = (await import(join(dir, `${name}.ts`))) as {
     run: () => Promise<ScenarioResult | undefined>
   }
+  const firstWritten = writtenResults.length
   for (let round = 1; round <= repeat; round++) {
     const scenarioStarted = Date.now()
     const result = await scenario.run()
@@ -78,6 +86,11 @@ for (const name of scenarios) {
       }
     }
   }
+  // Written as each scenario ends, so that a later scenario's crash does not lose them.
+  if (updateBaseline) {
+    for (const runs of byResultName(writtenResults.slice(firstWritten)).values())
+      console.log(`[bench] baseline written: ${writeBaseline(runs)}`)
+  }
 }
 
 // Every scenario's last result, not only this run's: running one scenario keeps the others' tables.
@@ -87,13 +100,9 @@ console.log(
 )
 
 // Regression report (or baseline refresh) over every result written, grouped by result name.
-const byName = new Map<string, ScenarioResult[]>()
-for (const result of writtenResults)
-  byName.set(result.scenario, [...(byName.get(result.scenario) ?? []), result])
+const byName = byResultName(writtenResults)
 const mode = quick ? 'quick' : 'full'
-if (updateBaseline) {
-  for (const runs of byName.values()) console.log(`[bench] baseline written: ${writeBaseline(runs)}`)
-} else if (byName.size > 0) {
+if (!updateBaseline && byName.size > 0) {
   const comparisons = [...byName].map(([name, runs]) => {
     const now: Record<string, number> = {}
     const all = runs.map(ratiosOf)
