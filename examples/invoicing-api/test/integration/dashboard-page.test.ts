@@ -11,6 +11,7 @@
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { isDeepStrictEqual } from 'node:util'
 import type { INestApplication } from '@nestjs/common'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -27,6 +28,7 @@ interface PageElement {
   getAttribute(name: string): string | null
   querySelector(selector: string): PageElement | null
   querySelectorAll(selector: string): Iterable<PageElement>
+  textContent: string | null
 }
 declare const document: {
   getElementById(id: string): PageElement | null
@@ -52,9 +54,12 @@ interface Shown {
   invoices: number
   total: number
   byStatus: Record<string, { count: number; total: number }>
+  /** The cards of the summary: name -> value. */
+  cards: Record<string, number>
   /** Per chart: day -> bar value. */
   charts: Record<string, Record<string, number>>
-  updates: number
+  /** The top clients table: [client, total] per row. */
+  topClients: Array<[string, number]>
 }
 
 function shown(page: Page): Promise<Shown> {
@@ -67,6 +72,10 @@ function shown(page: Page): Promise<Shown> {
         total: value(row.querySelector('[data-column=total]')),
       }
     }
+    const cards: Record<string, number> = {}
+    for (const output of document.querySelectorAll('#extra-cards output[data-figure]')) {
+      cards[output.getAttribute('data-figure') ?? ''] = value(output)
+    }
     const charts: Record<string, Record<string, number>> = {}
     for (const svg of document.querySelectorAll('svg[data-chart]')) {
       const bars: Record<string, number> = {}
@@ -74,49 +83,68 @@ function shown(page: Page): Promise<Shown> {
         bars[bar.getAttribute('data-day') ?? ''] = value(bar)
       charts[svg.getAttribute('data-chart') ?? ''] = bars
     }
+    const topClients: Array<[string, number]> = []
+    for (const row of document.querySelectorAll('[data-figure=topClients] tbody tr')) {
+      const cells = [...row.querySelectorAll('td')]
+      topClients.push([cells[1]?.textContent ?? '', value(cells[2] ?? null)])
+    }
     return {
       connection: document.getElementById('connection')?.getAttribute('data-connection') ?? '',
       invoices: value(document.getElementById('figure-invoices')),
       total: value(document.getElementById('figure-total')),
       byStatus,
+      cards,
       charts,
-      updates: Number(document.body.dataset.updates ?? 0),
+      topClients,
     }
   })
 }
 
-/** The page's view of SQL's figures (what it must show). */
-function expected(sql: Awaited<ReturnType<TestDataset['sql']['sqlDashboard']>>) {
+/** The parts of `GET /dashboard?source=db`'s summary the page shows. */
+interface DbSummary {
+  invoices: number
+  totalCents: number
+  byStatus: Record<string, { invoices: number; totalCents: number }>
+  today: { invoices: number; totalCents: number }
+  thisMonth: { invoices: number; totalCents: number; clients: number }
+  last30Days: Array<{ date: string; invoices: number; totalCents: number }>
+  topClients: Array<{ clientId: number; name: string | null; totalCents: number }>
+}
+
+/** What the page must show for SQL's figures (`?source=db`). */
+function expected(summary: DbSummary): Shown {
   const byStatus: Record<string, { count: number; total: number }> = {}
-  for (const status of Object.keys(sql.countByStatus)) {
-    byStatus[status] = { count: sql.countByStatus[status] ?? 0, total: sql.totalByStatus[status] ?? 0 }
+  for (const [status, tally] of Object.entries(summary.byStatus).sort(([a], [b]) => a.localeCompare(b))) {
+    byStatus[status] = { count: tally.invoices, total: tally.totalCents }
   }
+  const perDay = (key: 'invoices' | 'totalCents') =>
+    Object.fromEntries(summary.last30Days.map((day) => [day.date, day[key]]))
   return {
     connection: 'live',
-    invoices: sql.invoices,
-    total: Object.values(sql.totalByStatus).reduce((sum, v) => sum + v, 0),
+    invoices: summary.invoices,
+    total: summary.totalCents,
     byStatus,
+    cards: {
+      todayInvoices: summary.today.invoices,
+      todayTotal: summary.today.totalCents,
+      monthInvoices: summary.thisMonth.invoices,
+      monthTotal: summary.thisMonth.totalCents,
+      monthClients: summary.thisMonth.clients,
+    },
+    charts: { invoicesPerDay: perDay('invoices'), totalPerDay: perDay('totalCents') },
+    topClients: summary.topClients.map((client) => [client.name ?? `#${client.clientId}`, client.totalCents]),
   }
 }
 
-/** Poll the page until it shows `want` (the fields `want` has) or `timeoutMs`; the last reading. */
-async function until(page: Page, want: ReturnType<typeof expected>, timeoutMs = 30_000): Promise<Shown> {
+/** Poll the page until it shows `want` or `timeoutMs`; the last reading. */
+async function until(page: Page, want: Shown, timeoutMs = 30_000): Promise<Shown> {
   const deadline = Date.now() + timeoutMs
   let last = await shown(page)
-  const matches = (s: Shown) =>
-    s.connection === want.connection &&
-    s.invoices === want.invoices &&
-    s.total === want.total &&
-    JSON.stringify(s.byStatus) === JSON.stringify(sortKeys(want.byStatus))
-  while (!matches(last) && Date.now() < deadline) {
+  while (!isDeepStrictEqual(last, want) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 100))
     last = await shown(page)
   }
   return last
-}
-
-function sortKeys<T>(record: Record<string, T>): Record<string, T> {
-  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)))
 }
 
 describe('the live dashboard page in Chromium', () => {
@@ -172,8 +200,27 @@ describe('the live dashboard page in Chromium', () => {
     await dataset?.dispose()
   })
 
-  it('shows the SQL figures, then the new SQL truth after a PATCH over HTTP, without a reload', async () => {
+  /**
+   * What the page must show: `GET /dashboard?source=db` (the figures recomputed in SQL), itself
+   * checked against the reference `GROUP BY` of `cli/reference-queries.ts`.
+   */
+  async function sqlTruth(): Promise<Shown> {
     const { db, sql } = dataset as TestDataset
+    const response = await fetch(`${url}/dashboard?source=db`)
+    expect(response.status).toBe(200)
+    const { summary } = (await response.json()) as { summary: DbSummary }
+    const reference = await sql.sqlDashboard(db.prisma)
+    expect(summary.invoices).toBe(reference.invoices)
+    expect(Object.fromEntries(Object.entries(summary.byStatus).map(([k, v]) => [k, v.invoices]))).toEqual(
+      reference.countByStatus,
+    )
+    return expected(summary)
+  }
+
+  const updates = () => page.evaluate(() => Number(document.body.dataset.updates ?? 0))
+
+  it('shows the SQL figures, then the new SQL truth after a PATCH over HTTP, without a reload', async () => {
+    const { db } = dataset as TestDataset
     const response = await page.goto(`${url}/`)
     expect(response?.status()).toBe(200)
     expect(response?.headers()['content-type']).toContain('text/html')
@@ -181,35 +228,25 @@ describe('the live dashboard page in Chromium', () => {
       window.loadedOnce = true
     })
 
-    const before = expected(await sql.sqlDashboard(db.prisma))
-    const first = await until(page, before)
-    expect({ ...first, charts: undefined, updates: undefined }).toEqual({
-      ...before,
-      byStatus: sortKeys(before.byStatus),
-      charts: undefined,
-      updates: undefined,
-    })
-    expect(first.invoices).toBe(INVOICES)
+    const before = await sqlTruth()
+    expect(before.invoices).toBe(INVOICES)
+    expect(Object.keys(before.charts.invoicesPerDay ?? {})).toHaveLength(30)
+    expect(await until(page, before)).toEqual(before)
+    const firstUpdates = await updates()
     await page.screenshot({ path: join(OUTPUT, 'dashboard-page.png'), fullPage: true })
 
     // A status change moves one invoice's count and total from one status to another.
     const target = (await db.prisma.invoice.findFirst({
       where: { status: { not: 'paid' } },
       orderBy: { id: 'asc' },
-      select: { id: true, status: true, totalCents: true },
-    })) as { id: number; status: string; totalCents: number }
+      select: { id: true, status: true },
+    })) as { id: number; status: string }
     await patch(target.id, { status: 'paid' })
-    const after = expected(await sql.sqlDashboard(db.prisma))
+    const after = await sqlTruth()
     expect(after.byStatus.paid?.count).toBe((before.byStatus.paid?.count ?? 0) + 1)
-    expect(after.byStatus[target.status]?.count).toBe((before.byStatus[target.status]?.count ?? 0) - 1)
-    const second = await until(page, after)
-    expect({ ...second, charts: undefined, updates: undefined }).toEqual({
-      ...after,
-      byStatus: sortKeys(after.byStatus),
-      charts: undefined,
-      updates: undefined,
-    })
-    expect(second.updates).toBeGreaterThan(first.updates)
+    expect(after.byStatus[target.status]?.count ?? 0).toBe((before.byStatus[target.status]?.count ?? 0) - 1)
+    expect(await until(page, after)).toEqual(after)
+    expect(await updates()).toBeGreaterThan(firstUpdates)
     // Pushed into the open page: it was not reloaded.
     expect(await page.evaluate(() => window.loadedOnce)).toBe(true)
     await page.screenshot({ path: join(OUTPUT, 'dashboard-page-after-patch.png'), fullPage: true })
@@ -224,7 +261,7 @@ describe('the live dashboard page in Chromium', () => {
   })
 
   it('says it lost the server, and shows the SQL truth again by itself once the server is back', async () => {
-    const { db, sql } = dataset as TestDataset
+    const { db } = dataset as TestDataset
     const port = Number(new URL(url).port)
     await app?.close()
     app = undefined
@@ -243,14 +280,8 @@ describe('the live dashboard page in Chromium', () => {
       select: { id: true },
     })) as { id: number }
     await patch(target.id, { status: 'cancelled' })
-    const truth = expected(await sql.sqlDashboard(db.prisma))
-    const back = await until(page, truth, 45_000)
-    expect({ ...back, charts: undefined, updates: undefined }).toEqual({
-      ...truth,
-      byStatus: sortKeys(truth.byStatus),
-      charts: undefined,
-      updates: undefined,
-    })
+    const truth = await sqlTruth()
+    expect(await until(page, truth, 45_000)).toEqual(truth)
     expect(await page.evaluate(() => window.loadedOnce)).toBe(true)
     // The browser's failed reconnection attempts while the server was down are network errors of
     // the stream, logged by Chromium itself; the page's own script threw nothing.

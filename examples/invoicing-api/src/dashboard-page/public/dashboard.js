@@ -164,7 +164,7 @@
       for (const column of columns) {
         const cell = row !== null && typeof row === 'object' ? row[column] : row
         const shown = column === 'value' ? name : column
-        const td = element('td', typeof cell === 'number' ? { 'data-value': cell } : {})
+        const td = element('td', typeof cell === 'number' ? { 'data-value': cell } : { class: 'text' })
         td.textContent =
           cell === undefined ? '' : typeof cell === 'object' ? JSON.stringify(cell) : format(shown, cell)
         tr.append(td)
@@ -173,6 +173,41 @@
     }
     box.append(t)
     return box
+  }
+
+  function card(name, label, value) {
+    const box = element('article', { class: 'card' })
+    box.append(
+      element('h2', {}, label),
+      element('output', { 'data-figure': name, 'data-value': value }, format(name, value)),
+    )
+    return box
+  }
+
+  /**
+   * The API's summary (`GET /dashboard`'s `summary`, also on every stream event): today, this
+   * month with its distinct clients, the last 30 days (zeros included) and the top clients.
+   */
+  function renderSummary(summary, cards, charts, tables) {
+    cards.append(
+      card('todayInvoices', `Today (${summary.date})`, summary.today.invoices),
+      card('todayTotal', 'Total today', summary.today.totalCents),
+      card('monthInvoices', `This month (${summary.thisMonth.month})`, summary.thisMonth.invoices),
+      card('monthTotal', 'Total this month', summary.thisMonth.totalCents),
+      card('monthClients', 'Clients this month', summary.thisMonth.clients),
+    )
+    const perDay = (key) => Object.fromEntries(summary.last30Days.map((day) => [day.date, day[key]]))
+    charts.append(chart('invoicesPerDay', perDay('invoices')), chart('totalPerDay', perDay('totalCents')))
+    tables.append(
+      table(
+        'topClients',
+        summary.topClients.map((client, i) => ({
+          rank: i + 1,
+          client: client.name ?? `#${client.clientId}`,
+          total: client.totalCents,
+        })),
+      ),
+    )
   }
 
   function render(snapshot) {
@@ -212,7 +247,10 @@
     cards.replaceChildren()
     charts.replaceChildren()
     tables.replaceChildren()
-    for (const [name, value] of Object.entries(figures)) {
+    const summary = snapshot.summary
+    if (summary !== undefined) renderSummary(summary, cards, charts, tables)
+    // Without the API's summary, every other figure is drawn by its shape.
+    for (const [name, value] of summary === undefined ? Object.entries(figures) : []) {
       if (KNOWN.has(name)) continue
       if (typeof value === 'number') {
         const card = element('article', { class: 'card' })
