@@ -1,6 +1,17 @@
 import { describe, expectTypeOf, it } from 'vitest'
-import type { DashboardSnapshot, Figures, Ranked } from '../../../src/index.js'
-import type { invoiceAggregates } from '../../helpers/invoices.js'
+import {
+  changelog,
+  type DashboardSnapshot,
+  defineChangelogView,
+  defineView,
+  type Figures,
+  type Ranked,
+} from '../../../src/index.js'
+import {
+  type invoiceAggregates,
+  invoiceAggregates as invoiceAggregatesValue,
+  invoiceView,
+} from '../../helpers/invoices.js'
 
 describe('figure types follow the aggregate definitions', () => {
   type F = Figures<typeof invoiceAggregates>
@@ -13,5 +24,26 @@ describe('figure types follow the aggregate definitions', () => {
   })
   it('types snapshots', () => {
     expectTypeOf<DashboardSnapshot<typeof invoiceAggregates>['figures']['clients']>().toEqualTypeOf<number>()
+  })
+})
+
+describe('changelog figure types', () => {
+  it('reads every changelog figure as Record<string, number>, beside the embedded ones', () => {
+    const figures = changelog({
+      topic: 't',
+      key: ['status'],
+      figures: { flinkByStatus: { column: 'invoices' } },
+    })
+    const view = defineView({
+      name: 'v',
+      eventTime: invoiceView.eventTime,
+      rows: invoiceView.rows,
+      aggregates: { ...invoiceAggregatesValue, ...figures },
+    })
+    type F = Figures<typeof view.aggregates>
+    expectTypeOf<F['flinkByStatus']>().toEqualTypeOf<Record<string, number>>()
+    expectTypeOf<F['clients']>().toEqualTypeOf<number>()
+    const only = defineChangelogView({ name: 'w', topic: 't', figures: { n: { column: 'c' } } })
+    expectTypeOf<Figures<typeof only.aggregates>['n']>().toEqualTypeOf<Record<string, number>>()
   })
 })
