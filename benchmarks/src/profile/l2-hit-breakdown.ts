@@ -15,7 +15,6 @@ import { configureRun, roundsPlan, rowFromSamples, withRatios } from '../report.
 interface Internals {
   l1: { delete(key: string): unknown }
   l2: {
-    client: Redis & { ayalaCacheReadBuffer(...args: Array<string | number>): Promise<unknown[]> }
     keys: { base: string; entry(key: string): string }
     read(keys: readonly string[], tags: readonly string[]): Promise<unknown>
     readOne(key: string, tags: readonly string[]): Promise<unknown>
@@ -87,12 +86,7 @@ try {
       {},
     ],
     [
-      '5 our client EVALSHA read script (commandTimeout on)',
-      async () => inside.l2.client.ayalaCacheReadBuffer(1, entryKeys[i++ % KEY_COUNT] as string, base),
-      {},
-    ],
-    [
-      '6 our tier read() (+ deadline timer, breaker)',
+      '6 our tier read() (the getMany path: one MGET entries + generation)',
       async () => inside.l2.read([entryKeys[i++ % KEY_COUNT] as string], []),
       {},
     ],
@@ -102,7 +96,7 @@ try {
       {},
     ],
     [
-      '6b our tier read() (script, the getMany path) + fromL2 (decode, version check, L1 fill)',
+      '6b our tier read() (the getMany path) + fromL2 (decode, version check, L1 fill)',
       async () => {
         const key = keys[i++ % KEY_COUNT] as string
         const read = (await inside.l2.read([inside.l2.keys.entry(key)], [])) as {

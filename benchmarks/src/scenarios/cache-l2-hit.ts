@@ -2,8 +2,9 @@
  * Scenario (c): an L2 hit with a cold L1. Before each call (untimed) the key is evicted from
  * the contender's L1 alone, so the call reads Redis, decodes, and refills L1 - the real path of
  * a first read on another instance. Goal: ours within 1.1x of raw ioredis `getBuffer` + msgpackr
- * `unpack` of the same invoice. Our `get()` runs as an extra row (same read path as `getOrSet`
- * since it dropped its Lua script).
+ * `unpack` of the same invoice. Our `get()` runs as an extra row (goal 1.15x, issue 19): cold, one
+ * MGET of the entry and the generation, the same read as `getOrSet`'s (no Lua script since
+ * issue 19).
  */
 import {
   AYALA,
@@ -63,7 +64,7 @@ export async function run(): Promise<ScenarioResult> {
       ratioGoal(
         `${AYALA_GET} p50 / raw getBuffer + unpack p50`,
         p50Ratio(rows, AYALA_GET, RAW_BASELINE),
-        1.1,
+        1.15,
       ),
     ],
     notes: [

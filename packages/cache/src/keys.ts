@@ -1,7 +1,7 @@
 /**
- * Redis key layout. Every key of a namespace shares the hash tag `{ns}`, so one Lua script can read
- * an entry together with its tags' version keys and `getMany` can read many entries at once, on a
- * single Redis and on Redis Cluster alike. The trade-off: a namespace lives in one hash slot, i.e. on
+ * Redis key layout. Every key of a namespace shares the hash tag `{ns}`, so one MGET can read
+ * entries together with their tags' version keys and the generation, on a single Redis and on
+ * Redis Cluster alike. The trade-off: a namespace lives in one hash slot, i.e. on
  * one shard of a cluster; spread load across shards with several namespaces.
  *
  * ```
@@ -10,7 +10,6 @@
  * <prefix>{<ns>}:g             namespace generation (bumped by clear(); an implicit tag of every entry)
  * <prefix>{<ns>}:l:<key>       stampede lease
  * <prefix>{<ns>}:bus           pub/sub channel
- * <prefix>{<ns>}:guard         never written: declared by the read script (tiers/redis-scripts.ts)
  * ```
  *
  * Keys and tags may hold any UTF-16 string. A well-formed string is used as is (Redis keys are
@@ -48,18 +47,12 @@ export class KeySpace {
   readonly base: string
   readonly channel: string
   readonly generation: string
-  /**
-   * A key that never exists, declared by the read script so that Redis Cluster refuses the script
-   * (`TRYAGAIN`) while the namespace's slot is being migrated (see tiers/redis-scripts.ts).
-   */
-  readonly guard: string
 
   constructor(prefix: string, namespace: string) {
     // The prefix is the user's, once; the namespace is never repeated inside it.
     this.base = `${prefix}{${namespace}}:`
     this.channel = `${this.base}bus`
     this.generation = this.base + GENERATION_SUFFIX
-    this.guard = `${this.base}guard`
   }
 
   entry(key: string): string {

@@ -3,8 +3,9 @@
  * `getMany` ({@link getMany}).
  *
  * L1 first; then L2 (read/read-entry.ts): a key whose L1 record names its tags is one MGET, a
- * cold key the read script (the entry and its header's tag versions in one round trip), and
- * `getMany` one script call for all its L1 misses. {@link expiresAt} reads the entry's own
+ * cold key one MGET of the entry and the generation (and, when the entry is tagged, one MGET of
+ * its tags' versions), and `getMany` one MGET for all its L1 misses (and one more for the header
+ * tags of their entries that no stale L1 record named). {@link expiresAt} reads the entry's own
  * freshness (L1 records carry theirs, capped by `l1Ttl`, so with L2 it is always read there). When Redis is unavailable, a stale L1 value
  * within grace is served (counted as stale), but not while L2 is only held after a recovery:
  * Redis answers then, and a peer's replay may be about to outdate what L1 holds.
@@ -36,19 +37,10 @@ export async function lookup(
   }
   if (stack.l2 !== undefined) {
     try {
-      if (record === undefined) {
-        // Nothing here names the entry's tags: the read script returns the entry with the
-        // versions of the tags in its header, so the read and its tag check stay one round trip.
-        const read = await stack.l2.read([stack.keys.entry(key)], NO_TAGS)
-        stack.observe(GENERATION_SUFFIX, read.generation)
-        const hit = freshFromRead(stack, key, read, 0)
-        if (hit !== undefined) return hit
-        stack.counters.misses++
-        return undefined
-      }
       // The tags the L1 record had (stale, demoted or invalidated) are the likely tags of the
-      // L2 entry: read their versions in the same MGET, no script.
-      const hint = record.tags.length === 1 ? NO_TAGS : record.tags.slice(1)
+      // L2 entry: read their versions in the same MGET. Cold (no record), the MGET is of the
+      // entry and the generation; a tagged entry's tag versions cost one more MGET.
+      const hint = record === undefined || record.tags.length === 1 ? NO_TAGS : record.tags.slice(1)
       const { hit } = await readEntry(stack, key, stack.keys.entry(key), hint, stack.options.l1Ttl)
       if (hit?.fresh) return hit
       stack.counters.misses++
@@ -64,7 +56,10 @@ export async function lookup(
   return undefined
 }
 
-/** The values of `keys` (undefined for misses), with one L2 round trip for all L1 misses. */
+/**
+ * The values of `keys` (undefined for misses): one L2 MGET for all L1 misses, and one more for
+ * the versions of their entries' header tags when no L1 record named them.
+ */
 export async function getMany<T = unknown>(
   stack: CacheStack,
   keys: readonly string[],
@@ -73,6 +68,7 @@ export async function getMany<T = unknown>(
   const out = new Array<T | undefined>(keys.length).fill(undefined)
   const missing: number[] = []
   const stale: Array<L1Record | undefined> = []
+  const hints = new Set<string>()
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string
     const record = stack.l1.get(key)
@@ -83,6 +79,9 @@ export async function getMany<T = unknown>(
     } else {
       missing.push(i)
       stale.push(state === STALE ? record : undefined)
+      // A record still here (stale or invalidated) names the likely tags of the L2 entry.
+      if (record !== undefined)
+        for (let t = 1; t < record.tags.length; t++) hints.add(record.tags[t] as string)
     }
   }
   if (missing.length === 0 || stack.l2 === undefined) {
@@ -90,9 +89,11 @@ export async function getMany<T = unknown>(
     return out
   }
   try {
+    // One MGET of the entries, the generation and the hinted tags; header tags no record named
+    // cost one more MGET for all entries (tiers/redis-tier.ts `read`).
     const read = await stack.l2.read(
       missing.map((i) => stack.keys.entry(keys[i] as string)),
-      [],
+      hints.size === 0 ? NO_TAGS : [...hints],
     )
     stack.observe(GENERATION_SUFFIX, read.generation)
     for (let j = 0; j < missing.length; j++) {

@@ -5,11 +5,12 @@
  * unavailable L2 as a miss and falls back to L1 and the loader.
  *
  * Single-key reads (`readOne`) are one MGET of the entry, the generation and the tags the caller
- * expects. Multi-key reads (`read`, for `getMany`) are a Lua script that returns the entries
- * together with the current versions of the tags named in their headers (and of the tags the
- * caller is about to snapshot): any number of keys and their tag checks in one round trip. All keys of a
- * namespace share the `{ns}` hash tag, which keeps these scripts valid on Redis Cluster. The
- * scripts are in redis-scripts.ts, the reply parsing in redis-replies.ts. The cache's mechanisms
+ * expects. Multi-key reads (`read`, for `getMany`) are one MGET of the entries, the generation
+ * and the tags the caller is about to snapshot, plus one MGET of the versions of header tags
+ * nobody named (only then): no script, so a read costs Redis one or two commands whatever the
+ * number of keys. All keys of a namespace share the `{ns}` hash tag, which keeps these
+ * multi-key commands and the scripts valid on Redis Cluster. The scripts are in
+ * redis-scripts.ts, the reply parsing in redis-replies.ts. The cache's mechanisms
  * send no command on the client themselves: `expire`'s compare-and-set is
  * {@link RedisTier.demoteEntry} (shared with auto-recovery's replay), and auto-recovery's other
  * replay commands go through {@link RedisTier.runRecovery}.
@@ -38,7 +39,7 @@ import type { RedisInput } from '../options.js'
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
 import { Readiness } from './readiness.js'
 import { authFailure, l2Error } from './redis-connection.js'
-import { isCommandTimeout, parseRead, parseScriptRead, type ReadResult } from './redis-replies.js'
+import { completeRead, isCommandTimeout, parseManyRead, parseRead, type ReadResult } from './redis-replies.js'
 import { defineScripts, type ScriptClient } from './redis-scripts.js'
 
 /** Reconnection delay of the owned connection while Redis refuses its credentials (ms). */
@@ -288,18 +289,32 @@ export class RedisTier {
     return error
   }
 
-  /** Read entries and tag versions in one round trip (the guard declared: see redis-scripts.ts). */
+  /**
+   * The multi-key read (`getMany`, `getOrSetMany`, a cold `has`, `expiresAt`): ONE `MGET` of the
+   * entries, the generation and `requestedTags` (one server-side command, one consistent
+   * snapshot), then the entries' header tags matched with the versions read. Header tags the
+   * caller did not name cost ONE more `MGET` of their versions, for all entries together (a
+   * second round trip, only when a key carries tags the process did not know). Checking them
+   * after the entry is sound: versions only grow, so a version read later that still equals the
+   * entry's snapshot was that value when the entry was read. On Redis Cluster every key is
+   * declared (all share the `{ns}` hash tag): on a slot being migrated a node serves the MGET only
+   * when it holds every key, else answers `TRYAGAIN`/`ASK`, so no version is read from the wrong
+   * node (see docs/cache-tiers.md, resharding).
+   */
   read(entryKeys: readonly string[], requestedTags: readonly string[]): Promise<ReadResult> {
     if (this.readGate !== undefined) return Promise.reject(this.readGate)
-    return this.run('read', async () => {
-      const reply = (await this.client.ayalaCacheReadBuffer(
-        entryKeys.length + 1,
-        ...entryKeys,
-        this.keys.guard,
-        this.keys.base,
-        ...requestedTags,
-      )) as unknown[]
-      return parseScriptRead(reply, entryKeys.length)
+    const count = entryKeys.length
+    const keys = new Array<string>(count + 1 + requestedTags.length)
+    for (let i = 0; i < count; i++) keys[i] = entryKeys[i] as string
+    keys[count] = this.keys.generation
+    for (let i = 0; i < requestedTags.length; i++) keys[count + 1 + i] = this.keys.base + requestedTags[i]
+    return this.runSingle('read', () => this.client.mgetBuffer(keys)).then((reply) => {
+      const partial = parseManyRead(reply, count, requestedTags)
+      if (partial.missing.length === 0) return partial.result
+      const tagKeys = partial.missing.map((suffix) => this.keys.base + suffix)
+      return this.runSingle('versions', () => this.client.mgetBuffer(tagKeys)).then((versions) =>
+        completeRead(partial, versions),
+      )
     })
   }
 

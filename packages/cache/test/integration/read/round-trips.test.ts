@@ -12,24 +12,52 @@ describe('round trips', () => {
   })
   afterAll(() => fx.dispose())
 
-  it('getMany of 100 keys (tagged, from a cold L1) is one command', async () => {
+  it('getMany of 100 keys from a cold instance: one MGET untagged; tagged, one more MGET for all the header tags', async () => {
     const ns = fx.namespace()
     const writer = fx.cache({ namespace: ns })
     const keys = Array.from({ length: 100 }, (_, i) => `invoice:${i}`)
+    const plain = keys.map((key) => `plain:${key}`)
     for (const key of keys) await writer.set(key, { key }, { tags: [key, 'client:7'] })
+    for (const key of plain) await writer.set(key, { key })
     const { client, commands } = countingClient()
     clients.push(client)
     const reader = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s' })
-    await reader.getMany(['warm-up-the-script'])
+    await reader.getMany(['warm-up-the-connection'])
     commands.length = 0
-    const values = await reader.getMany(keys)
-    expect(values).toEqual(keys.map((key) => ({ key })))
-    expect(commands).toEqual(['evalsha'])
+    expect(await reader.getMany(plain)).toEqual(plain.map((key) => ({ key })))
+    expect(commands).toEqual(['mget'])
+    commands.length = 0
+    expect(await reader.getMany(keys)).toEqual(keys.map((key) => ({ key })))
+    expect(commands).toEqual(['mget', 'mget']) // the tags (101 of them) were unknown to this instance
     await reader.close()
     expect(client.status).toBe('ready') // a borrowed client is not closed by the cache
   })
 
-  it('get: one command with its tag check, cold (the read script) or with the tags of an L1 record (one MGET)', async () => {
+  it('getMany whose stale L1 records name the tags is one MGET, and the check is exact', async () => {
+    const ns = fx.namespace()
+    const writer = fx.cache({ namespace: ns })
+    const keys = Array.from({ length: 20 }, (_, i) => `invoice:${i}`)
+    for (const key of keys) await writer.set(key, { key }, { tags: [key, 'client:7'] })
+    const { client, commands } = countingClient()
+    clients.push(client)
+    // l1Ttl 1 ms: the L1 records turn stale at once but stay, holding the entries' tags.
+    const reader = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s', l1Ttl: 1 })
+    await reader.getMany(keys)
+    await sleep(5)
+    commands.length = 0
+    expect(await reader.getMany(keys)).toEqual(keys.map((key) => ({ key })))
+    expect(commands).toEqual(['mget'])
+    await writer.invalidateTags(['invoice:3'])
+    await sleep(5)
+    commands.length = 0
+    const values = await reader.getMany(keys)
+    expect(values[3]).toBeUndefined()
+    expect(values.filter((v) => v === undefined)).toHaveLength(1)
+    expect(commands).toEqual(['mget'])
+    await reader.close()
+  })
+
+  it('get: one MGET with its tag check from an L1 record; cold, one MGET, and one more for a tagged entry', async () => {
     const ns = fx.namespace()
     const writer = fx.cache({ namespace: ns })
     await writer.set('k', 1, { tags: ['a', 'b', 'c'] })
@@ -38,17 +66,17 @@ describe('round trips', () => {
     clients.push(client)
     // l1Ttl 1 ms: the L1 record turns stale at once but stays, holding the entry's tags.
     const reader = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s', l1Ttl: 1 })
-    await reader.get('warm-up-the-script')
+    await reader.get('warm-up-the-connection')
     commands.length = 0
     expect(await reader.get('plain')).toBe(2)
-    expect(commands).toEqual(['evalsha']) // cold: entry + generation + the header's tags, one script
+    expect(commands).toEqual(['mget']) // cold: entry + generation
     commands.length = 0
     expect(await reader.get('k')).toBe(1)
-    expect(commands).toEqual(['evalsha']) // cold and tagged: still one round trip
+    expect(commands).toEqual(['mget', 'mget']) // cold and tagged: the header's tags, one more MGET
     await sleep(5)
     commands.length = 0
     expect(await reader.get('k')).toBe(1)
-    expect(commands).toEqual(['mget']) // the stale L1 record named the tags: one MGET, no script
+    expect(commands).toEqual(['mget']) // the stale L1 record named the tags: one MGET
     // The check is real on both paths: a tag invalidated elsewhere makes the entry a miss.
     await writer.invalidateTags(['b'])
     await sleep(5)
@@ -59,7 +87,7 @@ describe('round trips', () => {
     const cold = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s' })
     commands.length = 0
     expect(await cold.get('k')).toBeUndefined()
-    expect(commands).toEqual(['evalsha'])
+    expect(commands).toEqual(['mget', 'mget'])
     await cold.close()
     await reader.close()
   })
@@ -71,11 +99,11 @@ describe('round trips', () => {
     const { client, commands } = countingClient()
     clients.push(client)
     const reader = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s' })
-    await reader.get('warm-up-the-script')
+    await reader.get('warm-up-the-connection')
     commands.length = 0
     expect(await reader.get('k')).toBe(1)
     expect(await reader.get('k')).toBe(1)
-    expect(commands).toEqual(['evalsha']) // the first read fills L1; the second is no command
+    expect(commands).toEqual(['mget', 'mget']) // the first read fills L1; the second is no command
     await reader.close()
   })
 
@@ -126,7 +154,7 @@ describe('round trips', () => {
     const { client, commands } = countingClient()
     clients.push(client)
     const cache = createCache({ redis: client, namespace: ns, bus: false, redisTimeout: '5s' })
-    await cache.getMany(['warm-up-the-script'])
+    await cache.getMany(['warm-up-the-connection'])
     commands.length = 0
     let batches = 0
     const keys = Array.from({ length: 50 }, (_, i) => `k${i}`)
@@ -135,7 +163,8 @@ describe('round trips', () => {
       return missing.map((k) => k.toUpperCase())
     })
     expect(batches).toBe(1)
-    expect(commands.filter((c) => c === 'evalsha')).toHaveLength(1)
+    expect(commands.filter((c) => c === 'mget')).toHaveLength(1)
+    expect(commands.filter((c) => c === 'evalsha')).toHaveLength(0)
     expect(commands.filter((c) => c === 'set')).toHaveLength(50) // one pipeline
     await cache.close()
   })
