@@ -94,7 +94,9 @@ for (const name of scenarios) {
 }
 
 // Every scenario's last result, not only this run's: running one scenario keeps the others' tables.
-if (!quick) writeSummary(loadResults(config.resultsDir))
+// `--no-summary`: a full run of some scenarios that leaves summary.md, the chart and the results
+// block of docs/benchmarks.md alone (they are rebuilt from every result file).
+if (!quick && !args.includes('--no-summary')) writeSummary(loadResults(config.resultsDir))
 console.log(
   `\n[bench] ${scenarios.length} scenario(s) in ${((Date.now() - started) / 1000).toFixed(1)} s${quick ? ' (quick mode)' : ''}; results in ${config.resultsDir}`,
 )
