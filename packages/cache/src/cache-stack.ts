@@ -18,6 +18,7 @@
 import { randomBytes } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { Bus, type BusMessage } from './bus/bus.js'
+import { type PeerAcknowledgement, PeerAcks } from './bus/peer-acks.js'
 import { type CallOptions, callDefaults } from './call-options.js'
 import { CacheClosedError, InvalidOptionError, L2UnavailableError } from './errors.js'
 import { GENERATION_SUFFIX, KeySpace } from './keys.js'
@@ -117,6 +118,13 @@ export class CacheStack {
   readonly l1: LRUCache<string, L1Record>
   readonly l2: RedisTier | undefined
   readonly bus: Bus | undefined
+  /** The invalidations waiting for their peers' confirmations (with the bus only). */
+  readonly acks: PeerAcks | undefined
+  /**
+   * Keys whose L1 fill is refused until the time given (ms epoch): dropped or expired by a
+   * notice this instance confirmed (bus/coherence.ts), in insertion order.
+   */
+  readonly refusedFills = new Map<string, number>()
   /** Keeps and replays invalidations that could not reach Redis (with `redis` only). */
   readonly recovery: AutoRecovery | undefined
   /** Compares Redis's replication history at each connection (`failoverCheck`). */
@@ -152,6 +160,10 @@ export class CacheStack {
     busIn: 0,
     busOut: 0,
     busLastLagMs: 0,
+    peerWaits: 0,
+    peerAcksIn: 0,
+    peerAcksOut: 0,
+    peersUnconfirmed: 0,
     l2Errors: 0,
     corruptEntries: 0,
   }
@@ -221,6 +233,8 @@ export class CacheStack {
     }
     if (o.bus) {
       const client = this.l2.client
+      this.acks = new PeerAcks(this.instanceId, (id, ack) => this.onPeersSettled(id, ack))
+      const acks = this.acks
       this.bus = new Bus(
         client,
         this.keys.channel,
@@ -230,6 +244,9 @@ export class CacheStack {
           onConnected: () => hooks.onBusState(this, true),
           onDisconnected: () => hooks.onBusState(this, false),
           onError: (error) => this.onL2Error('bus', l2Error(client, 'Redis bus error', error)),
+          onAck: (id) => {
+            if (acks.confirm(id)) this.counters.peerAcksIn++
+          },
         },
         o.busHeartbeatInterval,
       )
@@ -288,6 +305,36 @@ export class CacheStack {
   /** Every running load stores nothing (`clear`, a bus `c`, a replay after an overflow). */
   invalidateFlights(): void {
     for (const flight of this.flights.values()) flight.invalidated = true
+  }
+
+  /**
+   * Refuse L1 fills of `keys` for `redisTimeout`: an L2 read sent before their invalidation
+   * answers within that bound (or is abandoned), so no fill of the replaced value lands after.
+   */
+  refuseFills(keys: readonly unknown[]): void {
+    const until = Date.now() + this.options.redisTimeout
+    for (const key of keys) {
+      if (typeof key !== 'string') continue
+      this.refusedFills.delete(key)
+      this.refusedFills.set(key, until)
+    }
+  }
+
+  /** Whether an L1 fill of `key` is refused now (see {@link refuseFills}); expired marks are purged. */
+  fillRefused(key: string, now: number): boolean {
+    for (const [k, until] of this.refusedFills) {
+      if (until > now) break
+      this.refusedFills.delete(k)
+    }
+    const until = this.refusedFills.get(key)
+    return until !== undefined && until > now
+  }
+
+  private onPeersSettled(id: string, ack: PeerAcknowledgement): void {
+    this.counters.peerWaits++
+    this.counters.peersUnconfirmed += ack.unconfirmed
+    if (channels.peers.hasSubscribers)
+      channels.peers.publish({ namespace: this.options.namespace, id, ...ack })
   }
 
   /** An L1 record's value as a caller gets it (`l1Values: 'clone'`: a copy). */

@@ -21,6 +21,7 @@
  * - tiers/redis-tier.ts: every Redis operation, bounded by `redisTimeout` and a circuit breaker.
  */
 import { countOut, onBusMessage, onBusState } from './bus/coherence.js'
+import type { PeerAcknowledgement } from './bus/peer-acks.js'
 import { CacheStack, type StackHooks } from './cache-stack.js'
 import { toMilliseconds } from './duration.js'
 import { demotedBytes } from './entries/entry.js'
@@ -53,6 +54,9 @@ const HOOKS: StackHooks = Object.freeze({
 })
 
 const EXPIRE_MODE: InvalidateOptions = Object.freeze({ mode: 'expire' })
+
+/** The per-call option that makes an invalidation resolve with a {@link PeerAcknowledgement}. */
+type AwaitingPeers = { awaitPeers: true }
 
 /** The cache. Create it with {@link createCache}. */
 export class Cache {
@@ -159,7 +163,12 @@ export class Cache {
    * Remove `key` (or keys) from both tiers and from every instance's L1. Idempotent. Without
    * Redis at hand it applies here at once and is replayed later (see {@link InvalidationOptions}).
    */
-  delete(keys: string | readonly string[], options?: InvalidationOptions): Promise<void> {
+  delete(
+    keys: string | readonly string[],
+    options: InvalidationOptions & AwaitingPeers,
+  ): Promise<PeerAcknowledgement>
+  delete(keys: string | readonly string[], options?: InvalidationOptions): Promise<void>
+  delete(keys: string | readonly string[], options?: InvalidationOptions): Promise<unknown> {
     return del(this.stack, keys, options)
   }
 
@@ -167,7 +176,12 @@ export class Cache {
    * Make `key` (or keys) stale without removing it: the next read reloads, and the old value is
    * still served as a fallback within grace if the loader fails.
    */
-  expire(keys: string | readonly string[], options?: InvalidationOptions): Promise<void> {
+  expire(
+    keys: string | readonly string[],
+    options: InvalidationOptions & AwaitingPeers,
+  ): Promise<PeerAcknowledgement>
+  expire(keys: string | readonly string[], options?: InvalidationOptions): Promise<void>
+  expire(keys: string | readonly string[], options?: InvalidationOptions): Promise<unknown> {
     return expire(this.stack, keys, options)
   }
 
@@ -176,19 +190,32 @@ export class Cache {
    * per tag on the server (in one script). Entries loading while this runs are stored stale.
    * Idempotent in effect (versions only rise). Without Redis at hand the bump applies here at
    * once and is replayed later (see {@link InvalidationOptions}).
+   *
+   * With `{ awaitPeers: true }` it resolves once every live instance confirmed it dropped the
+   * tagged entries from its L1, or `peerAckTimeout` passed: a {@link PeerAcknowledgement}
+   * (`unconfirmed` counts the peers that did not confirm; never thrown). The same option is
+   * taken by `delete`, `expire`, `expireTags` and `clear`.
    */
-  invalidateTags(tags: readonly string[], options?: InvalidateOptions): Promise<void> {
+  invalidateTags(
+    tags: readonly string[],
+    options: InvalidateOptions & AwaitingPeers,
+  ): Promise<PeerAcknowledgement>
+  invalidateTags(tags: readonly string[], options?: InvalidateOptions): Promise<void>
+  invalidateTags(tags: readonly string[], options?: InvalidateOptions): Promise<unknown> {
     return invalidateTags(this.stack, tags, options)
   }
 
   /** `invalidateTags(tags, { mode: 'expire' })`: tagged entries become stale, kept as a fallback. */
-  expireTags(tags: readonly string[], options?: InvalidationOptions): Promise<void> {
+  expireTags(
+    tags: readonly string[],
+    options: InvalidationOptions & AwaitingPeers,
+  ): Promise<PeerAcknowledgement>
+  expireTags(tags: readonly string[], options?: InvalidationOptions): Promise<void>
+  expireTags(tags: readonly string[], options?: InvalidationOptions): Promise<unknown> {
     return invalidateTags(
       this.stack,
       tags,
-      options?.onL2Unavailable === undefined
-        ? EXPIRE_MODE
-        : { mode: 'expire', onL2Unavailable: options.onL2Unavailable },
+      options === undefined ? EXPIRE_MODE : { ...options, mode: 'expire' },
     )
   }
 
@@ -197,7 +224,9 @@ export class Cache {
    * (an implicit tag of every entry), which is O(1) on Redis and Redis Cluster alike. Old entries
    * then expire by their TTL.
    */
-  clear(options?: InvalidationOptions): Promise<void> {
+  clear(options: InvalidationOptions & AwaitingPeers): Promise<PeerAcknowledgement>
+  clear(options?: InvalidationOptions): Promise<void>
+  clear(options?: InvalidationOptions): Promise<unknown> {
     return clear(this.stack, options)
   }
 
@@ -227,6 +256,7 @@ export class Cache {
     notifyLeaseWaiters(stack, undefined)
     // One last replay of what is still pending (what it cannot deliver is reported as dropped).
     await stack.recovery?.close()
+    stack.acks?.closeAll()
     await stack.bus?.close()
     await stack.l2?.close()
   }

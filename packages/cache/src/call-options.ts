@@ -152,6 +152,29 @@ export function resolveCallOptions(d: CallOptions, options: SetOptions | undefin
   return apply(d, parseOverrides(options), tagSuffixesOf(options.tags, ''))
 }
 
+/**
+ * How long an invalidation waits for its peers' confirmations (ms), or `-1` when it does not
+ * (`awaitPeers`): call > instance > default for the deadline. Refused with `bus: false`, and on
+ * Redis Cluster, where PUBLISH counts only one node's subscribers (bus/peer-acks.ts).
+ */
+export function peerAckWait(
+  instance: ResolvedCacheOptions,
+  options: InvalidationOptions | undefined,
+  bus: 'l1' | 'off' | 'redis' | 'cluster',
+): number {
+  const wanted = options?.awaitPeers
+  if (wanted === undefined || wanted === false) return -1
+  if (wanted !== true) throw new InvalidOptionError('awaitPeers', `expected a boolean, got ${String(wanted)}`)
+  if (bus === 'cluster')
+    throw new InvalidOptionError(
+      'awaitPeers',
+      'not on Redis Cluster: PUBLISH counts only the subscribers of one node',
+    )
+  if (bus === 'off') throw new InvalidOptionError('awaitPeers', 'needs the bus (bus: true)')
+  const timeout = options?.peerAckTimeout
+  return timeout === undefined ? instance.peerAckTimeout : toMilliseconds(timeout, 'peerAckTimeout')
+}
+
 /** Whether an invalidation that did not reach Redis rejects: call > instance > default. */
 export function rejectsWhenUnreached(
   instance: ResolvedCacheOptions,

@@ -1,4 +1,5 @@
 export type { BusMessage } from './bus/bus.js'
+export type { PeerAcknowledgement, PeersEvent } from './bus/peer-acks.js'
 export { Cache, createCache } from './cache.js'
 export type {
   AsyncMethodDecorator,

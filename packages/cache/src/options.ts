@@ -174,6 +174,8 @@ export interface CacheOptions {
   busHeartbeatInterval?: Duration | false | undefined
   /** @deprecated Renamed {@link CacheOptions.busHeartbeatInterval} (same meaning); removed in the next minor version. */
   busHeartbeat?: Duration | false | undefined
+  /** How long an invalidation with `awaitPeers: true` waits for its peers' confirmations. @default '100ms' */
+  peerAckTimeout?: Duration | undefined
 }
 
 /**
@@ -187,6 +189,14 @@ export interface InvalidationOptions {
    * `'reject'` and retries.
    */
   onL2Unavailable?: 'resolve' | 'reject' | undefined
+  /**
+   * Resolve only once every live instance confirmed it dropped its L1 copy, or `peerAckTimeout`
+   * passed: the call then resolves with a `PeerAcknowledgement` (`unconfirmed` peers counted,
+   * never thrown). Needs the bus; refused on Redis Cluster (docs/cache-tiers.md). @default false
+   */
+  awaitPeers?: boolean | undefined
+  /** This call's {@link CacheOptions.peerAckTimeout}. */
+  peerAckTimeout?: Duration | undefined
 }
 
 /** Per-call options of `set`, `getOrSet` and `getOrSetMany`: call > instance > default. */
@@ -286,6 +296,7 @@ export const DEFAULT_CACHE_OPTIONS = Object.freeze({
   recoveryHold: '2s',
   failoverCheck: 'sentinel',
   busHeartbeatInterval: '1s',
+  peerAckTimeout: '100ms',
   /** @deprecated The default of `leaseWaitTimeout`, under its old name. */
   leaseWait: '3s',
   /** @deprecated The default of `leasePollInterval`, under its old name. */
@@ -357,6 +368,7 @@ export interface ResolvedCacheOptions {
   readonly busHeartbeatInterval: number
   /** @deprecated The same as {@link ResolvedCacheOptions.busHeartbeatInterval}. */
   readonly busHeartbeat: number
+  readonly peerAckTimeout: number
 }
 
 const KNOWN = new Set<string>([...Object.keys(DEFAULT_CACHE_OPTIONS), 'redis', 'redisOptions', 'codec'])
@@ -476,5 +488,6 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
         : oneOf(o.failoverCheck, 'failoverCheck', ['sentinel'] as const),
     busHeartbeatInterval,
     busHeartbeat: busHeartbeatInterval,
+    peerAckTimeout: toMilliseconds(o.peerAckTimeout, 'peerAckTimeout'),
   })
 }

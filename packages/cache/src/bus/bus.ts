@@ -40,6 +40,16 @@ export interface BusMessage {
    * wakes the instances waiting for it.
    */
   l?: string[] | undefined
+  /**
+   * The sender waits for each receiver's confirmation (`awaitPeers`): a receiver applies the
+   * notice, then publishes this id on the sender's reply channel (bus/peer-acks.ts).
+   */
+  a?: string | undefined
+}
+
+/** The reply channel of the instance `instanceId` on the bus `channel` (peer confirmations). */
+export function ackChannel(channel: string, instanceId: string): string {
+  return `${channel}:ack:${instanceId}`
 }
 
 /** Callbacks of the bus into the cache. */
@@ -48,6 +58,8 @@ export interface BusHooks {
   onConnected(): void
   onDisconnected(): void
   onError(error: unknown): void
+  /** Notice `id` was confirmed: by a peer (on the reply channel), or by this instance's own echo. */
+  onAck(id: string): void
 }
 
 /** See the module note. */
@@ -59,6 +71,7 @@ export class Bus {
   /** A heartbeat PING is waiting for its answer. */
   private awaitingPong = false
   private readonly heartbeat: ReturnType<typeof setInterval> | undefined
+  private readonly replyChannel: string
 
   constructor(
     client: Redis | Cluster,
@@ -79,7 +92,8 @@ export class Bus {
     this.subscriber.on('close', this.handleDown)
     this.subscriber.on('end', this.handleDown)
     this.subscriber.on('error', this.handleError)
-    this.subscriber.subscribe(channel).then(this.handleSubscribed, this.handleError)
+    this.replyChannel = ackChannel(channel, instanceId)
+    this.subscriber.subscribe(channel, this.replyChannel).then(this.handleSubscribed, this.handleError)
     if (heartbeatMs > 0) {
       this.heartbeat = setInterval(this.beat, heartbeatMs)
       this.heartbeat.unref?.()
@@ -144,6 +158,10 @@ export class Bus {
   }
 
   private readonly handleMessage = (channel: string, raw: string): void => {
+    if (channel === this.replyChannel) {
+      this.hooks.onAck(raw)
+      return
+    }
     if (channel !== this.channel) return
     let message: BusMessage
     try {
@@ -152,7 +170,12 @@ export class Bus {
       this.hooks.onError(error)
       return
     }
-    if (message === null || typeof message !== 'object' || message.i === this.instanceId) return
+    if (message === null || typeof message !== 'object') return
+    if (message.i === this.instanceId) {
+      // Our own notice: the receiver count PUBLISH gave includes this subscriber.
+      if (typeof message.a === 'string') this.hooks.onAck(message.a)
+      return
+    }
     this.hooks.onMessage(message)
   }
 

@@ -9,7 +9,8 @@
  *
  * Incoming ({@link onBusMessage}): keys dropped from L1 (and their running loads told to store
  * nothing), keys demoted to stale, tag versions observed (which bumps `seq`, so every L1 record
- * is re-checked once), lease waiters woken. Pub/sub keeps nothing for a disconnected subscriber:
+ * is re-checked once), lease waiters woken, then, when the sender awaits its peers, a
+ * confirmation sent back (bus/peer-acks.ts). Pub/sub keeps nothing for a disconnected subscriber:
  * {@link onBusState} demotes all of L1 when the bus drops and again when it comes back, and tells
  * auto-recovery the link was lost.
  */
@@ -18,7 +19,8 @@ import { demote } from '../entries/entry.js'
 import { channels } from '../observability/channels.js'
 import { KeyEffect } from '../recovery/pending-invalidations.js'
 import { notifyLeaseWaiters } from '../stampede/lease-notice.js'
-import type { BusMessage } from './bus.js'
+import { ackChannel, type BusMessage } from './bus.js'
+import type { PeerAcknowledgement } from './peer-acks.js'
 
 /** Send `message`, best effort (a failure is tolerated: counted and emitted). */
 export function publish(stack: CacheStack, message: BusMessage): void {
@@ -31,6 +33,40 @@ export async function publishStrict(stack: CacheStack, message: BusMessage): Pro
   await stack.l2.publish(stack.keys.channel, JSON.stringify(message))
   countOut(stack, message)
 }
+
+/**
+ * Send `message` and wait for every receiver to confirm it applied it, at most `timeoutMs`
+ * (bus/peer-acks.ts). Rejects, like {@link publishStrict}, when the notice cannot be sent.
+ */
+export async function publishAwaited(
+  stack: CacheStack,
+  message: BusMessage,
+  timeoutMs: number,
+): Promise<PeerAcknowledgement> {
+  const acks = stack.acks
+  if (acks === undefined || stack.l2 === undefined) return NOT_SENT
+  const wait = acks.open(timeoutMs)
+  message.a = wait.id
+  let receivers: unknown
+  try {
+    receivers = await stack.l2.publish(stack.keys.channel, JSON.stringify(message))
+  } catch (error) {
+    acks.abandon(wait.id)
+    throw error
+  }
+  countOut(stack, message)
+  acks.expect(wait.id, typeof receivers === 'number' ? receivers : Number(receivers) || 0)
+  return wait.done
+}
+
+/** The result of an awaited invalidation whose notice was not sent (kept for a replay). */
+export const NOT_SENT: PeerAcknowledgement = Object.freeze({
+  sent: false,
+  receivers: 0,
+  confirmed: 0,
+  unconfirmed: 0,
+  waitedMs: 0,
+})
 
 /** Count (and publish on the bus channel) a notice this instance sent. */
 export function countOut(stack: CacheStack, message: BusMessage): void {
@@ -75,6 +111,23 @@ export function onBusMessage(stack: CacheStack, message: BusMessage): void {
       }
     }
   }
+  if (typeof message.a === 'string' && typeof message.i === 'string') confirm(stack, message)
+}
+
+/**
+ * The sender of `message` waits for this instance's confirmation (`awaitPeers`): L1 is already
+ * applied (above, synchronously). An L2 read of a dropped or expired key sent before the notice
+ * may still answer after it with the old entry (another connection): its L1 fill is refused for
+ * a while, so that the value the writer replaced cannot come back into L1 after the
+ * confirmation (see {@link CacheStack.refuseFills}). Tag and clear notices need no such guard:
+ * a late fill carries the old versions in its snapshot, which the raised tag table rejects.
+ */
+function confirm(stack: CacheStack, message: BusMessage): void {
+  if (Array.isArray(message.d)) stack.refuseFills(message.d)
+  if (Array.isArray(message.x)) stack.refuseFills(message.x)
+  if (stack.l2 === undefined) return
+  stack.counters.peerAcksOut++
+  stack.l2.publish(ackChannel(stack.keys.channel, message.i), message.a as string).catch(stack.tolerate)
 }
 
 /** The bus subscriber connected or dropped (see the module note). */

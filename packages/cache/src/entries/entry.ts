@@ -120,6 +120,8 @@ export function toL1(
   }
   const keepUntil = Math.max(freshUntil, envelope.staleUntil)
   if (keepUntil <= now) return value
+  // A fill that may predate an invalidation this instance confirmed (bus/coherence.ts `confirm`).
+  if (stack.refusedFills.size > 0 && stack.fillRefused(key, now)) return value
   const tags = envelope.tags.length === 0 ? GENERATION_ONLY : [GENERATION_SUFFIX, ...envelope.tags]
   stack.l1.set(
     key,

@@ -13,21 +13,55 @@
  * stored stale (tags/tag-versions.ts). Idempotent in effect (versions only rise). `clear` bumps
  * the namespace generation, an implicit tag of every entry: O(1) on Redis and Redis Cluster.
  *
+ * Peers. With `awaitPeers: true` the call resolves once every live instance confirmed it
+ * applied the notice to its L1 (or `peerAckTimeout` passed), with a `PeerAcknowledgement`
+ * (bus/peer-acks.ts); without it, as soon as the notice is published.
+ *
  * Failure. An invalidation must not be lost: it applies to this instance at once and, when Redis
  * (or the bus notice) cannot be reached, is kept for a replay as soon as Redis answers, before
  * this instance reads L2 again (recovery/auto-recovery.ts); the call resolves, or rejects with
  * `L2UnavailableError` under `onL2Unavailable: 'reject'` (call > instance > default). Without
  * Redis, the local tag table is the truth.
  */
-import { publishStrict } from '../bus/coherence.js'
+import { Cluster } from 'ioredis'
+import type { BusMessage } from '../bus/bus.js'
+import { NOT_SENT, publishAwaited, publishStrict } from '../bus/coherence.js'
+import type { PeerAcknowledgement } from '../bus/peer-acks.js'
 import type { CacheStack } from '../cache-stack.js'
-import { invalidateMode, rejectsWhenUnreached } from '../call-options.js'
+import { invalidateMode, peerAckWait, rejectsWhenUnreached } from '../call-options.js'
 import { demote, demotedBytes } from '../entries/entry.js'
 import { L2UnavailableError } from '../errors.js'
 import { GENERATION_SUFFIX, tagSuffix } from '../keys.js'
 import type { InvalidateOptions, InvalidationOptions } from '../options.js'
 import { KeyEffect } from '../recovery/pending-invalidations.js'
 import { HARD_STEP } from '../tags/tag-versions.js'
+
+/** What an invalidation resolves with: `undefined` unless it awaited its peers. */
+export type Acknowledged = PeerAcknowledgement | undefined
+
+/** The result without Redis: no other instance shares this L1-only cache. */
+const NO_PEERS: PeerAcknowledgement = Object.freeze({ ...NOT_SENT, sent: true })
+
+/** The peer wait of this call (ms, `-1`: none), validated before anything applies. */
+function peerWait(stack: CacheStack, options: InvalidationOptions | undefined): number {
+  if (options?.awaitPeers === undefined) return -1
+  const l2 = stack.l2
+  const kind =
+    l2 === undefined
+      ? 'l1'
+      : stack.bus === undefined
+        ? 'off'
+        : l2.client instanceof Cluster
+          ? 'cluster'
+          : 'redis'
+  return peerAckWait(stack.options, options, kind)
+}
+
+/** Send the notice; with a peer wait, resolve once every receiver confirmed (or the deadline). */
+function announce(stack: CacheStack, message: BusMessage, waitMs: number): Promise<Acknowledged> {
+  if (waitMs < 0) return publishStrict(stack, message) as Promise<undefined>
+  return publishAwaited(stack, message, waitMs)
+}
 
 /** The error an invalidation rejects with under `onL2Unavailable: 'reject'` (applied here, kept for a replay). */
 function unreached(operation: string, cause: L2UnavailableError): L2UnavailableError {
@@ -46,23 +80,25 @@ export async function del(
   stack: CacheStack,
   keys: string | readonly string[],
   options?: InvalidationOptions,
-): Promise<void> {
+): Promise<Acknowledged> {
   stack.assertOpen()
   const reject = rejectsWhenUnreached(stack.options, options)
+  const wait = peerWait(stack, options)
   const list = typeof keys === 'string' ? [keys] : keys
-  if (list.length === 0) return
+  if (list.length === 0) return wait < 0 ? undefined : NO_PEERS
   for (const key of list) {
     stack.l1.delete(key)
     stack.invalidateFlight(key)
   }
-  if (stack.l2 === undefined) return
+  if (stack.l2 === undefined) return wait < 0 ? undefined : NO_PEERS
   try {
     await stack.l2.delete(list.map((key) => stack.keys.entry(key)))
-    await publishStrict(stack, { i: stack.instanceId, at: Date.now(), d: [...list] })
+    return await announce(stack, { i: stack.instanceId, at: Date.now(), d: [...list] }, wait)
   } catch (error) {
     if (!(error instanceof L2UnavailableError)) throw error
     stack.recovery?.deferKeys([...list], KeyEffect.Delete, error)
     if (reject) throw unreached('delete', error)
+    return wait < 0 ? undefined : NOT_SENT
   }
 }
 
@@ -74,22 +110,24 @@ export async function expire(
   stack: CacheStack,
   keys: string | readonly string[],
   options?: InvalidationOptions,
-): Promise<void> {
+): Promise<Acknowledged> {
   stack.assertOpen()
   const reject = rejectsWhenUnreached(stack.options, options)
+  const wait = peerWait(stack, options)
   const list = typeof keys === 'string' ? [keys] : keys
   for (const key of list) demote(stack, key)
-  if (stack.l2 === undefined || list.length === 0) return
+  if (stack.l2 === undefined || list.length === 0) return wait < 0 ? undefined : NO_PEERS
   const l2 = stack.l2
   try {
     await Promise.all(
       list.map((key) => l2.demoteEntry(stack.keys.entry(key), (bytes) => demotedBytes(stack, key, bytes))),
     )
-    await publishStrict(stack, { i: stack.instanceId, at: Date.now(), x: [...list] })
+    return await announce(stack, { i: stack.instanceId, at: Date.now(), x: [...list] }, wait)
   } catch (error) {
     if (!(error instanceof L2UnavailableError)) throw error
     stack.recovery?.deferKeys([...list], KeyEffect.Expire, error)
     if (reject) throw unreached('expire', error)
+    return wait < 0 ? undefined : NOT_SENT
   }
 }
 
@@ -103,16 +141,18 @@ export async function invalidateTags(
   stack: CacheStack,
   tags: readonly string[],
   options?: InvalidateOptions,
-): Promise<void> {
+): Promise<Acknowledged> {
   stack.assertOpen()
   const reject = rejectsWhenUnreached(stack.options, options)
-  if (tags.length === 0) return
+  const wait = peerWait(stack, options)
+  const none = wait < 0 ? undefined : NO_PEERS
+  if (tags.length === 0) return none
   const step = invalidateMode(options) === 'delete' ? HARD_STEP : 1
   const suffixes = [...new Set(tags.map(tagSuffix))]
   if (stack.l2 === undefined) {
     for (const s of suffixes) stack.tags.bump(s, step)
     stack.seq++
-    return
+    return none
   }
   let versions: number[]
   try {
@@ -127,19 +167,21 @@ export async function invalidateTags(
     stack.seq++
     stack.recovery?.deferTags(suffixes, step, error)
     if (reject) throw unreached('invalidateTags', error)
-    return
+    return wait < 0 ? undefined : NOT_SENT
   }
   stack.observeAll(suffixes, versions)
   try {
-    await publishStrict(stack, {
+    const message: BusMessage = {
       i: stack.instanceId,
       at: Date.now(),
       t: suffixes.map((s, k) => [s, versions[k] ?? 0]),
-    })
+    }
+    return await announce(stack, message, wait)
   } catch (error) {
     if (!(error instanceof L2UnavailableError)) throw error
     stack.recovery?.deferTags(suffixes, 0, error)
     if (reject) throw unreached('invalidateTags', error)
+    return wait < 0 ? undefined : NOT_SENT
   }
 }
 
@@ -148,15 +190,16 @@ export async function invalidateTags(
  * (an implicit tag of every entry), which is O(1) on Redis and Redis Cluster alike. Old entries
  * then expire by their TTL.
  */
-export async function clear(stack: CacheStack, options?: InvalidationOptions): Promise<void> {
+export async function clear(stack: CacheStack, options?: InvalidationOptions): Promise<Acknowledged> {
   stack.assertOpen()
   const reject = rejectsWhenUnreached(stack.options, options)
+  const wait = peerWait(stack, options)
   stack.l1.clear()
   stack.invalidateFlights()
   if (stack.l2 === undefined) {
     stack.tags.bump(GENERATION_SUFFIX, HARD_STEP)
     stack.seq++
-    return
+    return wait < 0 ? undefined : NO_PEERS
   }
   let generation: number | undefined
   try {
@@ -167,20 +210,22 @@ export async function clear(stack: CacheStack, options?: InvalidationOptions): P
     stack.seq++
     stack.recovery?.deferClear(HARD_STEP, error)
     if (reject) throw unreached('clear', error)
-    return
+    return wait < 0 ? undefined : NOT_SENT
   }
   stack.observe(GENERATION_SUFFIX, generation ?? 0)
   try {
-    await publishStrict(stack, {
+    const message: BusMessage = {
       i: stack.instanceId,
       at: Date.now(),
       c: 1,
       t: [[GENERATION_SUFFIX, generation ?? 0]],
-    })
+    }
+    return await announce(stack, message, wait)
   } catch (error) {
     if (!(error instanceof L2UnavailableError)) throw error
     stack.recovery?.deferClear(0, error)
     if (reject) throw unreached('clear', error)
+    return wait < 0 ? undefined : NOT_SENT
   }
 }
 

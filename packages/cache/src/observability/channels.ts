@@ -37,6 +37,12 @@ export const CACHE_CHANNELS = Object.freeze({
    * the bound overflowed, L2 held or released).
    */
   recovery: 'ayala:cache:recovery',
+  /**
+   * `PeersEvent` (`{ namespace, id, sent, receivers, confirmed, unconfirmed, waitedMs }`): an
+   * invalidation with `awaitPeers: true` settled (`unconfirmed > 0`: peers that did not confirm
+   * within `peerAckTimeout`).
+   */
+  peers: 'ayala:cache:peers',
 })
 
 /** An event of the `ayala:cache:recovery` channel (see docs/cache-recovery.md). */
@@ -86,6 +92,7 @@ export const channels = {
   error: channel(CACHE_CHANNELS.error),
   corrupt: channel(CACHE_CHANNELS.corrupt),
   recovery: channel(CACHE_CHANNELS.recovery),
+  peers: channel(CACHE_CHANNELS.peers),
 }
 
 /** A snapshot of a cache's counters, from `cache.stats()`. */
@@ -106,6 +113,14 @@ export interface CacheStats {
   /** Lag of the last bus message received (receive time - send time, ms; includes clock skew). */
   busLastLagMs: number
   busConnected: boolean
+  /** Invalidations that awaited their peers' confirmations (`awaitPeers: true`). */
+  peerWaits: number
+  /** Confirmations received for them (this instance's own included). */
+  peerAcksIn: number
+  /** Confirmations this instance sent for other instances' awaited notices. */
+  peerAcksOut: number
+  /** Receivers that did not confirm within `peerAckTimeout`, summed over the waits. */
+  peersUnconfirmed: number
   breaker: 'closed' | 'open' | 'half-open' | 'none'
   l2Errors: number
   corruptEntries: number
