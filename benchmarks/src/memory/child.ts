@@ -8,6 +8,8 @@
  * reading (`after`). The delta is what the contender holds for its entries. During bulk indexing a
  * sampler also reads `process.memoryUsage()` every 10 ms for the peak.
  */
+import { join } from 'node:path'
+import { writeHeapSnapshot } from 'node:v8'
 import { LRUCache } from 'lru-cache'
 import { makeInvoice, TTL_MS } from '../cache/fixtures.js'
 
@@ -47,6 +49,15 @@ async function settle(): Promise<Reading> {
   return { heapUsed: m.heapUsed, external: m.external, rss: m.rss }
 }
 
+/**
+ * `MEMORY_BENCH_SNAPSHOT_DIR=<dir>`: a heap snapshot after the entries, `<dir>/<name>.heapsnapshot`,
+ * for `src/profile/heap-summary.ts` (where the bytes go, by constructor).
+ */
+function snapshot(name: string): void {
+  const dir = process.env.MEMORY_BENCH_SNAPSHOT_DIR
+  if (dir) writeHeapSnapshot(join(dir, `${name}.heapsnapshot`))
+}
+
 async function l1(job: Extract<MemoryJob, { kind: 'l1' }>): Promise<MemoryFigures> {
   const keys = (i: number) => `invoice:${i}`
   if (job.contender === 'lru-cache') {
@@ -60,6 +71,7 @@ async function l1(job: Extract<MemoryJob, { kind: 'l1' }>): Promise<MemoryFigure
     for (let i = 0; i < job.entries; i++) lru.set(keys(i), makeInvoice(i))
     const ms = performance.now() - t0
     const after = await settle()
+    snapshot(`${job.contender}-${job.entries}`)
     return { before, after, count: lru.size, ms }
   }
   const { createCache } = await import('@ayala/cache')
@@ -88,6 +100,7 @@ async function l1(job: Extract<MemoryJob, { kind: 'l1' }>): Promise<MemoryFigure
     }
     const ms = performance.now() - t0
     const after = await settle()
+    snapshot(`${job.contender}-${job.entries}`)
     return { before, after, count: cache.stats().l1Entries, ms }
   } finally {
     if (job.contender === 'ayala-redis') await cache.clear()
