@@ -38,9 +38,13 @@ else
   # HTTP, ~45 s; the e2e table of the example on 20,000 invoices, ~2 min with its seed): it fails
   # only when a scenario crashes (the soak: the app crashed, answered a 5xx or a copy differs
   # from SQL; e2e: served != SQL, or a served non-2xx other than 503), never on a timing.
+  # Memory (~45 s): the L1 against lru-cache, bulk heap against helpers.bulk, the consumer's RSS.
+  # The run ends with the regression report: ratios that moved beyond their margin against
+  # benchmarks/baselines/quick (printed, never failing; docs/benchmarks.md).
   log "benchmarks (quick)"
   pnpm bench --quick codec cache-l1-hit cache-tagged-l1-hit cache-l2-hit cache-get-many cache-miss-set \
-    search-bulk search-query metrics-stream invoicing-soak nest-cache-manager e2e
+    search-bulk search-query metrics-stream invoicing-soak nest-cache-manager e2e \
+    memory-l1 memory-bulk memory-consumer
   # The cluster suite, its own step (docs/operations.md): 3 KRaft brokers, 3 OpenSearch nodes
   # and a Redis primary, replica and 3 Sentinels started next to the single-node services
   # (30-90 s, the JVMs' boot), then the failover tests that kill and restart their nodes (the
