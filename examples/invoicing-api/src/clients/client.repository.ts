@@ -212,7 +212,11 @@ export class ClientRepository {
   private async afterCommit(tags: readonly string[]): Promise<void> {
     this.relay?.wake()
     try {
-      await this.cache.invalidateTags(tags)
+      // Answered once every live instance dropped its L1 copy (or peerAckTimeout passed): a
+      // read on another instance right after this write's response is served the new version.
+      const ack = await this.cache.invalidateTags(tags, { awaitPeers: true })
+      if (ack.unconfirmed > 0)
+        this.logger.warn(`${ack.unconfirmed} instance(s) did not confirm the invalidation in time`)
     } catch (error) {
       this.logger.warn(`tags left to the outbox: ${error instanceof Error ? error.message : String(error)}`)
     }

@@ -51,8 +51,15 @@ function day(date: string): Date {
   return new Date(`${date}T00:00:00Z`)
 }
 
+/** The rows of `lines` (positions from 1), in the shape the API serves them. */
 function lineRows(lines: readonly LineInput[]) {
-  return lines.map((line, i) => ({ position: i + 1, ...line }))
+  return lines.map((line, i) => ({
+    position: i + 1,
+    description: line.description,
+    quantity: line.quantity,
+    unitPriceCents: line.unitPriceCents,
+    taxRateBp: line.taxRateBp,
+  }))
 }
 
 /** The version check of a write that names the version it read. */
@@ -130,8 +137,10 @@ export class InvoiceRepository {
       const locked = await lockInvoice(tx, id)
       if (locked === undefined) throw new NotFoundException(`invoice ${id} not found`)
       checkVersion('invoice', id, locked.version, patch.version)
-      await lockClient(tx, locked.clientId)
+      // No lock on the client: a rename locks the client's invoices first, so it waits for this
+      // write or this write waits for it, and the read below sees the name of the later one.
       const current = await this.read(tx, id)
+      const amounts = patch.lines === undefined ? {} : invoiceAmounts(patch.lines)
       if (patch.lines !== undefined) {
         await tx.invoiceLine.deleteMany({ where: { invoiceId: id } })
         await tx.invoiceLine.createMany({
@@ -145,11 +154,21 @@ export class InvoiceRepository {
           ...(patch.description === undefined ? {} : { description: patch.description }),
           ...(patch.issuedAt === undefined ? {} : { issuedAt: day(patch.issuedAt) }),
           ...(patch.dueAt === undefined ? {} : { dueAt: day(patch.dueAt) }),
-          ...(patch.lines === undefined ? {} : invoiceAmounts(patch.lines)),
+          ...amounts,
           version: { increment: 1 },
         },
       })
-      const updated = await this.read(tx, id)
+      // The row as written, from the locked row and the patch (one read fewer in the lock).
+      const updated: InvoiceView = {
+        ...current,
+        ...(patch.status === undefined ? {} : { status: patch.status }),
+        ...(patch.description === undefined ? {} : { description: patch.description }),
+        ...(patch.issuedAt === undefined ? {} : { issuedAt: patch.issuedAt }),
+        ...(patch.dueAt === undefined ? {} : { dueAt: patch.dueAt }),
+        ...amounts,
+        version: current.version + 1,
+        lines: patch.lines === undefined ? current.lines : lineRows(patch.lines),
+      }
       // After the UPDATE that locked the row: effects of two writes of one invoice are recorded
       // (and sequenced) in the order the writes committed.
       await this.outbox.enqueue(tx, invoiceEffects(this.settings, current, updated))
@@ -165,7 +184,6 @@ export class InvoiceRepository {
       const locked = await lockInvoice(tx, id)
       if (locked === undefined) throw new NotFoundException(`invoice ${id} not found`)
       checkVersion('invoice', id, locked.version, version)
-      await lockClient(tx, locked.clientId)
       const current = await this.read(tx, id)
       // The lines go with it (ON DELETE CASCADE).
       await tx.invoice.delete({ where: { id } })
@@ -184,7 +202,11 @@ export class InvoiceRepository {
   private async afterCommit(tags: readonly string[]): Promise<void> {
     this.relay?.wake()
     try {
-      await this.cache.invalidateTags(tags)
+      // Answered once every live instance dropped its L1 copy (or peerAckTimeout passed): a
+      // read on another instance right after this write's response is served the new version.
+      const ack = await this.cache.invalidateTags(tags, { awaitPeers: true })
+      if (ack.unconfirmed > 0)
+        this.logger.warn(`${ack.unconfirmed} instance(s) did not confirm the invalidation in time`)
     } catch (error) {
       // Committed: the outbox's cache effect invalidates them when Redis answers again.
       this.logger.warn(`tags left to the outbox: ${error instanceof Error ? error.message : String(error)}`)
