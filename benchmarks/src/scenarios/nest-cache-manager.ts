@@ -12,19 +12,22 @@
  * route is loaded for 2 s unmeasured (a fresh process's first route ran at a third of its later
  * throughput), then each route is measured.
  *
- * The application runs in its own process (one per contender and round), autocannon in this one;
- * rounds interleave the contenders (order rotated) so each sees the same drift of a shared 2-core
- * machine, and each figure is the median over rounds. Ratios are against the baseline's same route
- * measured in the same run.
+ * Each contender's application runs in its own process for a whole round; autocannon, in this
+ * one, loads one route of one contender at a time, in slices: every contender and route once per
+ * slice, the order rotated from slice to slice. Each ratio is taken within a slice, against the
+ * baseline's same route measured seconds before or after (on a shared 2-core machine the load of
+ * the other processes drifts by minutes: measured a process at a time, round to round figures of
+ * one contender differed 3x), and the report gives the median over the slices.
  *
- * Variables: `NEST_BENCH_ROUNDS` (default 5; 1 in `--quick`), `NEST_BENCH_SECONDS` per measured
- * run (default 5; 1 in `--quick`), `NEST_BENCH_CONNECTIONS` (default 10).
+ * Variables: `NEST_BENCH_ROUNDS` (fresh processes; default 2, 1 in `--quick`), `NEST_BENCH_SLICES`
+ * per round (default 6; 1 in `--quick`), `NEST_BENCH_SECONDS` per measured run (default 2; 1 in
+ * `--quick`), `NEST_BENCH_CONNECTIONS` (default 10).
  */
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { CONTENDERS, type ContenderName } from '../nest-cache/contenders.js'
 import { fill, KEYS, type LoadFigures, measure, warm } from '../nest-cache/load.js'
-import { startContender } from '../nest-cache/spawn.js'
+import { type ContenderApp, startContender } from '../nest-cache/spawn.js'
 import { emptyRow, percentile, type ResultRow, ratioGoal, runConfig, writeResult } from '../report.js'
 
 const ROUTES = [
@@ -53,45 +56,72 @@ function median(values: number[]): number {
 
 export async function run() {
   const quick = runConfig().quick
-  const rounds = Number(process.env.NEST_BENCH_ROUNDS ?? (quick ? 1 : 5))
-  const seconds = Number(process.env.NEST_BENCH_SECONDS ?? (quick ? 1 : 5))
+  const rounds = Number(process.env.NEST_BENCH_ROUNDS ?? (quick ? 1 : 2))
+  const slices = Number(process.env.NEST_BENCH_SLICES ?? (quick ? 1 : 6))
+  const seconds = Number(process.env.NEST_BENCH_SECONDS ?? (quick ? 1 : 2))
   const connections = Number(process.env.NEST_BENCH_CONNECTIONS ?? 10)
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
   const names = Object.keys(CONTENDERS) as ContenderName[]
+  const pairs = names.flatMap((name) => routesOf(name).map((route) => ({ name, route })))
   const figures = new Map<string, LoadFigures[]>()
+  /** Per slice: req/s and mean-latency ratios to the baseline's same route of the same slice. */
+  const ratios = new Map<string, Array<{ rps: number; mean: number }>>()
   const failures = new Map<string, string>()
   const namespaces: string[] = []
 
   for (let round = 0; round < rounds; round++) {
-    const order = names.map((_, i) => names[(i + round) % names.length] as ContenderName)
-    for (const name of order) {
-      const namespace = `bench-nest-${randomUUID().slice(0, 8)}`
-      namespaces.push(namespace)
-      const app = await startContender(name, redisUrl, namespace).catch((error: Error) => {
-        failures.set(name, error.message.split('\n')[0] ?? 'failed to start')
-        return undefined
-      })
-      if (app === undefined) continue
-      try {
-        // A fresh process's first measured route was seen slower even after the warm-up: the
-        // route order alternates with the round, so that cost falls on each route in turn.
-        const routes = routesOf(name)
-        if (round % 2 === 1) routes.reverse()
-        for (const route of routes) await fill(app.url, route.path)
-        for (const route of routes) await warm(app.url, route.path, quick ? 0.5 : 2, connections)
-        for (const route of routes) {
+    // Every contender's app runs for the whole round (idle but one while another is loaded), so
+    // the figures compared within a slice are seconds apart, not minutes.
+    const apps = new Map<ContenderName, ContenderApp>()
+    try {
+      for (const name of names) {
+        const namespace = `bench-nest-${randomUUID().slice(0, 8)}`
+        namespaces.push(namespace)
+        const app = await startContender(name, redisUrl, namespace).catch((error: Error) => {
+          failures.set(name, error.message.split('\n')[0] ?? 'failed to start')
+          return undefined
+        })
+        if (app !== undefined) apps.set(name, app)
+      }
+      for (const { name, route } of pairs) {
+        const app = apps.get(name)
+        if (app === undefined) continue
+        await fill(app.url, route.path).catch((error: Error) => {
+          failures.set(name, error.message)
+          apps.delete(name)
+        })
+      }
+      for (const { name, route } of pairs) {
+        const app = apps.get(name)
+        if (app !== undefined) await warm(app.url, route.path, quick ? 0.5 : 2, connections)
+      }
+      for (let slice = 0; slice < slices; slice++) {
+        const shift = (round * slices + slice) % pairs.length
+        const order = pairs.map((_, i) => pairs[(i + shift) % pairs.length] as (typeof pairs)[number])
+        const measured = new Map<string, LoadFigures>()
+        for (const { name, route } of order) {
+          const app = apps.get(name)
+          if (app === undefined) continue
           const key = `${name}/${route.path}`
-          const measured = await measure(app.url, route.path, { seconds, connections })
-          figures.set(key, [...(figures.get(key) ?? []), measured])
+          const result = await measure(app.url, route.path, { seconds, connections })
+          measured.set(key, result)
+          figures.set(key, [...(figures.get(key) ?? []), result])
           console.log(
-            `[nest-cache-manager] round ${round + 1}/${rounds} ${key}: ${Math.round(measured.requestsPerSec)} req/s, mean ${measured.meanMs} ms, p99 ${measured.p99Ms} ms, non-2xx ${measured.non2xx}, errors ${measured.errors}`,
+            `[nest-cache-manager] round ${round + 1}/${rounds} slice ${slice + 1}/${slices} ${key}: ${Math.round(result.requestsPerSec)} req/s, mean ${result.meanMs} ms, p99 ${result.p99Ms} ms, non-2xx ${result.non2xx}, errors ${result.errors}`,
           )
         }
-      } catch (error) {
-        failures.set(name, (error as Error).message.split('\n')[0] ?? 'failed')
-      } finally {
-        await app.stop()
+        for (const [key, result] of measured) {
+          const base = measured.get(`${BASELINE}/${key.split('/')[1]}`)
+          if (base === undefined) continue
+          const entry = {
+            rps: result.requestsPerSec / base.requestsPerSec,
+            mean: result.meanMs / base.meanMs,
+          }
+          ratios.set(key, [...(ratios.get(key) ?? []), entry])
+        }
       }
+    } finally {
+      await Promise.all([...apps.values()].map((app) => app.stop()))
     }
   }
   await dropNamespaces(redisUrl, namespaces)
@@ -104,38 +134,36 @@ export async function run() {
   const rows: ResultRow[] = []
   const summary: Record<string, unknown> = {}
   for (const route of ROUTES) {
-    const base = figures.get(`${BASELINE}/${route.path}`) ?? []
-    const baseRps = median(base.map((f) => f.requestsPerSec))
-    const baseMean = median(base.map((f) => f.meanMs))
     for (const name of names) {
       if (!routesOf(name).includes(route)) continue
+      const key = `${name}/${route.path}`
       const rowName = `${CONTENDERS[name].label}, ${route.label}`
-      const runs = figures.get(`${name}/${route.path}`) ?? []
+      const runs = figures.get(key) ?? []
+      const perSlice = ratios.get(key) ?? []
       if (runs.length === 0) {
         rows.push(emptyRow(rowName, 'error', failures.get(name) ?? 'no run'))
         continue
       }
       const rps = median(runs.map((f) => f.requestsPerSec))
-      const p50 = median(runs.map((f) => f.p50Ms))
       const mean = median(runs.map((f) => f.meanMs))
+      const rpsRatios = perSlice.map((r) => r.rps).sort((a, b) => a - b)
       const bad = runs.reduce((sum, f) => sum + f.non2xx + f.errors, 0)
       rows.push({
         name: rowName,
-        p50Us: p50 * 1_000,
+        p50Us: median(runs.map((f) => f.p50Ms)) * 1_000,
         p99Us: median(runs.map((f) => f.p99Ms)) * 1_000,
         opsPerSec: rps,
-        // autocannon's p50 is whole milliseconds (0 for a sub-ms hit): the ratio is of the means.
-        ratioToBaseline: mean / baseMean,
+        // autocannon's p50 is whole milliseconds (0 for a sub-ms hit): the ratio is of the mean
+        // latencies, per slice against the baseline's same route, then the median.
+        ratioToBaseline: median(perSlice.map((r) => r.mean)),
         samples: runs.reduce((sum, f) => sum + f.requests, 0),
         status: 'ok',
-        note: `mean ${mean.toFixed(2)} ms; ${(rps / baseRps).toFixed(2)}x the baseline's req/s${bad > 0 ? `; ${bad} non-2xx or errors` : ''}`,
+        note: `mean ${mean.toFixed(2)} ms; req/s ${median(rpsRatios).toFixed(2)}x the baseline's (slices ${(rpsRatios[0] ?? Number.NaN).toFixed(2)}-${(rpsRatios.at(-1) ?? Number.NaN).toFixed(2)}x)${bad > 0 ? `; ${bad} non-2xx or errors` : ''}`,
       })
-      summary[`${name}/${route.path}`] = { rps, meanMs: mean, p50Ms: p50, runs }
+      summary[key] = { rps, meanMs: mean, ratios: perSlice, runs }
     }
   }
-  const rpsRatio = (route: string) =>
-    median((figures.get(`ayala-drop-in/${route}`) ?? []).map((f) => f.requestsPerSec)) /
-    median((figures.get(`${BASELINE}/${route}`) ?? []).map((f) => f.requestsPerSec))
+  const rpsRatio = (route: string) => median((ratios.get(`ayala-drop-in/${route}`) ?? []).map((r) => r.rps))
   return writeResult(
     'nest-cache-manager',
     `The same Nest route: @nestjs/cache-manager vs the @ayala drop-in (HTTP, autocannon, ${connections} connections)`,
@@ -143,14 +171,14 @@ export async function run() {
     `${CONTENDERS[BASELINE].label} (per route)`,
     {
       description:
-        'Hits only: every one of the 200 keys was requested once before the load, then every route was loaded 2 s unmeasured. One process per contender and round for the Nest app (Express), autocannon in the benchmark process; median of the rounds. p50 / baseline and req/s ratios compare each route with the same route of the baseline, measured in the same run.',
+        "Hits only: every one of the 200 keys was requested once before the load, then every route was loaded 2 s unmeasured. Every contender's Nest app (Express) runs in its own process for a whole round; autocannon, in the benchmark process, loads one route at a time, in slices (every contender and route once per slice, the order rotated); each ratio is taken within a slice against the baseline's same route, and the figures are medians over the slices.",
       goals: [
         ratioGoal('drop-in req/s vs Keyv Redis, CacheInterceptor', rpsRatio('invoices'), 1, true),
         ratioGoal('drop-in req/s vs Keyv Redis, wrap()', rpsRatio('wrapped'), 1, true),
       ],
       notes: [
-        `${rounds} round(s) x ${seconds} s per contender and route, ${connections} connections, ${KEYS} keys cycled; the Redis is the harness's (loopback)`,
-        "latency is autocannon's per-response time (Express, Nest, the interceptor or wrap, the cache), p50/p99 in whole milliseconds; the p50 / baseline column is the ratio of the mean latencies (two decimals); the machine is shared, so compare ratios within this run",
+        `${rounds} round(s) of ${slices} slice(s) x ${seconds} s per contender and route, ${connections} connections, ${KEYS} keys cycled; the Redis is the harness's (loopback)`,
+        "latency is autocannon's per-response time (Express, Nest, the interceptor or wrap, the cache), p50/p99 in whole milliseconds; the p50 / baseline column is the median per-slice ratio of the mean latencies; the machine is shared, so compare ratios within this run",
         ...[...failures].map(([name, why]) => `${name} failed: ${why}`),
       ],
       data: summary,
