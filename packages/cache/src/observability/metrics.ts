@@ -126,6 +126,16 @@ export const CACHE_METRICS: readonly CacheMetricDescriptor[] = Object.freeze([
     'Times Redis answered with another replication history (a promoted replica): namespace generation bumped, L1 dropped.',
     'failovers',
   ),
+  counter(
+    'cache_peer_waits_total',
+    "Invalidations that awaited their peers' confirmations (awaitPeers).",
+    'peerWaits',
+  ),
+  counter(
+    'cache_peers_unconfirmed_total',
+    'Receivers that did not confirm an awaited invalidation within peerAckTimeout.',
+    'peersUnconfirmed',
+  ),
   gauge('cache_l1_entries', 'Entries in the in-process tier.', (s) => s.l1Entries),
   gauge('cache_l1_bytes', 'Estimated bytes in the in-process tier.', (s) => s.l1Bytes),
   gauge('cache_bus_connected', '1 while the invalidation bus subscriber is connected.', (s) =>

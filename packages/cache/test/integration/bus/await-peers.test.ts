@@ -3,7 +3,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { type Cache, InvalidOptionError, type PeersEvent } from '../../../src/index.js'
+import { type Cache, InvalidOptionError, type PeersEvent, prometheusMetrics } from '../../../src/index.js'
 import { eventually, Fixture } from '../../helpers/fixture.js'
 
 /** A cache instance in a child process (test/helpers/peer-worker.ts), driven over IPC. */
@@ -205,6 +205,9 @@ describe('invalidations acknowledged by peers (awaitPeers)', () => {
       })
       expect(await peer.read()).toBe(3)
       expect(a.stats()).toMatchObject({ peerWaits: 2, peersUnconfirmed: 1, peerAcksIn: 5 })
+      const text = prometheusMetrics(a)
+      expect(text).toContain(`ayala_cache_peer_waits_total{namespace="${ns}"} 2`)
+      expect(text).toContain(`ayala_cache_peers_unconfirmed_total{namespace="${ns}"} 1`)
     } finally {
       unsubscribe('ayala:cache:peers', listener)
       await admin.del(truthKey)
