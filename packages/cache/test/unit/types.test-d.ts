@@ -11,6 +11,7 @@ import {
   CachePut,
   createCache,
   type GetOrSetOptions,
+  type PeerAcknowledgement,
   type SetOptions,
 } from '../../src/index.js'
 
@@ -109,5 +110,23 @@ describe('option and method types', () => {
     expectTypeOf(cache.getOrSetMany(['a'], async (keys) => keys.map((k) => k.length))).resolves.toEqualTypeOf<
       number[]
     >()
+  })
+
+  it('an invalidation that awaits its peers resolves with their acknowledgement, else with nothing', () => {
+    const cache = createCache()
+    expectTypeOf(
+      cache.invalidateTags(['t'], { awaitPeers: true }),
+    ).resolves.toEqualTypeOf<PeerAcknowledgement>()
+    expectTypeOf(
+      cache.delete('k', { awaitPeers: true, peerAckTimeout: '1s' }),
+    ).resolves.toEqualTypeOf<PeerAcknowledgement>()
+    expectTypeOf(cache.expire(['k'], { awaitPeers: true })).resolves.toEqualTypeOf<PeerAcknowledgement>()
+    expectTypeOf(cache.expireTags(['t'], { awaitPeers: true })).resolves.toEqualTypeOf<PeerAcknowledgement>()
+    expectTypeOf(cache.clear({ awaitPeers: true })).resolves.toEqualTypeOf<PeerAcknowledgement>()
+    expectTypeOf(cache.invalidateTags(['t'])).resolves.toEqualTypeOf<void>()
+    expectTypeOf(cache.delete('k', { onL2Unavailable: 'reject' })).resolves.toEqualTypeOf<void>()
+    // Still assignable where a Promise<void> invalidation is expected.
+    const drop: (tags: readonly string[]) => Promise<void> = (tags) => cache.invalidateTags(tags)
+    expectTypeOf(drop).toBeFunction()
   })
 })
