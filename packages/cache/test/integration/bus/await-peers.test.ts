@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { fileURLToPath } from 'node:url'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { type Cache, InvalidOptionError, type PeersEvent, prometheusMetrics } from '../../../src/index.js'
 import { eventually, Fixture } from '../../helpers/fixture.js'
@@ -261,5 +261,25 @@ describe('invalidations acknowledged by peers (awaitPeers)', () => {
       code: 'E_CACHE_INVALID_DURATION',
     })
     expect(() => createCache({ peerAckTimeout: 'soon' as '1s' })).toThrow()
+  })
+
+  it('refused on Redis Cluster, before anything applies (PUBLISH counts one node)', async () => {
+    // Never reached: the option is refused before any command (nothing listens on port 1).
+    const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], {
+      lazyConnect: true,
+      clusterRetryStrategy: () => null,
+    })
+    const { createCache } = await import('../../../src/index.js')
+    const cache = createCache({ redis: cluster, namespace: fx.namespace(), connectTimeout: '10ms' })
+    try {
+      await expect(cache.invalidateTags(['t'], { awaitPeers: true })).rejects.toMatchObject({
+        code: 'E_CACHE_INVALID_OPTION',
+        option: 'awaitPeers',
+      })
+      await expect(cache.delete('k', { awaitPeers: true })).rejects.toThrow(/Redis Cluster/)
+    } finally {
+      await cache.close()
+      cluster.disconnect()
+    }
   })
 })
