@@ -1,13 +1,15 @@
 /**
  * The write transactions of the API. Each write first takes its row locks with locking reads
- * (`FOR UPDATE` on the row it changes, `LOCK IN SHARE MODE` on the client whose name it shows),
- * so the plain reads that follow see the latest committed rows (InnoDB takes a REPEATABLE READ
+ * (`FOR UPDATE` on the invoice it changes; a new invoice `LOCK IN SHARE MODE` on its client), so
+ * the plain reads that follow see the latest committed rows (InnoDB takes a REPEATABLE READ
  * snapshot at a transaction's first plain read, which comes after the locks) and two writes of
  * one invoice are serialized: without a `version` in the request there is nothing to conflict
- * on, the second waits and writes on top of the first. Locks are taken invoice first, client
- * second, in every write; InnoDB still reports a deadlock now and then (a new invoice's insert
- * and a rename of its client lock the client's index range in two orders): such a transaction
- * is rolled back by the server and run again from the start, up to 4 times.
+ * on, the second waits and writes on top of the first. A client rename locks the client's
+ * invoices first, then the client, so an invoice write either waits for the rename (and reads
+ * the new name) or the rename waits for it (and re-indexes it with the new name). InnoDB still
+ * reports a deadlock now and then (a new invoice's insert and a rename of its client lock the
+ * client's index range in two orders): such a transaction is rolled back by the server and run
+ * again from the start, up to 4 times.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Prisma } from '../generated/prisma/client.ts'

@@ -4,7 +4,9 @@
  * proxy that the test blackholes (a frozen server: bytes held) and then cuts (refused).
  *
  * Asserted (counts only): every request that needs the database (an invoice that is not cached,
- * a PATCH) answers 503 with `Retry-After` and the fixed body, none later than its bound (the
+ * a PATCH, and the API of issue 21: POST and DELETE of invoices, POST and PATCH of clients, an
+ * uncached list page and client, the dashboard and the report from SQL) answers 503 with
+ * `Retry-After` and the fixed body, none later than its bound (the
  * pool's 10 s socket timeout for a query already sent on a hung link, its 2 s acquire timeout
  * otherwise, plus a margin); an invoice already cached is still served (200); no answer is a 500;
  * no body names the database's address or user. Restored: the same reads and a PATCH succeed.
@@ -80,6 +82,19 @@ describe('invoicing API with its database hung or refused', () => {
       body: JSON.stringify({ description: `Revisión ${id} durante el corte` }),
     })
 
+  const json = (method: string, body: unknown): RequestInit => ({
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+  const newInvoice = {
+    clientId: 3,
+    issuedAt: '2026-12-01',
+    dueAt: '2026-12-31',
+    currency: 'EUR',
+    lines: [{ description: 'Mano de obra', quantity: 1, unitPriceCents: 1_000, taxRateBp: 2100 }],
+  }
+
   it('answers 503 fast while the database is hung, then refused; a cached invoice is still served', async () => {
     // Warm the cache with invoice 1 (its read is the database's, then the cache's).
     expect((await call('/invoices/1', 10_000)).status).toBe(200)
@@ -95,6 +110,10 @@ describe('invoicing API with its database hung or refused', () => {
         call(`/invoices/${id}`, hungBound).then((a) => ({ ...a, path: `GET ${id}` })),
       ),
       ...[6, 7].map((id) => patch(id, hungBound).then((a) => ({ ...a, path: `PATCH ${id}` }))),
+      call('/invoices', hungBound, json('POST', newInvoice)).then((a) => ({ ...a, path: 'POST /invoices' })),
+      call('/invoices?clientId=3', hungBound).then((a) => ({ ...a, path: 'GET /invoices?clientId=3' })),
+      call('/clients/4', hungBound).then((a) => ({ ...a, path: 'GET /clients/4' })),
+      call('/dashboard?source=db', hungBound).then((a) => ({ ...a, path: 'GET /dashboard?source=db' })),
     ])
     answers.push(...hung.map((a) => ({ ...a, phase: 'hung' })))
     const cachedWhileHung = await call('/invoices/1', 2_000)
@@ -105,6 +124,21 @@ describe('invoicing API with its database hung or refused', () => {
         call(`/invoices/${id}`, refusedBound).then((a) => ({ ...a, path: `GET ${id}` })),
       ),
       patch(11, refusedBound).then((a) => ({ ...a, path: 'PATCH 11' })),
+      call('/invoices/14', refusedBound, { method: 'DELETE' }).then((a) => ({ ...a, path: 'DELETE 14' })),
+      call('/clients/5', refusedBound, json('PATCH', { name: 'Durante el corte' })).then((a) => ({
+        ...a,
+        path: 'PATCH /clients/5',
+      })),
+      call('/clients', refusedBound, json('POST', { name: 'Nueva', taxId: 'B77', city: 'León' })).then(
+        (a) => ({
+          ...a,
+          path: 'POST /clients',
+        }),
+      ),
+      call('/reports/monthly?year=2026&source=db', refusedBound).then((a) => ({
+        ...a,
+        path: 'GET report db',
+      })),
     ])
     answers.push(...refused.map((a) => ({ ...a, phase: 'refused' })))
     const cachedWhileRefused = await call('/invoices/1', 2_000)
@@ -131,5 +165,8 @@ describe('invoicing API with its database hung or refused', () => {
     }
     expect(healed?.status).toBe(200)
     expect((await patch(13, 10_000)).status).toBe(200)
+    expect((await call('/invoices', 10_000, json('POST', newInvoice))).status).toBe(201)
+    expect((await call('/invoices/14', 10_000, { method: 'DELETE' })).status).toBe(200)
+    expect((await call('/clients/5', 10_000, json('PATCH', { name: 'Tras el corte' }))).status).toBe(200)
   })
 })
