@@ -9,9 +9,11 @@
  * a 1 s margin, each one 200 with the figures held (marked `stale` once noticed, never other
  * figures) or a 503; no `/metrics` answer later than the 2 s collect deadline plus the margin,
  * naming `stream_lag` down; `/health` 503; `/invoices/:id` 200 from the database; the SSE stream
- * says `stale` in a status event and stays open. Restored, with a write committed during the
- * outage: `/dashboard` fresh and equal to the SQL truth, the stream resynchronized to it,
- * `stream_lag` up, `/health` 200.
+ * says `stale` in a status event and stays open; an invoice created during the outage answers
+ * 201 and shows at once in a list page that was cached before it (the invalidation applied
+ * locally). Restored, with the writes committed during the outage: `/dashboard` fresh and equal
+ * to the SQL truth, the stream resynchronized to it, the list page equal to SQL, `stream_lag` up,
+ * `/health` 200.
  */
 import { isDeepStrictEqual } from 'node:util'
 import { startTcpProxy, type TcpProxy } from '@ayala/testkit'
@@ -151,6 +153,11 @@ describe('invoicing API with its Redis hung or refused', () => {
         await new Promise((resolve) => setTimeout(resolve, 50))
       }
 
+      // A list page in the cache (L1 and Redis) before the fault.
+      const listPath = `/invoices?clientId=${fault === 'blackhole' ? 3 : 4}&limit=5`
+      const listBefore = JSON.parse((await get(listPath, 5_000)).text) as { items: Array<{ id: number }> }
+      expect(listBefore.items.length).toBeGreaterThan(0)
+
       if (fault === 'blackhole') proxy.blackhole()
       else proxy.cut()
       const reads = []
@@ -167,6 +174,22 @@ describe('invoicing API with its Redis hung or refused', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ description: `Revisión durante el corte (${fault})` }),
       })
+      // A creation during the outage: 201, and the cached page shows it (dropped locally).
+      const created = await fetch(`${url}/invoices`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          clientId: fault === 'blackhole' ? 3 : 4,
+          issuedAt: '2099-12-31',
+          dueAt: '2099-12-31',
+          currency: 'EUR',
+          lines: [
+            { description: 'Revisión durante el corte', quantity: 1, unitPriceCents: 100, taxRateBp: 0 },
+          ],
+        }),
+      })
+      const createdId = ((await created.json()) as { id: number }).id
+      const listDuring = JSON.parse((await get(listPath, 5_000)).text) as { items: Array<{ id: number }> }
       const health = await get('/health', 5_000)
       const eventsDuringFault = seen()
       proxy.restore()
@@ -189,6 +212,8 @@ describe('invoicing API with its Redis hung or refused', () => {
       expect(invoices.map((i) => i.status)).toEqual(Array(8).fill(200))
       expect(health.status).toBe(503)
       expect([200, 503]).toContain(write.status)
+      expect(created.status).toBe(201)
+      expect(listDuring.items[0]?.id).toBe(createdId)
       const staleStatus = events
         .slice(0, eventsDuringFault)
         .find((e) => e.event === 'status' && e.data.stale === true)
@@ -207,6 +232,14 @@ describe('invoicing API with its Redis hung or refused', () => {
         fresh = await dashboard()
       }
       expect(fresh.body).toMatchObject({ stale: false, figures: expected })
+      const listAfter = JSON.parse((await get(listPath, 5_000)).text) as { items: Array<{ id: number }> }
+      const listTruth = await db.prisma.invoice.findMany({
+        where: { clientId: fault === 'blackhole' ? 3 : 4 },
+        orderBy: [{ issuedAt: 'desc' }, { id: 'desc' }],
+        take: 5,
+        select: { id: true },
+      })
+      expect(listAfter.items.map((item) => item.id)).toEqual(listTruth.map((row) => row.id))
       const healedMs = performance.now() - restoredAt
       console.log(
         `redis-unavailable ${fault}: ${served.filter((r) => r.body.stale).length} of ${reads.length} /dashboard answers stale-marked, ${reads.length - served.length} 503; PATCH during the outage ${write.status}; /dashboard fresh at the SQL truth ${healedMs.toFixed(0)} ms after the restore`,
