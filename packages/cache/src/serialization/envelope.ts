@@ -31,7 +31,8 @@
  * one msgpack array) and 2 (this layout without the checksum) are such formats now, so entries
  * written before the upgrade are reloaded once and overwritten (while old and new instances run
  * side by side, each reloads the other's entries). Bytes 0-3 and the tag list keep their format-1
- * layout, which the Lua read script relies on.
+ * layout; the multi-key read takes the tags from there without decoding the body
+ * ({@link envelopeTags}, tiers/redis-replies.ts).
  */
 import { crc32 } from 'node:zlib'
 import type { Codec } from './msgpack-codec.js'
