@@ -16,7 +16,15 @@ import { makeInvoice, TTL_MS } from '../cache/fixtures.js'
 /** What the parent asks for. */
 export type MemoryJob =
   | { kind: 'l1'; contender: 'lru-cache' | 'ayala-l1' | 'ayala-redis'; entries: number; redis?: string }
-  | { kind: 'bulk'; contender: 'ours' | 'official'; docs: number; node: string; concurrency: number }
+  | {
+      kind: 'bulk'
+      contender: 'ours' | 'official'
+      docs: number
+      node: string
+      concurrency: number
+      /** `generator` (default): the caller holds no document; `array`: built before the first reading. */
+      source?: 'generator' | 'array' | undefined
+    }
 
 /** One reading, in bytes. */
 export interface Reading {
@@ -148,9 +156,12 @@ async function bulk(job: Extract<MemoryJob, { kind: 'bulk' }>): Promise<MemoryFi
   })
   // Both contenders read the same source: an async generator, as a user streaming rows from a
   // database would pass; the documents are not held by the caller.
-  async function* source() {
+  async function* generate() {
     for (let i = 0; i < job.docs; i++) yield invoiceDoc(i)
   }
+  // An array is built before the first reading: the delta is then the indexer's own buffers.
+  const array = job.source === 'array' ? Array.from({ length: job.docs }, (_, i) => invoiceDoc(i)) : undefined
+  const source = () => array ?? generate()
   await search.createIndex(def)
   try {
     await raw.index({ index, id: 'warm', document: invoiceDoc(-1), refresh: true })

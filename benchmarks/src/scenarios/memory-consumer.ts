@@ -1,7 +1,7 @@
 /**
  * Scenario: the stream consumer's RSS over a large backlog, sampled over time: flat or growing.
  * A topic is filled with `METRICS_BENCH_MEMORY_EVENTS` invoice events (default 5,000,000;
- * 300,000 in `--quick` mode; produced in chunks, never held whole), then one consumer child
+ * 100,000 in `--quick` mode; produced in chunks, never held whole), then one consumer child
  * (`metrics/child.ts`, ours with its defaults, delta mode) applies it into a private redis-server
  * while this process reads the child's VmRSS from /proc every second (200 ms in quick mode).
  *
@@ -46,7 +46,7 @@ export function rssVerdict(samples: readonly (readonly [number, number])[]) {
 
 export async function run() {
   const quick = runConfig().quick
-  const total = Number(process.env.METRICS_BENCH_MEMORY_EVENTS ?? (quick ? 300_000 : 5_000_000))
+  const total = Number(process.env.METRICS_BENCH_MEMORY_EVENTS ?? (quick ? 100_000 : 5_000_000))
   const every = quick ? 200 : 1_000
   const suffix = randomBytes(4).toString('hex')
   const topic = `bench-memory-consumer-${suffix}`
