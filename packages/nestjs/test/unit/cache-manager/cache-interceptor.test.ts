@@ -28,13 +28,19 @@ class Recording {
 @CacheTTL(9_000)
 class Handlers {
   @CacheKey('events')
-  events() {}
+  events() {
+    return 'handler body (the interceptor calls next.handle())'
+  }
 
   @CacheKey((context: ExecutionContext) => `event:${(context.getArgByIndex(0) as { id: number }).id}`)
   @CacheTTL(1_000)
-  event() {}
+  event() {
+    return 'handler body'
+  }
 
-  uncached() {}
+  uncached() {
+    return 'handler body'
+  }
 }
 
 function rpc(handler: keyof Handlers, data: unknown): ExecutionContext {
