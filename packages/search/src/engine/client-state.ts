@@ -101,6 +101,11 @@ export interface ClientState {
   readonly readRetries: number
   /** The connection, once known (at once with a fixed engine; after detection with `auto`). */
   connection: Promise<Connection> | undefined
+  /**
+   * The same connection once it has resolved, read synchronously by the interactive reads so an
+   * established client costs them no extra promise hop (`read/bounded-read.ts`).
+   */
+  ready: Connection | undefined
   /** The official client once built here, for `close()` (never the borrowed one). */
   client: Client | undefined
   /** The official client given to `createSearchClient({ client })`: used, never closed. */
@@ -126,6 +131,7 @@ export function createClientState(
     fallback: { ...fallback },
     readRetries: Math.min(options.retries, options.nodes.length - 1),
     connection: undefined,
+    ready: undefined,
     client: undefined,
     borrowed,
   }

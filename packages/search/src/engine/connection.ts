@@ -19,7 +19,8 @@ export function connectFixed(state: ClientState): void {
   // A borrowed client is checked against its engine at first use (borrowed-client.ts).
   if (engine === 'auto' || state.borrowed !== undefined) return
   state.client = buildClient(state.options, engine)
-  state.connection = Promise.resolve({ client: state.client, adapter: adapterFor(engine) })
+  state.ready = { client: state.client, adapter: adapterFor(engine) }
+  state.connection = Promise.resolve(state.ready)
 }
 
 /** The connection, detecting the engine first when needed. */
@@ -28,9 +29,14 @@ export function connect(state: ClientState): Promise<Connection> {
     const attempt = state.borrowed === undefined ? detect(state) : connectBorrowed(state, state.borrowed)
     state.connection = attempt
     // A failed detection is retried at the next call instead of being cached forever.
-    attempt.catch(() => {
-      if (state.connection === attempt) state.connection = undefined
-    })
+    attempt.then(
+      (connection) => {
+        if (state.connection === attempt) state.ready = connection
+      },
+      () => {
+        if (state.connection === attempt) state.connection = undefined
+      },
+    )
   }
   return state.connection
 }

@@ -65,7 +65,17 @@ export async function boundedRead<T>(
     requestTimeout: budgetMs,
     maxRetries: state.readRetries,
   }
-  const work = connect(state).then(({ client }) => run(client, requestOptions))
+  // An established connection is used at once; otherwise the detection runs inside the budget.
+  const ready = state.ready
+  let work: Promise<T>
+  if (ready === undefined) work = connect(state).then(({ client }) => run(client, requestOptions))
+  else {
+    try {
+      work = run(ready.client, requestOptions)
+    } catch (error) {
+      work = Promise.reject(error)
+    }
+  }
   work.catch(dropLateOutcome)
   const started = performance.now()
   try {
