@@ -196,6 +196,55 @@ describe('changelog views', () => {
     expect(rebuilt.figures).toEqual(truth)
   })
 
+  it('push: a subscriber and the in-process copy see each upsert and tombstone (text keys, as Kafka Streams writes them)', async () => {
+    const world = await new World(1).init()
+    worlds.push(world)
+    // Kafka Streams' KTable#toStream() with Serdes.String() keys: no key mapping, the key's text.
+    const view = defineChangelogView({
+      name: 'kstreams',
+      topic: world.topic,
+      figures: { counts: { column: 'count' } },
+    })
+    const consumer = world.consumerOf(view, `${world.namespace}-g`)
+    await consumer.start()
+    const dashboard = createDashboard({ redis: world.redis, namespace: world.namespace, view })
+    const send = (key: string, value: unknown) =>
+      world.producer.send({
+        topic: world.topic,
+        messages: [{ key, value: value === null ? null : JSON.stringify(value) }],
+      })
+    await send('paid', { count: 3 })
+    await caughtUp(consumer, 1)
+    const controller = new AbortController()
+    const updates: Array<{ version: number; counts: Record<string, number> }> = []
+    const iterating = (async () => {
+      for await (const update of dashboard.subscribe(undefined, { signal: controller.signal })) {
+        updates.push({ version: update.version, counts: update.figures.counts })
+      }
+    })().catch(() => undefined)
+    try {
+      await waitFor('the first snapshot', () => updates.length > 0)
+      expect(updates[0]?.counts).toEqual({ paid: 3 })
+      await send('paid', { count: 5 })
+      await waitFor('the upsert pushed', () => updates.some((u) => u.counts.paid === 5))
+      await send('open', { count: 1 })
+      await send('paid', null)
+      await waitFor('the tombstone pushed', () =>
+        updates.some((u) => JSON.stringify(u.counts) === '{"open":1}'),
+      )
+      const versions = updates.map((u) => u.version)
+      expect(versions).toEqual([...versions].sort((x, y) => x - y))
+      expect(new Set(versions).size).toBe(versions.length)
+      // Served by the in-process copy the notices keep coherent: the tombstone is not a stale read.
+      expect((await dashboard.read()).figures.counts).toEqual({ open: 1 })
+      expect(dashboard.stats().subscribed).toBe(true)
+    } finally {
+      controller.abort()
+      await iterating
+      await dashboard.close()
+    }
+  })
+
   it('a view combining embedded aggregates (events topic) and changelog figures (a second topic)', async () => {
     const world = await new World(2).init()
     worlds.push(world)
