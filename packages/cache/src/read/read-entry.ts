@@ -6,11 +6,13 @@
  * caller is about to snapshot. MGET is atomic, so the entry and the versions are one consistent
  * snapshot, and the versions read are also the snapshot of a load that follows a miss (the
  * refill race). Tags in the entry's header that the caller did not name cost one more MGET
- * ({@link entryTagVersions}), so every tag is checked whatever the caller guessed.
+ * ({@link entryTagVersions}), so every tag is checked whatever the caller guessed. A cold
+ * `get`/`has` (no L1 record) is the same MGET with no tags named: a tagged entry's tags then cost
+ * the second MGET.
  *
- * Several keys, or a cold `get`/`has` (nothing names the entry's tags): the read script
- * (tiers/redis-scripts.ts) returns each entry with the versions of the tags in its header, in the
- * same round trip ({@link freshFromRead} takes one entry of its reply).
+ * Several keys (`getMany`, `getOrSetMany`, `expiresAt`): the tier's multi-key read
+ * (tiers/redis-tier.ts `read`), one MGET of the entries, the generation and the tags named, and
+ * one more for header tags nobody named ({@link freshFromRead} takes one entry of its reply).
  *
  * {@link fromL2} checks an entry's snapshot against the versions read with it: fresh (counted
  * as an L2 hit, filled into L1), stale (a soft-bumped tag, or past freshness within grace: a

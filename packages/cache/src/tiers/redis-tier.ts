@@ -290,7 +290,7 @@ export class RedisTier {
   }
 
   /**
-   * The multi-key read (`getMany`, `getOrSetMany`, a cold `has`, `expiresAt`): ONE `MGET` of the
+   * The multi-key read (`getMany`, `getOrSetMany`, `expiresAt`): ONE `MGET` of the
    * entries, the generation and `requestedTags` (one server-side command, one consistent
    * snapshot), then the entries' header tags matched with the versions read. Header tags the
    * caller did not name cost ONE more `MGET` of their versions, for all entries together (a
