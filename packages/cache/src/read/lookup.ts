@@ -68,7 +68,7 @@ export async function getMany<T = unknown>(
   const out = new Array<T | undefined>(keys.length).fill(undefined)
   const missing: number[] = []
   const stale: Array<L1Record | undefined> = []
-  const hints = new Set<string>()
+  let hints: Set<string> | undefined
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string
     const record = stack.l1.get(key)
@@ -80,8 +80,10 @@ export async function getMany<T = unknown>(
       missing.push(i)
       stale.push(state === STALE ? record : undefined)
       // A record still here (stale or invalidated) names the likely tags of the L2 entry.
-      if (record !== undefined)
+      if (record !== undefined && record.tags.length > 1) {
+        hints ??= new Set()
         for (let t = 1; t < record.tags.length; t++) hints.add(record.tags[t] as string)
+      }
     }
   }
   if (missing.length === 0 || stack.l2 === undefined) {
@@ -93,7 +95,7 @@ export async function getMany<T = unknown>(
     // cost one more MGET for all entries (tiers/redis-tier.ts `read`).
     const read = await stack.l2.read(
       missing.map((i) => stack.keys.entry(keys[i] as string)),
-      hints.size === 0 ? NO_TAGS : [...hints],
+      hints === undefined ? NO_TAGS : [...hints],
     )
     stack.observe(GENERATION_SUFFIX, read.generation)
     for (let j = 0; j < missing.length; j++) {
