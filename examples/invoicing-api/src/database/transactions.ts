@@ -1,15 +1,16 @@
 /**
- * The write transactions of the API. Each write first takes its row locks with locking reads
- * (`FOR UPDATE` on the invoice it changes; a new invoice `LOCK IN SHARE MODE` on its client), so
- * the plain reads that follow see the latest committed rows (InnoDB takes a REPEATABLE READ
- * snapshot at a transaction's first plain read, which comes after the locks) and two writes of
- * one invoice are serialized: without a `version` in the request there is nothing to conflict
- * on, the second waits and writes on top of the first. A client rename locks the client's
- * invoices first, then the client, so an invoice write either waits for the rename (and reads
- * the new name) or the rename waits for it (and re-indexes it with the new name). InnoDB still
- * reports a deadlock now and then (a new invoice's insert and a rename of its client lock the
- * client's index range in two orders): such a transaction is rolled back by the server and run
- * again from the start, up to 4 times.
+ * The write transactions of the API. A change of an invoice reads it, then writes it guarded by
+ * the version it read (`WHERE version = ?`: the row lock is held only from that statement to
+ * the commit), and reads and writes again when another write came in between
+ * (`InvoiceRepository`); two writes of one invoice are serialized by the row lock, and without a
+ * `version` in the request there is nothing to answer 409 for. A client rename locks the client's
+ * invoices first, then the client, and raises each invoice's version: an invoice write that read
+ * the old name before the rename committed finds its version moved and reads again; one that
+ * wrote first is re-indexed by the rename. A new invoice locks its client row in share mode
+ * (`lockClient`, a locking read: the name read after it is the latest). InnoDB still reports a
+ * deadlock now and then (a new invoice's insert and a rename of its client lock the client's
+ * index range in two orders): such a transaction is rolled back by the server and run again from
+ * the start, up to 4 times.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Prisma } from '../generated/prisma/client.ts'
@@ -65,15 +66,4 @@ export async function lockClient(tx: Tx, clientId: number): Promise<boolean> {
   const rows = await tx.$queryRaw<Array<{ id: number }>>`
     SELECT id FROM clients WHERE id = ${clientId} LOCK IN SHARE MODE`
   return rows.length === 1
-}
-
-/** Lock the invoice row for writing: its version and client, or undefined when there is none. */
-export async function lockInvoice(
-  tx: Tx,
-  id: number,
-): Promise<{ version: number; clientId: number } | undefined> {
-  const rows = await tx.$queryRaw<Array<{ version: number; client_id: number }>>`
-    SELECT version, client_id FROM invoices WHERE id = ${id} FOR UPDATE`
-  const row = rows[0]
-  return row === undefined ? undefined : { version: Number(row.version), clientId: Number(row.client_id) }
 }

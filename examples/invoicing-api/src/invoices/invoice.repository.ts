@@ -23,7 +23,7 @@ import { InjectOutbox, InjectOutboxRelay } from '@ayala/nestjs/outbox'
 import type { Outbox, OutboxRelay } from '@ayala/outbox'
 import { ConflictException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common'
 import type { Database } from '../database/connection.ts'
-import { lockClient, lockInvoice, type Tx, writeTransaction } from '../database/transactions.ts'
+import { lockClient, type Tx, writeTransaction } from '../database/transactions.ts'
 import { type AppSettings, DATABASE, SETTINGS } from '../infrastructure.ts'
 import { type InvoiceInput, type InvoicePatch, invoiceAmounts, type LineInput } from '../validation/bodies.ts'
 import { INVOICE_INCLUDE, type InvoiceView, toInvoiceView } from './invoice.ts'
@@ -61,6 +61,9 @@ function lineRows(lines: readonly LineInput[]) {
     taxRateBp: line.taxRateBp,
   }))
 }
+
+/** Another write of the invoice committed between the read and the write: read and write again. */
+class Moved extends Error {}
 
 /** The version check of a write that names the version it read. */
 function checkVersion(kind: string, id: number, current: number, expected: number | undefined): void {
@@ -133,22 +136,12 @@ export class InvoiceRepository {
 
   /** Apply `patch`; returns the invoice as written. */
   async update(id: number, patch: InvoicePatch): Promise<InvoiceView> {
-    const { before, after } = await writeTransaction(this.db, async (tx) => {
-      const locked = await lockInvoice(tx, id)
-      if (locked === undefined) throw new NotFoundException(`invoice ${id} not found`)
-      checkVersion('invoice', id, locked.version, patch.version)
-      // No lock on the client: a rename locks the client's invoices first, so it waits for this
-      // write or this write waits for it, and the read below sees the name of the later one.
-      const current = await this.read(tx, id)
+    const { before, after } = await this.guarded(async (tx) => {
+      const current = await this.current(tx, id, patch.version)
       const amounts = patch.lines === undefined ? {} : invoiceAmounts(patch.lines)
-      if (patch.lines !== undefined) {
-        await tx.invoiceLine.deleteMany({ where: { invoiceId: id } })
-        await tx.invoiceLine.createMany({
-          data: lineRows(patch.lines).map((line) => ({ ...line, invoiceId: id })),
-        })
-      }
-      await tx.invoice.update({
-        where: { id },
+      // The guard (and the row lock, from here to the commit): still the version just read.
+      const written = await tx.invoice.updateMany({
+        where: { id, version: current.version },
         data: {
           ...(patch.status === undefined ? {} : { status: patch.status }),
           ...(patch.description === undefined ? {} : { description: patch.description }),
@@ -158,7 +151,14 @@ export class InvoiceRepository {
           version: { increment: 1 },
         },
       })
-      // The row as written, from the locked row and the patch (one read fewer in the lock).
+      if (written.count !== 1) throw new Moved()
+      if (patch.lines !== undefined) {
+        await tx.invoiceLine.deleteMany({ where: { invoiceId: id } })
+        await tx.invoiceLine.createMany({
+          data: lineRows(patch.lines).map((line) => ({ ...line, invoiceId: id })),
+        })
+      }
+      // The row as written, from the row read and the patch (no second read under the lock).
       const updated: InvoiceView = {
         ...current,
         ...(patch.status === undefined ? {} : { status: patch.status }),
@@ -180,18 +180,42 @@ export class InvoiceRepository {
 
   /** Delete an invoice and its lines: gone from every copy once the effects are delivered. */
   async remove(id: number, version?: number): Promise<DeletedInvoice> {
-    const before = await writeTransaction(this.db, async (tx) => {
-      const locked = await lockInvoice(tx, id)
-      if (locked === undefined) throw new NotFoundException(`invoice ${id} not found`)
-      checkVersion('invoice', id, locked.version, version)
-      const current = await this.read(tx, id)
+    const before = await this.guarded(async (tx) => {
+      const current = await this.current(tx, id, version)
       // The lines go with it (ON DELETE CASCADE).
-      await tx.invoice.delete({ where: { id } })
+      const deleted = await tx.invoice.deleteMany({ where: { id, version: current.version } })
+      if (deleted.count !== 1) throw new Moved()
       await this.outbox.enqueue(tx, invoiceEffects(this.settings, current, undefined, current.version + 1))
       return current
     })
     await this.afterCommit(invoiceWriteTags(before, undefined))
     return { id, deleted: true, version: before.version + 1 }
+  }
+
+  /** The invoice as it is now (404 when there is none; 409 when it is not at `expected`). */
+  private async current(tx: Tx, id: number, expected: number | undefined): Promise<InvoiceView> {
+    const row = await tx.invoice.findUnique({ where: { id }, include: INVOICE_INCLUDE })
+    if (row === null) throw new NotFoundException(`invoice ${id} not found`)
+    const view = toInvoiceView(row)
+    checkVersion('invoice', id, view.version, expected)
+    return view
+  }
+
+  /**
+   * Run a read-then-write of one invoice: read it, write it only if it is still at the version
+   * read (the write's `WHERE version = ?` takes the row lock, held only from there to the
+   * commit), and when another write came in between, read and write again from the start (a
+   * request that named its `version` then gets its 409 from the new read).
+   */
+  private async guarded<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await writeTransaction(this.db, work)
+      } catch (error) {
+        if (!(error instanceof Moved)) throw error
+        if (attempt >= 8) throw new ConflictException('the invoice changed concurrently too often; retry')
+      }
+    }
   }
 
   private async read(tx: Tx, id: number): Promise<InvoiceView> {
