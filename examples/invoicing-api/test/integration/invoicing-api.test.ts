@@ -5,7 +5,7 @@
 import { isDeepStrictEqual } from 'node:util'
 import type { INestApplication } from '@nestjs/common'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ResourceNames, ServiceAddresses } from '../../src/config.ts'
+import type { ServiceAddresses } from '../../src/config.ts'
 import type { Database } from '../../src/database/connection.ts'
 import type { InvoiceView } from '../../src/invoices/invoice.ts'
 import type { SearchAnswer } from '../../src/search/search.controller.ts'
@@ -26,7 +26,6 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, tim
 
 describe('invoicing API on the real services', () => {
   let addresses: ServiceAddresses
-  let names: ResourceNames
   let app: INestApplication | undefined
   let url: string
   let db: Database
@@ -41,7 +40,7 @@ describe('invoicing API on the real services', () => {
 
   beforeAll(async () => {
     // The Prisma client is generated code (gitignored): generate it as the package scripts do.
-    ;({ addresses, names, db, sql, dispose } = await provisionDataset('test', INVOICES))
+    ;({ addresses, db, sql, dispose } = await provisionDataset('test', INVOICES))
     const { startApp } = await import('../../src/bootstrap.ts')
     ;({ parsePrometheusText } = await import('../../src/cli/prometheus-text.ts'))
     const started = await startApp(addresses, { logger: false })

@@ -10,7 +10,7 @@
 import { type AuthProxy, startAuthProxy } from '@ayala/testkit'
 import type { INestApplication } from '@nestjs/common'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ResourceNames, ServiceAddresses } from '../../src/config.ts'
+import type { ServiceAddresses } from '../../src/config.ts'
 import type { Database } from '../../src/database/connection.ts'
 import type { SearchAnswer } from '../../src/search/search.controller.ts'
 import { provisionDataset } from '../helpers/dataset.ts'
@@ -20,7 +20,6 @@ const SECRETS = [PASSWORD, encodeURIComponent(PASSWORD), Buffer.from(`alice:${PA
 
 describe('invoicing API with credentials on the search engine', () => {
   let addresses: ServiceAddresses
-  let names: ResourceNames
   let app: INestApplication | undefined
   let url: string
   let db: Database
@@ -38,7 +37,7 @@ describe('invoicing API with credentials on the search engine', () => {
   }
 
   beforeAll(async () => {
-    ;({ addresses, names, db, sql, dispose } = await provisionDataset('credentials', 200))
+    ;({ addresses, db, sql, dispose } = await provisionDataset('credentials', 200))
     const { startApp } = await import('../../src/bootstrap.ts')
     proxy = await startAuthProxy({ target: addresses.searchUrl, tls: false, users: { alice: PASSWORD } })
     // Every line the application writes (Nest's logger prints to stdout/stderr).

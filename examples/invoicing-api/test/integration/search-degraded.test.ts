@@ -10,7 +10,7 @@
 import { startTcpProxy, type TcpProxy } from '@ayala/testkit'
 import type { INestApplication } from '@nestjs/common'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ResourceNames, ServiceAddresses } from '../../src/config.ts'
+import type { ServiceAddresses } from '../../src/config.ts'
 import type { Database } from '../../src/database/connection.ts'
 import type { SearchAnswer } from '../../src/search/search.controller.ts'
 import { provisionDataset } from '../helpers/dataset.ts'
@@ -21,7 +21,6 @@ const SLACK_MS = 1_000
 
 describe('invoicing API with the search engine hung or refused', () => {
   let addresses: ServiceAddresses
-  let names: ResourceNames
   let app: INestApplication | undefined
   let url: string
   let db: Database
@@ -50,7 +49,7 @@ describe('invoicing API with the search engine hung or refused', () => {
   }
 
   beforeAll(async () => {
-    ;({ addresses, names, db, sql, dispose } = await provisionDataset('degraded', INVOICES))
+    ;({ addresses, db, sql, dispose } = await provisionDataset('degraded', INVOICES))
     const { startApp } = await import('../../src/bootstrap.ts')
     proxy = await startTcpProxy({ targetPort: Number(new URL(addresses.searchUrl).port || 9200) })
     const started = await startApp(

@@ -179,7 +179,10 @@ export async function runReconcile<F extends FieldMap>(
         if (a === undefined || b === undefined) bounds = a ?? b
         else
           bounds = {
+            // Keys are numbers or strings (keyword keys): Math.min would turn strings into NaN.
+            // biome-ignore lint/complexity/useMathMinMax: string keys compare lexicographically
             min: a.min < b.min ? a.min : b.min,
+            // biome-ignore lint/complexity/useMathMinMax: string keys compare lexicographically
             max: a.max > b.max ? a.max : b.max,
           }
         if (bounds === undefined) break

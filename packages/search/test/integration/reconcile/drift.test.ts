@@ -550,7 +550,6 @@ describe.each(ENGINES)('index drift and blocked writes on $engine', ({ engine })
     })
     const backfill = await ensureIndex(search, def, { source })
     expect(backfill.report).toMatchObject({ missing: 5_000, remaining: 0 })
-    const raw = await search.raw()
     const lost = [codes[10], codes[2_500], codes[4_999]] as string[]
     await loseDocuments(search, def.name, lost)
     await pool.query(`UPDATE ${table} SET version = 2 WHERE code IN (?)`, [[codes[7], codes[3_333]]])
