@@ -340,7 +340,7 @@ const loaded = await loadTable({
 })
 console.log(`\n${loaded.markdown}`)
 console.log(
-  `\nAt 1,000,000 invoices: DEMO_INVOICES=1000000 pnpm --filter @ayala/example-invoicing-api demo (the seed takes about 3 minutes once, then the dataset is reused), ` +
+  `\nAt 1,000,000 invoices: DEMO_INVOICES=1000000 pnpm --filter @ayala/example-invoicing-api demo (the seed takes 3 minutes on a quiet machine, 30 on a loaded one, once; then the dataset is reused), ` +
     'or pnpm bench e2e (its own database; the table in the README).',
 )
 if (interactive) {
