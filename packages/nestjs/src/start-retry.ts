@@ -10,8 +10,9 @@
  * secret), one line when the task finally succeeds. The shutdown stops the retries and waits for
  * an attempt in flight (at most 10 s) so that nothing it starts is left running.
  */
+
+import { redactText } from '@ayala/internal'
 import type { Logger } from '@nestjs/common'
-import { redactText } from './redact.js'
 
 /** What a failed start does: retry in the background (the default), or fail the bootstrap. */
 export type StartFailureMode = 'retry' | 'fail'

@@ -9,15 +9,18 @@
  *
  * Node URLs are stored without their credentials: {@link splitUrlCredentials} moves them into
  * the client's `auth` option at resolution, so `client.options.nodes` is safe to log.
+ *
+ * The URL rule is the one every `@ayala` package shares (`@ayala/internal`, bundled at build time);
+ * the `Authorization`-style values and a client's own secrets are this package's additions.
  */
+import { redactText as redactUrlCredentials } from '@ayala/internal'
 
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@:]*):([^\s/@]*)@/gi
 // Case-sensitive, 12+ characters: `Basic dXNlcjpwYXNz...` is a credential, "basic search" is prose.
 const AUTH_VALUE = /\b(Basic|Bearer|ApiKey)(\s+)[A-Za-z0-9+/=._~-]{12,}/g
 
 /** Replace credentials in free text: URL passwords and `Basic`/`Bearer`/`ApiKey` values. */
 export function redactText(text: string, secrets: readonly string[] = []): string {
-  let out = text.replace(URL_CREDENTIALS, '$1$2:***@').replace(AUTH_VALUE, '$1$2[redacted]')
+  let out = redactUrlCredentials(text).replace(AUTH_VALUE, '$1$2[redacted]')
   for (const secret of secrets) {
     // Short secrets would redact ordinary words; every secret a client holds is at least 4 chars
     // in practice, and the base64 forms are longer.

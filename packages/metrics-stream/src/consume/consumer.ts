@@ -31,11 +31,11 @@
  */
 
 import { EventEmitter } from 'node:events'
+import { scrubRedisErrors } from '@ayala/internal'
 import { MetricsStreamError } from '../errors.js'
 import { type HealthReason, type HealthReport, viewReasons, worstState } from '../health/reasons.js'
 import { readViewState, type ViewState } from '../health/view-state.js'
 import { viewKeys } from '../keys.js'
-import { scrubRedisErrors } from '../redact.js'
 import { handleBatch } from './batch.js'
 import { computeLag, type PartitionLag } from './lag.js'
 import { type MetricsConsumerOptions, resolveConsumerOptions } from './options.js'

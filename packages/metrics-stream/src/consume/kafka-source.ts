@@ -37,10 +37,11 @@
  *   is retried at the next call instead of leaving an unconnected client in place.
  * - Options are validated once, by `kafkaSource` itself (`kafka-source-options.ts`).
  */
+
+import { kafkaAuthFailure, redactText } from '@ayala/internal'
 import type { Admin, Consumer, EachBatchPayload, Producer } from 'kafkajs'
 import kafkajs from 'kafkajs'
 import { MetricsStreamError } from '../errors.js'
-import { kafkaAuthFailure, redactText } from '../redact.js'
 import { installCodecs, sourceScope } from './codecs.js'
 import { toSourceBatch } from './kafka-batch.js'
 import { type KafkaSourceOptions, resolveKafkaSourceOptions } from './kafka-source-options.js'

@@ -7,9 +7,10 @@
  * it fails the batch loudly instead (see `scripts.ts`). A retry after a timeout whose first
  * attempt did run is safe: the apply script answers "already applied".
  */
+
+import { describeRedisFailure, redisAuthFailure } from '@ayala/internal'
 import type { Cluster, Redis } from 'ioredis'
 import { MetricsStreamError } from '../errors.js'
-import { describeRedisFailure, redisAuthFailure } from '../redact.js'
 import type { SourceBatchContext } from './source.js'
 import type { ConsumerState } from './state.js'
 
@@ -62,7 +63,7 @@ export async function retrying<T>(
 /**
  * A Redis failure as this package reports it: `E_STREAM_REDIS_AUTH` (not retriable) naming the
  * server and the user when Redis refused the credentials, `E_STREAM_REDIS` otherwise; the cause
- * scrubbed of secrets (redact.ts).
+ * scrubbed of secrets (`@ayala/internal`'s redact rules).
  */
 export function redisError(redis: Redis | Cluster, context: string, error: unknown): MetricsStreamError {
   if (error instanceof MetricsStreamError) return error

@@ -12,10 +12,11 @@
  * error reply means Redis is up (a success); a read that never reached Redis (a bad range)
  * releases a probe. At most 64 read ranges are kept for stale answers, the oldest dropped first.
  */
+
+import { describeRedisFailure, redisAuthFailure } from '@ayala/internal'
 import type { Aggregates } from '../aggregates/define.js'
 import { toMs } from '../duration.js'
 import { MetricsStreamError, StreamUnavailableError, type StreamUnavailableReason } from '../errors.js'
-import { describeRedisFailure, redisAuthFailure } from '../redact.js'
 import { storeIfCurrent } from './copy.js'
 import { DEADLINE } from './deadlines.js'
 import { fetchSnapshot } from './fetch.js'

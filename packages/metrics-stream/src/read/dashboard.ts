@@ -19,13 +19,14 @@
  * starts and ends reset the newest version seen, so the in-process copy keeps working after a
  * loss, and subscribers get the rebuild's start and a `resync` snapshot when it completes.
  */
+
+import { scrubRedisErrors } from '@ayala/internal'
 import type { Aggregates } from '../aggregates/define.js'
 import { MetricsStreamError } from '../errors.js'
 import { type HealthReport, viewReasons, worstState } from '../health/reasons.js'
 import { readViewState, type ViewState } from '../health/view-state.js'
 import { viewKeys } from '../keys.js'
 import { checkOptionKeys } from '../option-keys.js'
-import { scrubRedisErrors } from '../redact.js'
 import { readFromRedis } from './bounded.js'
 import type { BreakerState } from './circuit-breaker.js'
 import { DEADLINE } from './deadlines.js'

@@ -16,11 +16,12 @@
  * off exactly as for a closed connection and the dashboard's own subscriber connection is
  * reconnected in the background (a borrowed one is left to its owner).
  */
+
+import { scrubRedisErrors } from '@ayala/internal'
 import type { Cluster, Redis } from 'ioredis'
 import { MetricsStreamError } from '../errors.js'
 import type { ViewStatus } from '../health/view-state.js'
 import { viewKeys } from '../keys.js'
-import { scrubRedisErrors } from '../redact.js'
 import { clearCache } from './copy.js'
 import type { ChangeNotice } from './snapshot.js'
 import type { DashboardState } from './state.js'

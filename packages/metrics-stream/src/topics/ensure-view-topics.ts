@@ -26,10 +26,11 @@
  *   retriable; a refused SASL login `E_STREAM_KAFKA_AUTH`; a missing ACL `E_STREAM_KAFKA`, not
  *   retriable.
  */
+
+import { kafkaAuthFailure, redactText } from '@ayala/internal'
 import type { Admin, ITopicConfig } from 'kafkajs'
 import kafkajs from 'kafkajs'
 import { MetricsStreamError, type TopicMismatch, TopicMismatchError } from '../errors.js'
-import { kafkaAuthFailure, redactText } from '../redact.js'
 import {
   resolveViewTopicsOptions,
   type TopicPlan,

@@ -5,12 +5,13 @@
  * SASL login is down with `Kafka refused the SASL credentials (...)` (kafkajs's reason: the
  * mechanism, never the password): one login attempt per check, no retry loop.
  */
+
+import { kafkaAuthFailure, redactText } from '@ayala/internal'
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common'
 import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus'
 import type { Admin, Kafka } from 'kafkajs'
 import { type Duration, toMilliseconds } from '../duration.js'
 import { HealthCheckFailedError } from '../errors.js'
-import { kafkaAuthFailure, redactText } from '../redact.js'
 import { attempt } from './attempt.js'
 
 /** Options of {@link KafkaHealthIndicator.check}. */

@@ -13,13 +13,13 @@
  * of a client the indicator holds is scrubbed of the `AUTH` arguments ioredis attaches to it.
  */
 
+import { describeRedisFailure, redisAuthFailure, scrubRedisError } from '@ayala/internal'
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common'
 import type { HealthIndicatorResult } from '@nestjs/terminus'
 import { HealthIndicatorService } from '@nestjs/terminus'
 import { type Cluster, Redis, type RedisOptions } from 'ioredis'
 import { type Duration, toMilliseconds } from '../duration.js'
 import { HealthCheckFailedError, InvalidOptionError } from '../errors.js'
-import { describeRedisFailure, redisAuthFailure, scrubRedisError } from '../redact.js'
 import { attempt } from './attempt.js'
 
 /** Options of {@link RedisHealthIndicator.pingCheck}. */

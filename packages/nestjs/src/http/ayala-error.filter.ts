@@ -15,10 +15,11 @@
  * Outside HTTP the filter leaves SDK errors to the transport: GraphQL gets the error back, a
  * microservice handler an error Observable.
  */
+
+import { redactText } from '@ayala/internal'
 import { type ArgumentsHost, Catch, Logger } from '@nestjs/common'
 import { BaseExceptionFilter } from '@nestjs/core'
 import { throwError } from 'rxjs'
-import { redactText } from '../redact.js'
 import { ayalaErrorToHttp, sdkErrorCode } from './error-to-http.js'
 
 /** See the module note. */

@@ -20,6 +20,8 @@
  * client keeps reconnecting in the background, at most 1 s apart. It used to be built with
  * `maxRetriesPerRequest: null`: with Redis unreachable, `GET /dashboard` waited for more than 95 s.
  */
+
+import { describeRedisFailure, redisAuthFailure, scrubRedisErrors } from '@ayala/internal'
 import {
   type Aggregates,
   createDashboard,
@@ -47,7 +49,6 @@ import {
 import { type Cluster, Redis, type RedisOptions } from 'ioredis'
 import { rejectUnknownOptions, resolvedAsyncProvider, resolvedProvider } from '../dynamic-module.js'
 import { InvalidOptionError } from '../errors.js'
-import { describeRedisFailure, redisAuthFailure, scrubRedisErrors } from '../redact.js'
 import { StartRetry } from '../start-retry.js'
 import { DashboardStream } from './dashboard-stream.js'
 import { AYALA_DASHBOARD, AYALA_METRICS_CONSUMER } from './tokens.js'

@@ -25,9 +25,9 @@
  * affects only backing indices created later (the next rollover).
  */
 import { createHash } from 'node:crypto'
+import { redactText } from '@ayala/internal'
 import type { EngineKind, SearchClient } from '@ayala/search'
 import { RequestMetricsSetupError } from '../errors.js'
-import { redactText } from '../redact.js'
 import { REQUEST_METRICS_MAPPINGS } from './request-metrics-documents.js'
 
 /** Priority of the index template: above the built-in `logs-*-*` / `metrics-*-*` (100). */

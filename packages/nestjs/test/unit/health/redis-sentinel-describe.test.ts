@@ -2,9 +2,10 @@
  * A refused login on a connection made through Sentinel names the primary's group and its
  * Sentinels, not the URL's host (which ioredis does not use then), and never the password.
  */
+
+import { describeRedisFailure } from '@ayala/internal'
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
-import { describeRedisFailure } from '../../../src/redact.js'
 
 describe('describeRedisFailure through Sentinel', () => {
   const clients: Redis[] = []
