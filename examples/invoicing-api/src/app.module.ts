@@ -9,7 +9,8 @@
  *   every instance, a relay delivering the effects writes record there to the search index, the
  *   Kafka topic of invoice events and the cache (instances share the work).
  * - `AyalaMetricsStreamModule`: the Kafka -> Redis aggregator of invoice events running in this
- *   application, the dashboard reads and their SSE push.
+ *   application, the dashboard reads and their SSE push; under `INVOICING_DASHBOARD_SOURCE=flink`
+ *   it also reads the Flink job's changelog topics (`dashboard/dashboard-source.ts`).
  * - `AyalaMetricsModule`: the performance interceptor on every route and `GET /metrics`.
  * - `AyalaHealthModule`: the Terminus indicators used by `GET /health`.
  * - `DashboardPageController`: the live dashboard page at `/` (static HTML and script on the SSE stream).
@@ -37,6 +38,7 @@ import { ClientsController } from './clients/clients.controller.ts'
 import { searchClientOptions } from './config.ts'
 import { DashboardController } from './dashboard/dashboard.controller.ts'
 import { DashboardService } from './dashboard/dashboard.service.ts'
+import { dashboardTopics, dashboardViewOf } from './dashboard/dashboard-source.ts'
 import { DashboardPageController } from './dashboard-page/dashboard-page.controller.ts'
 import type { Database } from './database/connection.ts'
 import { DatabaseErrorFilter } from './database/database-error.filter.ts'
@@ -50,7 +52,6 @@ import {
   KAFKA,
 } from './infrastructure.ts'
 import { INVOICE_SEARCH, InvoiceRepository } from './invoices/invoice.repository.ts'
-import { dashboardView } from './invoices/invoice-events.ts'
 import { invoiceIndex, invoiceReconcileSource } from './invoices/invoice-index.ts'
 import { InvoiceListRepository } from './invoices/invoice-list.ts'
 import { InvoicesController } from './invoices/invoices.controller.ts'
@@ -65,6 +66,7 @@ export class AppModule {
   /** The application for `settings` (addresses and the dataset's resource names). */
   static forRoot(settings: AppSettings): DynamicModule {
     const { addresses, names } = settings
+    const source = settings.dashboardSource ?? 'embedded'
     const invoices = invoiceIndex(names.index)
     const infrastructure = InfrastructureModule.forRoot(settings)
     return {
@@ -130,7 +132,8 @@ export class AppModule {
             redis: addresses.redisUrl,
             redisOptions: addresses.redisOptions,
             namespace: names.dashboardNamespace,
-            view: dashboardView,
+            // Under the Flink source, a view of its own that reads the Flink job's changelogs too.
+            view: dashboardViewOf(source, names),
             // Absent (`aggregator: false`): this instance reads the figures another one aggregates.
             consumer:
               settings.aggregator === false
@@ -138,8 +141,8 @@ export class AppModule {
                 : {
                     source: kafkaSource({
                       kafka,
-                      groupId: names.groupId,
-                      topics: [names.topic],
+                      groupId: source === 'flink' ? names.flinkGroupId : names.groupId,
+                      topics: dashboardTopics(source, names),
                       commitInterval: 1_000,
                     }),
                   },

@@ -9,7 +9,7 @@ import type { INestApplication, LogLevel } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core'
 import { createConnection } from 'mariadb'
 import { AppModule } from './app.module.ts'
-import { resourceNames, type ServiceAddresses } from './config.ts'
+import { type DashboardSource, dashboardSource, resourceNames, type ServiceAddresses } from './config.ts'
 import { poolConfig } from './database/connection.ts'
 import type { AppSettings } from './infrastructure.ts'
 
@@ -60,6 +60,11 @@ export interface StartOptions {
    * @default true, unless `INVOICING_AGGREGATOR=off`
    */
   aggregator?: boolean | undefined
+  /**
+   * Where the dashboard's figures come from (see `AppSettings.dashboardSource`).
+   * @default `INVOICING_DASHBOARD_SOURCE`, else 'embedded'
+   */
+  dashboardSource?: DashboardSource | undefined
 }
 
 /** A started application and its base URL. */
@@ -79,6 +84,7 @@ export async function startApp(addresses: ServiceAddresses, options: StartOption
     slowThresholdMs: options.slowThresholdMs,
     instanceId: options.instanceId ?? (process.env.INSTANCE_ID || undefined),
     aggregator: options.aggregator ?? aggregatorFromEnv(process.env.INVOICING_AGGREGATOR),
+    dashboardSource: options.dashboardSource ?? dashboardSource(process.env),
   }
   const app = await NestFactory.create(AppModule.forRoot(settings), {
     logger: options.logger ?? ['error', 'warn', 'log'],

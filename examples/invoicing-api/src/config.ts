@@ -250,6 +250,41 @@ export function searchClientOptions(addresses: ServiceAddresses): {
   }
 }
 
+/**
+ * Where the dashboard's figures come from (`INVOICING_DASHBOARD_SOURCE`):
+ * - `embedded` (the default): every figure is aggregated by the consumer running in this
+ *   application, from the invoice events topic;
+ * - `flink`: the figures a Flink SQL job computes (count overall, count and total by status, count
+ *   and total per day, the top clients: `services/launcher/flink`, `InvoiceDashboardJob`) are read
+ *   from the job's upsert changelog topics ({@link ResourceNames.changelogTopics}), the month
+ *   figures (the report's, distinct clients, tops per currency) still from the events by the
+ *   embedded consumer, in one view (`dashboard/dashboard-source.ts`).
+ */
+export type DashboardSource = 'embedded' | 'flink'
+
+const DASHBOARD_SOURCES: ReadonlySet<string> = new Set(['embedded', 'flink'])
+
+/** `INVOICING_DASHBOARD_SOURCE` of `env`: `embedded` (or unset) or `flink`; anything else is an error. */
+export function dashboardSource(env: NodeJS.ProcessEnv = process.env): DashboardSource {
+  const value = env.INVOICING_DASHBOARD_SOURCE?.trim().toLowerCase()
+  if (value === undefined || value === '') return 'embedded'
+  if (!DASHBOARD_SOURCES.has(value))
+    throw new Error(`INVOICING_DASHBOARD_SOURCE must be embedded or flink, got "${value}"`)
+  return value as DashboardSource
+}
+
+/** The upsert changelog topics of the Flink dashboard job (see `InvoiceDashboardJob`). */
+export interface ChangelogTopics {
+  /** Key `{"scope":"all"}`, value `{scope, invoices}`: the count of invoices. */
+  overall: string
+  /** Key `{"status":...}`, value `{status, invoices, total_cents}`. */
+  byStatus: string
+  /** Key `{"day":"YYYY-MM-DD"}` (UTC issue day), value `{day, invoices, total_cents}`. */
+  byDay: string
+  /** Key `{"clientId":...}`, value `{clientId, total_cents}`: the best 20 clients by total. */
+  topClients: string
+}
+
 /** The names of one dataset generation's resources. */
 export interface ResourceNames {
   /** The generation (from the `dataset` table). */
@@ -266,6 +301,18 @@ export interface ResourceNames {
   index: string
   /** Outbox table (in the application's database). */
   outboxTable: string
+  /**
+   * The Flink dashboard job's topics: they start with {@link flinkPrefix} (the job's argument),
+   * and the job writes them (`INVOICING_DASHBOARD_SOURCE=flink`).
+   */
+  changelogTopics: ChangelogTopics
+  /** The prefix of {@link changelogTopics}, as the Flink job takes it. */
+  flinkPrefix: string
+  /**
+   * Kafka consumer group of the aggregator under the Flink source: a view of its own (other
+   * figures, other Redis keys), so it reads the events from the start in a group of its own.
+   */
+  flinkGroupId: string
 }
 
 /** Names of `generation`'s resources; all start with `ayala-invoicing`. */
@@ -280,5 +327,13 @@ export function resourceNames(generation: string): ResourceNames {
     groupId: `${base}-dashboard`,
     index: `${base}-invoices`,
     outboxTable: 'ayala_outbox',
+    changelogTopics: {
+      overall: `${base}-dashboard-flink-overall`,
+      byStatus: `${base}-dashboard-flink-by-status`,
+      byDay: `${base}-dashboard-flink-by-day`,
+      topClients: `${base}-dashboard-flink-top-clients`,
+    },
+    flinkPrefix: `${base}-dashboard-flink`,
+    flinkGroupId: `${base}-dashboard-flink`,
   }
 }

@@ -7,7 +7,7 @@ import { createEventProducer, type EventProducer } from '@ayala/metrics-stream'
 import type { Duration } from '@ayala/search'
 import { type DynamicModule, Global, Logger, Module, type OnApplicationShutdown } from '@nestjs/common'
 import { Kafka, logLevel, type Producer, type SASLOptions } from 'kafkajs'
-import type { ResourceNames, ServiceAddresses } from './config.ts'
+import type { DashboardSource, ResourceNames, ServiceAddresses } from './config.ts'
 import { APP_POOL_TIMEOUTS, type Database, openDatabase } from './database/connection.ts'
 import type { InvoiceEvent } from './invoices/invoice-events.ts'
 
@@ -30,6 +30,11 @@ export interface AppSettings {
    * instances, two of them consuming). @default true
    */
   aggregator?: boolean | undefined
+  /**
+   * Where the dashboard's figures come from (see `DashboardSource` in `config.ts`): `flink` reads
+   * the Flink job's changelog topics for the figures it computes. @default 'embedded'
+   */
+  dashboardSource?: DashboardSource | undefined
 }
 
 /** Token of the {@link AppSettings}. */

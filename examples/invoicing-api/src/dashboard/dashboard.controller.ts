@@ -14,7 +14,7 @@ import { Controller, Get, Inject, Query, Sse, UseInterceptors } from '@nestjs/co
 import { concatMap, type Observable } from 'rxjs'
 import { EnumPipe, InputInterceptor } from '../validation/input.ts'
 import { type DashboardAnswer, DashboardService } from './dashboard.service.ts'
-import type { DashboardFigures } from './summary.ts'
+import { dashboardFigures, type SourceFigures } from './dashboard-source.ts'
 
 /** GET /dashboard[?source=db] and GET /dashboard/stream (any other query parameter is refused). */
 @Controller('dashboard')
@@ -37,8 +37,10 @@ export class DashboardController {
     return this.streams.observe().pipe(
       concatMap(async (event) => {
         if (event.type !== 'figures') return event
-        const data = event.data as { figures: DashboardFigures }
-        return { ...event, data: { ...data, summary: await this.dashboards.summary(data.figures) } }
+        const now = Date.now()
+        const data = event.data as { figures: SourceFigures }
+        const figures = dashboardFigures(data.figures, now)
+        return { ...event, data: { ...data, figures, summary: await this.dashboards.summary(figures, now) } }
       }),
     )
   }

@@ -11,13 +11,14 @@ import { Inject, Injectable, Logger } from '@nestjs/common'
 import { ClientRepository } from '../clients/client.repository.ts'
 import type { Database } from '../database/connection.ts'
 import { DATABASE } from '../infrastructure.ts'
-import { type dashboardAggregates, REPORT_FIGURES } from '../invoices/invoice-events.ts'
+import { REPORT_FIGURES } from '../invoices/invoice-events.ts'
 import { type MonthlyReport, monthlyReport, reportClientIds } from '../reports/monthly-report.ts'
+import { dashboardFigures, type SourceAggregates } from './dashboard-source.ts'
 import { sqlDashboardFigures, sqlMonthFigures } from './dashboard-sql.ts'
 import { type DashboardFigures, type DashboardSummary, dashboardSummary } from './summary.ts'
 
 /** GET /dashboard's answer. */
-export type DashboardAnswer = Partial<Omit<DashboardSnapshot<typeof dashboardAggregates>, 'figures'>> & {
+export type DashboardAnswer = Partial<Omit<DashboardSnapshot<SourceAggregates>, 'figures'>> & {
   source: 'stream' | 'db'
   figures: DashboardFigures
   summary: DashboardSummary
@@ -29,15 +30,18 @@ export class DashboardService {
   private readonly logger = new Logger('DashboardService')
 
   constructor(
-    @InjectDashboard() private readonly dashboard: Dashboard<typeof dashboardAggregates>,
+    // The view of the configured source (`dashboard-source.ts`): its figures are shaped below.
+    @InjectDashboard() private readonly dashboard: Dashboard<SourceAggregates>,
     @Inject(DATABASE) private readonly db: Database,
     @Inject(ClientRepository) private readonly clients: ClientRepository,
   ) {}
 
-  /** The dashboard from the aggregator. */
+  /** The dashboard from the aggregator (and the Flink job's changelogs under that source). */
   async fromStream(): Promise<DashboardAnswer> {
+    const now = Date.now()
     const snapshot = await this.dashboard.read()
-    return { source: 'stream', ...snapshot, summary: await this.summary(snapshot.figures) }
+    const figures = dashboardFigures(snapshot.figures, now)
+    return { source: 'stream', ...snapshot, figures, summary: await this.summary(figures, now) }
   }
 
   /** The same figures recomputed in SQL. */

@@ -270,10 +270,13 @@ export async function dropResources(
         const admin = kafkaClient(addresses, 'ayala-invoicing-cleanup').admin()
         await admin.connect()
         try {
-          if ((await admin.listTopics()).includes(names.topic))
-            await admin.deleteTopics({ topics: [names.topic] })
+          // The events topic and the Flink dashboard job's changelog topics, where they exist.
+          const listed = new Set(await admin.listTopics())
+          const topics = [names.topic, ...Object.values(names.changelogTopics)].filter((t) => listed.has(t))
+          if (topics.length > 0) await admin.deleteTopics({ topics })
           const groups = (await admin.listGroups()).groups.map((group) => group.groupId)
-          if (groups.includes(names.groupId)) await admin.deleteGroups([names.groupId])
+          const ours = [names.groupId, names.flinkGroupId].filter((group) => groups.includes(group))
+          if (ours.length > 0) await admin.deleteGroups(ours)
         } finally {
           await admin.disconnect()
         }

@@ -5,7 +5,7 @@
  * variable, never turned into a half-working connection.
  */
 import { describe, expect, it } from 'vitest'
-import { searchClientOptions, serviceAddresses } from '../../src/config.ts'
+import { dashboardSource, resourceNames, searchClientOptions, serviceAddresses } from '../../src/config.ts'
 
 describe('serviceAddresses', () => {
   it('defaults to the single local servers: no Sentinel, one search node', () => {
@@ -132,5 +132,30 @@ describe('serviceAddresses', () => {
     expect(() => serviceAddresses({ KAFKA_BROKERS: 'a:9092,,b:9092' })).toThrow(
       /^KAFKA_BROKERS: an empty entry/,
     )
+  })
+})
+
+describe('dashboardSource', () => {
+  it('INVOICING_DASHBOARD_SOURCE: embedded when unset, flink when asked, anything else refused', () => {
+    expect(dashboardSource({})).toBe('embedded')
+    expect(dashboardSource({ INVOICING_DASHBOARD_SOURCE: '' })).toBe('embedded')
+    expect(dashboardSource({ INVOICING_DASHBOARD_SOURCE: 'embedded' })).toBe('embedded')
+    expect(dashboardSource({ INVOICING_DASHBOARD_SOURCE: ' Flink ' })).toBe('flink')
+    expect(() => dashboardSource({ INVOICING_DASHBOARD_SOURCE: 'kafka-streams' })).toThrow(
+      /^INVOICING_DASHBOARD_SOURCE must be embedded or flink, got "kafka-streams"/,
+    )
+  })
+
+  it("the Flink job's topics and group carry the generation, apart from the embedded group", () => {
+    const names = resourceNames('g7')
+    expect(names.changelogTopics).toEqual({
+      overall: 'ayala-invoicing-g7-dashboard-flink-overall',
+      byStatus: 'ayala-invoicing-g7-dashboard-flink-by-status',
+      byDay: 'ayala-invoicing-g7-dashboard-flink-by-day',
+      topClients: 'ayala-invoicing-g7-dashboard-flink-top-clients',
+    })
+    for (const topic of Object.values(names.changelogTopics))
+      expect(topic.startsWith(names.flinkPrefix)).toBe(true)
+    expect(names.flinkGroupId).not.toBe(names.groupId)
   })
 })
