@@ -4,41 +4,24 @@
  * process starter, and the load table (`src/load/`: targets, autocannon runs, interceptor and
  * engine deltas, markdown). They are loaded by file URL at run time and typed here by the little
  * that is used, as `../soak/example.ts` does and for the same reason (the example compiles with
- * other TypeScript settings than this package).
+ * other TypeScript settings than this package); the table's figures are the example's own types,
+ * from `src/load/figures.ts`, which imports nothing.
  */
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
+// Type-only, from the example's import-free leaf module: the one file of the example this
+// package's type-check reads.
+import type {
+  MeasureOptions,
+  RunFigures,
+  TargetFigures,
+} from '../../../examples/invoicing-api/src/load/figures.js'
 import { EXAMPLE_DIR, type ResourceNames, type ServiceAddresses } from '../soak/example.js'
 
+export type { MeasureOptions, RunFigures, TargetFigures }
 export { EXAMPLE_DIR, type ResourceNames, type ServiceAddresses }
-
-/** `RunFigures` of the example's `src/load/measure.ts`. */
-export interface RunFigures {
-  connections: number
-  samples: number
-  seconds: number
-  p50Ms: number
-  p99Ms: number
-  requestsPerSecond: number
-  non2xx: number
-  statuses: Record<string, number>
-  errors: number
-  inProcessMeanMs?: number | undefined
-  inProcessP99Ms?: number | undefined
-  engineMs?: number | undefined
-}
-
-/** `TargetFigures` of the example's `src/load/measure.ts`. */
-export interface TargetFigures {
-  name: string
-  route: string
-  sqlVia: string | undefined
-  note: string | undefined
-  served: RunFigures[]
-  sql: RunFigures[]
-}
 
 /** `ServiceProcess` of the example's `src/load/processes.ts`. */
 export interface ServiceProcess {
@@ -68,18 +51,7 @@ export interface E2eExample {
     options: { env: NodeJS.ProcessEnv; readyPath: string; startTimeoutMs?: number },
   ): Promise<ServiceProcess>
   buildTargets(options: { appUrl: string; sqlUrl: string; invoices: number }): Promise<unknown[]>
-  measureTargets(
-    targets: readonly unknown[],
-    options: {
-      appUrl: string
-      connections: readonly number[]
-      durationS: number
-      minSamples?: number
-      slowSamples?: number
-      engineStats?: () => Promise<{ queries: number; ms: number }>
-      log?: (line: string) => void
-    },
-  ): Promise<TargetFigures[]>
+  measureTargets(targets: readonly unknown[], options: MeasureOptions): Promise<TargetFigures[]>
   markdownTable(results: readonly TargetFigures[]): string
   indexSearchStats(search: unknown, index: string): Promise<{ queries: number; ms: number }>
 }

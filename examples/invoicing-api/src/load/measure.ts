@@ -24,6 +24,9 @@
 import type { SearchClient } from '@ayala/search'
 import autocannon from 'autocannon'
 import { parsePrometheusText } from '../cli/prometheus-text.ts'
+import type { MeasureOptions, RunFigures, TargetFigures } from './figures.ts'
+
+export type { MeasureOptions, RunFigures, TargetFigures }
 
 /** One endpoint of the table. */
 export interface Target {
@@ -39,50 +42,6 @@ export interface Target {
   engine?: boolean | undefined
   /** Why the row has no SQL path or is left out. */
   note?: string | undefined
-}
-
-/** Figures of one path at one concurrency. */
-export interface RunFigures {
-  connections: number
-  samples: number
-  seconds: number
-  p50Ms: number
-  p99Ms: number
-  requestsPerSecond: number
-  non2xx: number
-  /** Non-2xx answers by status (`503`: the API shed the request, e.g. the search engine's 1 s budget ran out). */
-  statuses: Record<string, number>
-  errors: number
-  /** Interceptor: mean and bucketed p99 of the route over the run (when the path is on the app). */
-  inProcessMeanMs?: number | undefined
-  inProcessP99Ms?: number | undefined
-  /** Engine time per search over the run (query + fetch, the shard's clock). */
-  engineMs?: number | undefined
-}
-
-/** A target's runs, per connection count. */
-export interface TargetFigures {
-  name: string
-  route: string
-  sqlVia: string | undefined
-  note: string | undefined
-  served: RunFigures[]
-  sql: RunFigures[]
-}
-
-/** What {@link measureTargets} needs. */
-export interface MeasureOptions {
-  appUrl: string
-  connections: readonly number[]
-  /** Seconds per run. */
-  durationS: number
-  /** Below this many expected samples in `durationS` at 1 connection, a path counts as slow. @default 20 */
-  minSamples?: number | undefined
-  /** Requests of a slow path at 1 connection. @default 5 */
-  slowSamples?: number | undefined
-  /** The index's search statistics now: queries and their query + fetch milliseconds. */
-  engineStats?: (() => Promise<{ queries: number; ms: number }>) | undefined
-  log?: ((line: string) => void) | undefined
 }
 
 const next = (path: string | (() => string)) => (typeof path === 'string' ? path : path())
