@@ -19,6 +19,7 @@ import { cacheEffect, type Outbox, type OutboxEffect, type OutboxRelay } from '@
 import { indexEffect } from '@ayala/outbox/search'
 import { ConflictException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common'
 import type { Database } from '../database/connection.ts'
+import { afterCommit, checkVersion } from '../database/guarded-write.ts'
 import { type Tx, writeTransaction } from '../database/transactions.ts'
 import { type AppSettings, DATABASE, SETTINGS } from '../infrastructure.ts'
 import { INVOICE_INCLUDE, toInvoiceView } from '../invoices/invoice.ts'
@@ -136,7 +137,7 @@ export class ClientRepository {
       if (isDuplicateKey(error)) throw duplicateTaxId(input.taxId)
       throw error
     }
-    await this.afterCommit([`client:${created.id}`])
+    await afterCommit([`client:${created.id}`], this.relay, this.cache, this.logger)
     return created
   }
 
@@ -149,7 +150,7 @@ export class ClientRepository {
       if (isDuplicateKey(error)) throw duplicateTaxId(patch.taxId ?? '')
       throw error
     }
-    await this.afterCommit(result.tags)
+    await afterCommit(result.tags, this.relay, this.cache, this.logger)
     return result.client
   }
 
@@ -165,11 +166,7 @@ export class ClientRepository {
     const [locked] = await tx.$queryRaw<Array<{ version: number }>>`
       SELECT version FROM clients WHERE id = ${id} FOR UPDATE`
     if (locked === undefined) throw new NotFoundException(`client ${id} not found`)
-    if (patch.version !== undefined && patch.version !== Number(locked.version)) {
-      throw new ConflictException(
-        `client ${id} is at version ${locked.version}, not ${patch.version}: read it again`,
-      )
-    }
+    checkVersion('client', id, Number(locked.version), patch.version)
     const row = await tx.client.update({
       where: { id },
       data: {
@@ -206,19 +203,5 @@ export class ClientRepository {
     effects.push(cacheEffect({ tags: [`client:${id}`] }))
     await this.outbox.enqueue(tx, effects)
     return { client: toClientView(row), tags }
-  }
-
-  /** The immediate half of a committed write: drop the tags everywhere now, wake the relay. */
-  private async afterCommit(tags: readonly string[]): Promise<void> {
-    this.relay?.wake()
-    try {
-      // Answered once every live instance dropped its L1 copy (or peerAckTimeout passed): a
-      // read on another instance right after this write's response is served the new version.
-      const ack = await this.cache.invalidateTags(tags, { awaitPeers: true })
-      if (ack.unconfirmed > 0)
-        this.logger.warn(`${ack.unconfirmed} instance(s) did not confirm the invalidation in time`)
-    } catch (error) {
-      this.logger.warn(`tags left to the outbox: ${error instanceof Error ? error.message : String(error)}`)
-    }
   }
 }

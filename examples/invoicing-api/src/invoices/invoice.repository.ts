@@ -9,7 +9,8 @@
  *   document, the Kafka event the dashboard aggregator applies once per version, and the cache
  *   tags. A rollback records nothing; a commit cannot lose an effect, even if the process dies
  *   right after it: the relay of any instance delivers it, retrying for as long as a copy is
- *   unreachable. A `version` given by the client must be the row's (else 409, nothing written).
+ *   unreachable. A `version` given by the client must be the row's (else 409, nothing written;
+ *   the guard and the after-commit half are `database/guarded-write.ts`).
  * - For latency, the write path also acts at once after the commit: it invalidates the same
  *   tags on every instance (while Redis is unreachable the cache applies them locally and replays
  *   them; the outbox's cache effect is the guarantee), and wakes the relay so the event and the
@@ -21,8 +22,9 @@ import { type Cache, Cacheable } from '@ayala/cache'
 import { InjectCache } from '@ayala/nestjs'
 import { InjectOutbox, InjectOutboxRelay } from '@ayala/nestjs/outbox'
 import type { Outbox, OutboxRelay } from '@ayala/outbox'
-import { ConflictException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common'
+import { Inject, Injectable, Logger, NotFoundException } from '@nestjs/common'
 import type { Database } from '../database/connection.ts'
+import { afterCommit, checkVersion, guardedWrite, RowMoved } from '../database/guarded-write.ts'
 import { lockClient, type Tx, writeTransaction } from '../database/transactions.ts'
 import { type AppSettings, DATABASE, SETTINGS } from '../infrastructure.ts'
 import { type InvoiceInput, type InvoicePatch, invoiceAmounts, type LineInput } from '../validation/bodies.ts'
@@ -60,16 +62,6 @@ function lineRows(lines: readonly LineInput[]) {
     unitPriceCents: line.unitPriceCents,
     taxRateBp: line.taxRateBp,
   }))
-}
-
-/** Another write of the invoice committed between the read and the write: read and write again. */
-class Moved extends Error {}
-
-/** The version check of a write that names the version it read. */
-function checkVersion(kind: string, id: number, current: number, expected: number | undefined): void {
-  if (expected !== undefined && expected !== current) {
-    throw new ConflictException(`${kind} ${id} is at version ${current}, not ${expected}: read it again`)
-  }
 }
 
 /** Invoice reads and writes. */
@@ -130,13 +122,13 @@ export class InvoiceRepository {
       await this.outbox.enqueue(tx, invoiceEffects(this.settings, undefined, view))
       return view
     })
-    await this.afterCommit(invoiceWriteTags(undefined, created))
+    await afterCommit(invoiceWriteTags(undefined, created), this.relay, this.cache, this.logger)
     return created
   }
 
   /** Apply `patch`; returns the invoice as written. */
   async update(id: number, patch: InvoicePatch): Promise<InvoiceView> {
-    const { before, after } = await this.guarded(async (tx) => {
+    const { before, after } = await guardedWrite(this.db, 'invoice', async (tx) => {
       const current = await this.current(tx, id, patch.version)
       const amounts = patch.lines === undefined ? {} : invoiceAmounts(patch.lines)
       // The guard (and the row lock, from here to the commit): still the version just read.
@@ -151,7 +143,7 @@ export class InvoiceRepository {
           version: { increment: 1 },
         },
       })
-      if (written.count !== 1) throw new Moved()
+      if (written.count !== 1) throw new RowMoved()
       if (patch.lines !== undefined) {
         await tx.invoiceLine.deleteMany({ where: { invoiceId: id } })
         await tx.invoiceLine.createMany({
@@ -174,21 +166,21 @@ export class InvoiceRepository {
       await this.outbox.enqueue(tx, invoiceEffects(this.settings, current, updated))
       return { before: current, after: updated }
     })
-    await this.afterCommit(invoiceWriteTags(before, after))
+    await afterCommit(invoiceWriteTags(before, after), this.relay, this.cache, this.logger)
     return after
   }
 
   /** Delete an invoice and its lines: gone from every copy once the effects are delivered. */
   async remove(id: number, version?: number): Promise<DeletedInvoice> {
-    const before = await this.guarded(async (tx) => {
+    const before = await guardedWrite(this.db, 'invoice', async (tx) => {
       const current = await this.current(tx, id, version)
       // The lines go with it (ON DELETE CASCADE).
       const deleted = await tx.invoice.deleteMany({ where: { id, version: current.version } })
-      if (deleted.count !== 1) throw new Moved()
+      if (deleted.count !== 1) throw new RowMoved()
       await this.outbox.enqueue(tx, invoiceEffects(this.settings, current, undefined, current.version + 1))
       return current
     })
-    await this.afterCommit(invoiceWriteTags(before, undefined))
+    await afterCommit(invoiceWriteTags(before, undefined), this.relay, this.cache, this.logger)
     return { id, deleted: true, version: before.version + 1 }
   }
 
@@ -201,39 +193,7 @@ export class InvoiceRepository {
     return view
   }
 
-  /**
-   * Run a read-then-write of one invoice: read it, write it only if it is still at the version
-   * read (the write's `WHERE version = ?` takes the row lock, held only from there to the
-   * commit), and when another write came in between, read and write again from the start (a
-   * request that named its `version` then gets its 409 from the new read).
-   */
-  private async guarded<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await writeTransaction(this.db, work)
-      } catch (error) {
-        if (!(error instanceof Moved)) throw error
-        if (attempt >= 8) throw new ConflictException('the invoice changed concurrently too often; retry')
-      }
-    }
-  }
-
   private async read(tx: Tx, id: number): Promise<InvoiceView> {
     return toInvoiceView(await tx.invoice.findUniqueOrThrow({ where: { id }, include: INVOICE_INCLUDE }))
-  }
-
-  /** The immediate half of a committed write: drop the tags everywhere now, wake the relay. */
-  private async afterCommit(tags: readonly string[]): Promise<void> {
-    this.relay?.wake()
-    try {
-      // Answered once every live instance dropped its L1 copy (or peerAckTimeout passed): a
-      // read on another instance right after this write's response is served the new version.
-      const ack = await this.cache.invalidateTags(tags, { awaitPeers: true })
-      if (ack.unconfirmed > 0)
-        this.logger.warn(`${ack.unconfirmed} instance(s) did not confirm the invalidation in time`)
-    } catch (error) {
-      // Committed: the outbox's cache effect invalidates them when Redis answers again.
-      this.logger.warn(`tags left to the outbox: ${error instanceof Error ? error.message : String(error)}`)
-    }
   }
 }
