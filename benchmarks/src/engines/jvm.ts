@@ -6,7 +6,8 @@
  *   in ~/.m2; skipped while the build is newer than the sources).
  * - Flink: the harness's own `services/launcher/flink` (`InvoiceStatusJob`, the Flink SQL job of
  *   `packages/metrics-stream/test/integration/flink/flink-sql.test.ts`), built through
- *   `services/lib/jdk-maven.mjs` as that test does.
+ *   `services/lib/jdk-maven.mjs` as that test does; and `benchmarks/jvm/flink`
+ *   (`InvoiceDeltaJob`, the same set-up aggregating deltas), built as the Kafka Streams job.
  *
  * A job prints a line when it starts (`STARTED` for Kafka Streams, `JOB <id>` for Flink): the
  * time from the spawn to that line is the JVM start, reported apart from the job's run.
@@ -16,7 +17,7 @@ import { existsSync, readdirSync, readFileSync, statSync, utimesSync } from 'nod
 import { join } from 'node:path'
 
 const ROOT = join(import.meta.dirname, '..', '..', '..')
-const STREAMS_DIR = join(ROOT, 'benchmarks', 'jvm', 'kafka-streams')
+const JVM_DIR = join(ROOT, 'benchmarks', 'jvm')
 const SERVICES = join(ROOT, 'services')
 /** Heap of each job's JVM (the machine has 2 cores and is shared). */
 const HEAP = process.env.METRICS_ENGINES_JVM_HEAP ?? '-Xmx512m'
@@ -32,31 +33,29 @@ function jdk17(): string {
   return process.env.SERVICES_JAVA17_HOME ?? '/usr/lib/jvm/java-17-openjdk-amd64'
 }
 
-/** Build the Kafka Streams job unless its classes are newer than its sources and pom. */
-function buildStreams(): void {
-  const cpFile = join(STREAMS_DIR, 'target', 'classpath.txt')
-  const sources = Math.max(
-    newestMtime(join(STREAMS_DIR, 'src')),
-    statSync(join(STREAMS_DIR, 'pom.xml')).mtimeMs,
-  )
+/** Build `benchmarks/jvm/<module>` unless its classes are newer than its sources and pom. */
+function buildModule(module: string): void {
+  const dir = join(JVM_DIR, module)
+  const cpFile = join(dir, 'target', 'classpath.txt')
+  const sources = Math.max(newestMtime(join(dir, 'src')), statSync(join(dir, 'pom.xml')).mtimeMs)
   const fresh =
     existsSync(cpFile) &&
-    existsSync(join(STREAMS_DIR, 'target', 'classes')) &&
+    existsSync(join(dir, 'target', 'classes')) &&
     statSync(cpFile).mtimeMs >= sources &&
     readFileSync(cpFile, 'utf8')
       .trim()
       .split(':')
       .every((jar) => existsSync(jar))
   if (fresh) return
-  console.log('[metrics-engines] building benchmarks/jvm/kafka-streams with Maven ...')
-  const result = spawnSync('mvn', ['-B', '-q', '-f', join(STREAMS_DIR, 'pom.xml'), 'compile'], {
+  console.log(`[metrics-engines] building benchmarks/jvm/${module} with Maven ...`)
+  const result = spawnSync('mvn', ['-B', '-q', '-f', join(dir, 'pom.xml'), 'compile'], {
     env: { ...process.env, JAVA_HOME: process.env.JAVA_HOME ?? jdk17() },
     encoding: 'utf8',
     timeout: 900_000,
   })
   if (result.status !== 0 || !existsSync(cpFile)) {
     throw new Error(
-      `Maven build of benchmarks/jvm/kafka-streams failed (exit ${result.status ?? result.signal}): ${`${result.stdout}${result.stderr}`.slice(-3_000)}`,
+      `Maven build of benchmarks/jvm/${module} failed (exit ${result.status ?? result.signal}): ${`${result.stdout}${result.stderr}`.slice(-3_000)}`,
     )
   }
   // The dependency plugin leaves an unchanged classpath.txt untouched: touch it for the check above.
@@ -64,9 +63,20 @@ function buildStreams(): void {
   utimesSync(cpFile, now, now)
 }
 
-/** Build both jobs (each skipped when fresh); the classpaths to run them with. */
-export async function buildJobs(): Promise<{ streams: string; flink: string }> {
-  buildStreams()
+/** The classpaths of the JVM jobs. */
+export interface Classpaths {
+  /** `benchmarks/jvm/kafka-streams`. */
+  streams: string
+  /** The harness's `services/launcher/flink`. */
+  flink: string
+  /** `benchmarks/jvm/flink`. */
+  flinkDeltas: string
+}
+
+/** Build the jobs (each skipped when fresh); the classpaths to run them with. */
+export async function buildJobs(): Promise<Classpaths> {
+  buildModule('kafka-streams')
+  buildModule('flink')
   const maven = (await import(join(SERVICES, 'lib', 'jdk-maven.mjs'))) as {
     build(names: string[]): Promise<unknown>
   }
@@ -74,8 +84,9 @@ export async function buildJobs(): Promise<{ streams: string; flink: string }> {
   const classpath = (dir: string) =>
     `${join(dir, 'classes')}:${readFileSync(join(dir, 'classpath.txt'), 'utf8').trim()}`
   return {
-    streams: classpath(join(STREAMS_DIR, 'target')),
+    streams: classpath(join(JVM_DIR, 'kafka-streams', 'target')),
     flink: classpath(join(SERVICES, 'target', 'flink')),
+    flinkDeltas: classpath(join(JVM_DIR, 'flink', 'target')),
   }
 }
 

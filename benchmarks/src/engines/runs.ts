@@ -18,11 +18,12 @@ import type { Redis } from 'ioredis'
 import { view } from '../metrics/events.js'
 import { BROKERS, kafka } from '../metrics/settings.js'
 import { spawnChild, stop } from '../metrics/spawn.js'
-import { assertFigures, type StatusFigures, watchChangelog } from './figures.js'
-import { type Job, startJob } from './jvm.js'
+import { watchChangelog } from './changelog-watch.js'
+import { assertFigures, type StatusFigures } from './figures.js'
+import { type Classpaths, type Job, startJob } from './jvm.js'
 
 /** The engines, in the order of the first round. */
-export const ENGINES = ['ours', 'kafka-streams', 'flink', 'naive'] as const
+export const ENGINES = ['ours', 'kafka-streams', 'flink', 'flink-deltas', 'naive'] as const
 /** One of {@link ENGINES}. */
 export type Engine = (typeof ENGINES)[number]
 
@@ -51,7 +52,7 @@ export interface EngineContext {
   truth: StatusFigures
   redis: Redis
   redisUrl: string
-  classpaths: { streams: string; flink: string }
+  classpaths: Classpaths
   /** Topics, topic-name prefixes (Kafka Streams' internal topics) and groups to delete at the end. */
   created: { topics: string[]; prefixes: string[]; groups: string[] }
   /** Temporary directories to remove at the end. */
@@ -68,6 +69,8 @@ export async function runEngine(engine: Engine, context: EngineContext, round: n
       return runStreams(context, round)
     case 'flink':
       return runFlink(context, round)
+    case 'flink-deltas':
+      return runFlinkDeltas(context, round)
   }
 }
 
@@ -225,6 +228,31 @@ async function runFlink(context: EngineContext, round: number): Promise<EngineRu
         context.topic,
         byStatus,
         byDay,
+        name,
+        checkpoints,
+        `${name}-tx`,
+      ]),
+    /^JOB /,
+  )
+}
+
+async function runFlinkDeltas(context: EngineContext, round: number): Promise<EngineRun> {
+  const name = `${context.namespace}-flinkd-${round}`
+  const byStatus = `${name}-status`
+  await createTopics(context, [byStatus])
+  context.created.groups.push(name)
+  const checkpoints = mkdtempSync(join(tmpdir(), 'bench-engines-flinkd-'))
+  context.dirs.push(checkpoints)
+  return timeJob(
+    'flink-deltas',
+    context,
+    byStatus,
+    round,
+    () =>
+      startJob(context.classpaths.flinkDeltas, 'dev.ayala.bench.InvoiceDeltaJob', [
+        BROKERS.join(','),
+        context.topic,
+        byStatus,
         name,
         checkpoints,
         `${name}-tx`,
