@@ -1,6 +1,6 @@
 /**
  * Diagnostic (not a scenario): a tight loop of one cache operation, for `node --cpu-prof`.
- * `tsx src/profile/cpu-loop.ts <l1-hit|l2-hit|raw-l2|get-many|raw-many> [iterations]` then read the profile with
+ * `tsx src/profile/cpu-loop.ts <l1-hit|l2-hit|l2-get|raw-l2|get-many|raw-many> [iterations]` then read the profile with
  * `tsx src/profile/cpu-summary.ts <file.cpuprofile>`.
  */
 import { Redis } from 'ioredis'
@@ -16,7 +16,7 @@ const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const prefix = runPrefix('cpu')
 const { keys, values } = dataset()
 const cache = ayala.createCache({ redis: url, namespace: prefix, ttl: TTL_MS })
-const l1 = (cache as unknown as { l1: { delete(key: string): unknown } }).l1
+const l1 = (cache as unknown as { stack: { l1: { delete(key: string): unknown } } }).stack.l1
 const raw = new Redis(url)
 const loaders = values.map((value) => async () => value)
 for (let i = 0; i < KEY_COUNT; i++) {
@@ -37,6 +37,10 @@ for (let n = 0; n < iterations; n++) {
     await cache.getMany(keys)
   } else if (mode === 'raw-many') {
     for (const bytes of await raw.mgetBuffer(rawKeys)) unpack(bytes as Buffer)
+  } else if (mode === 'l2-get') {
+    // A cold get(): the key evicted from L1, one MGET of the entry and the generation.
+    l1.delete(key)
+    await cache.get(key)
   } else {
     l1.delete(key)
     await cache.getOrSet(key, loaders[i] as () => Promise<unknown>, options)

@@ -59,43 +59,56 @@ export async function readEntry(
   for (let i = 0; i < requestedTags.length; i++)
     stack.observe(requestedTags[i] as string, reply.requested[i] ?? 0)
   const envelope = reply.bytes === null ? undefined : decode(stack, key, reply.bytes)
-  const hit =
-    envelope === undefined
-      ? undefined
-      : fromL2(
-          stack,
-          key,
-          reply.bytes as Buffer,
-          reply.generation,
-          await entryTagVersions(stack, envelope.tags, requestedTags, reply.requested),
-          l1Ttl,
-          envelope,
-        )
+  if (envelope === undefined)
+    return { hit: undefined, generation: reply.generation, requested: reply.requested }
+  // No await unless the header names a tag the caller did not: an untagged entry, or one whose
+  // tags were all read with it, is checked in the same microtask as the reply.
+  let versions = entryTagVersions(envelope.tags, requestedTags, reply.requested)
+  if (!Array.isArray(versions))
+    versions = await missingTagVersions(stack, envelope.tags, versions as PartialVersions)
+  const hit = fromL2(stack, key, reply.bytes as Buffer, reply.generation, versions, l1Ttl, envelope)
   return { hit, generation: reply.generation, requested: reply.requested }
 }
 
+/** Versions of an entry's header tags that were read with it: all of them, or what a second MGET must fill. */
+interface PartialVersions {
+  /** Aligned with the header tags; `undefined` where the caller did not name the tag. */
+  known: Array<number | undefined>
+}
+
 /**
- * Versions of the tags in an entry's header, aligned with them: from the versions read with
- * it when the caller named the same tags (the usual case), else one more MGET.
+ * Versions of the tags in an entry's header, aligned with them, from the versions read with it
+ * when the caller named the same tags (the usual case); else what is known so far, for
+ * {@link missingTagVersions} to complete with one more MGET.
  */
-async function entryTagVersions(
-  stack: CacheStack,
+function entryTagVersions(
   tags: readonly string[],
   requestedTags: readonly string[],
   requested: readonly number[],
-): Promise<readonly number[]> {
+): readonly number[] | PartialVersions {
   if (tags.length === 0) return NO_VERSIONS
-  const out = new Array<number>(tags.length)
-  const missing: string[] = []
+  const out = new Array<number | undefined>(tags.length)
+  let complete = true
   for (let i = 0; i < tags.length; i++) {
     const at = requestedTags.indexOf(tags[i] as string)
     if (at >= 0) out[i] = requested[at] as number
-    else missing.push(tags[i] as string)
+    else complete = false
   }
-  if (missing.length === 0) return out
+  return complete ? (out as number[]) : { known: out }
+}
+
+/** {@link entryTagVersions}'s partial answer completed with ONE MGET of the tags it lacks. */
+async function missingTagVersions(
+  stack: CacheStack,
+  tags: readonly string[],
+  partial: PartialVersions,
+): Promise<readonly number[]> {
+  const out = partial.known
+  const missing: string[] = []
+  for (let i = 0; i < tags.length; i++) if (out[i] === undefined) missing.push(tags[i] as string)
   const fetched = await (stack.l2 as RedisTier).versions(missing)
   for (let i = 0, j = 0; i < tags.length; i++) if (out[i] === undefined) out[i] = fetched[j++] ?? 0
-  return out
+  return out as number[]
 }
 
 /** The j-th entry of a multi-key L2 read when it is present and fresh (filled into L1), else undefined. */

@@ -35,7 +35,7 @@
  * ({@link envelopeTags}, tiers/redis-replies.ts).
  */
 import { crc32 } from 'node:zlib'
-import type { Codec } from './msgpack-codec.js'
+import { type Codec, decodesRange } from './msgpack-codec.js'
 
 /** Magic byte of every envelope. */
 export const ENVELOPE_MAGIC = 0xac
@@ -131,7 +131,7 @@ export function decodeEnvelope(codec: Codec, bytes: Buffer): Envelope {
   let value: unknown
   if ((flags & FLAG_UNDEFINED) === 0) {
     if (pos >= end) throw new EnvelopeFormatError('missing payload')
-    value = codec.decode(bytes.subarray(pos, end))
+    value = decodesRange(codec) ? codec.decodeRange(bytes, pos, end) : codec.decode(bytes.subarray(pos, end))
   }
   return { createdAt, freshUntil, staleUntil, tags, versions, value }
 }

@@ -33,6 +33,20 @@ export interface Codec {
   decode(bytes: Uint8Array): unknown
 }
 
+/**
+ * The default codec's extra (internal): decode the value at `bytes[start, end)` in place, as
+ * `decode(bytes.subarray(start, end))` would, without the view (an L2 read decodes its payload
+ * out of the envelope this way).
+ */
+export interface RangeCodec extends Codec {
+  decodeRange(bytes: Uint8Array, start: number, end: number): unknown
+}
+
+/** Whether `codec` decodes in place ({@link RangeCodec}). */
+export function decodesRange(codec: Codec): codec is RangeCodec {
+  return typeof (codec as Partial<RangeCodec>).decodeRange === 'function'
+}
+
 /** First byte of a value in the plain layout (no `Map` inside). */
 export const LAYOUT_PLAIN = 0
 /** First byte of a value in the records layout. */
@@ -102,6 +116,10 @@ export function hasLoneSurrogate(value: unknown, seen = new Set<object>()): bool
 
 /** The default msgpack codec. */
 export function msgpackCodec(): Codec {
+  return defaultCodec()
+}
+
+function defaultCodec(): RangeCodec {
   const plain = new Packr({ moreTypes: true, useRecords: false, mapsAsObjects: true })
   const records = new Packr({ moreTypes: true, useRecords: true, mapsAsObjects: false })
   const startAt1 = { start: 1 }
@@ -131,6 +149,17 @@ export function msgpackCodec(): Codec {
         const layout = bytes[0]
         if (layout === LAYOUT_PLAIN) return plain.unpack(bytes, startAt1)
         if (layout === LAYOUT_RECORDS) return records.unpack(bytes, startAt1)
+        throw new Error(`unknown value layout ${layout}`)
+      } catch (cause) {
+        throw new CacheError('E_CACHE_DESERIALIZATION', 'Bytes are not a valid msgpack value', { cause })
+      }
+    },
+    decodeRange(bytes, start, end) {
+      try {
+        if (end - start < 2) throw new Error('empty value')
+        const layout = bytes[start]
+        if (layout === LAYOUT_PLAIN) return plain.unpack(bytes, { start: start + 1, end })
+        if (layout === LAYOUT_RECORDS) return records.unpack(bytes, { start: start + 1, end })
         throw new Error(`unknown value layout ${layout}`)
       } catch (cause) {
         throw new CacheError('E_CACHE_DESERIALIZATION', 'Bytes are not a valid msgpack value', { cause })

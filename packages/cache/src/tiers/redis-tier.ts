@@ -32,34 +32,44 @@
  * the owned connection retries every {@link AUTH_RETRY_DELAY_MS} (each attempt one event), and a
  * call fails at once with that error rather than "not connected".
  */
-import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import { Cluster, Command, Redis, type RedisOptions } from 'ioredis'
 import { L2UnavailableError } from '../errors.js'
 import type { KeySpace } from '../keys.js'
 import type { RedisInput } from '../options.js'
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
 import { Readiness } from './readiness.js'
 import { authFailure, l2Error } from './redis-connection.js'
-import { completeRead, isCommandTimeout, parseManyRead, parseRead, type ReadResult } from './redis-replies.js'
+import {
+  completeRead,
+  isCommandTimeout,
+  parseManyRead,
+  parseRead,
+  parseVersion,
+  type ReadResult,
+} from './redis-replies.js'
 import { defineScripts, type ScriptClient } from './redis-scripts.js'
+import { timeoutError, Watchdog } from './watchdog.js'
 
 /** Reconnection delay of the owned connection while Redis refuses its credentials (ms). */
 export const AUTH_RETRY_DELAY_MS = 5_000
 
-/** An operation waiting for Redis, with its deadline (`performance.now()` ms). */
-interface Watched {
-  deadline: number
-  operation: string
-  reject(error: unknown): void
+/** The single-key read's reply: the entry, the generation and the versions of the tags named. */
+type OneRead = { bytes: Buffer | null; generation: number; requested: number[] }
+
+/** Options of an ioredis `Command`. */
+type CommandOptions = NonNullable<ConstructorParameters<typeof Command>[2]>
+
+/** ioredis' options the tier's own commands follow, as its generated methods do. */
+interface CommandSettings {
+  enableAutoPipelining?: boolean | undefined
+  keyPrefix?: string | undefined
+  showFriendlyErrorStack?: boolean | undefined
 }
 
 /** Callbacks of the tier into the cache (events and stats). */
 export interface RedisTierHooks {
   onError(operation: string, error: L2UnavailableError): void
   onBreaker(state: BreakerState): void
-}
-
-function timeoutError(operation: string, ms: number): L2UnavailableError {
-  return new L2UnavailableError('E_CACHE_L2_TIMEOUT', `Redis ${operation} did not answer within ${ms} ms`)
 }
 
 /** See the module note. */
@@ -70,9 +80,20 @@ export class RedisTier {
   private readonly owned: boolean
   /** Waiting for the connection and its verifier (tiers/readiness.ts). */
   readonly readiness: Readiness
+  /** Bounds every operation by `redisTimeout` (tiers/watchdog.ts). */
+  private readonly watchdog: Watchdog
   private readonly circuitOpen: L2UnavailableError
   /** True when ioredis' `commandTimeout` bounds every command within `redisTimeout`. */
   private readonly commandBounded: boolean
+  /**
+   * The reads' MGETs are sent as ioredis `Command`s of the tier's own ({@link mgetBounded}), which
+   * the watchdog rejects itself at their deadline: not with auto-pipelining, which only the
+   * client's generated methods apply (those reads then take {@link runSingle}).
+   */
+  private readonly direct: boolean
+  /** Options of the tier's own commands (replies as Buffers, the client's key prefix). */
+  private readonly bufferReply: CommandOptions
+  private readonly friendlyStacks: boolean
   /**
    * Set by auto-recovery (recovery/auto-recovery.ts) while the instance holds unreplayed
    * invalidations or has lost its link: every operation but the recovery's own
@@ -122,8 +143,15 @@ export class RedisTier {
       throw new TypeError('redis must be a URL, an ioredis Redis or an ioredis Cluster')
     }
     const commandTimeout = this.client instanceof Redis ? this.client.options.commandTimeout : undefined
+    const settings = (this.client as { options?: CommandSettings }).options ?? {}
+    this.direct = settings.enableAutoPipelining !== true
+    this.bufferReply = Object.freeze(
+      settings.keyPrefix ? { replyEncoding: null, keyPrefix: settings.keyPrefix } : { replyEncoding: null },
+    )
+    this.friendlyStacks = settings.showFriendlyErrorStack === true
     this.commandBounded =
       typeof commandTimeout === 'number' && commandTimeout > 0 && commandTimeout <= Math.max(timeoutMs, 1)
+    this.watchdog = new Watchdog(timeoutMs)
     defineScripts(this.client)
     this.readiness = new Readiness(this.client, timeoutMs, connectTimeoutMs, () => this.authRefused)
     this.client.on('ready', this.handleReady)
@@ -218,44 +246,52 @@ export class RedisTier {
    * order): no timer is armed or cleared per call.
    */
   bounded<T>(promise: Promise<T>, operation: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const entry: Watched = { deadline: performance.now() + this.timeoutMs, operation, reject }
-      this.watched.add(entry)
-      if (this.watchdog === undefined) this.armWatchdog(this.timeoutMs)
-      promise.then(
-        (value) => {
-          this.watched.delete(entry)
-          resolve(value)
-        },
-        (error: unknown) => {
-          this.watched.delete(entry)
-          reject(error)
-        },
+    return this.watchdog.bound(promise, operation)
+  }
+
+  /**
+   * An MGET of `keys` (replies as Buffers), bounded and guarded like {@link runSingle}, in the
+   * fewest promise layers: the command is the tier's own ioredis `Command`, watched by the
+   * watchdog directly (no wrapper promise, no closure per call), and `done` (which must call
+   * `watchdog.release()` and `breaker.success()`) or `failed` settle the caller's promise. Before the connection is ready
+   * (or while it is verified, gated, or with auto-pipelining) it goes through {@link runSingle},
+   * then `parse`.
+   */
+  private mgetBounded<T>(
+    operation: string,
+    keys: string[],
+    done: (reply: Array<Buffer | null>) => T | PromiseLike<T>,
+    failed: (cause: unknown) => never,
+    parse: (reply: Array<Buffer | null>) => T | PromiseLike<T>,
+  ): Promise<T> {
+    if (!this.direct || this.client.status !== 'ready' || this.readiness.verifying !== undefined || this.gate)
+      return this.runSingle(operation, () => this.client.mgetBuffer(keys)).then(parse)
+    if (!this.breaker.allow()) return Promise.reject(this.circuitOpen)
+    let pending: Promise<Array<Buffer | null>>
+    try {
+      const command = new Command(
+        'mget',
+        keys,
+        this.friendlyStacks ? { ...this.bufferReply, errorStack: new Error() } : this.bufferReply,
       )
-    })
-  }
-
-  private readonly watched = new Set<Watched>()
-  private watchdog: ReturnType<typeof setTimeout> | undefined
-
-  private armWatchdog(ms: number): void {
-    this.watchdog = setTimeout(this.onWatchdog, Math.max(1, Math.ceil(ms)))
-    // Pending commands keep the socket (and the process) alive; an idle watchdog must not.
-    this.watchdog.unref?.()
-  }
-
-  private readonly onWatchdog = (): void => {
-    this.watchdog = undefined
-    const now = performance.now()
-    for (const entry of this.watched) {
-      // Timers fire on the loop's cached clock: allow a millisecond of rounding.
-      if (entry.deadline > now + 1) {
-        this.armWatchdog(entry.deadline - now)
-        return
-      }
-      this.watched.delete(entry)
-      entry.reject(timeoutError(entry.operation, this.timeoutMs))
+      pending = this.client.sendCommand(command) as Promise<Array<Buffer | null>>
+      if (!this.commandBounded) this.watchdog.watch(command, operation)
+    } catch (cause) {
+      return Promise.reject(this.failed(operation, cause))
     }
+    return pending.then(done, failed)
+  }
+
+  private readonly readOneDone = (reply: Array<Buffer | null>): OneRead => {
+    this.watchdog.release()
+    this.breaker.success()
+    return parseRead(reply)
+  }
+
+  private readonly versionsDone = (reply: Array<Buffer | null>): number[] => {
+    this.watchdog.release()
+    this.breaker.success()
+    return parseVersions(reply)
   }
 
   private readonly succeeded = (result: unknown): unknown => {
@@ -308,14 +344,25 @@ export class RedisTier {
     for (let i = 0; i < count; i++) keys[i] = entryKeys[i] as string
     keys[count] = this.keys.generation
     for (let i = 0; i < requestedTags.length; i++) keys[count + 1 + i] = this.keys.base + requestedTags[i]
-    return this.runSingle('read', () => this.client.mgetBuffer(keys)).then((reply) => {
+    const complete = (reply: Array<Buffer | null>): ReadResult | Promise<ReadResult> => {
       const partial = parseManyRead(reply, count, requestedTags)
       if (partial.missing.length === 0) return partial.result
       const tagKeys = partial.missing.map((suffix) => this.keys.base + suffix)
       return this.runSingle('versions', () => this.client.mgetBuffer(tagKeys)).then((versions) =>
         completeRead(partial, versions),
       )
-    })
+    }
+    return this.mgetBounded(
+      'read',
+      keys,
+      (reply) => {
+        this.watchdog.release()
+        this.breaker.success()
+        return complete(reply)
+      },
+      this.failureHandler('read'),
+      complete,
+    )
   }
 
   /**
@@ -325,10 +372,7 @@ export class RedisTier {
    * fetched by {@link versions} (a second round trip, only when a key's tags changed between
    * call sites).
    */
-  readOne(
-    entryKey: string,
-    requestedTags: readonly string[],
-  ): Promise<{ bytes: Buffer | null; generation: number; requested: number[] }> {
+  readOne(entryKey: string, requestedTags: readonly string[]): Promise<OneRead> {
     if (this.readGate !== undefined) return Promise.reject(this.readGate)
     let keys: string[]
     if (requestedTags.length === 0) keys = [entryKey, this.keys.generation]
@@ -338,15 +382,19 @@ export class RedisTier {
       keys[1] = this.keys.generation
       for (let i = 0; i < requestedTags.length; i++) keys[i + 2] = this.keys.base + requestedTags[i]
     }
-    return this.runSingle('read', () => this.client.mgetBuffer(keys).then(parseRead))
+    return this.mgetBounded('read', keys, this.readOneDone, this.failureHandler('read'), parseRead)
   }
 
   /** Current versions of tag suffixes (one MGET). */
   versions(tagSuffixes: readonly string[]): Promise<number[]> {
-    return this.runSingle('versions', async () => {
-      const values = await this.client.mget(...tagSuffixes.map((s) => this.keys.base + s))
-      return values.map((v) => (v === null ? 0 : Number(v)))
-    })
+    const keys = tagSuffixes.map((s) => this.keys.base + s)
+    return this.mgetBounded(
+      'versions',
+      keys,
+      this.versionsDone,
+      this.failureHandler('versions'),
+      parseVersions,
+    )
   }
 
   write(key: string, bytes: Buffer, ttlMs: number): Promise<unknown> {
@@ -415,8 +463,7 @@ export class RedisTier {
   }
 
   async close(): Promise<void> {
-    if (this.watchdog !== undefined) clearTimeout(this.watchdog)
-    this.watchdog = undefined
+    this.watchdog.stop()
     this.client.off('ready', this.handleReady)
     this.readiness.wake()
     if (this.owned) {
@@ -427,6 +474,10 @@ export class RedisTier {
     // Keep a no-op listener: a late socket error after disconnect must not crash the process.
     this.client.on('error', ignoreAfterClose)
   }
+}
+
+function parseVersions(reply: ReadonlyArray<Buffer | null>): number[] {
+  return reply.map(parseVersion)
 }
 
 function ignoreAfterClose(): void {
