@@ -45,9 +45,15 @@ describe('the ILM policy body, through Elasticsearch x-pack-core parser and vali
   let classpath: string
   let work: string
 
-  beforeAll(() => {
+  beforeAll(async () => {
     if (esVersion === undefined) throw new Error('no elasticsearch.version in services/pom.xml')
-    if (!existsSync(classpathFile)) throw new Error(`${classpathFile} missing: run node services/cli.mjs up`)
+    // The harness's Maven build of its Elasticsearch module (skipped when fresh): `up` builds it
+    // only when it starts Elasticsearch itself, not when it finds one already running.
+    const maven = (await import(join(repo, 'services', 'lib', 'jdk-maven.mjs'))) as {
+      build(names: string[]): Promise<unknown>
+    }
+    await maven.build(['elasticsearch'])
+    if (!existsSync(classpathFile)) throw new Error(`${classpathFile} missing after the harness's build`)
     const jar = join(
       homedir(),
       `.m2/repository/org/elasticsearch/plugin/x-pack-core/${esVersion}/x-pack-core-${esVersion}.jar`,
@@ -74,7 +80,7 @@ describe('the ILM policy body, through Elasticsearch x-pack-core parser and vali
       ['-cp', classpath, '-d', work, join(import.meta.dirname, '../../helpers/java/IlmPolicyCheck.java')],
       { stdio: 'inherit', timeout: 120_000 },
     )
-  })
+  }, 600_000)
 
   afterAll(() => {
     if (work) rmSync(work, { recursive: true, force: true })
