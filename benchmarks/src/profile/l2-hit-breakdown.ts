@@ -19,7 +19,6 @@ interface Internals {
     read(keys: readonly string[], tags: readonly string[]): Promise<unknown>
     readOne(key: string, tags: readonly string[]): Promise<unknown>
   }
-  fromL2(key: string, bytes: Buffer, generation: number, versions: number[], l1Ttl: undefined): unknown
 }
 
 const quick = process.argv.includes('--quick')
@@ -33,7 +32,7 @@ const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const prefix = runPrefix('l2-breakdown')
 const { keys, values } = dataset()
 const cache = ayala.createCache({ redis: url, namespace: prefix, ttl: TTL_MS })
-const inside = cache as unknown as Internals
+const inside = (cache as unknown as { stack: Internals }).stack
 const raw = new Redis(url)
 const plain = new Redis(url)
 plain.defineCommand('readPlain', {
@@ -93,19 +92,6 @@ try {
     [
       '6c our tier readOne() (one MGET entry + generation: the getOrSet/get read)',
       async () => inside.l2.readOne(entryKeys[i++ % KEY_COUNT] as string, []),
-      {},
-    ],
-    [
-      '6b our tier read() (the getMany path) + fromL2 (decode, version check, L1 fill)',
-      async () => {
-        const key = keys[i++ % KEY_COUNT] as string
-        const read = (await inside.l2.read([inside.l2.keys.entry(key)], [])) as {
-          generation: number
-          entries: { bytes: Buffer; versions: number[] }[]
-        }
-        const entry = read.entries[0]
-        if (entry) inside.fromL2(key, entry.bytes, read.generation, entry.versions, undefined)
-      },
       {},
     ],
     [

@@ -100,7 +100,11 @@ export function observed(stack: CacheStack, suffixes: readonly string[]): boolea
   return true
 }
 
-/** Put `envelope` in L1 under `key` (see the module note for the freshness caps); returns the value as stored. */
+/**
+ * Put `envelope` in L1 under `key` (see the module note for the freshness caps); returns the value
+ * as stored. `lruStart`: the L1's own clock (`performance.now()`) at `now`, when the caller read
+ * it once for several fills (a multi-key read); else the L1 reads it.
+ */
 export function toL1(
   stack: CacheStack,
   key: string,
@@ -108,6 +112,7 @@ export function toL1(
   size: number,
   l1Ttl: number,
   now: number,
+  lruStart?: number,
 ): unknown {
   const o = stack.options
   const value = o.l1Values === 'freeze' ? deepFreeze(envelope.value) : envelope.value
@@ -134,7 +139,13 @@ export function toL1(
       seq: -1,
       storedAt: now,
     },
-    o.l1MaxBytes > 0 ? { ttl: keepUntil - now, size: Math.max(1, size) } : { ttl: keepUntil - now },
+    lruStart === undefined
+      ? o.l1MaxBytes > 0
+        ? { ttl: keepUntil - now, size: Math.max(1, size) }
+        : { ttl: keepUntil - now }
+      : o.l1MaxBytes > 0
+        ? { ttl: keepUntil - now, size: Math.max(1, size), start: lruStart }
+        : { ttl: keepUntil - now, start: lruStart },
   )
   return value
 }

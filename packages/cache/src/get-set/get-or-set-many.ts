@@ -118,10 +118,12 @@ export async function getOrSetMany<T>(
             versions.set(s, v)
             stack.observe(s, v)
           })
+          const now = Date.now()
+          const lruStart = performance.now()
           for (let j = 0; j < missing.length; j++) {
             const i = missing[j] as number
             const key = keys[i] as string
-            const hit = freshFromRead(stack, key, read, j)
+            const hit = freshFromRead(stack, key, read, j, now, lruStart)
             if (hit !== undefined) {
               out[i] = hit.value as T
               settle.get(key)?.resolve(hit.value)

@@ -98,9 +98,11 @@ export async function getMany<T = unknown>(
       hints === undefined ? NO_TAGS : [...hints],
     )
     stack.observe(GENERATION_SUFFIX, read.generation)
+    const now = Date.now()
+    const lruStart = performance.now()
     for (let j = 0; j < missing.length; j++) {
       const i = missing[j] as number
-      const hit = freshFromRead(stack, keys[i] as string, read, j)
+      const hit = freshFromRead(stack, keys[i] as string, read, j, now, lruStart)
       if (hit !== undefined) out[i] = hit.value as T
       else stack.counters.misses++
     }

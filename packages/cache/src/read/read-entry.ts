@@ -111,16 +111,22 @@ async function missingTagVersions(
   return out as number[]
 }
 
-/** The j-th entry of a multi-key L2 read when it is present and fresh (filled into L1), else undefined. */
+/**
+ * The j-th entry of a multi-key L2 read when it is present and fresh (filled into L1), else
+ * undefined. `now` (`Date.now()`) and `lruStart` (`performance.now()`), read once per reply by the
+ * caller: the entries are one snapshot, so one clock reading serves them all.
+ */
 export function freshFromRead(
   stack: CacheStack,
   key: string,
   read: ReadResult,
   j: number,
+  now: number,
+  lruStart: number,
 ): Candidate | undefined {
   const entry = read.entries[j]
   const hit = entry?.bytes
-    ? fromL2(stack, key, entry.bytes, read.generation, entry.versions, undefined)
+    ? fromL2(stack, key, entry.bytes, read.generation, entry.versions, undefined, undefined, now, lruStart)
     : undefined
   return hit?.fresh ? hit : undefined
 }
@@ -138,6 +144,8 @@ export function fromL2(
   tagVersions: readonly number[],
   l1Ttl: number | undefined,
   decoded?: Envelope,
+  now = Date.now(),
+  lruStart?: number,
 ): L2Candidate | undefined {
   const envelope = decoded ?? decode(stack, key, bytes)
   if (envelope === undefined) return undefined
@@ -149,12 +157,11 @@ export function fromL2(
     if (s > state) state = s
   }
   if (state === VersionState.Invalid) return undefined
-  const now = Date.now()
   if (state === VersionState.Fresh && envelope.freshUntil > now) {
     stack.counters.l2Hits++
     if (channels.hit.hasSubscribers)
       channels.hit.publish({ namespace: stack.options.namespace, key, tier: 'l2' })
-    const value = toL1(stack, key, envelope, bytes.length, l1Ttl ?? stack.options.l1Ttl, now)
+    const value = toL1(stack, key, envelope, bytes.length, l1Ttl ?? stack.options.l1Ttl, now, lruStart)
     return {
       value: stack.clone ? structuredClone(value) : value,
       staleUntil: envelope.staleUntil,

@@ -42,6 +42,9 @@ export const ENVELOPE_MAGIC = 0xac
 /** Current format version. */
 export const ENVELOPE_VERSION = 3
 
+/** The header tags of an untagged entry, shared (never written to). */
+const NO_TAGS: readonly string[] = Object.freeze([])
+
 /** Bytes of the trailing CRC-32. */
 const CHECKSUM_SIZE = 4
 
@@ -140,10 +143,11 @@ export function decodeEnvelope(codec: Codec, bytes: Buffer): Envelope {
  * The tag suffixes in an envelope's header, without decoding the body (nor checking the
  * checksum: the decode that follows does); `undefined` if not an envelope.
  */
-export function envelopeTags(bytes: Buffer): string[] | undefined {
+export function envelopeTags(bytes: Buffer): readonly string[] | undefined {
   if (bytes.length < 5 || bytes[0] !== ENVELOPE_MAGIC || bytes[1] !== ENVELOPE_VERSION) return undefined
   const end = bytes.length - CHECKSUM_SIZE
   const n = bytes.readUInt16BE(2)
+  if (n === 0) return NO_TAGS
   const tags: string[] = new Array(n)
   let pos = 4
   for (let i = 0; i < n; i++) {
