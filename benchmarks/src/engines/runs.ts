@@ -286,7 +286,10 @@ export async function cleanUp(context: EngineContext): Promise<void> {
         await admin.deleteGroups(left)
         break
       } catch (error) {
-        if (attempt === 1) console.warn(`[metrics-engines] groups not deleted: ${(error as Error).message}`)
+        if (attempt === 1)
+          console.warn(
+            `[metrics-engines] groups not deleted (${left.join(', ')}): ${(error as Error).message}`,
+          )
         else await new Promise((done) => setTimeout(done, 8_000))
       }
     }

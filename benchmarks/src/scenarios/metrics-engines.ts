@@ -18,7 +18,7 @@
  * Kafka Streams and Flink: backlog / (job start until the changelog holds the final figures), the
  * JVM start apart. Any engine ending with other figures than the ground truth fails the scenario.
  *
- * `pnpm bench metrics-engines`: 500,000 events on 4 partitions, 2 rounds
+ * `pnpm bench metrics-engines`: 500,000 events on 4 partitions, 3 rounds
  * (METRICS_ENGINES_ROUNDS); `--quick`: 20,000 events, 1 round.
  */
 import { randomBytes } from 'node:crypto'
@@ -99,7 +99,7 @@ function noteOf(engine: Engine, runs: readonly EngineRun[]): string {
 export async function run(): Promise<ScenarioResult> {
   const quick = runConfig().quick
   const total = quick ? 20_000 : 500_000
-  const rounds = Number(process.env.METRICS_ENGINES_ROUNDS ?? (quick ? 1 : 2))
+  const rounds = Number(process.env.METRICS_ENGINES_ROUNDS ?? (quick ? 1 : 3))
   const loadAtStart = loadAverage()
   const started = performance.now()
   // Built first (each skipped when fresh), so that Maven does not compete with a measured run.
