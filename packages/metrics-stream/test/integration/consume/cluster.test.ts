@@ -1,7 +1,12 @@
 import { startPrivateRedis } from '@ayala/testkit'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDashboard, createMetricsConsumer, kafkaSource } from '../../../src/index.js'
+import {
+  createDashboard,
+  createMetricsConsumer,
+  defineChangelogView,
+  kafkaSource,
+} from '../../../src/index.js'
 import { FAST_GROUP, World, waitFor } from '../../helpers/harness.js'
 import {
   asTruth,
@@ -73,6 +78,50 @@ describe('Redis Cluster (one private node owning every slot)', () => {
       await dashboard.close()
     } finally {
       await consumer.stop()
+    }
+  })
+
+  it('applies a changelog view (upserts and tombstones) and reads it through a Cluster client', async () => {
+    // A second world on the same node: a topic of its own for the changelog.
+    const changelogWorld = await new World(2, server.url).init()
+    try {
+      const view = defineChangelogView({
+        name: 'flink_invoices',
+        topic: changelogWorld.topic,
+        key: ['status'],
+        figures: { byStatus: { column: 'invoices' }, amountByStatus: { column: 'amount_cents' } },
+      })
+      const row = (status: string, invoices: number | null) => ({
+        key: JSON.stringify({ status }),
+        value: invoices === null ? null : JSON.stringify({ status, invoices, amount_cents: invoices * 100 }),
+      })
+      await changelogWorld.producer.send({
+        topic: changelogWorld.topic,
+        messages: [row('open', 3), row('paid', 5), row('draft', 1), row('open', 4), row('draft', null)],
+      })
+      const consumer = changelogWorld.consumerOf(view, `${changelogWorld.namespace}-g`, {
+        redis: cluster,
+      })
+      await consumer.start()
+      await waitFor('the changelog consumer to catch up', async () => {
+        const lag = await consumer.lag()
+        return lag.length === changelogWorld.partitions && lag.every((p) => p.lag === 0)
+      })
+      const dashboard = createDashboard({
+        redis: cluster,
+        namespace: changelogWorld.namespace,
+        view,
+        cache: false,
+      })
+      expect((await dashboard.read()).figures).toEqual({
+        byStatus: { open: 4, paid: 5 },
+        amountByStatus: { open: 400, paid: 500 },
+      })
+      expect(consumer.stats().deadLettered).toBe(0)
+      await consumer.stop()
+      await dashboard.close()
+    } finally {
+      await changelogWorld.dispose()
     }
   })
 })
