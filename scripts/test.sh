@@ -49,9 +49,12 @@ else
   # and a Redis primary, replica and 3 Sentinels started next to the single-node services
   # (30-90 s, the JVMs' boot), then the failover tests that kill and restart their nodes (the
   # example's three instances among them), one file at a time; the clusters are stopped
-  # afterwards to give the machine its memory back.
+  # afterwards to give the machine its memory back, whether the tests passed or not: a cluster
+  # left running holds its ports, and the next checkout's `up --cluster` cannot take them over.
   log "cluster tests (3-node Kafka, 3-node OpenSearch, Redis Sentinel: nodes killed and restarted)"
+  trap 'node services/cli.mjs down --cluster >/dev/null 2>&1 || true' EXIT
   node services/cli.mjs up --cluster
   (. .services/env && pnpm exec vitest run --project '*:cluster' --maxWorkers=1)
+  trap - EXIT
   node services/cli.mjs down --cluster
 fi
