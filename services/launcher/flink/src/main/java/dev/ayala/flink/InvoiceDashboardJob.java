@@ -1,9 +1,6 @@
 package dev.ayala.flink;
 
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.table.api.EnvironmentSettings;
 import org.apache.flink.table.api.TableEnvironment;
-import org.apache.flink.table.api.TableResult;
 import org.apache.flink.table.api.StatementSet;
 
 /**
@@ -34,26 +31,15 @@ public final class InvoiceDashboardJob {
   public static void main(String[] args) throws Exception {
     String brokers = args[0], source = args[1], prefix = args[2];
     String group = args[3], checkpoints = args[4], txPrefix = args[5];
-    Configuration conf = new Configuration();
-    conf.setString("execution.checkpointing.interval", "1s");
-    conf.setString("execution.checkpointing.mode", "EXACTLY_ONCE");
-    conf.setString("execution.checkpointing.dir", "file://" + checkpoints);
-    conf.setString("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION");
     // One subtask per operator: an example's volume, and four sinks' transactional producers.
-    conf.setString("parallelism.default", "1");
-    conf.setString("table.local-time-zone", "UTC");
-    conf.setString("rest.port", "0");
-    if (args.length > 6 && !args[6].isEmpty()) conf.setString("execution.state-recovery.path", args[6]);
-    TableEnvironment env = TableEnvironment.create(
-        EnvironmentSettings.newInstance().inStreamingMode().withConfiguration(conf).build());
+    TableEnvironment env = FlinkJobs.environment(checkpoints, 1, args.length > 6 ? args[6] : null,
+        "table.local-time-zone", "UTC");
     env.executeSql("CREATE TABLE events (invoiceId STRING, version BIGINT, `at` BIGINT,"
         + " invoice ROW<clientId STRING, `status` STRING, currency STRING, totalCents BIGINT, issuedAt BIGINT>"
         + ") WITH ('connector' = 'kafka', 'topic' = '" + source + "', 'properties.bootstrap.servers' = '" + brokers + "',"
         + " 'properties.group.id' = '" + group + "', 'scan.startup.mode' = 'earliest-offset',"
         + " 'properties.isolation.level' = 'read_committed', 'format' = 'json')");
-    String sink = " WITH ('connector' = 'upsert-kafka', 'properties.bootstrap.servers' = '" + brokers + "',"
-        + " 'key.format' = 'json', 'value.format' = 'json', 'sink.delivery-guarantee' = 'exactly-once',"
-        + " 'properties.transaction.timeout.ms' = '60000', 'sink.transactional-id-prefix' = '" + txPrefix;
+    String sink = FlinkJobs.upsertSink(brokers, txPrefix);
     env.executeSql("CREATE TABLE overall (`scope` STRING, invoices BIGINT, PRIMARY KEY (`scope`) NOT ENFORCED)"
         + sink + "-o', 'topic' = '" + prefix + "-overall')");
     env.executeSql("CREATE TABLE by_status (`status` STRING, invoices BIGINT, total_cents BIGINT,"
@@ -78,9 +64,6 @@ public final class InvoiceDashboardJob {
     statements.addInsertSql("INSERT INTO top_clients SELECT clientId, total_cents FROM ("
         + " SELECT *, ROW_NUMBER() OVER (ORDER BY total_cents DESC) AS rn FROM per_client WHERE total_cents > 0)"
         + " WHERE rn <= 20");
-    TableResult result = statements.execute();
-    System.out.println("JOB " + result.getJobClient().get().getJobID());
-    System.out.flush();
-    result.await();
+    FlinkJobs.run(statements.execute());
   }
 }

@@ -1,9 +1,6 @@
 package dev.ayala.flink;
 
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.table.api.EnvironmentSettings;
 import org.apache.flink.table.api.TableEnvironment;
-import org.apache.flink.table.api.TableResult;
 
 /**
  * A Flink SQL job in a local MiniCluster: invoice events (JSON, one per state change, keyed by
@@ -17,24 +14,13 @@ public final class InvoiceStatusJob {
   public static void main(String[] args) throws Exception {
     String brokers = args[0], source = args[1], byStatus = args[2], byDay = args[3];
     String group = args[4], checkpoints = args[5], prefix = args[6];
-    Configuration conf = new Configuration();
-    conf.setString("execution.checkpointing.interval", "1s");
-    conf.setString("execution.checkpointing.mode", "EXACTLY_ONCE");
-    conf.setString("execution.checkpointing.dir", "file://" + checkpoints);
-    conf.setString("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION");
-    conf.setString("parallelism.default", "2");
-    conf.setString("rest.port", "0");
-    if (args.length > 7 && !args[7].isEmpty()) conf.setString("execution.state-recovery.path", args[7]);
-    TableEnvironment env = TableEnvironment.create(
-        EnvironmentSettings.newInstance().inStreamingMode().withConfiguration(conf).build());
+    TableEnvironment env = FlinkJobs.environment(checkpoints, 2, args.length > 7 ? args[7] : null);
     env.executeSql("CREATE TABLE events (id STRING, `status` STRING, amountCents BIGINT, issuedAt BIGINT, `at` BIGINT,"
         + " `offset` BIGINT METADATA VIRTUAL, `partition` INT METADATA VIRTUAL"
         + ") WITH ('connector' = 'kafka', 'topic' = '" + source + "', 'properties.bootstrap.servers' = '" + brokers + "',"
         + " 'properties.group.id' = '" + group + "', 'scan.startup.mode' = 'earliest-offset',"
         + " 'properties.isolation.level' = 'read_committed', 'format' = 'json')");
-    String sink = " WITH ('connector' = 'upsert-kafka', 'properties.bootstrap.servers' = '" + brokers + "',"
-        + " 'key.format' = 'json', 'value.format' = 'json', 'sink.delivery-guarantee' = 'exactly-once',"
-        + " 'properties.transaction.timeout.ms' = '60000', 'sink.transactional-id-prefix' = '" + prefix;
+    String sink = FlinkJobs.upsertSink(brokers, prefix);
     env.executeSql("CREATE TABLE by_status (`status` STRING, invoices BIGINT, amount_cents BIGINT, PRIMARY KEY (`status`) NOT ENFORCED)"
         + sink + "-s', 'topic' = '" + byStatus + "')");
     env.executeSql("CREATE TABLE by_day (`day` STRING, invoices BIGINT, PRIMARY KEY (`day`) NOT ENFORCED)"
@@ -48,9 +34,6 @@ public final class InvoiceStatusJob {
     statements.addInsertSql("INSERT INTO by_status SELECT `status`, COUNT(*), SUM(amountCents) FROM latest GROUP BY `status`");
     statements.addInsertSql("INSERT INTO by_day SELECT DATE_FORMAT(TO_TIMESTAMP_LTZ(issuedAt, 3), 'yyyy-MM-dd'), COUNT(*)"
         + " FROM latest GROUP BY DATE_FORMAT(TO_TIMESTAMP_LTZ(issuedAt, 3), 'yyyy-MM-dd')");
-    TableResult result = statements.execute();
-    System.out.println("JOB " + result.getJobClient().get().getJobID());
-    System.out.flush();
-    result.await();
+    FlinkJobs.run(statements.execute());
   }
 }
