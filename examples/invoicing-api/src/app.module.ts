@@ -14,6 +14,8 @@
  * - `AyalaMetricsModule`: the performance interceptor on every route and `GET /metrics`.
  * - `AyalaHealthModule`: the Terminus indicators used by `GET /health`.
  * - `DashboardPageController`: the live dashboard page at `/` (static HTML and script on the SSE stream).
+ * - `cacheCoherenceContext` (middleware of the invoice and client routes): a write's response says whether every
+ *   instance already dropped its cached copy (`Cache-Coherence`, database/cache-coherence.ts).
  * - `DatabaseErrorFilter` (global, the SDK's `AyalaErrorFilter` plus the database's unavailability): a dependency that cannot answer (Redis, the search engine, the
  *   database behind the outbox) is a 503 with `Retry-After`, input the SDK refuses a 400, never a
  *   500 with a message or a stack.
@@ -30,7 +32,7 @@ import { AYALA_SEARCH_CLIENT, AyalaSearchModule, getSearchRepositoryToken } from
 import { cacheSink, kafkaSink } from '@ayala/outbox'
 import { searchSink } from '@ayala/outbox/search'
 import type { SearchClient } from '@ayala/search'
-import { type DynamicModule, Module } from '@nestjs/common'
+import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common'
 import { APP_FILTER } from '@nestjs/core'
 import type { Kafka } from 'kafkajs'
 import { ClientRepository } from './clients/client.repository.ts'
@@ -40,6 +42,7 @@ import { DashboardController } from './dashboard/dashboard.controller.ts'
 import { DashboardService } from './dashboard/dashboard.service.ts'
 import { dashboardTopics, dashboardViewOf } from './dashboard/dashboard-source.ts'
 import { DashboardPageController } from './dashboard-page/dashboard-page.controller.ts'
+import { cacheCoherenceContext } from './database/cache-coherence.ts'
 import type { Database } from './database/connection.ts'
 import { DatabaseErrorFilter } from './database/database-error.filter.ts'
 import { HealthController } from './health/health.controller.ts'
@@ -61,8 +64,12 @@ import { SearchController } from './search/search.controller.ts'
 
 /** The invoicing API's root module. */
 @Module({})
-// biome-ignore lint/complexity/noStaticOnlyClass: a Nest dynamic module is a class with static factories
-export class AppModule {
+export class AppModule implements NestModule {
+  /** The routes that write: their responses carry `Cache-Coherence` (database/cache-coherence.ts). */
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(cacheCoherenceContext).forRoutes(InvoicesController, ClientsController)
+  }
+
   /** The application for `settings` (addresses and the dataset's resource names). */
   static forRoot(settings: AppSettings): DynamicModule {
     const { addresses, names } = settings

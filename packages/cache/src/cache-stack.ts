@@ -197,6 +197,7 @@ export class CacheStack {
         },
         options.redisOptions,
         o.connectTimeout,
+        o.invalidationTimeout,
       )
     } catch (error) {
       if (error instanceof TypeError) throw new InvalidOptionError('redis', error.message)

@@ -73,7 +73,10 @@ export interface CacheOptions {
   l1MaxEntries?: number | undefined
   /** Maximum L1 size in bytes (estimated; see README). `0`: bounded by entries only. @default 64 MiB */
   l1MaxBytes?: number | undefined
-  /** Deadline of every Redis operation; past it the cache acts as on a miss. @default '50ms' */
+  /**
+   * Deadline of every Redis operation but an invalidation's ({@link CacheOptions.invalidationTimeout});
+   * past it the cache acts as on a miss. @default '50ms'
+   */
   redisTimeout?: Duration | undefined
   /**
    * How long operations wait for the first Redis connection (and its failover check) of a new
@@ -81,6 +84,15 @@ export interface CacheOptions {
    * connection that is down fails at once. Also the deadline of `cache.ready()`. @default '2s'
    */
   connectTimeout?: Duration | undefined
+  /**
+   * Deadline of an invalidation's Redis operations (`delete`, `expire`, `invalidateTags`,
+   * `expireTags`, `clear`: the bump or delete, and the bus notice), never less than
+   * `redisTimeout`. Longer than a read's: a read past its deadline falls back to the loader and
+   * costs one caller a miss, while an invalidation past its deadline is deferred for a replay
+   * and every other instance keeps serving the value it replaced until then. A Redis that is
+   * down still fails at once (its connection is not ready). @default '250ms'
+   */
+  invalidationTimeout?: Duration | undefined
   /** Consecutive Redis failures that open the circuit breaker. @default 5 */
   breakerThreshold?: number | undefined
   /** How long the breaker stays open before one probe is let through. @default '2s' */
@@ -281,6 +293,7 @@ export const DEFAULT_CACHE_OPTIONS = Object.freeze({
   l1MaxBytes: 64 * 1024 * 1024,
   redisTimeout: '50ms',
   connectTimeout: '2s',
+  invalidationTimeout: '250ms',
   breakerThreshold: 5,
   breakerCooldown: '2s',
   bus: true,
@@ -343,6 +356,8 @@ export interface ResolvedCacheOptions {
   readonly l1MaxBytes: number
   readonly redisTimeout: number
   readonly connectTimeout: number
+  /** Never less than {@link ResolvedCacheOptions.redisTimeout}. */
+  readonly invalidationTimeout: number
   readonly breakerThreshold: number
   readonly breakerCooldown: number
   readonly bus: boolean
@@ -466,6 +481,7 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
     l1MaxBytes: positiveInteger(o.l1MaxBytes, 'l1MaxBytes', true),
     redisTimeout,
     connectTimeout: toMilliseconds(o.connectTimeout, 'connectTimeout'),
+    invalidationTimeout: Math.max(redisTimeout, toMilliseconds(o.invalidationTimeout, 'invalidationTimeout')),
     breakerThreshold: positiveInteger(o.breakerThreshold, 'breakerThreshold', false),
     breakerCooldown: toMilliseconds(o.breakerCooldown, 'breakerCooldown'),
     bus: bool(o.bus, 'bus'),

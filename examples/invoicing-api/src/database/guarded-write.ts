@@ -10,11 +10,13 @@
  *   (search document, event, cache tags) and delivers them whatever happens next; for latency the
  *   write also invalidates its tags on every instance at once, awaiting the peers' answers, and
  *   wakes the relay so the rest leaves within a round trip instead of the next poll. A copy that
- *   is down never turns a committed write into an error.
+ *   is down never turns a committed write into an error; what the wait found is the response's
+ *   `Cache-Coherence` header (`cache-coherence.ts`).
  */
-import type { Cache } from '@ayala/cache'
+import type { Cache, PeerAcknowledgement } from '@ayala/cache'
 import type { OutboxRelay } from '@ayala/outbox'
 import { ConflictException, type Logger } from '@nestjs/common'
+import { cacheCoherence, reportCacheCoherence } from './cache-coherence.ts'
 import type { Database } from './connection.ts'
 import { type Tx, writeTransaction } from './transactions.ts'
 
@@ -56,14 +58,17 @@ export async function afterCommit(
   logger: Logger,
 ): Promise<void> {
   relay?.wake()
+  let ack: PeerAcknowledgement | undefined
   try {
     // Answered once every live instance dropped its L1 copy (or peerAckTimeout passed): a read
     // on another instance right after this write's response is served the new version.
-    const ack = await cache.invalidateTags(tags, { awaitPeers: true })
+    ack = await cache.invalidateTags(tags, { awaitPeers: true })
     if (ack.unconfirmed > 0)
       logger.warn(`${ack.unconfirmed} instance(s) did not confirm the invalidation in time`)
   } catch (error) {
     // Committed: the outbox's cache effect invalidates them when Redis answers again.
     logger.warn(`tags left to the outbox: ${error instanceof Error ? error.message : String(error)}`)
   }
+  // What the wait found, on the response (`Cache-Coherence`, see cache-coherence.ts).
+  reportCacheCoherence(cacheCoherence(ack))
 }

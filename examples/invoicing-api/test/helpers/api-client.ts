@@ -8,6 +8,7 @@
 export interface Answer<T> {
   status: number
   body: T
+  headers: Headers
 }
 
 /** Requests to one instance. */
@@ -28,7 +29,11 @@ export function apiClient(url: string): ApiClient {
         : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
     })
     const text = await response.text()
-    return { status: response.status, body: (text === '' ? null : JSON.parse(text)) as T }
+    return {
+      status: response.status,
+      body: (text === '' ? null : JSON.parse(text)) as T,
+      headers: response.headers,
+    }
   }
   return {
     get: (path) => send('GET', path),

@@ -154,6 +154,8 @@ describe('API writes on the real services', () => {
       version: before.version,
     })
     expect(patched.status).toBe(200)
+    // Every instance (this one: the only subscriber of its bus) dropped its copy before the answer.
+    expect(patched.headers.get('cache-coherence')).toMatch(/^confirmed; receivers=[1-9]\d*$/)
     expect(patched.body).toMatchObject({
       version: before.version + 1,
       issuedAt: '2026-11-30',
@@ -177,7 +179,11 @@ describe('API writes on the real services', () => {
     const deleted = await api.delete<{ id: number; deleted: boolean; version: number }>(
       `/invoices/15?version=${target.version}`,
     )
-    expect(deleted).toEqual({ status: 200, body: { id: 15, deleted: true, version: target.version + 1 } })
+    expect({ status: deleted.status, body: deleted.body }).toEqual({
+      status: 200,
+      body: { id: 15, deleted: true, version: target.version + 1 },
+    })
+    expect(deleted.headers.get('cache-coherence')).toMatch(/^confirmed; /)
     expect((await api.get('/invoices/15')).status).toBe(404)
     expect((await api.delete('/invoices/15')).status).toBe(404)
     expect((await api.delete('/invoices/abc')).status).toBe(400)

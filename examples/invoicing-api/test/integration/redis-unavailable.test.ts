@@ -213,6 +213,9 @@ describe('invoicing API with its Redis hung or refused', () => {
       expect(health.status).toBe(503)
       expect([200, 503]).toContain(write.status)
       expect(created.status).toBe(201)
+      // Committed, and the answers say the other instances were not told yet (Redis unreachable).
+      if (write.status === 200) expect(write.headers.get('cache-coherence')).toBe('deferred')
+      expect(created.headers.get('cache-coherence')).toBe('deferred')
       expect(listDuring.items[0]?.id).toBe(createdId)
       const staleStatus = events
         .slice(0, eventsDuringFault)

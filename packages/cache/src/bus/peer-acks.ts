@@ -18,8 +18,10 @@
  * ignored.
  *
  * Bounds. The wait never outlives `peerAckTimeout` (or the PUBLISH itself, bounded by
- * `redisTimeout`, when that is longer: the count is needed to know who is missing): it then resolves with the subscribers that
- * did not confirm (`unconfirmed`), counted in `stats().peersUnconfirmed` and published on
+ * `invalidationTimeout`, when that is longer: the count is needed to know who is missing) by more than
+ * one turn of the event loop: the verdict waits until the loop has read its sockets, so the
+ * confirmations that arrived while the process was held (a long task, a GC pause, busy cores)
+ * are counted. It then resolves with the subscribers that did not confirm (`unconfirmed`), counted in `stats().peersUnconfirmed` and published on
  * `ayala:cache:peers`. A subscriber that is not an instance of this version (a `redis-cli
  * SUBSCRIBE`, an older release during a rolling upgrade) is counted by PUBLISH and never
  * confirms: it shows up there. On Redis Cluster PUBLISH counts only the subscribers of the node
@@ -110,7 +112,10 @@ export class PeerAcks {
       resolve,
     }
     this.pending.set(id, entry)
-    entry.timer = setTimeout(() => this.timeout(id), Math.max(0, timeoutMs))
+    // The verdict once the loop has read its sockets: a timer that fires late (the process held
+    // by a long task, a GC pause, busy cores) must not count as missing a confirmation that
+    // arrived in time and waits in the subscriber's socket (as tiers/watchdog.ts does).
+    entry.timer = setTimeout(() => setImmediate(() => this.timeout(id)), Math.max(0, timeoutMs))
     entry.timer.unref?.()
     return { id, done }
   }

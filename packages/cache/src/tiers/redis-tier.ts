@@ -80,8 +80,10 @@ export class RedisTier {
   private readonly owned: boolean
   /** Waiting for the connection and its verifier (tiers/readiness.ts). */
   readonly readiness: Readiness
-  /** Bounds every operation by `redisTimeout` (tiers/watchdog.ts). */
+  /** Bounds every operation by `redisTimeout` (tiers/watchdog.ts)... */
   private readonly watchdog: Watchdog
+  /** ...but an invalidation's, by `invalidationTimeout` (one watchdog per timeout: send order stays deadline order). */
+  private readonly invalidationWatchdog: Watchdog
   private readonly circuitOpen: L2UnavailableError
   /** True when ioredis' `commandTimeout` bounds every command within `redisTimeout`. */
   private readonly commandBounded: boolean
@@ -117,6 +119,7 @@ export class RedisTier {
     private readonly hooks: RedisTierHooks,
     redisOptions?: RedisOptions | undefined,
     connectTimeoutMs = timeoutMs,
+    invalidationTimeoutMs = timeoutMs,
   ) {
     if (typeof input === 'string') {
       this.owned = true
@@ -152,6 +155,7 @@ export class RedisTier {
     this.commandBounded =
       typeof commandTimeout === 'number' && commandTimeout > 0 && commandTimeout <= Math.max(timeoutMs, 1)
     this.watchdog = new Watchdog(timeoutMs)
+    this.invalidationWatchdog = new Watchdog(Math.max(timeoutMs, invalidationTimeoutMs))
     defineScripts(this.client)
     this.readiness = new Readiness(this.client, timeoutMs, connectTimeoutMs, () => this.authRefused)
     this.client.on('ready', this.handleReady)
@@ -185,19 +189,24 @@ export class RedisTier {
    * Run one operation with the deadline and the breaker. Resolves with the result, or rejects
    * with an {@link L2UnavailableError} no later than `redisTimeout` after the call.
    */
-  async run<T>(operation: string, op: () => Promise<T>): Promise<T> {
+  async run<T>(operation: string, op: () => Promise<T>, watchdog = this.watchdog): Promise<T> {
     // Gated because Redis refuses the credentials: the caller sees that reason.
     if (this.gate !== undefined) throw this.authRefused ?? this.gate
     if (!this.breaker.allow()) throw this.circuitOpen
     try {
       if (this.client.status !== 'ready' || this.readiness.verifying !== undefined)
         await this.readiness.ensure()
-      const result = await this.bounded(op(), operation)
+      const result = await watchdog.bound(op(), operation)
       this.breaker.success()
       return result
     } catch (cause) {
       throw this.failed(operation, cause)
     }
+  }
+
+  /** {@link run} with the `invalidationTimeout` deadline (an invalidation's effect or notice). */
+  runInvalidation<T>(operation: string, op: () => Promise<T>): Promise<T> {
+    return this.run(operation, op, this.invalidationWatchdog)
   }
 
   /**
@@ -410,13 +419,14 @@ export class RedisTier {
     })
   }
 
+  /** An invalidation's DEL (`invalidationTimeout`). */
   delete(keys: readonly string[]): Promise<unknown> {
-    return this.runSingle('delete', () => this.client.del(...keys))
+    return this.runInvalidation('delete', () => this.client.del(...keys))
   }
 
-  /** Atomically add `step` to each tag version; returns the new versions. */
+  /** Atomically add `step` to each tag version; returns the new versions (`invalidationTimeout`). */
   bump(tagKeys: readonly string[], step: number): Promise<number[]> {
-    return this.run('bump', () => this.client.ayalaCacheBump(tagKeys.length, ...tagKeys, step))
+    return this.runInvalidation('bump', () => this.client.ayalaCacheBump(tagKeys.length, ...tagKeys, step))
   }
 
   /**
@@ -433,13 +443,13 @@ export class RedisTier {
     replay = false,
   ): Promise<void> {
     const get = () => this.client.getBuffer(entryKey)
-    const bytes = replay ? await this.runRecovery('replay', get) : await this.run('expire', get)
+    const bytes = replay ? await this.runRecovery('replay', get) : await this.runInvalidation('expire', get)
     if (bytes === null) return
     const demoted = demote(bytes)
     if (demoted === undefined) return
     const cas = () => this.client.ayalaCacheCas(entryKey, bytes, demoted)
     if (replay) await this.runRecovery('replay', cas)
-    else await this.run('compareAndSet', cas)
+    else await this.runInvalidation('compareAndSet', cas)
   }
 
   /** Take the lease of `key` for `ttlMs`; true when this caller holds it. */
@@ -458,12 +468,14 @@ export class RedisTier {
     return this.run('leaseHeld', async () => (await this.client.exists(leaseKey)) === 1)
   }
 
+  /** A bus notice (`invalidationTimeout`: most notices are invalidations; the others are best effort). */
   publish(channel: string, message: string): Promise<unknown> {
-    return this.run('publish', () => this.client.publish(channel, message))
+    return this.runInvalidation('publish', () => this.client.publish(channel, message))
   }
 
   async close(): Promise<void> {
     this.watchdog.stop()
+    this.invalidationWatchdog.stop()
     this.client.off('ready', this.handleReady)
     this.readiness.wake()
     if (this.owned) {

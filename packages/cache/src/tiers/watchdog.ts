@@ -19,6 +19,15 @@
  *   as it has answered (it must not outlive its reply there: its promise holds the reply, which
  *   would then survive the young generation's collections). One rejected by ioredis (a lost
  *   connection) stays until the timer passes it.
+ *
+ * The verdict. A timer fires in the loop's timers phase, BEFORE the loop reads its sockets: after
+ * the process was held past a deadline (a long synchronous task, a GC pause, a host whose cores
+ * are all busy), the timer would find a command pending whose reply already sits in the socket,
+ * and reject an answer Redis gave in time: a false `E_CACHE_L2_TIMEOUT`, which defers an
+ * invalidation, serves grace, counts toward the breaker. So the timer only schedules the verdict,
+ * in a `setImmediate`, which runs once the loop has read its sockets (as the bus heartbeat does,
+ * bus/bus.ts): a reply received meanwhile has settled its command, and only what Redis has still
+ * not answered is rejected, one loop turn past its deadline at the latest.
  */
 import type { Command } from 'ioredis'
 import { L2UnavailableError } from '../errors.js'
@@ -47,6 +56,10 @@ export class Watchdog {
   /** Index of the oldest command still in the arrays. */
   private head = 0
   private timer: ReturnType<typeof setTimeout> | undefined
+  /** The verdict is scheduled (a `setImmediate`), and re-arms the timer when it runs. */
+  private verdict: ReturnType<typeof setImmediate> | undefined
+  /** When the timer last fired (`performance.now()`): the verdict's cut-off. */
+  private firedAt = 0
 
   constructor(private readonly timeoutMs: number) {}
 
@@ -90,7 +103,9 @@ export class Watchdog {
   /** Stop the timer (the tier is closing). */
   stop(): void {
     if (this.timer !== undefined) clearTimeout(this.timer)
+    if (this.verdict !== undefined) clearImmediate(this.verdict)
     this.timer = undefined
+    this.verdict = undefined
   }
 
   private reset(): void {
@@ -101,14 +116,25 @@ export class Watchdog {
   }
 
   private arm(ms: number): void {
+    // While a verdict is scheduled, it re-arms for what remains.
+    if (this.verdict !== undefined) return
     this.timer = setTimeout(this.fire, Math.max(1, Math.ceil(ms)))
     // Pending commands keep the socket (and the process) alive; an idle watchdog must not.
     this.timer.unref?.()
   }
 
+  // The timers phase: the sockets are read next, then the verdict (see the module note).
   private readonly fire = (): void => {
     this.timer = undefined
-    const now = performance.now()
+    this.firedAt = performance.now()
+    this.verdict = setImmediate(this.judge)
+  }
+
+  // Only what was due when the timer fired: an operation that fell due later (this turn's
+  // callbacks held the process) has its socket read at the next turn first.
+  private readonly judge = (): void => {
+    this.verdict = undefined
+    const now = this.firedAt
     let next = Number.POSITIVE_INFINITY
     for (const entry of this.watched) {
       // Timers fire on the loop's cached clock: allow a millisecond of rounding.
@@ -138,6 +164,6 @@ export class Watchdog {
       this.deadlines.splice(0, head)
       this.head = 0
     } else this.head = head
-    if (next !== Number.POSITIVE_INFINITY) this.arm(next - now)
+    if (next !== Number.POSITIVE_INFINITY) this.arm(next - performance.now())
   }
 }

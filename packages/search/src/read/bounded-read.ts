@@ -55,10 +55,16 @@ export async function boundedRead<T>(
   const controller = new AbortController()
   let timer: ReturnType<typeof setTimeout> | undefined
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort()
-      reject(DEADLINE)
-    }, budgetMs)
+    // The verdict once the loop has read its sockets: a timer that fires late (the process held
+    // by a long task, a GC pause, busy cores) must not abort an answer already received.
+    timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          controller.abort()
+          reject(DEADLINE)
+        }),
+      budgetMs,
+    )
   })
   const requestOptions: TransportRequestOptions = {
     signal: controller.signal,

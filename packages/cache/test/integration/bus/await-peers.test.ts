@@ -166,6 +166,45 @@ describe('invalidations acknowledged by peers (awaitPeers)', () => {
     await admin.del(truthKey)
   })
 
+  it('the writer held past peerAckTimeout while its peers confirmed in time: confirmed, not unconfirmed', async () => {
+    // The peers (separate processes) confirm within a millisecond; the writer is held (a long
+    // task, a GC pause, busy cores) right after PUBLISH answered, so the confirmations wait in
+    // its subscriber's socket when the deadline's timer fires: the verdict must read them first.
+    const ns = fx.namespace()
+    const env = { REDIS_URL: fx.url, NAMESPACE: ns, KEY: 'k', TAG: 't', TRUTH_KEY: `${ns}:truth` }
+    const peers = [startPeer(env), startPeer(env)]
+    children.push(...peers.map((p) => p.child))
+    await Promise.all(peers.map((p) => p.ready))
+    const a = fx.cache({ namespace: ns })
+    expect(await eventually(() => a.busConnected)).toBe(true)
+    let holding = false
+    const onBus = (event: unknown) => {
+      const { direction, message } = event as { direction: string; message: { a?: string } }
+      if (holding && direction === 'out' && message.a !== undefined) {
+        const until = performance.now() + 300
+        while (performance.now() < until) {
+          // held: no I/O, no timer
+        }
+      }
+    }
+    subscribe('ayala:cache:bus', onBus)
+    try {
+      holding = true
+      const rounds = 10
+      let unconfirmed = 0
+      for (let n = 0; n < rounds; n++) {
+        const ack = await a.invalidateTags(['t'], { awaitPeers: true, peerAckTimeout: '50ms' })
+        expect(ack).toMatchObject({ sent: true, receivers: 3 })
+        unconfirmed += ack.unconfirmed
+      }
+      expect(unconfirmed).toBe(0)
+      expect(a.stats()).toMatchObject({ peerWaits: rounds, peersUnconfirmed: 0 })
+    } finally {
+      holding = false
+      unsubscribe('ayala:cache:bus', onBus)
+    }
+  })
+
   it('a frozen peer (SIGSTOP): the write waits at most peerAckTimeout and reports it unconfirmed', async () => {
     const ns = fx.namespace()
     const truthKey = `${ns}:truth`

@@ -43,9 +43,31 @@ describe('peer acknowledgement accounting', () => {
     await vi.advanceTimersByTimeAsync(99)
     expect(result).toBeUndefined()
     await vi.advanceTimersByTimeAsync(1)
-    expect(result).toMatchObject({ receivers: 3, confirmed: 2, unconfirmed: 1, waitedMs: 100 })
+    // The deadline passed: the verdict comes once the loop has read its sockets (a setImmediate).
+    expect(result).toBeUndefined()
+    await vi.advanceTimersToNextTimerAsync()
+    expect(result).toMatchObject({ receivers: 3, confirmed: 2, unconfirmed: 1 })
+    expect(result?.waitedMs).toBeGreaterThanOrEqual(100)
+    expect(result?.waitedMs).toBeLessThanOrEqual(101)
     // The late peer's confirmation is ignored.
     expect(acks.confirm(wait.id)).toBe(false)
+  })
+
+  it('a confirmation read in the loop turn where the deadline fired counts (a process held past it)', async () => {
+    const acks = new PeerAcks('me')
+    const wait = acks.open(100)
+    acks.expect(wait.id, 2)
+    acks.confirm(wait.id)
+    let result: PeerAcknowledgement | undefined
+    void wait.done.then((r) => {
+      result = r
+    })
+    await vi.advanceTimersByTimeAsync(100)
+    // The timer fired (timers phase); the socket holding the last confirmation is read next.
+    expect(result).toBeUndefined()
+    expect(acks.confirm(wait.id)).toBe(true)
+    await vi.advanceTimersToNextTimerAsync()
+    expect(result).toMatchObject({ receivers: 2, confirmed: 2, unconfirmed: 0 })
   })
 
   it('the deadline passing before PUBLISH answered waits for its count, then settles at once', async () => {
