@@ -145,7 +145,12 @@ describe('the example under promtool and a real Prometheus', () => {
     }
     // The SSE stream is not a request with a latency: no percentile, but counted as a stream.
     expect(byRoute.has('/dashboard/stream')).toBe(false)
-    const streams = await server.query(`sum(ayala_http_streams_total{${job},route="/dashboard/stream"})`)
+    // Counted once the stream ended, which may land in a scrape after the one holding the totals.
+    const streamCount = `sum(ayala_http_streams_total{${job},route="/dashboard/stream"})`
+    const streams = await until(
+      () => server.query(streamCount),
+      (series) => series[0]?.value === 2,
+    )
     expect(streams.map((s) => s.value)).toEqual([2])
 
     // The search client's latency, as a histogram too: every search the app sent is counted.
