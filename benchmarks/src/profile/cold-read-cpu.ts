@@ -109,7 +109,7 @@ rows.push([
           tags: keys,
           versions: keys,
           seq: -1,
-          storedAt: now,
+          epoch: 0,
         },
         { ttl: TTL_MS },
       )

@@ -46,7 +46,12 @@ export interface L1Record {
   versions: readonly number[]
   /** `seq` at which this record was last checked against the tag table; -1: never. */
   seq: number
-  storedAt: number
+  /**
+   * {@link CacheStack.demotions} when the record was stored: a record stored before the latest
+   * demotion is stale. A counter, not a time, so that it stays a small integer (no heap number per
+   * record) and orders a fill and a demotion within the same millisecond.
+   */
+  epoch: number
 }
 
 /** The load of one key, shared by every caller that misses it meanwhile (coalescing). */
@@ -142,8 +147,11 @@ export class CacheStack {
   readonly clone: boolean
   /** See the module note. */
   seq = 0
-  /** L1 records stored before this time are stale (set when the bus goes down or comes back). */
-  demotedAt = 0
+  /**
+   * Bus-down demotions so far (the bus went down or came back): L1 records stored before the
+   * latest one (`record.epoch` below it) are stale.
+   */
+  demotions = 0
   closed = false
   busWasDown = false
   leaseCounter = 0
@@ -337,6 +345,20 @@ export class CacheStack {
     if (channels.peers.hasSubscribers)
       channels.peers.publish({ namespace: this.options.namespace, id, ...ack })
   }
+
+  /**
+   * The versions of an untagged L1 record (the generation's alone), shared by every such record
+   * stored at the same generation version: one array per generation, not one per entry (records
+   * never change their versions).
+   */
+  generationOnly(versions: readonly number[]): readonly number[] {
+    const shared = this.sharedGeneration
+    if (versions.length === 1 && shared[0] === versions[0]) return shared
+    if (versions.length === 1) this.sharedGeneration = versions
+    return versions
+  }
+
+  private sharedGeneration: readonly number[] = []
 
   /** An L1 record's value as a caller gets it (`l1Values: 'clone'`: a copy). */
   out(record: L1Record): unknown {

@@ -136,7 +136,7 @@ export function onBusState(stack: CacheStack, connected: boolean): void {
   // now is demoted to stale, both when the subscriber drops and when it comes back. (Before the
   // first connection, L1 entries live at most busDownL1Ttl, which bounds what was missed.)
   if (!connected || stack.busWasDown) {
-    stack.demotedAt = Date.now() + 1
+    stack.demotions++
     stack.seq++
   }
   if (!connected) {

@@ -135,9 +135,9 @@ export function toL1(
       freshUntil,
       staleUntil: envelope.staleUntil,
       tags,
-      versions: envelope.versions,
+      versions: envelope.tags.length === 0 ? stack.generationOnly(envelope.versions) : envelope.versions,
       seq: -1,
-      storedAt: now,
+      epoch: stack.demotions,
     },
     lruStart === undefined
       ? o.l1MaxBytes > 0
@@ -154,7 +154,7 @@ export function toL1(
 export function check(stack: CacheStack, record: L1Record, key: string): RecordState {
   const now = Date.now()
   let state: RecordState = record.freshUntil > now ? FRESH : STALE
-  if (record.storedAt < stack.demotedAt) state = STALE
+  if (record.epoch < stack.demotions) state = STALE
   for (let i = 0; i < record.tags.length; i++) {
     const known = stack.tags.known(record.tags[i] as string)
     const snapshot = record.versions[i] as number
