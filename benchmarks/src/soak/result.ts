@@ -14,8 +14,22 @@ import { diffRoutes, type Scrape } from './scrape.js'
 import type { SoakSettings } from './settings.js'
 import type { Verification } from './verify.js'
 
-/** The endpoints' rows: whole-run p50/p99 (per response, ms -> us), achieved rate, statuses. */
+/** The row every endpoint's p50 is divided by: the cached read of one hot invoice. */
+export const SOAK_BASELINE_ROW = 'GET /invoices/:id (hot)'
+
+/**
+ * The endpoints' rows: whole-run p50/p99 (per response, ms -> us), achieved rate, statuses;
+ * `ratioToBaseline` is the row's p50 over the hot invoice read's p50 of the same run (what the
+ * regression report compares).
+ */
 function endpointRows(endpoints: readonly EndpointLoad[], seconds: number): ResultRow[] {
+  const p50 = (endpoint: EndpointLoad) =>
+    percentile(
+      [...endpoint.total.latenciesMs].sort((a, b) => a - b),
+      0.5,
+    )
+  const base = endpoints.find((endpoint) => endpoint.spec.name === SOAK_BASELINE_ROW)
+  const baseP50 = base === undefined ? Number.NaN : p50(base)
   return endpoints.map((endpoint) => {
     const sorted = [...endpoint.total.latenciesMs].sort((a, b) => a - b)
     const corrected = endpoint.result?.latency
@@ -26,7 +40,7 @@ function endpointRows(endpoints: readonly EndpointLoad[], seconds: number): Resu
       p50Us: percentile(sorted, 0.5) * 1_000,
       p99Us: percentile(sorted, 0.99) * 1_000,
       opsPerSec: sorted.length / seconds,
-      ratioToBaseline: Number.NaN,
+      ratioToBaseline: percentile(sorted, 0.5) / baseP50,
       samples: sorted.length,
       status: 'ok',
       note:
@@ -205,10 +219,10 @@ export function reportRun(run: SoakRun): { result: ScenarioResult; failures: str
     'invoicing-soak',
     `Soak of the invoicing example: ${config.invoices.toLocaleString('en')} invoices, every endpoint at once for ${loadSeconds.toFixed(0)} s (${(requests / loadSeconds).toFixed(0)} req/s)`,
     endpointRows(endpoints, loadSeconds),
-    'none (a soak: one row per endpoint; p50/p99 per response over the whole run, ops/s = achieved rate)',
+    SOAK_BASELINE_ROW,
     {
       description:
-        'The app as its own process, seeded, under the mix of `benchmarks/src/soak/load.ts` (autocannon, one instance per endpoint, fixed rates) plus one SSE subscriber; sampled over time; then the outbox drained and every copy compared with SQL. Fails only on a crash, a 5xx or a copy that differs from SQL.',
+        'The app as its own process, seeded, under the mix of `benchmarks/src/soak/load.ts` (autocannon, one instance per endpoint, fixed rates) plus one SSE subscriber; sampled over time; then the outbox drained and every copy compared with SQL. Fails only on a crash, a 5xx or a copy that differs from SQL. One row per endpoint: p50/p99 per response over the whole run, ops/s = the achieved rate, "p50 / baseline" = the row\'s p50 over the hot invoice read\'s p50 of the same run.',
       notes,
       appendix: timeline,
       data: {
@@ -228,8 +242,37 @@ export function reportRun(run: SoakRun): { result: ScenarioResult; failures: str
         verification: v,
         failures,
         samples,
+        ratios: soakRatios(
+          endpoints,
+          loadSeconds,
+          rss,
+          lookups === 0 ? Number.NaN : (cacheRun.l1Hits + cacheRun.l2Hits) / lookups,
+        ),
       },
     },
   )
   return { result, failures }
+}
+
+/**
+ * The soak's own ratios for the regression report, beside the rows' p50 / hot-read p50: per
+ * endpoint the achieved rate over its target (1 when the app kept up), the app's memory at the
+ * end of the load over the start (RSS: last sample / first; live heap after a full GC: after the
+ * load / before it) and the share of cache lookups served by L1 or L2.
+ */
+function soakRatios(
+  endpoints: readonly EndpointLoad[],
+  seconds: number,
+  rss: { firstMb: number; lastMb: number; liveHeapIdleMb: number; liveHeapAfterMb: number },
+  hitShare: number,
+): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const endpoint of endpoints)
+    out[`${endpoint.spec.name}: achieved / target rate`] =
+      endpoint.total.latenciesMs.length / seconds / endpoint.rate
+  out['app RSS: end of load / first sample'] = rss.lastMb / rss.firstMb
+  out['app live heap after a full GC: after the load / before'] = rss.liveHeapAfterMb / rss.liveHeapIdleMb
+  out['cache lookups served by L1 or L2 / all'] = hitShare
+  for (const [name, value] of Object.entries(out)) if (!Number.isFinite(value) || value <= 0) delete out[name]
+  return out
 }
