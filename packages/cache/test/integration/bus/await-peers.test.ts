@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { fileURLToPath } from 'node:url'
+import { holdProcess } from '@ayala/testkit'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { type Cache, InvalidOptionError, type PeersEvent, prometheusMetrics } from '../../../src/index.js'
@@ -180,12 +181,7 @@ describe('invalidations acknowledged by peers (awaitPeers)', () => {
     let holding = false
     const onBus = (event: unknown) => {
       const { direction, message } = event as { direction: string; message: { a?: string } }
-      if (holding && direction === 'out' && message.a !== undefined) {
-        const until = performance.now() + 300
-        while (performance.now() < until) {
-          // held: no I/O, no timer
-        }
-      }
+      if (holding && direction === 'out' && message.a !== undefined) holdProcess(300)
     }
     subscribe('ayala:cache:bus', onBus)
     try {

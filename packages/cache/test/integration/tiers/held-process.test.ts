@@ -8,16 +8,9 @@
  * the deadline is tests/integration/peer-defects.test.ts and bus/await-peers.test.ts, SIGSTOP.)
  */
 import { isDeepStrictEqual } from 'node:util'
+import { holdProcess } from '@ayala/testkit'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { eventually, Fixture } from '../../helpers/fixture.js'
-
-/** Hold this process (no I/O, no timer) for `ms`: the loop does nothing meanwhile. */
-function hold(ms: number): void {
-  const until = performance.now() + ms
-  while (performance.now() < until) {
-    // busy
-  }
-}
 
 describe('a process held past redisTimeout while Redis answered in time', () => {
   const fx = new Fixture()
@@ -39,7 +32,7 @@ describe('a process held past redisTimeout while Redis answered in time', () => 
       const many = reader.getMany([key, 'missing'])
       const has = reader.has(key)
       const bump = reader.invalidateTags([`other-${n}`])
-      hold(300)
+      holdProcess(300)
       const outcome = [await get, await many, await has, await bump]
       if (!isDeepStrictEqual(outcome, [n, [n, undefined], true, undefined]))
         wrong.push(`${n}: ${JSON.stringify(outcome)}`)

@@ -5,18 +5,11 @@
  * verdict is taken after the sockets were read (read/deadlines.ts): the read is served, not
  * rejected. A reply that really does not come is still rejected.
  */
+import { holdProcess } from '@ayala/testkit'
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { DEADLINE, Deadlines } from '../../../src/read/deadlines.js'
 import { urls } from '../../helpers/harness.js'
-
-/** Hold this process (no I/O, no timer) for `ms`. */
-function hold(ms: number): void {
-  const until = performance.now() + ms
-  while (performance.now() < until) {
-    // held
-  }
-}
 
 describe('dashboard read deadlines in a process held past them', () => {
   const redis = new Redis(urls.redis)
@@ -29,7 +22,7 @@ describe('dashboard read deadlines in a process held past them', () => {
     let rejected = 0
     for (let n = 0; n < rounds; n++) {
       const read = deadlines.bound(redis.echo(`figures-${n}`), 50).catch((reason: unknown) => reason)
-      hold(300)
+      holdProcess(300)
       if ((await read) !== `figures-${n}`) rejected++
     }
     expect(rejected).toBe(0)
