@@ -28,6 +28,7 @@
  * that received it, so the count is not the instances' count: `awaitPeers` is refused there
  * (`E_CACHE_INVALID_OPTION`; sharded pub/sub would fix it, docs/cache-tiers.md).
  */
+import { setDeadline } from '@ayala/internal'
 
 /** What an invalidation with `awaitPeers: true` resolves with. */
 export interface PeerAcknowledgement {
@@ -112,10 +113,10 @@ export class PeerAcks {
       resolve,
     }
     this.pending.set(id, entry)
-    // The verdict once the loop has read its sockets: a timer that fires late (the process held
-    // by a long task, a GC pause, busy cores) must not count as missing a confirmation that
-    // arrived in time and waits in the subscriber's socket (as tiers/watchdog.ts does).
-    entry.timer = setTimeout(() => setImmediate(() => this.timeout(id)), Math.max(0, timeoutMs))
+    // The verdict once the loop has read its sockets (`setDeadline` of `@ayala/internal`): a
+    // timer that fires late (the process held by a long task, a GC pause, busy cores) must not
+    // count as missing a confirmation that arrived in time and waits in the subscriber's socket.
+    entry.timer = setDeadline(Math.max(0, timeoutMs), this.timeout, id)
     entry.timer.unref?.()
     return { id, done }
   }
@@ -151,9 +152,10 @@ export class PeerAcks {
     for (const id of [...this.pending.keys()]) this.finish(id)
   }
 
-  // Before PUBLISH answered the count is unknown: the wait settles when it does (PUBLISH is
-  // bounded by redisTimeout) or fails (abandon).
-  private timeout(id: string): void {
+  // The verdict (see open): a wait that settled meanwhile is gone. Before PUBLISH answered the
+  // count is unknown: the wait settles when it does (PUBLISH is bounded by redisTimeout) or
+  // fails (abandon).
+  private readonly timeout = (id: string): void => {
     const entry = this.pending.get(id)
     if (entry === undefined) return
     entry.timer = undefined

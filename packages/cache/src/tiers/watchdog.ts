@@ -25,10 +25,12 @@
  * are all busy), the timer would find a command pending whose reply already sits in the socket,
  * and reject an answer Redis gave in time: a false `E_CACHE_L2_TIMEOUT`, which defers an
  * invalidation, serves grace, counts toward the breaker. So the timer only schedules the verdict,
- * in a `setImmediate`, which runs once the loop has read its sockets (as the bus heartbeat does,
+ * in a `setImmediate`, which runs once the loop has read its sockets (the rule every `@ayala`
+ * deadline follows, `DeadlineTimer` of `@ayala/internal`; the bus heartbeat does the same,
  * bus/bus.ts): a reply received meanwhile has settled its command, and only what Redis has still
  * not answered is rejected, one loop turn past its deadline at the latest.
  */
+import { DeadlineTimer } from '@ayala/internal'
 import type { Command } from 'ioredis'
 import { L2UnavailableError } from '../errors.js'
 
@@ -55,11 +57,8 @@ export class Watchdog {
   private readonly deadlines: number[] = []
   /** Index of the oldest command still in the arrays. */
   private head = 0
-  private timer: ReturnType<typeof setTimeout> | undefined
-  /** The verdict is scheduled (a `setImmediate`), and re-arms the timer when it runs. */
-  private verdict: ReturnType<typeof setImmediate> | undefined
-  /** When the timer last fired (`performance.now()`): the verdict's cut-off. */
-  private firedAt = 0
+  /** Armed for the oldest pending deadline; its verdict re-arms for the next one. */
+  private readonly timer = new DeadlineTimer((cutOff) => this.judge(cutOff))
 
   constructor(private readonly timeoutMs: number) {}
 
@@ -68,7 +67,7 @@ export class Watchdog {
     return new Promise<T>((resolve, reject) => {
       const entry: Watched = { deadline: performance.now() + this.timeoutMs, operation, reject }
       this.watched.add(entry)
-      if (this.timer === undefined) this.arm(this.timeoutMs)
+      if (!this.timer.armed) this.timer.arm(this.timeoutMs)
       promise.then(
         (value) => {
           this.watched.delete(entry)
@@ -87,7 +86,7 @@ export class Watchdog {
     this.commands.push(command)
     this.operations.push(operation)
     this.deadlines.push(performance.now() + this.timeoutMs)
-    if (this.timer === undefined) this.arm(this.timeoutMs)
+    if (!this.timer.armed) this.timer.arm(this.timeoutMs)
   }
 
   /** Drop the commands at the front that have answered (see the module note). */
@@ -102,10 +101,7 @@ export class Watchdog {
 
   /** Stop the timer (the tier is closing). */
   stop(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    if (this.verdict !== undefined) clearImmediate(this.verdict)
-    this.timer = undefined
-    this.verdict = undefined
+    this.timer.stop()
   }
 
   private reset(): void {
@@ -115,30 +111,12 @@ export class Watchdog {
     this.head = 0
   }
 
-  private arm(ms: number): void {
-    // While a verdict is scheduled, it re-arms for what remains.
-    if (this.verdict !== undefined) return
-    this.timer = setTimeout(this.fire, Math.max(1, Math.ceil(ms)))
-    // Pending commands keep the socket (and the process) alive; an idle watchdog must not.
-    this.timer.unref?.()
-  }
-
-  // The timers phase: the sockets are read next, then the verdict (see the module note).
-  private readonly fire = (): void => {
-    this.timer = undefined
-    this.firedAt = performance.now()
-    this.verdict = setImmediate(this.judge)
-  }
-
-  // Only what was due when the timer fired: an operation that fell due later (this turn's
-  // callbacks held the process) has its socket read at the next turn first.
-  private readonly judge = (): void => {
-    this.verdict = undefined
-    const now = this.firedAt
+  // Only what was due when the timer fired (`cutOff`): an operation that fell due later (this
+  // turn's callbacks held the process) has its socket read at the next turn first.
+  private judge(cutOff: number): void {
     let next = Number.POSITIVE_INFINITY
     for (const entry of this.watched) {
-      // Timers fire on the loop's cached clock: allow a millisecond of rounding.
-      if (entry.deadline > now + 1) {
+      if (entry.deadline > cutOff) {
         next = entry.deadline
         break
       }
@@ -149,7 +127,7 @@ export class Watchdog {
     let head = this.head
     for (; head < commands.length; head++) {
       const deadline = this.deadlines[head] as number
-      if (deadline > now + 1) {
+      if (deadline > cutOff) {
         if (deadline < next) next = deadline
         break
       }
@@ -164,6 +142,6 @@ export class Watchdog {
       this.deadlines.splice(0, head)
       this.head = 0
     } else this.head = head
-    if (next !== Number.POSITIVE_INFINITY) this.arm(next - performance.now())
+    if (next !== Number.POSITIVE_INFINITY) this.timer.arm(next - performance.now())
   }
 }

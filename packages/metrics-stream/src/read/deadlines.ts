@@ -13,8 +13,10 @@
  * `setImmediate`): a timer fires before the loop's I/O, so after the process was held past a
  * deadline (a long task, a GC pause, busy cores) it would reject a read whose reply Redis gave
  * in time and which waits in the socket. Only what has still not answered is rejected, one loop
- * turn past its deadline at the latest (as @ayala/cache's watchdog does).
+ * turn past its deadline at the latest (the rule every `@ayala` deadline follows: `DeadlineTimer`
+ * of `@ayala/internal`).
  */
+import { DeadlineTimer } from '@ayala/internal'
 
 /** The rejection of a read that outlived its deadline. @internal */
 export const DEADLINE: unique symbol = Symbol('deadline')
@@ -27,11 +29,9 @@ interface Pending {
 /** See the module note. @internal */
 export class Deadlines {
   private readonly pending = new Set<Pending>()
-  private timer: ReturnType<typeof setTimeout> | undefined
-  /** The verdict is scheduled (see the module note); it re-arms the timer when it runs. */
-  private verdict: ReturnType<typeof setImmediate> | undefined
-  /** When the timer last fired (`performance.now()`): the verdict's cut-off. */
-  private firedAt = 0
+  /** Armed for the earliest pending deadline; its verdict re-arms for the next one. */
+  private readonly timer = new DeadlineTimer((cutOff) => this.judge(cutOff))
+  /** The deadline the timer is armed for (`performance.now()` ms). */
   private armedFor = Number.POSITIVE_INFINITY
 
   /** `promise`, or a rejection with {@link DEADLINE} once `timeoutMs` has passed. */
@@ -40,7 +40,7 @@ export class Deadlines {
     return new Promise<T>((resolve, reject) => {
       const entry: Pending = { deadline: performance.now() + timeoutMs, reject }
       this.pending.add(entry)
-      if (entry.deadline < this.armedFor && this.verdict === undefined) this.arm(entry.deadline)
+      if (entry.deadline < this.armedFor && !this.timer.judging) this.arm(entry.deadline)
       promise.then(
         (value) => {
           this.pending.delete(entry)
@@ -56,38 +56,22 @@ export class Deadlines {
 
   /** Reject nothing more; clear the timer (the pending promises settle by themselves). */
   close(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    if (this.verdict !== undefined) clearImmediate(this.verdict)
-    this.timer = undefined
-    this.verdict = undefined
+    this.timer.stop()
     this.armedFor = Number.POSITIVE_INFINITY
   }
 
   private arm(at: number): void {
-    if (this.timer !== undefined) clearTimeout(this.timer)
     this.armedFor = at
-    this.timer = setTimeout(this.fire, Math.max(1, Math.ceil(at - performance.now())))
-    // A read in flight keeps its socket (and the process) alive; an idle watchdog must not.
-    this.timer.unref?.()
+    this.timer.arm(at - performance.now())
   }
 
-  // The timers phase: the sockets are read next, then the verdict (see the module note).
-  private readonly fire = (): void => {
-    this.timer = undefined
-    this.firedAt = performance.now()
-    this.verdict = setImmediate(this.judge)
-  }
-
-  // Only what was due when the timer fired: a read that fell due later (this turn's callbacks
-  // held the process) has its sockets read at the next turn first.
-  private readonly judge = (): void => {
-    this.verdict = undefined
+  // Only what was due when the timer fired (`cutOff`): a read that fell due later (this turn's
+  // callbacks held the process) has its sockets read at the next turn first.
+  private judge(cutOff: number): void {
     this.armedFor = Number.POSITIVE_INFINITY
-    // Timers fire on the loop's cached clock: allow a millisecond of rounding.
-    const now = this.firedAt + 1
     let next = Number.POSITIVE_INFINITY
     for (const entry of this.pending) {
-      if (entry.deadline <= now) {
+      if (entry.deadline <= cutOff) {
         this.pending.delete(entry)
         entry.reject(DEADLINE)
       } else if (entry.deadline < next) next = entry.deadline
