@@ -14,7 +14,21 @@
  * Every call the breaker lets through reports a success or a failure to it, so a half-open probe
  * always settles the state. Only unavailability counts as a failure (no answer in time, a refused
  * or reset link, 429 and 502-504); an engine that answers 400, 401 or 404 is up.
+ *
+ * The budget's verdict is taken once the loop has read its sockets (`setDeadline` of
+ * `@ayala/internal`): a timer that fires late (the process held by a long task, a GC pause, busy
+ * cores) must not fail a read whose answer was received in time and waits in the socket. An
+ * answer read meanwhile has won the race, so the later rejection changes nothing; the request
+ * is aborted only when the deadline won the race, so a read that succeeded is never aborted. The
+ * budget is not handed to the transport as the request's `requestTimeout` either: the transport
+ * would arm a timer of its own for it, without that rule, and abort in the timers phase a request
+ * whose answer waits in the socket (a held process then failed 8 reads of 12 with the
+ * transport's `TimeoutError`, test/integration/read/held-process.test.ts). Each attempt keeps the
+ * client's own `requestTimeout` (the transport's default undici pool applies it to every request
+ * anyway: a shorter one bounded the reads before too); the deadline ends the read, and its abort
+ * the attempt.
  */
+import { setDeadline } from '@ayala/internal'
 import type { Client, TransportRequestOptions } from '@elastic/elasticsearch'
 import { type Duration, toMs } from '../duration.js'
 import type { ClientState } from '../engine/client-state.js'
@@ -55,22 +69,11 @@ export async function boundedRead<T>(
   const controller = new AbortController()
   let timer: ReturnType<typeof setTimeout> | undefined
   const deadline = new Promise<never>((_, reject) => {
-    // The verdict once the loop has read its sockets: a timer that fires late (the process held
-    // by a long task, a GC pause, busy cores) must not abort an answer already received.
-    timer = setTimeout(
-      () =>
-        setImmediate(() => {
-          controller.abort()
-          reject(DEADLINE)
-        }),
-      budgetMs,
-    )
+    // After the loop has read its sockets (see the module note).
+    timer = setDeadline(budgetMs, reject, DEADLINE)
   })
-  const requestOptions: TransportRequestOptions = {
-    signal: controller.signal,
-    requestTimeout: budgetMs,
-    maxRetries: state.readRetries,
-  }
+  // No `requestTimeout: budgetMs` (see the module note): the budget is the deadline's.
+  const requestOptions: TransportRequestOptions = { signal: controller.signal, maxRetries: state.readRetries }
   // An established connection is used at once; otherwise the detection runs inside the budget.
   const ready = state.ready
   let work: Promise<T>
@@ -89,6 +92,8 @@ export async function boundedRead<T>(
     state.breaker.success()
     return result
   } catch (error) {
+    // The deadline won: stop the request (the transport's retries too). Never after a success.
+    if (error === DEADLINE) controller.abort()
     throw readFailure(state, error, operation, index, budgetMs)
   } finally {
     clearTimeout(timer)

@@ -1,8 +1,8 @@
 /**
- * A call's deadline: a timer that aborts the request (the signal handed to the transport) and
- * rejects with {@link DEADLINE}, raced against the work. The race is needed as well as the
- * signal, because the transport's retry backoff does not listen to the signal. The request that
- * lost the race settles later; nobody waits for it ({@link dropLateOutcome}).
+ * A call's deadline: a timer that rejects with {@link DEADLINE}, raced against the work; when the
+ * deadline wins, the request is aborted (the signal handed to the transport). The race is needed
+ * as well as the signal, because the transport's retry backoff does not listen to the signal. The
+ * request that lost the race settles later; nobody waits for it ({@link dropLateOutcome}).
  */
 
 /** Sentinel rejection of a read's deadline (never leaves the client). */
