@@ -5,6 +5,7 @@
  * by the breaker: it is how an operator sees the engine while searches are refused. Refused
  * credentials read `unauthorized`, anything else that fails `unreachable`.
  */
+import { setDeadline } from '@ayala/internal'
 import { type Duration, toMs } from '../duration.js'
 import { SearchError } from '../errors.js'
 import type { LatencySnapshot } from '../observability/latency-histogram.js'
@@ -42,16 +43,15 @@ export async function health(
   const budgetMs = toMs(options.timeout ?? '5s', 'timeout')
   const controller = new AbortController()
   let timer: ReturnType<typeof setTimeout> | undefined
+  // The verdict after the loop has read its sockets, as the reads' budget (read/bounded-read.ts):
+  // a held process must not report unreachable an engine whose answer waits in the socket.
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort()
-      reject(DEADLINE)
-    }, budgetMs)
+    timer = setDeadline(budgetMs, reject, DEADLINE)
   })
   const work = connect(state).then(async ({ client, adapter }) => {
     const answer = await client.cluster.health(
       { timeout: `${Math.max(1, Math.floor(budgetMs))}ms` },
-      { signal: controller.signal, requestTimeout: budgetMs, maxRetries: state.readRetries },
+      { signal: controller.signal, maxRetries: state.readRetries },
     )
     return { kind: adapter.kind, status: String(answer.status).toLowerCase() as 'green' | 'yellow' | 'red' }
   })
@@ -67,6 +67,7 @@ export async function health(
       breaker: state.breaker.state,
     }
   } catch (error) {
+    if (error === DEADLINE) controller.abort()
     const failure =
       error === DEADLINE
         ? new SearchError('E_SEARCH_ENGINE', `Search engine health: no answer within ${budgetMs} ms`, {

@@ -91,4 +91,29 @@ describe('search read budget in a process held past it (OpenSearch)', () => {
     expect(rejected).toBe(0)
     expect(search.readStats().unavailable - before.unavailable).toBe(0)
   })
+
+  it('health() in a held process reports the engine that answered in time (engine/health.ts)', async () => {
+    await search.health({ timeout: '30s' })
+    let holding = false
+    let held = 0
+    const onSent = (message: unknown) => {
+      const request = (message as { request: { origin?: unknown } }).request
+      if (!holding || String(request.origin) !== origin) return
+      held++
+      holdProcess(HOLD_MS)
+    }
+    subscribe('undici:request:bodySent', onSent)
+    const rounds = 6
+    const statuses: string[] = []
+    try {
+      holding = true
+      for (let n = 0; n < rounds; n++) statuses.push((await search.health({ timeout: BUDGET })).status)
+    } finally {
+      holding = false
+      unsubscribe('undici:request:bodySent', onSent)
+    }
+    console.log(`held process: health() statuses ${statuses.join(', ')} (held ${held})`)
+    expect(held).toBe(rounds)
+    expect(statuses.filter((status) => status === 'unreachable')).toEqual([])
+  })
 })
