@@ -57,24 +57,32 @@ describe('search read budget in a process held past it (OpenSearch)', () => {
     })
   }
 
-  it('answers received during the hold are served: no read fails its budget', async () => {
-    // Warm, without the small budget: the connection is open (keep-alive), the engine has run
-    // each query once, the code paths are compiled.
-    for (let i = 0; i < 6; i++) await read(i, '30s')
-    let holding = false
+  /** Run `work` with the process held for HOLD_MS once each request to the engine is written; the holds. */
+  async function whileHeld(work: () => Promise<void>): Promise<number> {
     let held = 0
     const onSent = (message: unknown) => {
       const request = (message as { request: { origin?: unknown } }).request
-      if (!holding || String(request.origin) !== origin) return
+      if (String(request.origin) !== origin) return
       held++
       holdProcess(HOLD_MS)
     }
     subscribe('undici:request:bodySent', onSent)
+    try {
+      await work()
+    } finally {
+      unsubscribe('undici:request:bodySent', onSent)
+    }
+    return held
+  }
+
+  it('answers received during the hold are served: no read fails its budget', async () => {
+    // Warm, without the small budget: the connection is open (keep-alive), the engine has run
+    // each query once, the code paths are compiled.
+    for (let i = 0; i < 6; i++) await read(i, '30s')
     const rounds = 12
     let rejected = 0
     const before = search.readStats()
-    try {
-      holding = true
+    const held = await whileHeld(async () => {
       for (let n = 0; n < rounds; n++) {
         const failed = await read(n).then(
           () => false,
@@ -82,10 +90,7 @@ describe('search read budget in a process held past it (OpenSearch)', () => {
         )
         if (failed) rejected++
       }
-    } finally {
-      holding = false
-      unsubscribe('undici:request:bodySent', onSent)
-    }
+    })
     console.log(`held process: ${rejected} of ${rounds} reads failed their ${BUDGET} budget (held ${held})`)
     expect(held).toBe(rounds)
     expect(rejected).toBe(0)
@@ -94,24 +99,11 @@ describe('search read budget in a process held past it (OpenSearch)', () => {
 
   it('health() in a held process reports the engine that answered in time (engine/health.ts)', async () => {
     await search.health({ timeout: '30s' })
-    let holding = false
-    let held = 0
-    const onSent = (message: unknown) => {
-      const request = (message as { request: { origin?: unknown } }).request
-      if (!holding || String(request.origin) !== origin) return
-      held++
-      holdProcess(HOLD_MS)
-    }
-    subscribe('undici:request:bodySent', onSent)
     const rounds = 6
     const statuses: string[] = []
-    try {
-      holding = true
+    const held = await whileHeld(async () => {
       for (let n = 0; n < rounds; n++) statuses.push((await search.health({ timeout: BUDGET })).status)
-    } finally {
-      holding = false
-      unsubscribe('undici:request:bodySent', onSent)
-    }
+    })
     console.log(`held process: health() statuses ${statuses.join(', ')} (held ${held})`)
     expect(held).toBe(rounds)
     expect(statuses.filter((status) => status === 'unreachable')).toEqual([])
