@@ -122,8 +122,11 @@ function postgres(name: string): DialectSql {
       `INSERT INTO ${t} (sink, payload) VALUES ${Array.from({ length: rows }, (_, i) => `($${2 * i + 1}, $${2 * i + 2})`).join(', ')}`,
     selectClaimable: () => '',
     markClaimed: () => '',
+    // `available_at` is a timestamptz(3), which PostgreSQL rounds to the NEAREST millisecond: a
+    // row written or replayed with `now()` may lie up to 0.5 ms after the `now()` of a claim that
+    // follows at once, and a drain would skip it (contract.test.ts). Hence the 500 us of slack.
     claimReturning: () =>
-      `UPDATE ${t} SET claimed_by = $1, claimed_until = now() + ($2::double precision * interval '1 microsecond') WHERE seq IN (SELECT seq FROM ${t} WHERE sink = $3 AND dead_at IS NULL AND available_at <= now() AND (claimed_until IS NULL OR claimed_until < now()) ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING seq, payload, attempts, ${age} AS age_us`,
+      `UPDATE ${t} SET claimed_by = $1, claimed_until = now() + ($2::double precision * interval '1 microsecond') WHERE seq IN (SELECT seq FROM ${t} WHERE sink = $3 AND dead_at IS NULL AND available_at <= now() + interval '500 microseconds' AND (claimed_until IS NULL OR claimed_until < now()) ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING seq, payload, attempts, ${age} AS age_us`,
     deleteDone: (rows) => `DELETE FROM ${t} WHERE seq IN (${list(1, rows)})`,
     retryOne: () =>
       `UPDATE ${t} SET attempts = attempts + 1, last_error = $1, available_at = now() + ($2::double precision * interval '1 microsecond'), claimed_by = NULL, claimed_until = NULL WHERE seq = $3 AND claimed_by = $4`,
