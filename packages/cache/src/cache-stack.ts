@@ -352,10 +352,13 @@ export class CacheStack {
    * never change their versions).
    */
   generationOnly(versions: readonly number[]): readonly number[] {
+    if (versions.length !== 1) return versions
     const shared = this.sharedGeneration
-    if (versions.length === 1 && shared[0] === versions[0]) return shared
-    if (versions.length === 1) this.sharedGeneration = versions
-    return versions
+    if (shared[0] === versions[0]) return shared
+    // A copy of its own, frozen: the caller's array stays the caller's, and a write into the
+    // shared one (which every untagged record of the generation holds) fails loudly.
+    this.sharedGeneration = Object.freeze([versions[0] as number])
+    return this.sharedGeneration
   }
 
   private sharedGeneration: readonly number[] = []

@@ -29,11 +29,12 @@ describe('L1 records', () => {
 
   it('generationOnly shares only one-element arrays of the same version', () => {
     const stack = stackOf(createCache())
-    const first = [7]
-    expect(stack.generationOnly(first)).toBe(first)
+    const first = stack.generationOnly([7])
+    expect(first).toEqual([7])
+    expect(Object.isFrozen(first)).toBe(true)
     expect(stack.generationOnly([7])).toBe(first)
-    const next = [8]
-    expect(stack.generationOnly(next)).toBe(next)
+    const next = stack.generationOnly([8])
+    expect(next).not.toBe(first)
     expect(stack.generationOnly([8])).toBe(next)
     const two = [8, 1]
     expect(stack.generationOnly(two)).toBe(two)
