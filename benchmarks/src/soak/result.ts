@@ -23,15 +23,12 @@ export const SOAK_BASELINE_ROW = 'GET /invoices/:id (hot)'
  * regression report compares).
  */
 function endpointRows(endpoints: readonly EndpointLoad[], seconds: number): ResultRow[] {
-  const p50 = (endpoint: EndpointLoad) =>
-    percentile(
-      [...endpoint.total.latenciesMs].sort((a, b) => a - b),
-      0.5,
-    )
-  const base = endpoints.find((endpoint) => endpoint.spec.name === SOAK_BASELINE_ROW)
-  const baseP50 = base === undefined ? Number.NaN : p50(base)
-  return endpoints.map((endpoint) => {
-    const sorted = [...endpoint.total.latenciesMs].sort((a, b) => a - b)
+  // Each endpoint's latencies sorted once: its row and, for the hot read, the ratios' divisor.
+  const sortedOf = endpoints.map((endpoint) => [...endpoint.total.latenciesMs].sort((a, b) => a - b))
+  const baseIndex = endpoints.findIndex((endpoint) => endpoint.spec.name === SOAK_BASELINE_ROW)
+  const baseP50 = baseIndex < 0 ? Number.NaN : percentile(sortedOf[baseIndex] as number[], 0.5)
+  return endpoints.map((endpoint, i) => {
+    const sorted = sortedOf[i] as number[]
     const corrected = endpoint.result?.latency
     const errors =
       Object.keys(endpoint.total.errors).length > 0 ? `; client errors ${counts(endpoint.total.errors)}` : ''
