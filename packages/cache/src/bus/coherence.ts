@@ -11,8 +11,9 @@
  * nothing), keys demoted to stale, tag versions observed (which bumps `seq`, so every L1 record
  * is re-checked once), lease waiters woken, then, when the sender awaits its peers, a
  * confirmation sent back (bus/peer-acks.ts). Pub/sub keeps nothing for a disconnected subscriber:
- * {@link onBusState} demotes all of L1 when the bus drops and again when it comes back, and tells
- * auto-recovery the link was lost.
+ * {@link onBusState} demotes all of L1 when the bus drops and again when it comes back (reads in
+ * flight then fill L1 stale, running loads store nothing), and tells auto-recovery the link was
+ * lost.
  */
 import type { CacheStack } from '../cache-stack.js'
 import { demote } from '../entries/entry.js'
@@ -138,6 +139,11 @@ export function onBusState(stack: CacheStack, connected: boolean): void {
   if (!connected || stack.busWasDown) {
     stack.demotions++
     stack.seq++
+    // A load running now may have read what a lost notice replaced, and a notice is what tells a
+    // load to store nothing (a `d` for its key): every running load stores nothing, as after a
+    // clear; its callers still get its value, later callers start their own. An L2 read sent
+    // before now fills L1 stale (entries/entry.ts toL1, with the count taken when it was sent).
+    stack.invalidateFlights()
   }
   if (!connected) {
     stack.busWasDown = true

@@ -103,7 +103,10 @@ export function observed(stack: CacheStack, suffixes: readonly string[]): boolea
 /**
  * Put `envelope` in L1 under `key` (see the module note for the freshness caps); returns the value
  * as stored. `lruStart`: the L1's own clock (`performance.now()`) at `now`, when the caller read
- * it once for several fills (a multi-key read); else the L1 reads it.
+ * it once for several fills (a multi-key read); else the L1 reads it. `epoch`: the bus-down
+ * demotion count when the L2 read that returned it was sent: a value read
+ * before a demotion is stored stale, since a notice that would have replaced it may have been lost
+ * while the bus was down.
  */
 export function toL1(
   stack: CacheStack,
@@ -113,6 +116,7 @@ export function toL1(
   l1Ttl: number,
   now: number,
   lruStart?: number,
+  epoch = stack.demotions,
 ): unknown {
   const o = stack.options
   const value = o.l1Values === 'freeze' ? deepFreeze(envelope.value) : envelope.value
@@ -137,7 +141,7 @@ export function toL1(
       tags,
       versions: envelope.tags.length === 0 ? stack.generationOnly(envelope.versions) : envelope.versions,
       seq: -1,
-      epoch: stack.demotions,
+      epoch,
     },
     lruStart === undefined
       ? o.l1MaxBytes > 0

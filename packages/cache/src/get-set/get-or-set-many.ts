@@ -75,6 +75,10 @@ export async function getOrSetMany<T>(
       tagSuffixes.map((s) => versions.get(s) ?? stack.tags.get(s))
     const versions = new Map<string, number>()
     const toLoad: number[] = []
+    // The demotion count before anything is read: an entry read from L2 fills L1 stale if the bus
+    // went down or came back meanwhile (entries/entry.ts toL1); a load is stored only if its
+    // flight was not invalidated, which a demotion does (bus/coherence.ts onBusState).
+    const epoch = stack.demotions
     // Register flights first so that concurrent single-key calls join this batch.
     const settle = new Map<string, { resolve(v: unknown): void; reject(e: unknown): void; flight: Flight }>()
     for (let j = 0; j < missing.length; j++) {
@@ -123,7 +127,7 @@ export async function getOrSetMany<T>(
           for (let j = 0; j < missing.length; j++) {
             const i = missing[j] as number
             const key = keys[i] as string
-            const hit = freshFromRead(stack, key, read, j, now, lruStart)
+            const hit = freshFromRead(stack, key, read, j, now, lruStart, epoch)
             if (hit !== undefined) {
               out[i] = hit.value as T
               settle.get(key)?.resolve(hit.value)
@@ -166,7 +170,6 @@ export async function getOrSetMany<T>(
           const tagSuffixes = perKeyTags[j] as readonly string[]
           const write = prepare(
             stack,
-
             key,
             value,
             { ...base, tagSuffixes },

@@ -90,6 +90,9 @@ export async function getMany<T = unknown>(
     stack.counters.misses += missing.length
     return out
   }
+  // The demotion count when the read is sent: a reply that lands after the bus went down or came
+  // back fills L1 stale (entries/entry.ts toL1).
+  const epoch = stack.demotions
   try {
     // One MGET of the entries, the generation and the hinted tags; header tags no record named
     // cost one more MGET for all entries (tiers/redis-tier.ts `read`).
@@ -102,7 +105,7 @@ export async function getMany<T = unknown>(
     const lruStart = performance.now()
     for (let j = 0; j < missing.length; j++) {
       const i = missing[j] as number
-      const hit = freshFromRead(stack, keys[i] as string, read, j, now, lruStart)
+      const hit = freshFromRead(stack, keys[i] as string, read, j, now, lruStart, epoch)
       if (hit !== undefined) out[i] = hit.value as T
       else stack.counters.misses++
     }
@@ -134,13 +137,25 @@ export async function expiresAt(stack: CacheStack, key: string): Promise<number 
     const record = stack.l1.get(key)
     return record !== undefined && check(stack, record, key) === FRESH ? record.freshUntil : undefined
   }
+  const epoch = stack.demotions
   try {
     const read = await stack.l2.read([stack.keys.entry(key)], NO_TAGS)
     stack.observe(GENERATION_SUFFIX, read.generation)
     const entry = read.entries[0]
     const envelope = entry?.bytes ? decode(stack, key, entry.bytes) : undefined
     if (entry?.bytes && envelope !== undefined) {
-      const hit = fromL2(stack, key, entry.bytes, read.generation, entry.versions, undefined, envelope)
+      const hit = fromL2(
+        stack,
+        key,
+        entry.bytes,
+        read.generation,
+        entry.versions,
+        undefined,
+        envelope,
+        undefined,
+        undefined,
+        epoch,
+      )
       if (hit?.fresh) return envelope.freshUntil
     }
     stack.counters.misses++

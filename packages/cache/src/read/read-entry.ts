@@ -45,7 +45,8 @@ const NO_VERSIONS: readonly number[] = Object.freeze([])
  * The single-key L2 read of `getOrSet`, `get`, `has` and lease waiters, without a script: ONE
  * MGET of the entry, the generation and `requestedTags` (the caller's tags, or the tags the
  * key's L1 record had), then the entry checked by {@link fromL2}. Returns the versions read
- * too (generation, then `requestedTags`). Requires `stack.l2`.
+ * too (generation, then `requestedTags`). Requires `stack.l2`. `epoch`: the demotion count at
+ * the read's start (by default now, before the MGET is sent; a flight passes its own).
  */
 export async function readEntry(
   stack: CacheStack,
@@ -53,6 +54,7 @@ export async function readEntry(
   entryKey: string,
   requestedTags: readonly string[],
   l1Ttl: number,
+  epoch = stack.demotions,
 ): Promise<EntryRead> {
   const reply = await (stack.l2 as RedisTier).readOne(entryKey, requestedTags)
   stack.observe(GENERATION_SUFFIX, reply.generation)
@@ -66,7 +68,18 @@ export async function readEntry(
   let versions = entryTagVersions(envelope.tags, requestedTags, reply.requested)
   if (!Array.isArray(versions))
     versions = await missingTagVersions(stack, envelope.tags, versions as PartialVersions)
-  const hit = fromL2(stack, key, reply.bytes as Buffer, reply.generation, versions, l1Ttl, envelope)
+  const hit = fromL2(
+    stack,
+    key,
+    reply.bytes as Buffer,
+    reply.generation,
+    versions,
+    l1Ttl,
+    envelope,
+    undefined,
+    undefined,
+    epoch,
+  )
   return { hit, generation: reply.generation, requested: reply.requested }
 }
 
@@ -114,7 +127,8 @@ async function missingTagVersions(
 /**
  * The j-th entry of a multi-key L2 read when it is present and fresh (filled into L1), else
  * undefined. `now` (`Date.now()`) and `lruStart` (`performance.now()`), read once per reply by the
- * caller: the entries are one snapshot, so one clock reading serves them all.
+ * caller: the entries are one snapshot, so one clock reading serves them all. `epoch`: the
+ * demotion count when the caller sent the read (see `toL1`).
  */
 export function freshFromRead(
   stack: CacheStack,
@@ -123,18 +137,31 @@ export function freshFromRead(
   j: number,
   now: number,
   lruStart: number,
+  epoch: number,
 ): Candidate | undefined {
   const entry = read.entries[j]
   const hit = entry?.bytes
-    ? fromL2(stack, key, entry.bytes, read.generation, entry.versions, undefined, undefined, now, lruStart)
+    ? fromL2(
+        stack,
+        key,
+        entry.bytes,
+        read.generation,
+        entry.versions,
+        undefined,
+        undefined,
+        now,
+        lruStart,
+        epoch,
+      )
     : undefined
   return hit?.fresh ? hit : undefined
 }
 
 /**
  * Decode an L2 entry and check its snapshot against the versions read with it. A fresh entry
- * fills L1; a stale one (soft-bumped tag, or past freshness within grace) is returned as a
- * fallback candidate; an invalid, foreign or corrupt one is a miss.
+ * fills L1 (stale there if the bus went down or came back since `epoch`, when the read was sent:
+ * a notice replacing it may have been lost); a stale one (soft-bumped tag, or past freshness
+ * within grace) is returned as a fallback candidate; an invalid, foreign or corrupt one is a miss.
  */
 export function fromL2(
   stack: CacheStack,
@@ -146,6 +173,7 @@ export function fromL2(
   decoded?: Envelope,
   now = Date.now(),
   lruStart?: number,
+  epoch = stack.demotions,
 ): L2Candidate | undefined {
   const envelope = decoded ?? decode(stack, key, bytes)
   if (envelope === undefined) return undefined
@@ -161,7 +189,7 @@ export function fromL2(
     stack.counters.l2Hits++
     if (channels.hit.hasSubscribers)
       channels.hit.publish({ namespace: stack.options.namespace, key, tier: 'l2' })
-    const value = toL1(stack, key, envelope, bytes.length, l1Ttl ?? stack.options.l1Ttl, now, lruStart)
+    const value = toL1(stack, key, envelope, bytes.length, l1Ttl ?? stack.options.l1Ttl, now, lruStart, epoch)
     return {
       value: stack.clone ? structuredClone(value) : value,
       staleUntil: envelope.staleUntil,
