@@ -3,7 +3,9 @@
  * Elasticsearch and OpenSearch. Green and yellow (a single node has unassigned replicas) are up;
  * red or no answer within the deadline is down. Prefer `client` (the module's `SearchClient`, with
  * its credentials and TLS): its `health()` is used, bounded by the same deadline, and an open
- * circuit breaker (interactive searches refused at once) shows as up with `state: 'degraded'`.
+ * circuit breaker (interactive searches refused at once) shows as up with `state: 'degraded'`, and
+ * so do nodes the client's pool counts dead (`deadNodes`: a node that failed, timed out or held a
+ * read past its budget; the other nodes serve meanwhile).
  *
  * With `url`, the request is made here with `node:http(s)` and the same credentials and TLS a
  * client would use: `auth` (basic, API key, bearer), credentials in the URL (moved into the
@@ -32,6 +34,8 @@ export interface SearchHealthSource {
     status: string
     error?: unknown
     breaker?: string | undefined
+    /** The client's connection pool (`@ayala/search` >= the release that added it). */
+    nodes?: ReadonlyArray<{ url: string; alive: boolean }> | undefined
   }>
 }
 
@@ -215,6 +219,7 @@ export class SearchHealthIndicator {
       async ({ signal }) => {
         let status: string
         let breaker: string | undefined
+        let deadNodes: string[] = []
         if (client !== undefined) {
           const report = await client.health({ timeout: timeoutMs })
           const detail = report.error instanceof Error ? `: ${report.error.message}` : ''
@@ -223,6 +228,7 @@ export class SearchHealthIndicator {
           }
           status = report.status
           breaker = report.breaker
+          deadNodes = (report.nodes ?? []).filter((node) => !node.alive).map((node) => node.url)
         } else {
           const t = target as Target
           const where = safeUrl(t.url)
@@ -254,15 +260,16 @@ export class SearchHealthIndicator {
         if (status === 'red' || (options.requireGreen === true && status !== 'green')) {
           throw new HealthCheckFailedError(key, `cluster status is ${status}`)
         }
+        const reasons: string[] = []
+        if (breaker === 'open') reasons.push('interactive searches are refused: the circuit breaker is open')
+        if (deadNodes.length > 0) {
+          reasons.push(`the client's pool counts ${deadNodes.length} node(s) dead: ${deadNodes.join(', ')}`)
+        }
         return {
           clusterStatus: status,
           ...(breaker !== undefined ? { breaker } : {}),
-          ...(breaker === 'open'
-            ? {
-                state: 'degraded',
-                reasons: ['interactive searches are refused: the circuit breaker is open'],
-              }
-            : {}),
+          ...(deadNodes.length > 0 ? { deadNodes } : {}),
+          ...(reasons.length > 0 ? { state: 'degraded', reasons } : {}),
         }
       },
       timeoutMs,

@@ -29,6 +29,12 @@ export interface ReadStats {
   unavailable: number
   /** Of those, refused at once by the open breaker (no request sent). */
   rejected: number
+  /**
+   * Reads whose deadline passed while a node of several held the request: that node was marked
+   * dead in the client's connection pool (it gets the next reads only as a node that timed out
+   * would; `health().nodes` shows it). A lone node, or a borrowed client, is never marked.
+   */
+  silentNodes: number
   /** Reads answered by a fallback. */
   fallbacks: number
   /** Fallbacks that failed too (the read then rejects with the engine's error). */
@@ -124,7 +130,7 @@ export function createClientState(
     events,
     latency: new LatencyHistogram(),
     bulk: { loads: 0, indexed: 0, failed: 0, retries: 0, requests: 0, bytes: 0 },
-    reads: { reads: 0, unavailable: 0, rejected: 0, fallbacks: 0, fallbackFailures: 0 },
+    reads: { reads: 0, unavailable: 0, rejected: 0, silentNodes: 0, fallbacks: 0, fallbackFailures: 0 },
     breaker: new CircuitBreaker(options.breakerThreshold, options.breakerCooldownMs, (state) => {
       if (events.listenerCount('breaker') > 0) events.emit('breaker', state)
     }),

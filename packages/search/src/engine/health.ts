@@ -3,7 +3,9 @@
  * state). It never throws and answers within its `timeout` (the engine detection and the request
  * included; default 5 s) by the same deadline race as the interactive reads, but it is not gated
  * by the breaker: it is how an operator sees the engine while searches are refused. Refused
- * credentials read `unauthorized`, anything else that fails `unreachable`.
+ * credentials read `unauthorized`, anything else that fails `unreachable`. `nodes` lists what the
+ * client's connection pool thinks of each node (a node that held a request past its deadline is
+ * marked dead, `node-attempt.ts`).
  */
 import { setDeadline } from '@ayala/internal'
 import { type Duration, toMs } from '../duration.js'
@@ -15,6 +17,13 @@ import type { EngineKind } from './adapters.js'
 import type { ClientState } from './client-state.js'
 import { connect } from './connection.js'
 import { engineError } from './engine-error.js'
+import {
+  attemptContext,
+  markSilentNode,
+  type NodeAttempt,
+  type NodeStatus,
+  nodeStatuses,
+} from './node-attempt.js'
 
 /** Result of {@link SearchClient.health}. */
 export interface HealthReport {
@@ -32,6 +41,12 @@ export interface HealthReport {
   breaker: BreakerState
   /** The error, when unreachable (or the credentials were refused). */
   error?: SearchError | undefined
+  /**
+   * The nodes of the client's connection pool and whether the pool counts each alive (a node
+   * marked dead by a failed, timed-out or silent request is tried again later, and alive again
+   * at its first answer). Absent before the client exists (`engine: 'auto'` not detected yet).
+   */
+  nodes?: NodeStatus[] | undefined
 }
 
 /** The client's health report (see the module note). */
@@ -48,10 +63,11 @@ export async function health(
   const deadline = new Promise<never>((_, reject) => {
     timer = setDeadline(budgetMs, reject, DEADLINE)
   })
+  const attempt: NodeAttempt = { connection: null }
   const work = connect(state).then(async ({ client, adapter }) => {
     const answer = await client.cluster.health(
       { timeout: `${Math.max(1, Math.floor(budgetMs))}ms` },
-      { signal: controller.signal, maxRetries: state.readRetries },
+      { signal: controller.signal, maxRetries: state.readRetries, context: attemptContext(attempt) },
     )
     return { kind: adapter.kind, status: String(answer.status).toLowerCase() as 'green' | 'yellow' | 'red' }
   })
@@ -65,9 +81,14 @@ export async function health(
       latencyMs: performance.now() - started,
       searchLatency: state.latency.snapshot(),
       breaker: state.breaker.state,
+      nodes: poolNodes(state),
     }
   } catch (error) {
-    if (error === DEADLINE) controller.abort()
+    if (error === DEADLINE) {
+      // As a read's deadline (read/bounded-read.ts): the node that held the request is marked.
+      controller.abort()
+      markSilentNode(state.ready?.client, attempt)
+    }
     const failure =
       error === DEADLINE
         ? new SearchError('E_SEARCH_ENGINE', `Search engine health: no answer within ${budgetMs} ms`, {
@@ -82,8 +103,15 @@ export async function health(
       searchLatency: state.latency.snapshot(),
       breaker: state.breaker.state,
       error: failure,
+      nodes: poolNodes(state),
     }
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** The pool's nodes, once the client exists (own or borrowed). */
+function poolNodes(state: ClientState): NodeStatus[] | undefined {
+  const client = state.ready?.client
+  return client === undefined ? undefined : nodeStatuses(client)
 }

@@ -5,13 +5,15 @@
  * `application/json` instead of the `compatible-with=9` vendored media types (which OpenSearch
  * answers with 406). Either transport is wrapped once more so that every error it throws carries,
  * non-enumerable, the client's {@link ErrorContext}: who it authenticates as and the exact secrets
- * to scrub, for `engineError` (`engine-error.ts`).
+ * to scrub, for `engineError` (`engine-error.ts`), and records in a bounded call's context the node
+ * each attempt goes to (`node-attempt.ts`).
  */
 import { Client, type ClientOptions, Transport, type TransportOptions } from '@elastic/elasticsearch'
 import { SearchError } from '../errors.js'
 import type { EngineKind } from './adapters.js'
 import { secretsFor } from './credentials.js'
 import { ERROR_CONTEXT, type ErrorContext } from './engine-error.js'
+import { recordAttempt } from './node-attempt.js'
 import type { ResolvedSearchClientOptions } from './options.js'
 
 /**
@@ -54,6 +56,17 @@ function taggingTransport(base: typeof Transport, context: ErrorContext): typeof
   ) {
     return request.call(this, params, options).then(undefined, tag)
   } as typeof request
+  // A bounded call learns the node each of its attempts goes to (node-attempt.ts): the pool's
+  // choice is written into the NodeAttempt its context carries, if any (one property read else).
+  const getConnection = base.prototype.getConnection
+  Tagging.prototype.getConnection = function (
+    this: Transport,
+    options: Parameters<typeof getConnection>[0],
+  ): ReturnType<typeof getConnection> {
+    const connection = getConnection.call(this, options)
+    recordAttempt(options.context, connection)
+    return connection
+  }
   return Tagging
 }
 

@@ -26,7 +26,10 @@
  * transport's `TimeoutError`, test/integration/read/held-process.test.ts). Each attempt keeps the
  * client's own `requestTimeout` (the transport's default undici pool applies it to every request
  * anyway: a shorter one bounded the reads before too); the deadline ends the read, and its abort
- * the attempt.
+ * the attempt. The node that attempt waited on is then marked dead in the client's pool
+ * (`engine/node-attempt.ts`): the transport counts a timeout or a refused link against a node but
+ * not an abort, so a node that accepts and never answers kept its share of the reads, each failing
+ * at its deadline; marked, it gets the next ones only as a node that timed out would.
  */
 import { setDeadline } from '@ayala/internal'
 import type { Client, TransportRequestOptions } from '@elastic/elasticsearch'
@@ -35,6 +38,7 @@ import type { ClientState } from '../engine/client-state.js'
 import { connect } from '../engine/connection.js'
 import { engineError, isTransportFailure } from '../engine/engine-error.js'
 import { recordSearch } from '../engine/instrument.js'
+import { attemptContext, markSilentNode, type NodeAttempt } from '../engine/node-attempt.js'
 import { SearchError, SearchUnavailableError, type SearchUnavailableReason } from '../errors.js'
 import { DEADLINE, dropLateOutcome } from './deadline.js'
 
@@ -72,8 +76,14 @@ export async function boundedRead<T>(
     // After the loop has read its sockets (see the module note).
     timer = setDeadline(budgetMs, reject, DEADLINE)
   })
-  // No `requestTimeout: budgetMs` (see the module note): the budget is the deadline's.
-  const requestOptions: TransportRequestOptions = { signal: controller.signal, maxRetries: state.readRetries }
+  // No `requestTimeout: budgetMs` (see the module note): the budget is the deadline's. The
+  // context learns which node each attempt went to (a silent one is marked dead below).
+  const attempt: NodeAttempt = { connection: null }
+  const requestOptions: TransportRequestOptions = {
+    signal: controller.signal,
+    maxRetries: state.readRetries,
+    context: attemptContext(attempt),
+  }
   // An established connection is used at once; otherwise the detection runs inside the budget.
   const ready = state.ready
   let work: Promise<T>
@@ -92,8 +102,12 @@ export async function boundedRead<T>(
     state.breaker.success()
     return result
   } catch (error) {
-    // The deadline won: stop the request (the transport's retries too). Never after a success.
-    if (error === DEADLINE) controller.abort()
+    // The deadline won: stop the request (the transport's retries too), and tell the pool the
+    // node it waited on did not answer (the abort alone counts nothing). Never after a success.
+    if (error === DEADLINE) {
+      controller.abort()
+      if (markSilentNode(state.ready?.client, attempt)) reads.silentNodes++
+    }
     throw readFailure(state, error, operation, index, budgetMs)
   } finally {
     clearTimeout(timer)
