@@ -104,9 +104,8 @@ export function observed(stack: CacheStack, suffixes: readonly string[]): boolea
  * Put `envelope` in L1 under `key` (see the module note for the freshness caps); returns the value
  * as stored. `lruStart`: the L1's own clock (`performance.now()`) at `now`, when the caller read
  * it once for several fills (a multi-key read); else the L1 reads it. `epoch`: the bus-down
- * demotion count when the L2 read that returned it was sent: a value read
- * before a demotion is stored stale, since a notice that would have replaced it may have been lost
- * while the bus was down.
+ * demotion count when the L2 read that returned the value was sent; a value read before a
+ * demotion is stored stale, since a notice that replaced it may have been lost meanwhile.
  */
 export function toL1(
   stack: CacheStack,

@@ -21,7 +21,7 @@ import { check, type EntryWrite, FRESH, prepare } from '../entries/entry.js'
 import { InvalidOptionError, L2UnavailableError } from '../errors.js'
 import { GENERATION_SUFFIX } from '../keys.js'
 import type { SetManyOptions } from '../options.js'
-import { freshFromRead } from '../read/read-entry.js'
+import { freshFromRead, type L1Fill } from '../read/read-entry.js'
 import { KeyEffect } from '../recovery/pending-invalidations.js'
 import { type BatchLoader, callBatchLoader } from './loader-runner.js'
 
@@ -122,12 +122,11 @@ export async function getOrSetMany<T>(
             versions.set(s, v)
             stack.observe(s, v)
           })
-          const now = Date.now()
-          const lruStart = performance.now()
+          const fill: L1Fill = { epoch, now: Date.now(), lruStart: performance.now() }
           for (let j = 0; j < missing.length; j++) {
             const i = missing[j] as number
             const key = keys[i] as string
-            const hit = freshFromRead(stack, key, read, j, now, lruStart, epoch)
+            const hit = freshFromRead(stack, key, read, j, fill)
             if (hit !== undefined) {
               out[i] = hit.value as T
               settle.get(key)?.resolve(hit.value)

@@ -15,7 +15,7 @@ import { check, decode, FRESH, INVALID, STALE } from '../entries/entry.js'
 import { L2UnavailableError } from '../errors.js'
 import { serveStale } from '../get-set/loader-runner.js'
 import { GENERATION_SUFFIX } from '../keys.js'
-import { freshFromRead, fromL2, readEntry } from './read-entry.js'
+import { freshFromRead, fromL2, type L1Fill, readEntry } from './read-entry.js'
 
 const NO_TAGS: readonly string[] = Object.freeze([])
 
@@ -101,11 +101,10 @@ export async function getMany<T = unknown>(
       hints === undefined ? NO_TAGS : [...hints],
     )
     stack.observe(GENERATION_SUFFIX, read.generation)
-    const now = Date.now()
-    const lruStart = performance.now()
+    const fill: L1Fill = { epoch, now: Date.now(), lruStart: performance.now() }
     for (let j = 0; j < missing.length; j++) {
       const i = missing[j] as number
-      const hit = freshFromRead(stack, keys[i] as string, read, j, now, lruStart, epoch)
+      const hit = freshFromRead(stack, keys[i] as string, read, j, fill)
       if (hit !== undefined) out[i] = hit.value as T
       else stack.counters.misses++
     }
@@ -144,18 +143,8 @@ export async function expiresAt(stack: CacheStack, key: string): Promise<number 
     const entry = read.entries[0]
     const envelope = entry?.bytes ? decode(stack, key, entry.bytes) : undefined
     if (entry?.bytes && envelope !== undefined) {
-      const hit = fromL2(
-        stack,
-        key,
-        entry.bytes,
-        read.generation,
-        entry.versions,
-        undefined,
-        envelope,
-        undefined,
-        undefined,
-        epoch,
-      )
+      const fill: L1Fill = { epoch, now: Date.now() }
+      const hit = fromL2(stack, key, entry.bytes, read.generation, entry.versions, fill, envelope)
       if (hit?.fresh) return envelope.freshUntil
     }
     stack.counters.misses++

@@ -30,6 +30,20 @@ import type { RedisTier } from '../tiers/redis-tier.js'
 /** A candidate from L2, and whether it is fresh. */
 export type L2Candidate = Candidate & { fresh: boolean }
 
+/**
+ * How one L2 read fills L1, built once per read (a multi-key read's entries share it): `epoch`,
+ * the bus-down demotion count when the read was SENT (a reply that lands after the bus went down
+ * or came back fills L1 stale: entries/entry.ts `toL1`); `now` (`Date.now()`) and `lruStart`
+ * (`performance.now()`, else the L1 reads it), read once for the reply, whose entries are one
+ * snapshot; `l1Ttl`, the call's (else the option's).
+ */
+export interface L1Fill {
+  epoch: number
+  now: number
+  lruStart?: number | undefined
+  l1Ttl?: number | undefined
+}
+
 /** What {@link readEntry} read: the entry if usable, and the versions read with it. */
 export interface EntryRead {
   /** Fresh (filled into L1) or stale (a grace fallback); undefined when absent, invalid or unreadable. */
@@ -45,8 +59,7 @@ const NO_VERSIONS: readonly number[] = Object.freeze([])
  * The single-key L2 read of `getOrSet`, `get`, `has` and lease waiters, without a script: ONE
  * MGET of the entry, the generation and `requestedTags` (the caller's tags, or the tags the
  * key's L1 record had), then the entry checked by {@link fromL2}. Returns the versions read
- * too (generation, then `requestedTags`). Requires `stack.l2`. `epoch`: the demotion count at
- * the read's start (by default now, before the MGET is sent; a flight passes its own).
+ * too (generation, then `requestedTags`). Requires `stack.l2`.
  */
 export async function readEntry(
   stack: CacheStack,
@@ -54,8 +67,9 @@ export async function readEntry(
   entryKey: string,
   requestedTags: readonly string[],
   l1Ttl: number,
-  epoch = stack.demotions,
 ): Promise<EntryRead> {
+  // The demotion count before the MGET is sent (see L1Fill).
+  const epoch = stack.demotions
   const reply = await (stack.l2 as RedisTier).readOne(entryKey, requestedTags)
   stack.observe(GENERATION_SUFFIX, reply.generation)
   for (let i = 0; i < requestedTags.length; i++)
@@ -68,18 +82,8 @@ export async function readEntry(
   let versions = entryTagVersions(envelope.tags, requestedTags, reply.requested)
   if (!Array.isArray(versions))
     versions = await missingTagVersions(stack, envelope.tags, versions as PartialVersions)
-  const hit = fromL2(
-    stack,
-    key,
-    reply.bytes as Buffer,
-    reply.generation,
-    versions,
-    l1Ttl,
-    envelope,
-    undefined,
-    undefined,
-    epoch,
-  )
+  const fill: L1Fill = { epoch, now: Date.now(), l1Ttl }
+  const hit = fromL2(stack, key, reply.bytes as Buffer, reply.generation, versions, fill, envelope)
   return { hit, generation: reply.generation, requested: reply.requested }
 }
 
@@ -126,42 +130,27 @@ async function missingTagVersions(
 
 /**
  * The j-th entry of a multi-key L2 read when it is present and fresh (filled into L1), else
- * undefined. `now` (`Date.now()`) and `lruStart` (`performance.now()`), read once per reply by the
- * caller: the entries are one snapshot, so one clock reading serves them all. `epoch`: the
- * demotion count when the caller sent the read (see `toL1`).
+ * undefined. `fill`: the read's, built once by the caller for all its entries.
  */
 export function freshFromRead(
   stack: CacheStack,
   key: string,
   read: ReadResult,
   j: number,
-  now: number,
-  lruStart: number,
-  epoch: number,
+  fill: L1Fill,
 ): Candidate | undefined {
   const entry = read.entries[j]
   const hit = entry?.bytes
-    ? fromL2(
-        stack,
-        key,
-        entry.bytes,
-        read.generation,
-        entry.versions,
-        undefined,
-        undefined,
-        now,
-        lruStart,
-        epoch,
-      )
+    ? fromL2(stack, key, entry.bytes, read.generation, entry.versions, fill)
     : undefined
   return hit?.fresh ? hit : undefined
 }
 
 /**
  * Decode an L2 entry and check its snapshot against the versions read with it. A fresh entry
- * fills L1 (stale there if the bus went down or came back since `epoch`, when the read was sent:
- * a notice replacing it may have been lost); a stale one (soft-bumped tag, or past freshness
- * within grace) is returned as a fallback candidate; an invalid, foreign or corrupt one is a miss.
+ * fills L1 as `fill` says (stale if the bus went down or came back since the read was sent: a
+ * notice replacing it may have been lost); a stale one (soft-bumped tag, or past freshness within
+ * grace) is returned as a fallback candidate; an invalid, foreign or corrupt one is a miss.
  */
 export function fromL2(
   stack: CacheStack,
@@ -169,12 +158,10 @@ export function fromL2(
   bytes: Buffer,
   generation: number,
   tagVersions: readonly number[],
-  l1Ttl: number | undefined,
+  fill: L1Fill,
   decoded?: Envelope,
-  now = Date.now(),
-  lruStart?: number,
-  epoch = stack.demotions,
 ): L2Candidate | undefined {
+  const now = fill.now
   const envelope = decoded ?? decode(stack, key, bytes)
   if (envelope === undefined) return undefined
   let state: number = compareVersion(envelope.versions[0] as number, generation)
@@ -189,7 +176,8 @@ export function fromL2(
     stack.counters.l2Hits++
     if (channels.hit.hasSubscribers)
       channels.hit.publish({ namespace: stack.options.namespace, key, tier: 'l2' })
-    const value = toL1(stack, key, envelope, bytes.length, l1Ttl ?? stack.options.l1Ttl, now, lruStart, epoch)
+    const l1Ttl = fill.l1Ttl ?? stack.options.l1Ttl
+    const value = toL1(stack, key, envelope, bytes.length, l1Ttl, now, fill.lruStart, fill.epoch)
     return {
       value: stack.clone ? structuredClone(value) : value,
       staleUntil: envelope.staleUntil,

@@ -34,7 +34,7 @@ export interface SearchHealthSource {
     status: string
     error?: unknown
     breaker?: string | undefined
-    /** The client's connection pool (`@ayala/search` >= the release that added it). */
+    /** The client's connection pool, node by node (absent from an `@ayala/search` without it). */
     nodes?: ReadonlyArray<{ url: string; alive: boolean }> | undefined
   }>
 }

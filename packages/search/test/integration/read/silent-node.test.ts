@@ -121,4 +121,28 @@ describe.each(ENGINES)('a silent node among two ($engine)', ({ engine, node }) =
     expect(errors).toBe(0)
     expect((await search.health()).nodes?.map((n) => n.alive)).toEqual([true, true])
   })
+
+  it('health() marks the silent node too when its timeout ends on it', async () => {
+    const probe = createSearchClient({
+      node: [`http://127.0.0.1:${live.port}`, `http://127.0.0.1:${silent.port}`],
+      engine: engine as EngineKind,
+    })
+    try {
+      for (let i = 0; i < 4; i++) expect((await probe.health({ timeout: '15s' })).ok).toBe(true)
+      silent.blackhole()
+      const statuses: string[] = []
+      for (let i = 0; i < 8; i++) statuses.push((await probe.health({ timeout: `${BUDGET_MS}ms` })).status)
+      const unreachable = statuses.filter((s) => s === 'unreachable').length
+      console.log(`[silent-node] ${engine}: health() ${unreachable} of 8 unreachable`)
+      // Reached once, then counted out (without the mark, every second probe: 4 of 8).
+      expect(unreachable).toBeGreaterThanOrEqual(1)
+      expect(unreachable).toBeLessThanOrEqual(2)
+      const nodes = (await probe.health({ timeout: '15s' })).nodes ?? []
+      expect(nodes.map((n) => n.alive)).toEqual([true, false])
+      expect(nodes[1]?.deadCount).toBe(unreachable)
+    } finally {
+      silent.restore()
+      await probe.close()
+    }
+  })
 })
