@@ -22,12 +22,17 @@
  *   on the first search. So is an answer in the `{ body, statusCode }` shape (a 7.x client) and an
  *   engine other than the `engine` option names. A failure to reach the engine is not cached:
  *   the next call tries again.
+ *
+ * Once connected, the client's `diagnostic` `request` events tell which node each bounded read
+ * went to, so that a node silent past a read's budget is marked dead in the client's pool
+ * (node-attempt.ts); `close()` removes that listener and leaves the client open.
  */
 import type { Client } from '@elastic/elasticsearch'
 import { SearchError } from '../errors.js'
 import { adapterFor, type EngineKind } from './adapters.js'
 import type { ClientState, Connection } from './client-state.js'
 import { engineError } from './engine-error.js'
+import { recordAttemptsOf } from './node-attempt.js'
 
 function incompatible(message: string, cause?: unknown): SearchError {
   return new SearchError('E_SEARCH_CLIENT_ENGINE', message, { retriable: false, cause })
@@ -65,6 +70,8 @@ export async function connectBorrowed(state: ClientState, client: Client): Promi
     throw incompatible(`engine '${state.options.engine}' was given, but the engine at ${where} is ${kind}`)
   }
   if (kind === 'opensearch') await checkPlainJson(client, where)
+  // The silent-node mark reads which node each bounded attempt went to (node-attempt.ts).
+  state.detachBorrowed ??= recordAttemptsOf(client)
   return { client, adapter: adapterFor(kind) }
 }
 

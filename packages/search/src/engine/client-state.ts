@@ -116,6 +116,8 @@ export interface ClientState {
   client: Client | undefined
   /** The official client given to `createSearchClient({ client })`: used, never closed. */
   readonly borrowed: Client | undefined
+  /** Stops reading the borrowed client's attempts (engine/node-attempt.ts), once connected. */
+  detachBorrowed: (() => void) | undefined
 }
 
 /** A client's state, with the breaker reporting its changes as `breaker` events. */
@@ -138,6 +140,7 @@ export function createClientState(
     readRetries: Math.min(options.retries, options.nodes.length - 1),
     connection: undefined,
     ready: undefined,
+    detachBorrowed: undefined,
     client: undefined,
     borrowed,
   }

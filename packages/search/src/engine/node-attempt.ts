@@ -17,8 +17,11 @@
  * sends the next requests elsewhere and tries the node again as it does after a timeout: the
  * default weighted pool lowers the node's weight at each mark (500 -> 491 -> 412 -> 1 with two
  * nodes) and restores it at its first answer. A lone node is never marked (the pool ignores it).
- * A borrowed client (`createSearchClient({ client })`) has its own transport, which records
- * nothing: its pool is left to it.
+ * A borrowed client (`createSearchClient({ client })`) has its own transport, which this package
+ * does not build: there the attempt is read from the client's `diagnostic` `request` event, which
+ * the transport emits for each attempt once it has taken a connection from the pool and before it
+ * sends the request ({@link recordAttemptsOf}). The mark lands in the application's own pool, as
+ * the transport's own timeout would, so the application's other requests avoid the node too.
  */
 import type { Client } from '@elastic/elasticsearch'
 import { redactUrl } from '../redact.js'
@@ -44,6 +47,32 @@ export function recordAttempt(context: unknown, connection: unknown): void {
   if (typeof context !== 'object' || context === null) return
   const attempt = (context as Record<symbol, NodeAttempt | undefined>)[NODE_ATTEMPT]
   if (attempt !== undefined) attempt.connection = typeof connection === 'object' ? connection : null
+}
+
+/** The `diagnostic` emitter of an official client (8.x and 9.x). */
+interface DiagnosticLike {
+  on(event: 'request', listener: (error: unknown, result: unknown) => void): unknown
+  off(event: 'request', listener: (error: unknown, result: unknown) => void): unknown
+}
+
+const NOTHING_TO_STOP = (): void => undefined
+
+/**
+ * Record the attempts of a borrowed client's bounded calls from its `diagnostic` `request`
+ * events (see the module note). Returns the function that stops it (the search client's
+ * `close()`); a client without a diagnostic emitter records nothing.
+ */
+export function recordAttemptsOf(client: Client): () => void {
+  const diagnostic = (client as unknown as { diagnostic?: Partial<DiagnosticLike> }).diagnostic
+  if (typeof diagnostic?.on !== 'function' || typeof diagnostic.off !== 'function') return NOTHING_TO_STOP
+  const listener = (_error: unknown, result: unknown): void => {
+    const meta = (result as { meta?: { context?: unknown; connection?: unknown } } | null)?.meta
+    if (meta !== undefined) recordAttempt(meta.context, meta.connection)
+  }
+  diagnostic.on('request', listener)
+  return () => {
+    diagnostic.off?.('request', listener)
+  }
 }
 
 interface PoolLike {

@@ -229,9 +229,12 @@ export class SearchClient extends EventEmitter<SearchClientEvents> {
 
   /**
    * Close the connections this client opened (a client whose engine detection failed has none
-   * open). A client given as `client` is left open: its owner closes it.
+   * open). A client given as `client` is left open: its owner closes it (this only stops
+   * listening to its `diagnostic` events).
    */
   async close(): Promise<void> {
+    this.#state.detachBorrowed?.()
+    this.#state.detachBorrowed = undefined
     const client = this.#state.client
     this.#state.client = undefined
     await client?.close()

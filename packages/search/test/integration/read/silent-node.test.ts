@@ -7,13 +7,17 @@
  *
  * Two loopback proxies in front of the same engine node are the client's two nodes; one of them
  * blackholes (accepts, forwards nothing). Counted: reads that failed, reads over their budget,
- * the client's `silentNodes`, and what `health().nodes` says of each proxy.
+ * the client's `silentNodes`, and what `health().nodes` says of each proxy. The same with a
+ * borrowed official client (`createSearchClient({ client })`), whose transport is the
+ * application's: the mark lands in the application's pool.
  */
 import { startTcpProxy, type TcpProxy, uniqueName } from '@ayala/testkit'
+import { Client } from '@elastic/elasticsearch'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createSearchClient,
   type EngineKind,
+  OpenSearchTransport,
   type SearchClient,
   SearchUnavailableError,
 } from '../../../src/index.js'
@@ -73,10 +77,11 @@ describe.each(ENGINES)('a silent node among two ($engine)', ({ engine, node }) =
     await direct.close()
   })
 
-  const read = (i: number): Promise<unknown> =>
+  const readWith = (client: SearchClient, i: number): Promise<unknown> =>
     i % 2 === 0
-      ? search.search(invoices, { query: invoices.q.match('description', 'servicio'), size: 5 })
-      : search.get(invoices, basicInvoice(i % 20).id)
+      ? client.search(invoices, { query: invoices.q.match('description', 'servicio'), size: 5 })
+      : client.get(invoices, basicInvoice(i % 20).id)
+  const read = (i: number): Promise<unknown> => readWith(search, i)
 
   it('is marked dead after the reads it held, the next reads go to the live node, and it comes back', async () => {
     // Warm, with a budget of their own: both nodes answer and hold an open connection.
@@ -144,5 +149,45 @@ describe.each(ENGINES)('a silent node among two ($engine)', ({ engine, node }) =
       silent.restore()
       await probe.close()
     }
+  })
+
+  it('marks the silent node in the pool of a borrowed official client too', async () => {
+    const raw = new Client({
+      node: [`http://127.0.0.1:${live.port}`, `http://127.0.0.1:${silent.port}`],
+      ...(engine === 'opensearch' ? { Transport: OpenSearchTransport } : {}),
+    })
+    const listenersBefore = raw.diagnostic.listenerCount('request')
+    const borrowed = createSearchClient({
+      client: raw,
+      searchTimeout: `${BUDGET_MS}ms`,
+      breakerThreshold: 1_000,
+    })
+    try {
+      for (let i = 0; i < 4; i++) await borrowed.search(invoices, { size: 1, timeout: '15s' })
+      expect(raw.connectionPool.connections.map((c) => c.status)).toEqual(['alive', 'alive'])
+      silent.blackhole()
+      const outcomes = []
+      for (let i = 0; i < 40; i++) outcomes.push(await bounded(() => readWith(borrowed, i)))
+      const failed = outcomes.filter((o) => o.error !== undefined)
+      console.log(
+        `[silent-node] ${engine}, borrowed client: ${failed.length} of 40 reads failed at the budget, silentNodes=${borrowed.readStats().silentNodes}`,
+      )
+      expect(outcomes.filter((o) => o.over)).toHaveLength(0)
+      expect(failed.every((o) => o.error instanceof SearchUnavailableError)).toBe(true)
+      // Without reading the borrowed client's attempts, 20 of the 40 failed.
+      expect(failed.length).toBeGreaterThanOrEqual(1)
+      expect(failed.length).toBeLessThanOrEqual(3)
+      expect(borrowed.readStats().silentNodes).toBe(failed.length)
+      // The application's own pool holds the mark.
+      expect(raw.connectionPool.connections.map((c) => c.status)).toEqual(['alive', 'dead'])
+      expect((await borrowed.health({ timeout: '15s' })).nodes?.map((n) => n.alive)).toEqual([true, false])
+    } finally {
+      silent.restore()
+      await borrowed.close()
+    }
+    // close() stops listening and leaves the borrowed client open.
+    expect(raw.diagnostic.listenerCount('request')).toBe(listenersBefore)
+    expect(await raw.ping()).toBe(true)
+    await raw.close()
   })
 })
