@@ -15,6 +15,13 @@
  *   written as msgpackr records and `Map`s as msgpack maps, read with `mapsAsObjects: false`, so
  *   each comes back as what it was. Slower to decode: every record definition travels inline.
  *
+ * - `0x02` negative zeros: the value holds a `-0` somewhere. msgpack has no integer `-0` and
+ *   msgpackr writes it as the integer `0`, so a `-0` would read back from L2 as `0` while L1
+ *   served `-0` (`Object.is` tells them apart; so does `1 / x`). The value is written in the
+ *   records layout together with the paths of its negative zeros, which the decoder puts back.
+ *   Found by the same walk as the layout (a number compared with 0 per leaf); only values holding
+ *   a `-0` pay for the paths. A `-0` deeper than the walk's depth limit (200) is not kept.
+ *
  * Strings travel as UTF-8, which cannot carry a lone surrogate (`'\ud800'`): msgpackr writes
  * U+FFFD instead, so the value would read back different from L2 than from L1. Such a value is
  * refused with `E_CACHE_SERIALIZATION`. The check costs a native scan of the packed bytes for
@@ -51,6 +58,8 @@ export function decodesRange(codec: Codec): codec is RangeCodec {
 export const LAYOUT_PLAIN = 0
 /** First byte of a value in the records layout. */
 export const LAYOUT_RECORDS = 1
+/** First byte of a value holding a `-0`: `[value, paths of its negative zeros]`, records layout. */
+export const LAYOUT_NEGATIVE_ZEROS = 2
 
 /** Deeper than this, the walk gives up and the value takes the records layout. */
 const MAX_DEPTH = 200
@@ -61,7 +70,10 @@ const MAX_DEPTH = 200
  * plain data, byte arrays, RegExps).
  */
 export function needsRecords(value: unknown, depth = 0): boolean {
-  if (typeof value !== 'object' || value === null) return false
+  if (typeof value !== 'object' || value === null) {
+    if (value === 0 && 1 / value < 0) walkSawNegativeZero = true
+    return false
+  }
   if (depth > MAX_DEPTH) return true
   const proto = Object.getPrototypeOf(value)
   if (proto === Object.prototype || proto === null) {
@@ -86,6 +98,73 @@ export function needsRecords(value: unknown, depth = 0): boolean {
   if (value instanceof RegExp) return proto !== RegExp.prototype
   // Map, Error, class instances, anything else: the records layout, exactly as before.
   return true
+}
+
+/** Set by {@link needsRecords} when a leaf is `-0` (read right after the walk, reset before it). */
+let walkSawNegativeZero = false
+
+/** One step into a container: a property name, an array index, or the index of a Map entry. */
+type Step = string | number
+const isNegativeZero = (value: unknown): boolean => value === 0 && 1 / value < 0
+
+/**
+ * The paths of the negative zeros in `value` (`[]` for the value itself), as the records layout
+ * will read them back: properties of objects (own enumerable keys, as msgpackr writes them),
+ * indexes of arrays, indexes of a Map's entries for its values (a Map key or a Set item is
+ * never `-0`: both compare with SameValueZero, which stores `+0`). Typed arrays keep their bytes.
+ */
+export function negativeZeroPaths(
+  value: unknown,
+  path: Step[] = [],
+  out: Step[][] = [],
+  ancestors = new Set<object>(),
+): Step[][] {
+  if (isNegativeZero(value)) out.push([...path])
+  if (typeof value !== 'object' || value === null || path.length > MAX_DEPTH) return out
+  // A cycle cannot be packed (the encoder refuses it); an ancestor met again is not walked twice.
+  if (ancestors.has(value)) return out
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date) return out
+  if (value instanceof Set || value instanceof RegExp || value instanceof Error) return out
+  ancestors.add(value)
+  const visit = (item: unknown, step: Step) => {
+    path.push(step)
+    negativeZeroPaths(item, path, out, ancestors)
+    path.pop()
+  }
+  if (Array.isArray(value)) for (let i = 0; i < value.length; i++) visit(value[i], i)
+  else if (value instanceof Map) {
+    let i = 0
+    for (const item of value.values()) visit(item, i++)
+  } else for (const key of Object.keys(value)) visit((value as Record<string, unknown>)[key], key)
+  ancestors.delete(value)
+  return out
+}
+
+/** Put back the negative zeros of {@link negativeZeroPaths} into a decoded value. */
+function restoreNegativeZeros(value: unknown, paths: unknown): unknown {
+  if (!Array.isArray(paths)) throw new Error('negative-zero layout without paths')
+  let root = value
+  for (const path of paths as Step[][]) {
+    if (path.length === 0) {
+      root = -0
+      continue
+    }
+    let container = root as Record<Step, unknown> | unknown[] | Map<unknown, unknown>
+    for (let i = 0; i < path.length; i++) {
+      const step = path[i] as Step
+      const last = i === path.length - 1
+      if (container instanceof Map) {
+        const key = [...container.keys()][step as number]
+        if (last) container.set(key, -0)
+        else container = container.get(key) as typeof container
+      } else {
+        const slot = container as Record<Step, unknown>
+        if (last) slot[step] = -0
+        else container = slot[step] as typeof container
+      }
+    }
+  }
+  return root
 }
 
 /** U+FFFD in UTF-8: what msgpackr writes for a lone surrogate. */
@@ -114,6 +193,12 @@ export function hasLoneSurrogate(value: unknown, seen = new Set<object>()): bool
   return false
 }
 
+/** The value of a {@link LAYOUT_NEGATIVE_ZEROS} body (`[value, paths]`), its negative zeros put back. */
+function withZeros(pair: unknown): unknown {
+  if (!Array.isArray(pair) || pair.length !== 2) throw new Error('negative-zero layout is not a pair')
+  return restoreNegativeZeros(pair[0], pair[1])
+}
+
 /** The default msgpack codec. */
 export function msgpackCodec(): Codec {
   return defaultCodec()
@@ -126,8 +211,18 @@ function defaultCodec(): RangeCodec {
   return {
     encode(value) {
       try {
-        const layout = needsRecords(value) ? LAYOUT_RECORDS : LAYOUT_PLAIN
-        const body = (layout === LAYOUT_PLAIN ? plain : records).pack(value)
+        walkSawNegativeZero = false
+        let layout = needsRecords(value) ? LAYOUT_RECORDS : LAYOUT_PLAIN
+        // The plain walk saw every leaf; one that stopped at a Map may have missed a -0 after it.
+        let zeros: Step[][] | undefined
+        if (walkSawNegativeZero || layout === LAYOUT_RECORDS) {
+          zeros = negativeZeroPaths(value)
+          if (zeros.length > 0) layout = LAYOUT_NEGATIVE_ZEROS
+        }
+        const body =
+          layout === LAYOUT_PLAIN
+            ? plain.pack(value)
+            : records.pack(layout === LAYOUT_NEGATIVE_ZEROS ? [value, zeros] : value)
         if (body.indexOf(REPLACEMENT) !== -1 && hasLoneSurrogate(value)) {
           throw new CacheError(
             'E_CACHE_SERIALIZATION',
@@ -149,6 +244,7 @@ function defaultCodec(): RangeCodec {
         const layout = bytes[0]
         if (layout === LAYOUT_PLAIN) return plain.unpack(bytes, startAt1)
         if (layout === LAYOUT_RECORDS) return records.unpack(bytes, startAt1)
+        if (layout === LAYOUT_NEGATIVE_ZEROS) return withZeros(records.unpack(bytes, startAt1))
         throw new Error(`unknown value layout ${layout}`)
       } catch (cause) {
         throw new CacheError('E_CACHE_DESERIALIZATION', 'Bytes are not a valid msgpack value', { cause })
@@ -160,6 +256,8 @@ function defaultCodec(): RangeCodec {
         const layout = bytes[start]
         if (layout === LAYOUT_PLAIN) return plain.unpack(bytes, { start: start + 1, end })
         if (layout === LAYOUT_RECORDS) return records.unpack(bytes, { start: start + 1, end })
+        if (layout === LAYOUT_NEGATIVE_ZEROS)
+          return withZeros(records.unpack(bytes, { start: start + 1, end }))
         throw new Error(`unknown value layout ${layout}`)
       } catch (cause) {
         throw new CacheError('E_CACHE_DESERIALIZATION', 'Bytes are not a valid msgpack value', { cause })

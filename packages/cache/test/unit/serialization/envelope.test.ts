@@ -5,10 +5,12 @@ import { describe, expect, it } from 'vitest'
 import { CacheError } from '../../../src/errors.js'
 import { decodeEnvelope, EnvelopeFormatError, encodeEnvelope } from '../../../src/serialization/envelope.js'
 import {
+  LAYOUT_NEGATIVE_ZEROS,
   LAYOUT_PLAIN,
   LAYOUT_RECORDS,
   msgpackCodec,
   needsRecords,
+  negativeZeroPaths,
 } from '../../../src/serialization/msgpack-codec.js'
 import { HARD_STEP } from '../../../src/tags/tag-versions.js'
 
@@ -85,6 +87,51 @@ describe('envelope', () => {
     const body = v1.pack([1, 2, 3, [0], 0, { invoice: 42 }])
     const bytes = Buffer.concat([Buffer.from([0xac, 1, 0, 0]), body])
     expect(() => decodeEnvelope(codec, bytes)).toThrow('unknown envelope format 1')
+  })
+
+  it('keeps -0 a -0 wherever it is (msgpack would read it back as 0), and plain zeros plain', () => {
+    class Money {
+      constructor(readonly cents: number) {}
+    }
+    const values: unknown[] = [
+      -0,
+      [1, -0, 0, [-0]],
+      { total: -0, lines: [{ qty: 0, delta: -0 }], at: new Date(0) },
+      new Map<unknown, unknown>([
+        ['a', -0],
+        [{ key: 1 }, { deep: [-0] }],
+      ]),
+      // A Map before the -0: the layout's walk stops at the Map, the paths' walk does not.
+      { m: new Map([['x', 1]]), after: -0 },
+      { money: new Money(-0) },
+    ]
+    for (const value of values) {
+      const bytes = codec.encode(value)
+      expect(bytes[0]).toBe(LAYOUT_NEGATIVE_ZEROS)
+      const back = codec.decode(bytes)
+      // toEqual tells -0 from 0 (Object.is), Money comes back as a plain object (records layout).
+      expect(back).toEqual(value instanceof Object && 'money' in value ? { money: { cents: -0 } } : value)
+      expect(negativeZeroPaths(back)).toEqual(negativeZeroPaths(value))
+    }
+    expect(Object.is(codec.decode(codec.encode(-0)), -0)).toBe(true)
+    expect(negativeZeroPaths({ a: [0, -0], b: { c: -0 } })).toEqual([
+      ['a', 1],
+      ['b', 'c'],
+    ])
+    // No -0 (0, a Set, whose items compare with SameValueZero, a typed array, which keeps its
+    // bytes): the layout of before, byte for byte.
+    for (const value of [0, [0, 1.5], { n: 0 }, new Set([-0]), new Float64Array([-0])]) {
+      const bytes = codec.encode(value)
+      expect(bytes[0]).toBe(LAYOUT_PLAIN)
+    }
+    expect(Object.is((codec.decode(codec.encode(new Float64Array([-0]))) as Float64Array)[0], -0)).toBe(true)
+    expect(codec.encode(new Map([['k', 0]]))[0]).toBe(LAYOUT_RECORDS)
+    // A cycle is still refused (the paths' walk stops at an ancestor; the encoder refuses the cycle).
+    const cyclic: Record<string, unknown> = { zero: -0 }
+    cyclic.self = cyclic
+    cyclic.again = cyclic
+    expect(() => codec.encode(cyclic)).toThrow(CacheError)
+    expect(() => codec.decode(Buffer.from([LAYOUT_NEGATIVE_ZEROS, 0x91, 0x00]))).toThrow(CacheError)
   })
 
   it('keeps plain data in the plain layout and anything with a Map in the records layout', () => {
