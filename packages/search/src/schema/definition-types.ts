@@ -80,6 +80,17 @@ export interface MatchOptions {
   syntax?: QuerySyntax | undefined
   /** Typo tolerance (bare words only with `syntax: 'simple'`). @default undefined (none) */
   fuzziness?: 'AUTO' | 0 | 1 | 2 | undefined
+  /**
+   * With `fuzziness`: how many leading characters of each word must match exactly (the engine's
+   * `prefix_length`). `1` keeps every typo after the first letter and spares the engine most of
+   * the term dictionary it would otherwise walk for each word. @default 0 (the engine's default)
+   */
+  prefixLength?: number | undefined
+  /**
+   * With `fuzziness`: at most this many spellings each word expands to (the engine's
+   * `max_expansions`); fewer expansions, fewer posting lists read. @default 50 (the engine's default)
+   */
+  maxExpansions?: number | undefined
   /** Boost of this clause. @default 1 */
   boost?: number | undefined
 }

@@ -113,8 +113,38 @@ export function createQueryHelpers<F extends FieldMap>(
       },
     }
   }
-  const fuzzinessOf = (options: MatchOptions | undefined) =>
-    options?.fuzziness !== undefined ? { fuzziness: options.fuzziness } : {}
+  /** A non-negative integer option of the fuzzy expansion, at least `min`. */
+  const countOption = (option: 'prefixLength' | 'maxExpansions', value: unknown, min: number): number => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+      throw new SearchError(
+        'E_SEARCH_INVALID_OPTION',
+        `${option} must be an integer of at least ${min}, got ${String(value)}`,
+        { index: name },
+      )
+    }
+    return value
+  }
+  const fuzzinessOf = (options: MatchOptions | undefined) => {
+    if (options?.fuzziness === undefined) {
+      const given = options?.prefixLength !== undefined ? 'prefixLength' : 'maxExpansions'
+      if (options?.[given] === undefined) return {}
+      throw new SearchError(
+        'E_SEARCH_INVALID_OPTION',
+        `${given} applies to fuzzy matching: give fuzziness too`,
+        {
+          index: name,
+        },
+      )
+    }
+    const { prefixLength, maxExpansions } = options
+    return {
+      fuzziness: options.fuzziness,
+      ...(prefixLength !== undefined ? { prefix_length: countOption('prefixLength', prefixLength, 0) } : {}),
+      ...(maxExpansions !== undefined
+        ? { max_expansions: countOption('maxExpansions', maxExpansions, 1) }
+        : {}),
+    }
+  }
   const boostOf = (boost: number | undefined) => (boost !== undefined ? { boost } : {})
 
   return {

@@ -143,4 +143,48 @@ describe('full-text helpers read user text one documented way', () => {
     expect(index.q.match('description', '""', { syntax: 'simple' })).toEqual({ match_none: {} })
     expect(() => index.q.match('description', 'x', { syntax: 'lucene' as never })).toThrowError(/syntax/)
   })
+
+  it('fuzzy expansion: prefixLength and maxExpansions beside fuzziness, checked', () => {
+    expect(
+      index.q.multiMatch(['description', 'client'], 'climatisacion', {
+        fuzziness: 'AUTO',
+        prefixLength: 1,
+        maxExpansions: 10,
+      }),
+    ).toEqual({
+      multi_match: {
+        query: 'climatisacion',
+        fields: ['description', 'client'],
+        type: 'best_fields',
+        tie_breaker: 0.3,
+        operator: 'and',
+        fuzziness: 'AUTO',
+        prefix_length: 1,
+        max_expansions: 10,
+      },
+    })
+    expect(index.q.match('description', 'x', { fuzziness: 1, prefixLength: 0 })).toEqual({
+      match: { description: { query: 'x', operator: 'and', fuzziness: 1, prefix_length: 0 } },
+    })
+    const codeOf = (options: object): string | undefined => {
+      try {
+        index.q.match('description', 'x', options)
+        return undefined
+      } catch (error) {
+        return error instanceof SearchError ? `${error.code}: ${error.message}` : String(error)
+      }
+    }
+    expect(codeOf({ prefixLength: 1 })).toBe(
+      'E_SEARCH_INVALID_OPTION: prefixLength applies to fuzzy matching: give fuzziness too',
+    )
+    expect(codeOf({ maxExpansions: 5 })).toMatch(/^E_SEARCH_INVALID_OPTION: maxExpansions applies/)
+    expect(codeOf({ fuzziness: 'AUTO', prefixLength: -1 })).toMatch(
+      /prefixLength must be an integer of at least 0/,
+    )
+    expect(codeOf({ fuzziness: 'AUTO', prefixLength: 1.5 })).toMatch(/prefixLength must be an integer/)
+    expect(codeOf({ fuzziness: 'AUTO', maxExpansions: 0 })).toMatch(
+      /maxExpansions must be an integer of at least 1/,
+    )
+    expect(codeOf({ fuzziness: 'AUTO', maxExpansions: '10' })).toMatch(/maxExpansions must be an integer/)
+  })
 })
