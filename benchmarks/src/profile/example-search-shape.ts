@@ -120,6 +120,16 @@ const without =
   (...keys: string[]): Edit =>
   (b) =>
     Object.fromEntries(Object.entries(b).filter(([k]) => !keys.includes(k)))
+/** The fuzzy clause of the example's query (the second `should`) with `extra` parameters. */
+const fuzzyWith =
+  (extra: Record<string, number>): Edit =>
+  (b) => {
+    const query = structuredClone(b.query) as { bool: { must?: Array<{ bool: { should: unknown[] } }> } }
+    const inner = query.bool.must?.[0]?.bool ?? (query as unknown as { bool: { should: unknown[] } }).bool
+    const fuzzy = inner.should[1] as { multi_match: Record<string, unknown> }
+    Object.assign(fuzzy.multi_match, extra)
+    return { ...b, query }
+  }
 const searchVariants: Record<string, Edit> = {
   'full (as the example)': (b) => b,
   'no fuzzy clause': (b) => {
@@ -128,6 +138,10 @@ const searchVariants: Record<string, Edit> = {
     inner.should = inner.should.slice(0, 1)
     return { ...b, query }
   },
+  'fuzzy prefix_length 1': fuzzyWith({ prefix_length: 1 }),
+  'fuzzy prefix_length 2': fuzzyWith({ prefix_length: 2 }),
+  'fuzzy max_expansions 10': fuzzyWith({ max_expansions: 10 }),
+  'fuzzy prefix_length 1, max_expansions 10': fuzzyWith({ prefix_length: 1, max_expansions: 10 }),
   'no highlight': without('highlight'),
   'highlight without lines': (b) => {
     const h = structuredClone(b.highlight) as { fields: Record<string, unknown> }
@@ -153,12 +167,21 @@ async function measure(
 ): Promise<void> {
   const bodies: Array<Record<string, unknown>> = []
   for (let i = 0; i < 8; i++) bodies.push(await bodyOf(() => sdk(i)))
+  const found: Record<string, string> = {}
   const tasks: Record<string, (i: number) => Promise<number | undefined>> = {
     'sdk call, full': async (i) => ((await sdk(i)) as { took?: number }).took,
   }
   for (const [name, edit] of Object.entries(variants)) {
     const edited = bodies.map(edit)
     tasks[`raw, ${name}`] = async (i) => (await raw.search({ index: def.name, ...edited[i % 8] })).took
+    // What the variant finds, for the eight texts: the same query or a different one?
+    const totals: number[] = []
+    for (const body of edited) {
+      const total = (await raw.search({ index: def.name, ...body, size: 0, track_total_hits: true })).hits
+        .total
+      totals.push(typeof total === 'number' ? total : (total?.value ?? Number.NaN))
+    }
+    found[`raw, ${name}`] = totals.join('/')
   }
   const wall: Record<string, number[]> = {}
   const took: Record<string, number[]> = {}
@@ -192,7 +215,7 @@ async function measure(
       : Number.NaN
   for (const name of Object.keys(tasks)) {
     console.log(
-      `  ${name.padEnd(46)} wall p50 ${p50(wall[name]).toFixed(2)} ms  p99 ${p99(wall[name]).toFixed(2)} ms  took p50 ${p50(took[name]).toFixed(1)} ms`,
+      `  ${name.padEnd(46)} wall p50 ${p50(wall[name]).toFixed(2)} ms  p99 ${p99(wall[name]).toFixed(2)} ms  took p50 ${p50(took[name]).toFixed(1)} ms${found[name] ? `  hits ${found[name]}` : ''}`,
     )
   }
   const ratio = p50(wall['sdk call, full']) / p50(wall['raw, full (as the example)'])

@@ -9,7 +9,7 @@ import type { INestApplication } from '@nestjs/common'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Database } from '../../src/database/connection.ts'
 import type { InvoiceView } from '../../src/invoices/invoice.ts'
-import type { SearchAnswer } from '../../src/search/search.controller.ts'
+import { type SearchAnswer, TYPO_THRESHOLD } from '../../src/search/search.controller.ts'
 import { type SearchFilters, sqlSearchWhere } from '../../src/search/search-fallback.ts'
 import { type ApiClient, apiClient, until } from '../helpers/api-client.ts'
 import { provisionDataset } from '../helpers/dataset.ts'
@@ -120,6 +120,47 @@ describe('search on the real services', () => {
     )
     expect(ranked.hits[0]?.id).toBe(created.body.id)
     expect((ranked.hits[0]?.score ?? 0) > (ranked.hits[1]?.score ?? 0)).toBe(true)
+  }, 90_000)
+
+  it('answers words spelled right from the exact query; typos are tolerated when the words find fewer than 20', async () => {
+    // A typo of "climatizacion" one letter away: the fuzzy clause matches it.
+    const created = await api.post<InvoiceView>('/invoices', {
+      clientId: 3,
+      issuedAt: '2026-12-03',
+      dueAt: '2027-01-02',
+      currency: 'EUR',
+      description: 'Mantenimiento de climatizasion',
+      lines: [{ description: 'Revisión', quantity: 1, unitPriceCents: 7_000, taxRateBp: 2100 }],
+    })
+    expect(created.status).toBe(201)
+    // The typo itself: 1 exact hit (fewer than 20), so the typo-tolerant query, exact match first.
+    const typo = await until(
+      () => search('q=climatizasion&limit=100'),
+      (answer) => answer.hits[0]?.id === created.body.id,
+      60_000,
+    )
+    const accented = await truth('climatizacion', {})
+    expect(accented.total).toBeGreaterThanOrEqual(TYPO_THRESHOLD)
+    expect(typo.total).toBeGreaterThan(accented.total)
+    // The word spelled right finds 20 or more exactly: the exact query alone, which SQL agrees with
+    // (the typo-tolerant query would add the invoice above, and any other typo of the word).
+    const exact = await search('q=climatizacion&limit=100')
+    expect(exact.total).toBe(accented.total)
+    expect(exact.facets?.status).toEqual(accented.status)
+    expect(exact.hits.map((hit) => hit.id)).not.toContain(created.body.id)
+    // Its cursor pages the same exact hits.
+    const paged: number[] = []
+    let cursor: string | null | undefined
+    for (let page = 0; page < 100; page++) {
+      const answer: SearchAnswer = await search(`q=climatizacion&limit=7${cursor ? `&cursor=${cursor}` : ''}`)
+      expect(answer.total).toBe(accented.total)
+      paged.push(...answer.hits.map((hit) => hit.id))
+      cursor = answer.nextCursor
+      if (!cursor) break
+    }
+    expect(paged).toHaveLength(accented.total)
+    expect(new Set(paged).size).toBe(accented.total)
+    expect(paged).not.toContain(created.body.id)
   }, 90_000)
 
   it('pages every hit once, in order, through the cursors; refuses foreign and edited cursors', async () => {
