@@ -18,9 +18,11 @@
  * - `0x02` negative zeros: the value holds a `-0` somewhere. msgpack has no integer `-0` and
  *   msgpackr writes it as the integer `0`, so a `-0` would read back from L2 as `0` while L1
  *   served `-0` (`Object.is` tells them apart; so does `1 / x`). The value is written in the
- *   records layout together with the paths of its negative zeros, which the decoder puts back.
- *   Found by the same walk as the layout (a number compared with 0 per leaf); only values holding
- *   a `-0` pay for the paths. A `-0` deeper than the walk's depth limit (200) is not kept.
+ *   records layout together with the paths of its negative zeros, which the decoder puts back
+ *   (in arrays, plain objects, class instances and `Map` values; see {@link negativeZeroPaths}
+ *   for what is not walked). A plain value's `-0` is found by the layout's walk (a number
+ *   compared with 0 per leaf); a value in the records layout gets a second walk for them. A `-0`
+ *   deeper than the walk's depth limit (200) is not kept.
  *
  * Strings travel as UTF-8, which cannot carry a lone surrogate (`'\ud800'`): msgpackr writes
  * U+FFFD instead, so the value would read back different from L2 than from L1. Such a value is
@@ -106,12 +108,17 @@ let walkSawNegativeZero = false
 /** One step into a container: a property name, an array index, or the index of a Map entry. */
 type Step = string | number
 const isNegativeZero = (value: unknown): boolean => value === 0 && 1 / value < 0
+/** Property names a path never follows (msgpackr renames `__proto__`; the others reach prototypes). */
+const UNSAFE_STEPS = new Set(['__proto__', 'constructor', 'prototype'])
 
 /**
- * The paths of the negative zeros in `value` (`[]` for the value itself), as the records layout
- * will read them back: properties of objects (own enumerable keys, as msgpackr writes them),
- * indexes of arrays, indexes of a Map's entries for its values (a Map key or a Set item is
- * never `-0`: both compare with SameValueZero, which stores `+0`). Typed arrays keep their bytes.
+ * The paths of the negative zeros in `value` (`[]` for the value itself), in the containers whose
+ * msgpack form reads back with the same shape: arrays (indexes), plain objects and class
+ * instances without `toJSON` (own enumerable properties, as msgpackr writes a record), and
+ * `Map`s (the index of the entry, for its value). Not walked: a `Set` (its items compare with
+ * SameValueZero, so a `-0` item is stored `+0`), a Map's keys (likewise), typed arrays (their
+ * bytes keep `-0`), Dates, RegExps, Errors, `Map` subclasses and values with a `toJSON` (msgpackr
+ * writes something else for them).
  */
 export function negativeZeroPaths(
   value: unknown,
@@ -123,45 +130,77 @@ export function negativeZeroPaths(
   if (typeof value !== 'object' || value === null || path.length > MAX_DEPTH) return out
   // A cycle cannot be packed (the encoder refuses it); an ancestor met again is not walked twice.
   if (ancestors.has(value)) return out
-  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date) return out
-  if (value instanceof Set || value instanceof RegExp || value instanceof Error) return out
+  const proto = Object.getPrototypeOf(value)
+  const isArray = Array.isArray(value) && proto === Array.prototype
+  const isMap = value instanceof Map && proto === Map.prototype
+  if (!isArray && !isMap) {
+    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date) return out
+    if (value instanceof Set || value instanceof Map || value instanceof RegExp || value instanceof Error)
+      return out
+    if (Array.isArray(value) || typeof (value as { toJSON?: unknown }).toJSON === 'function') return out
+  }
   ancestors.add(value)
   const visit = (item: unknown, step: Step) => {
     path.push(step)
     negativeZeroPaths(item, path, out, ancestors)
     path.pop()
   }
-  if (Array.isArray(value)) for (let i = 0; i < value.length; i++) visit(value[i], i)
-  else if (value instanceof Map) {
+  if (isArray) for (let i = 0; i < (value as unknown[]).length; i++) visit((value as unknown[])[i], i)
+  else if (isMap) {
     let i = 0
-    for (const item of value.values()) visit(item, i++)
-  } else for (const key of Object.keys(value)) visit((value as Record<string, unknown>)[key], key)
+    for (const item of (value as Map<unknown, unknown>).values()) visit(item, i++)
+  } else {
+    for (const key of Object.keys(value)) {
+      if (!UNSAFE_STEPS.has(key)) visit((value as Record<string, unknown>)[key], key)
+    }
+  }
   ancestors.delete(value)
   return out
 }
 
-/** Put back the negative zeros of {@link negativeZeroPaths} into a decoded value. */
+/**
+ * Put back the negative zeros of {@link negativeZeroPaths} into a decoded value. Every step must
+ * be an own property (or an entry) of a decoded container and every target a `+0`, else the bytes
+ * are not what this codec wrote: an error (a counted miss), never a write elsewhere.
+ */
 function restoreNegativeZeros(value: unknown, paths: unknown): unknown {
   if (!Array.isArray(paths)) throw new Error('negative-zero layout without paths')
+  const corrupt = (): never => {
+    throw new Error('negative-zero path does not match the value')
+  }
+  const keysOf = new Map<Map<unknown, unknown>, unknown[]>()
   let root = value
-  for (const path of paths as Step[][]) {
+  for (const path of paths as unknown[]) {
+    if (!Array.isArray(path)) return corrupt()
     if (path.length === 0) {
+      if (!Object.is(root, 0)) corrupt()
       root = -0
       continue
     }
-    let container = root as Record<Step, unknown> | unknown[] | Map<unknown, unknown>
+    let container: unknown = root
     for (let i = 0; i < path.length; i++) {
-      const step = path[i] as Step
+      const step = path[i] as unknown
       const last = i === path.length - 1
       if (container instanceof Map) {
-        const key = [...container.keys()][step as number]
-        if (last) container.set(key, -0)
-        else container = container.get(key) as typeof container
-      } else {
-        const slot = container as Record<Step, unknown>
-        if (last) slot[step] = -0
-        else container = slot[step] as typeof container
+        let keys = keysOf.get(container)
+        if (keys === undefined) {
+          keys = [...container.keys()]
+          keysOf.set(container, keys)
+        }
+        if (typeof step !== 'number' || !Number.isInteger(step) || step < 0 || step >= keys.length) corrupt()
+        const key = keys[step as number]
+        if (!last) container = container.get(key)
+        else if (Object.is(container.get(key), 0)) container.set(key, -0)
+        else corrupt()
+        continue
       }
+      if (typeof container !== 'object' || container === null) return corrupt()
+      if (typeof step !== 'string' && typeof step !== 'number') return corrupt()
+      if (UNSAFE_STEPS.has(String(step)) || !Object.hasOwn(container, step)) return corrupt()
+      const slot = container as Record<Step, unknown>
+      if (!last) container = slot[step]
+      else if (Object.is(slot[step], 0)) slot[step] = -0
+      else corrupt()
     }
   }
   return root

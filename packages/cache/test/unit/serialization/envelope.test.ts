@@ -134,6 +134,52 @@ describe('envelope', () => {
     expect(() => codec.decode(Buffer.from([LAYOUT_NEGATIVE_ZEROS, 0x91, 0x00]))).toThrow(CacheError)
   })
 
+  it('puts a -0 back only where it wrote one: never through a prototype, never over another value', () => {
+    const records = new Packr({ moreTypes: true, useRecords: true, mapsAsObjects: false })
+    const forged = (pair: unknown) =>
+      Buffer.concat([Buffer.from([LAYOUT_NEGATIVE_ZEROS]), records.pack(pair)])
+    const before = { toString: Object.prototype.toString, push: Array.prototype.push }
+    for (const pair of [
+      [{}, [['__proto__', 'toString']]],
+      [[], [['__proto__', 'push']]],
+      [{ a: {} }, [['a', 'constructor', 'prototype', 'x']]],
+      [{ a: 1 }, [['a']]],
+      [{ a: 'x' }, [['a', 'length']]],
+      [{ a: 0 }, [['b']]],
+      [new Map([['k', 1]]), [[0]]],
+      [new Map([['k', 0]]), [[5]]],
+      [7, [[]]],
+      [{ a: 0 }, ['a']],
+    ]) {
+      expect(() => codec.decode(forged(pair)), JSON.stringify(pair[1])).toThrow(CacheError)
+    }
+    expect(Object.prototype.toString).toBe(before.toString)
+    expect(Array.prototype.push).toBe(before.push)
+    // A __proto__ key (JSON.parse makes one) is not a path: msgpackr renames it on the way back.
+    const parsed = JSON.parse('{"__proto__":{"toString":-0},"n":-0}') as Record<string, unknown>
+    const back = codec.decode(codec.encode(parsed)) as Record<string, unknown>
+    expect(Object.is(back.n, -0)).toBe(true)
+    expect(Object.prototype.toString).toBe(before.toString)
+    // Values msgpackr writes in another form are not walked: toJSON, Map subclasses.
+    class Price {
+      constructor(readonly cents: number) {}
+      toJSON() {
+        return this.cents.toFixed(2)
+      }
+    }
+    class Lines extends Map<string, number> {}
+    expect(codec.decode(codec.encode({ price: new Price(-0), zero: -0 }))).toEqual({
+      price: '0.00',
+      zero: -0,
+    })
+    expect(negativeZeroPaths({ lines: new Lines([['a', -0]]) })).toEqual([])
+    // Many -0 in one Map, each restored (the decoder builds the Map's key list once).
+    const many = new Map(Array.from({ length: 50_000 }, (_, i) => [`k${i}`, -0] as [string, number]))
+    const decoded = codec.decode(codec.encode(many)) as Map<string, number>
+    expect(decoded.size).toBe(50_000)
+    expect([...decoded.values()].every((v) => Object.is(v, -0))).toBe(true)
+  })
+
   it('keeps plain data in the plain layout and anything with a Map in the records layout', () => {
     const plainValues: unknown[] = [
       null,
