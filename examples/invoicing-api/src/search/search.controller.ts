@@ -14,7 +14,9 @@
  * highlights of the three text fields; the facets (counts by status, by month of issue, by amount
  * range) over every hit of the query and filters; and the page after the cursor (`searchAfter`
  * on `[_score, id]`, a total order). The cursor remembers which of the two queries the first page
- * ran, so later pages page through the same hits even if the data changed meanwhile.
+ * ran, so later pages page through the same hits even if the data changed meanwhile. Both
+ * requests share one budget (1 s): the typo-tolerant one gets what the exact one left, and when
+ * it cannot answer in that time the exact answer is served with `typos: 'unchecked'`.
  *
  * The words are plain text: `OR`, `-` and quotes are words or punctuation, never operators (the
  * SDK's default; see docs/search-queries.md).
@@ -27,7 +29,7 @@
  */
 import { createHash } from 'node:crypto'
 import { SearchErrorFilter, type SearchRepositoryOf } from '@ayala/nestjs/search'
-import type { Hit } from '@ayala/search'
+import { type Hit, SearchError } from '@ayala/search'
 import { Controller, Get, Inject, Query, UseFilters, UseInterceptors } from '@nestjs/common'
 import type { Database } from '../database/connection.ts'
 import { DATABASE } from '../infrastructure.ts'
@@ -86,6 +88,12 @@ export interface SearchAnswer {
   facets?: SearchFacets | undefined
   /** On `/search`: the next page's cursor, null on the last one. */
   nextCursor?: string | null | undefined
+  /**
+   * On `/search`: present (`'unchecked'`) when the words found fewer than {@link TYPO_THRESHOLD}
+   * invoices and the typo-tolerant query could not run within the search's budget: the hits are
+   * the exact words' only (facets and cursor included).
+   */
+  typos?: 'unchecked'
   /** Present (true) when the search engine could not answer and the database did. */
   degraded?: true
   /** With `degraded`: why (`timeout`, `connection`, `overloaded`, `circuit-open`, `auth`). */
@@ -110,6 +118,11 @@ const TEXT_FIELDS = { description: 2, lines: 1, clientName: 3 } as const
 
 /** Fewer exact hits than this, and the search tolerates typos (see the module note). */
 export const TYPO_THRESHOLD = 20
+
+/** The budget of one `/search` (both of its engine requests together). */
+const SEARCH_BUDGET_MS = 1_000
+/** Less than this left after the exact query, and the typo-tolerant one is not sent. */
+const MIN_TYPO_BUDGET_MS = 50
 
 /** The last value of a cursor that continues an exact-words search (none: the typo-tolerant one). */
 const EXACT = 'exact'
@@ -177,9 +190,12 @@ export class SearchController {
         minimum_should_match: 1,
       },
     }
-    const run = (query: typeof exact) =>
+    // One budget for the whole search: the typo-tolerant query gets what the exact one left.
+    const started = performance.now()
+    const run = (query: typeof exact, budgetMs: number, orDatabase: boolean) =>
       this.invoices.search({
         query,
+        timeout: budgetMs,
         filter: [
           ...(status === undefined ? [] : [q.term('status', status)]),
           ...(clientId === undefined ? [] : [q.term('clientId', String(clientId))]),
@@ -205,16 +221,31 @@ export class SearchController {
         aggs: FACETS,
         size: pageSize,
         trackTotalHits: true,
-        fallback: async (error) => {
-          if (after !== undefined) throw error
-          return sqlSearchHits<typeof FACETS>(this.db, words, filters, pageSize)
-        },
+        fallback: orDatabase
+          ? async (error) => {
+              if (after !== undefined) throw error
+              return sqlSearchHits<typeof FACETS>(this.db, words, filters, pageSize)
+            }
+          : undefined,
       })
     let exactOnly = exactPage
-    let result = await run(after === undefined || exactPage ? exact : typoTolerant)
+    let typosUnchecked = false
+    let result = await run(after === undefined || exactPage ? exact : typoTolerant, SEARCH_BUDGET_MS, true)
     if (after === undefined && !result.degraded) {
       exactOnly = (result.total?.value ?? 0) >= TYPO_THRESHOLD
-      if (!exactOnly) result = await run(typoTolerant)
+      const left = SEARCH_BUDGET_MS - (performance.now() - started)
+      if (!exactOnly && left < MIN_TYPO_BUDGET_MS) typosUnchecked = true
+      else if (!exactOnly) {
+        // The exact answer in hand is complete: when the engine cannot run the typo-tolerant
+        // query within what is left, that answer is served (and says so), not the database's.
+        try {
+          result = await run(typoTolerant, left, false)
+        } catch (error) {
+          if (!(error instanceof SearchError)) throw error
+          typosUnchecked = true
+        }
+      }
+      if (typosUnchecked) exactOnly = true
     }
     const hits = result.hits.map(toHit)
     if (result.degraded) {
@@ -241,6 +272,7 @@ export class SearchController {
           count: b.doc_count,
         })),
       },
+      ...(typosUnchecked ? { typos: 'unchecked' as const } : {}),
       nextCursor:
         hits.length === pageSize && last?.sort !== undefined
           ? encodeCursor('search', scope, [

@@ -71,7 +71,7 @@ export async function connectBorrowed(state: ClientState, client: Client): Promi
   }
   if (kind === 'opensearch') await checkPlainJson(client, where)
   // The silent-node mark reads which node each bounded attempt went to (node-attempt.ts).
-  state.detachBorrowed ??= recordAttemptsOf(client)
+  if (!state.closed) state.detachBorrowed ??= recordAttemptsOf(client)
   return { client, adapter: adapterFor(kind) }
 }
 

@@ -118,6 +118,8 @@ export interface ClientState {
   readonly borrowed: Client | undefined
   /** Stops reading the borrowed client's attempts (engine/node-attempt.ts), once connected. */
   detachBorrowed: (() => void) | undefined
+  /** Set by `close()`: a connection that completes afterwards attaches nothing to a borrowed client. */
+  closed: boolean
 }
 
 /** A client's state, with the breaker reporting its changes as `breaker` events. */
@@ -141,6 +143,7 @@ export function createClientState(
     connection: undefined,
     ready: undefined,
     detachBorrowed: undefined,
+    closed: false,
     client: undefined,
     borrowed,
   }

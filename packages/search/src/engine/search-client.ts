@@ -233,6 +233,7 @@ export class SearchClient extends EventEmitter<SearchClientEvents> {
    * listening to its `diagnostic` events).
    */
   async close(): Promise<void> {
+    this.#state.closed = true
     this.#state.detachBorrowed?.()
     this.#state.detachBorrowed = undefined
     const client = this.#state.client

@@ -82,8 +82,9 @@ export interface MatchOptions {
   fuzziness?: 'AUTO' | 0 | 1 | 2 | undefined
   /**
    * With `fuzziness`: how many leading characters of each word must match exactly (the engine's
-   * `prefix_length`). `1` keeps every typo after the first letter and spares the engine most of
-   * the term dictionary it would otherwise walk for each word. @default 0 (the engine's default)
+   * `prefix_length`): `1` tolerates every typo but one in the first letter. A relevance control:
+   * on the example's search it did not change the engine's time (docs/search-queries.md).
+   * @default 0 (the engine's default)
    */
   prefixLength?: number | undefined
   /**

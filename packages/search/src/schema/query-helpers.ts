@@ -89,6 +89,8 @@ export function createQueryHelpers<F extends FieldMap>(
   ): Query => {
     const operator = options?.operator ?? 'and'
     const boost = options?.boost
+    // The fuzzy options are checked whatever the text holds (phrases only, or nothing).
+    fuzzinessOf(options)
     if (syntaxOf(options) === 'plain') return words(text, operator, boost)
     const parsed = parseSimpleQuery(text)
     const others = parsed.anyOf.length + parsed.none.length

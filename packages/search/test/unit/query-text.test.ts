@@ -186,5 +186,13 @@ describe('full-text helpers read user text one documented way', () => {
       /maxExpansions must be an integer of at least 1/,
     )
     expect(codeOf({ fuzziness: 'AUTO', maxExpansions: '10' })).toMatch(/maxExpansions must be an integer/)
+    // Whatever the text holds: a phrase alone has no words to expand, the options are still checked.
+    expect(() =>
+      index.q.match('description', '"climatizacion urgente"', {
+        syntax: 'simple',
+        fuzziness: 1,
+        prefixLength: -1,
+      }),
+    ).toThrowError(/prefixLength must be an integer/)
   })
 })
