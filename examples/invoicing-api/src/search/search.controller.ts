@@ -228,24 +228,24 @@ export class SearchController {
             }
           : undefined,
       })
-    let exactOnly = exactPage
+    // A first page runs the exact query; a later one, the query its cursor names.
+    let exactOnly = after === undefined || exactPage
     let typosUnchecked = false
-    let result = await run(after === undefined || exactPage ? exact : typoTolerant, SEARCH_BUDGET_MS, true)
-    if (after === undefined && !result.degraded) {
-      exactOnly = (result.total?.value ?? 0) >= TYPO_THRESHOLD
+    let result = await run(exactOnly ? exact : typoTolerant, SEARCH_BUDGET_MS, true)
+    if (after === undefined && !result.degraded && (result.total?.value ?? 0) < TYPO_THRESHOLD) {
+      // The exact answer in hand is complete: when the engine cannot run the typo-tolerant
+      // query within what is left, that answer is served (and says so), not the database's.
       const left = SEARCH_BUDGET_MS - (performance.now() - started)
-      if (!exactOnly && left < MIN_TYPO_BUDGET_MS) typosUnchecked = true
-      else if (!exactOnly) {
-        // The exact answer in hand is complete: when the engine cannot run the typo-tolerant
-        // query within what is left, that answer is served (and says so), not the database's.
-        try {
+      try {
+        if (left < MIN_TYPO_BUDGET_MS) typosUnchecked = true
+        else {
           result = await run(typoTolerant, left, false)
-        } catch (error) {
-          if (!(error instanceof SearchError)) throw error
-          typosUnchecked = true
+          exactOnly = false
         }
+      } catch (error) {
+        if (!(error instanceof SearchError)) throw error
+        typosUnchecked = true
       }
-      if (typosUnchecked) exactOnly = true
     }
     const hits = result.hits.map(toHit)
     if (result.degraded) {

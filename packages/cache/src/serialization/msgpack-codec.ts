@@ -66,6 +66,8 @@ export const LAYOUT_NEGATIVE_ZEROS = 2
 /** Deeper than this, the walk gives up and the value takes the records layout. */
 const MAX_DEPTH = 200
 
+const isNegativeZero = (value: unknown): boolean => value === 0 && 1 / value < 0
+
 /**
  * True when `value` may hold a `Map` or anything whose msgpack form the plain layout would not
  * read back as it was; false only for plain data (objects, arrays, primitives, Dates, Sets of
@@ -73,7 +75,7 @@ const MAX_DEPTH = 200
  */
 export function needsRecords(value: unknown, depth = 0): boolean {
   if (typeof value !== 'object' || value === null) {
-    if (value === 0 && 1 / value < 0) walkSawNegativeZero = true
+    if (isNegativeZero(value)) walkSawNegativeZero = true
     return false
   }
   if (depth > MAX_DEPTH) return true
@@ -107,7 +109,6 @@ let walkSawNegativeZero = false
 
 /** One step into a container: a property name, an array index, or the index of a Map entry. */
 type Step = string | number
-const isNegativeZero = (value: unknown): boolean => value === 0 && 1 / value < 0
 /** Property names a path never follows (msgpackr renames `__proto__`; the others reach prototypes). */
 const UNSAFE_STEPS = new Set(['__proto__', 'constructor', 'prototype'])
 
